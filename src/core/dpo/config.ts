@@ -117,3 +117,50 @@ export const DEFAULT_DPO_CONFIG: DPOConfig = {
   precompute_ref_log_probs: false,
   disable_dropout: true,
 };
+
+/** A setting that cannot run, with the field it concerns. */
+export interface ConfigProblem {
+  field: keyof DPOConfig;
+  message: string;
+}
+
+/** Checks a config before a run; the studio shows these next to their fields, the CLI prints them. */
+export function validateDpoConfig(c: DPOConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const need = (ok: boolean, field: keyof DPOConfig, message: string) => {
+    if (!ok) problems.push({ field, message });
+  };
+  need(c.beta > 0, 'beta', 'beta must be greater than 0');
+  need(c.loss_type.length > 0, 'loss_type', 'choose at least one loss type');
+  for (const t of c.loss_type) need(LOSS_TYPES.includes(t), 'loss_type', `unknown loss type "${t}"`);
+  need(
+    c.loss_weights === null || c.loss_weights.length === c.loss_type.length,
+    'loss_weights',
+    `loss_weights has ${c.loss_weights?.length} values for ${c.loss_type.length} loss types`,
+  );
+  need(c.label_smoothing >= 0 && c.label_smoothing < 0.5, 'label_smoothing', 'label_smoothing must be in [0, 0.5)');
+  need(
+    !c.loss_type.includes('exo_pair') || c.label_smoothing > 0,
+    'label_smoothing',
+    'exo_pair needs label_smoothing > 0 (e.g. 1e-3)',
+  );
+  need(
+    !c.use_weighting || !c.loss_type.some((t) => t === 'aot' || t === 'aot_unpaired'),
+    'use_weighting',
+    'WPO weighting cannot be combined with aot or aot_unpaired',
+  );
+  need(c.ld_alpha === null || (c.ld_alpha >= 0 && c.ld_alpha <= 1), 'ld_alpha', 'ld_alpha must be in [0, 1]');
+  need(c.max_length === null || c.max_length >= 2, 'max_length', 'max_length must be at least 2');
+  need(c.max_prompt_length === null || c.max_prompt_length >= 1, 'max_prompt_length', 'max_prompt_length must be at least 1');
+  need(c.learning_rate > 0, 'learning_rate', 'learning_rate must be greater than 0');
+  need(Number.isInteger(c.per_device_train_batch_size) && c.per_device_train_batch_size >= 1, 'per_device_train_batch_size', 'batch size must be a whole number ≥ 1');
+  need(Number.isInteger(c.per_device_eval_batch_size) && c.per_device_eval_batch_size >= 1, 'per_device_eval_batch_size', 'eval batch size must be a whole number ≥ 1');
+  need(Number.isInteger(c.gradient_accumulation_steps) && c.gradient_accumulation_steps >= 1, 'gradient_accumulation_steps', 'gradient accumulation must be a whole number ≥ 1');
+  need(c.max_steps > 0 || c.num_train_epochs > 0, 'max_steps', 'set max_steps > 0 or num_train_epochs > 0');
+  need(c.warmup_ratio >= 0 && c.warmup_ratio < 1, 'warmup_ratio', 'warmup_ratio must be in [0, 1)');
+  need(c.max_grad_norm >= 0, 'max_grad_norm', 'max_grad_norm must be ≥ 0');
+  need(c.logging_steps >= 1, 'logging_steps', 'logging_steps must be ≥ 1');
+  need(c.eval_split >= 0, 'eval_split', 'eval_split must be ≥ 0');
+  need(c.adam_beta1 >= 0 && c.adam_beta1 < 1 && c.adam_beta2 >= 0 && c.adam_beta2 < 1, 'adam_beta1', 'Adam betas must be in [0, 1)');
+  return problems;
+}

@@ -1,0 +1,307 @@
+#!/usr/bin/env node
+/**
+ * The headless DPO command: `dpo eval`, `dpo train`, `dpo generate`. The same engine the studio
+ * drives, on tfjs's CPU backend.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { collatePreference } from '../core/data/collate';
+import { parsePreferenceFile } from '../core/data/read';
+import { splitTrainEval } from '../core/data/split';
+import { ChatTokenizer } from '../core/data/tokenizer';
+import { tokenizePairs } from '../core/data/tokenize';
+import type { DataIssue, Message, TokenizedPair } from '../core/data/types';
+import { batchMetrics, evaluateBatch } from '../core/dpo/batch';
+import { validateDpoConfig, type DPOConfig } from '../core/dpo/config';
+import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
+import { loadTokenizerFiles } from '../core/model/config';
+import { generateIds } from '../core/model/generate';
+import { loadCausalLM } from '../core/model/load';
+import { cloneAdapterFrozen, createLoraAdapter } from '../core/model/lora';
+import { loadAdapter, saveAdapter } from '../core/model/peft';
+import type { CausalLM, LoraAdapter } from '../core/model/types';
+import { formatHelp, parseOptions, UsageError, type OptionSpec, type ParsedValue } from './args';
+import { fsSource } from './fs-source';
+import {
+  DATA_OPTIONS,
+  dpoConfigFrom,
+  EVAL_OPTIONS,
+  GENERATE_OPTIONS,
+  HELP_OPTION,
+  LOSS_OPTIONS,
+  loraConfigFrom,
+  MODEL_OPTIONS,
+  TRAIN_OPTIONS,
+} from './options';
+import { ProgressBar } from './progress';
+
+const COMMANDS: Record<string, { usage: string; specs: OptionSpec[]; run: (v: Map<string, ParsedValue>) => Promise<void> }> = {
+  eval: {
+    usage:
+      'npm run dpo -- eval --model DIR [--adapter DIR] --data FILE [loss and data options] [--out FILE]\n\n' +
+      'Scores every pair: policy = model (+ adapter), reference = model without the adapter. Writes one JSON\n' +
+      'object per pair and a last line {"metrics": {...}} with TRL\'s metric names.',
+    specs: [...MODEL_OPTIONS, ...DATA_OPTIONS, ...LOSS_OPTIONS, ...EVAL_OPTIONS, optionNamed(TRAIN_OPTIONS, 'per_device_eval_batch_size'), HELP_OPTION],
+    run: runEval,
+  },
+  train: {
+    usage:
+      'npm run dpo -- train --model DIR --data FILE [--adapter DIR] [LoRA, loss and training options] --output_dir DIR\n\n' +
+      'Trains a LoRA adapter with DPO. Writes DIR/metrics.jsonl, DIR/adapter/ (PEFT layout) and DIR/trainer_state.json.',
+    specs: [...MODEL_OPTIONS, ...DATA_OPTIONS, ...LOSS_OPTIONS, ...TRAIN_OPTIONS, HELP_OPTION],
+    run: runTrain,
+  },
+  generate: {
+    usage:
+      'npm run dpo -- generate --model DIR [--adapter DIR] (--prompt TEXT | --data FILE) [--max_new_tokens N] [--temperature T] [--seed S]',
+    specs: [...MODEL_OPTIONS, optionNamed(DATA_OPTIONS, 'data'), ...GENERATE_OPTIONS, optionNamed(TRAIN_OPTIONS, 'seed'), HELP_OPTION],
+    run: runGenerate,
+  },
+};
+
+function optionNamed(specs: OptionSpec[], name: string): OptionSpec {
+  return specs.find((s) => s.name === name)!;
+}
+
+const MAIN_HELP = `dpo — Direct Preference Optimization for Hugging Face causal LMs with LoRA, TRL's numbers
+
+Usage: npm run dpo -- <command> [options]
+
+Commands:
+  eval       score pairs: per-pair log-probs, losses and rewards, then TRL's metrics
+  train      train a LoRA adapter with DPO
+  generate   sample from the model (with an adapter) for a prompt or a dataset's prompts
+
+Run a command with --help for its options. Options take TRL's names (--beta, --loss_type, …);
+kebab-case works too; lists are comma-separated.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(MAIN_HELP);
+    return command ? 0 : 2;
+  }
+  const spec = COMMANDS[command];
+  if (!spec) {
+    console.error(`dpo: unknown command "${command}" (expected eval, train or generate)`);
+    return 2;
+  }
+  let values: Map<string, ParsedValue>;
+  try {
+    values = parseOptions(rest, spec.specs);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`dpo ${command}: ${e.message}\nRun "npm run dpo -- ${command} --help" for the options.`);
+      return 2;
+    }
+    throw e;
+  }
+  if (values.get('help')) {
+    console.log(formatHelp(spec.usage, spec.specs));
+    return 0;
+  }
+  await tf.setBackend('cpu');
+  try {
+    await spec.run(values);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`dpo ${command}: ${e.message}`);
+      return 2;
+    }
+    console.error(`dpo ${command}: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}
+
+function required(values: Map<string, ParsedValue>, name: string): string {
+  const v = values.get(name);
+  if (v === undefined) throw new UsageError(`--${name} is required`);
+  return v as string;
+}
+
+function checkedConfig(values: Map<string, ParsedValue>): DPOConfig {
+  const config = dpoConfigFrom(values);
+  const problems = validateDpoConfig(config);
+  if (problems.length > 0) throw new UsageError(problems.map((p) => `--${p.field}: ${p.message}`).join('\n'));
+  return config;
+}
+
+async function loadModel(values: Map<string, ParsedValue>): Promise<{ model: CausalLM; tokenizer: ChatTokenizer; adapter: LoraAdapter | null; name: string }> {
+  const dir = required(values, 'model');
+  const src = fsSource(dir);
+  const { model } = await loadCausalLM(src);
+  const files = await loadTokenizerFiles(src);
+  const tokenizer = ChatTokenizer.fromJSON(files.tokenizerJson, files.tokenizerConfig);
+  const adapterDir = values.get('adapter') as string | undefined;
+  const adapter = adapterDir ? await loadAdapter(fsSource(adapterDir), model) : null;
+  return { model, tokenizer, adapter, name: dir };
+}
+
+function reportIssues(issues: DataIssue[], heading: string): void {
+  if (issues.length === 0) return;
+  console.error(`${heading} (${issues.length}):`);
+  for (const i of issues.slice(0, 50)) console.error(`  ${i.file}:${i.line}${i.field ? ` [${i.field}]` : ''}: ${i.reason}`);
+  if (issues.length > 50) console.error(`  … and ${issues.length - 50} more`);
+}
+
+async function loadPairs(values: Map<string, ParsedValue>, tokenizer: ChatTokenizer, config: DPOConfig): Promise<TokenizedPair[]> {
+  const file = required(values, 'data');
+  const parsed = parsePreferenceFile(await readFile(file, 'utf8'), file);
+  const counts = Object.entries(parsed.formatCounts).map(([f, n]) => `${f} ${n}`).join(', ');
+  console.error(`${file}: ${parsed.rows.length} valid pairs (${counts || 'none'}), ${parsed.issues.length} problems, ${parsed.identicalPairs} with chosen == rejected`);
+  reportIssues(parsed.issues, 'skipped lines');
+  const report = tokenizePairs(parsed.rows, tokenizer, { max_length: config.max_length, file });
+  reportIssues(report.dropped, `dropped: prompt reaches max_length ${config.max_length}`);
+  reportIssues(report.mismatches, 'tokenized prompt is not a prefix of prompt+completion (kept)');
+  if (report.pairs.length === 0) throw new Error(`${file}: no pairs left to use`);
+  return report.pairs;
+}
+
+async function runEval(values: Map<string, ParsedValue>): Promise<void> {
+  const config = checkedConfig(values);
+  const { model, tokenizer, adapter } = await loadModel(values);
+  const pairs = await loadPairs(values, tokenizer, config);
+  const lines: string[] = [];
+  const metricValues: Record<string, number[]> = {};
+  let lossSum = 0;
+  const bs = config.per_device_eval_batch_size;
+  for (let i = 0; i < pairs.length; i += bs) {
+    const chunk = pairs.slice(i, i + bs);
+    const batch = collatePreference(chunk, { ...config, pad_token_id: tokenizer.padTokenId });
+    const r = await evaluateBatch({ model, policy: adapter, reference: null }, batch, config);
+    chunk.forEach((p, j) => {
+      lines.push(
+        JSON.stringify({
+          index: p.index,
+          line: p.line,
+          prompt_ids: p.prompt_ids,
+          chosen_ids: p.chosen_ids,
+          rejected_ids: p.rejected_ids,
+          policy_chosen_logps: r.chosenLogps[j],
+          policy_rejected_logps: r.rejectedLogps[j],
+          ref_chosen_logps: r.refChosenLogps[j],
+          ref_rejected_logps: r.refRejectedLogps[j],
+          loss: r.perPairLoss[j],
+          chosen_reward: r.chosenRewards[j],
+          rejected_reward: r.rejectedRewards[j],
+        }),
+      );
+    });
+    lossSum += r.loss * chunk.length;
+    for (const [k, v] of Object.entries(batchMetrics(r))) (metricValues[k] ??= []).push(v);
+  }
+  const metrics: Record<string, number> = {};
+  for (const [k, vs] of Object.entries(metricValues)) metrics[k] = vs.reduce((a, b) => a + b, 0) / vs.length;
+  metrics.loss = lossSum / pairs.length;
+  lines.push(JSON.stringify({ metrics }));
+  const out = values.get('out') as string | undefined;
+  if (out) await writeFile(out, lines.join('\n') + '\n');
+  else process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
+  const config = checkedConfig(values);
+  const outputDir = required(values, 'output_dir');
+  const { model, tokenizer, adapter: start, name } = await loadModel(values);
+  const pairs = await loadPairs(values, tokenizer, config);
+  const { train, eval: evalPairs } = splitTrainEval(pairs, config.eval_split, config.seed);
+  // TRL: a fresh adapter is trained against the base model; an existing adapter is trained against a
+  // frozen copy of itself.
+  const policy = start ?? createLoraAdapter(model, loraConfigFrom(values), config.seed);
+  const reference = start ? cloneAdapterFrozen(start) : null;
+  const trainer = new DPOTrainer({ models: { model, policy, reference }, train, eval: evalPairs, config, padTokenId: tokenizer.padTokenId });
+  await mkdir(outputDir, { recursive: true });
+  const metricsPath = join(outputDir, 'metrics.jsonl');
+  await writeFile(metricsPath, '');
+  const history: LogEntry[] = [];
+  const log = async (entry: LogEntry) => {
+    history.push(entry);
+    await writeFile(metricsPath, history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+  };
+  console.error(
+    `training ${train.length} pairs (eval ${evalPairs.length}) for ${trainer.totalSteps} steps, ` +
+      `${trainer.stepsPerEpoch} per epoch; LoRA r=${policy.config.r} on ${policy.modules.size} modules`,
+  );
+  const bar = new ProgressBar(trainer.totalSteps);
+  if (config.precompute_ref_log_probs) {
+    await trainer.precomputeReference((done, total) => bar.note(`reference log-probs ${done}/${total}`));
+  }
+  let failure: Error | null = null;
+  try {
+    while (!trainer.done) {
+      const entry = await trainer.step();
+      if (entry) await log(entry);
+      if (trainer.evalDue) await log(await trainer.evaluate());
+      bar.update(trainer.globalStep, entry ?? undefined);
+    }
+  } catch (e) {
+    if (!(e instanceof NonFiniteError)) throw e;
+    failure = e;
+  }
+  bar.finish();
+  const files = saveAdapter(policy, name);
+  await mkdir(join(outputDir, 'adapter'), { recursive: true });
+  for (const [file, data] of files) await writeFile(join(outputDir, 'adapter', file), data);
+  const state = {
+    global_step: trainer.globalStep,
+    max_steps: trainer.totalSteps,
+    epoch: trainer.epochFloat,
+    num_train_epochs: config.num_train_epochs,
+    logging_steps: config.logging_steps,
+    eval_steps: config.eval_steps,
+    train_batch_size: config.per_device_train_batch_size,
+    log_history: history,
+    stopped_early: failure ? failure.message : null,
+    config,
+  };
+  await writeFile(join(outputDir, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+  if (failure) {
+    throw new Error(`${failure.message}. The adapter of the last good step (${trainer.globalStep}) is in ${join(outputDir, 'adapter')}`);
+  }
+  console.error(`done: ${outputDir}/metrics.jsonl, ${outputDir}/adapter/, ${outputDir}/trainer_state.json`);
+}
+
+function promptText(tokenizer: ChatTokenizer, prompt: string | Message[]): string {
+  if (typeof prompt !== 'string') return tokenizer.applyChatTemplate(prompt, { addGenerationPrompt: true });
+  return tokenizer.hasChatTemplate ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }) : prompt;
+}
+
+async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
+  const { model, tokenizer, adapter } = await loadModel(values);
+  const text = values.get('prompt') as string | undefined;
+  const data = values.get('data') as string | undefined;
+  if ((text === undefined) === (data === undefined)) throw new UsageError('give either --prompt or --data');
+  const options = {
+    adapter,
+    maxNewTokens: (values.get('max_new_tokens') as number | undefined) ?? 64,
+    temperature: (values.get('temperature') as number | undefined) ?? 0,
+    seed: (values.get('seed') as number | undefined) ?? 42,
+    stopIds: [tokenizer.eosTokenId, ...tokenizer.stopTokenIds].filter((x): x is number => x !== null),
+  };
+  const answer = async (prompt: string | Message[]) => {
+    const rendered = promptText(tokenizer, prompt);
+    const templated = typeof prompt !== 'string' || tokenizer.hasChatTemplate;
+    const ids = tokenizer.encode(rendered, !templated);
+    return tokenizer.decode(await generateIds(model, ids, options), true);
+  };
+  if (text !== undefined) {
+    process.stdout.write((await answer(text)) + '\n');
+    return;
+  }
+  const parsed = parsePreferenceFile(await readFile(data!, 'utf8'), data!);
+  reportIssues(parsed.issues, 'skipped lines');
+  const count = (values.get('num_prompts') as number | undefined) ?? 8;
+  for (const row of parsed.rows.slice(0, count)) {
+    process.stdout.write(JSON.stringify({ line: row.line, prompt: row.prompt, completion: await answer(row.prompt) }) + '\n');
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,136 @@
+import * as tf from '@tensorflow/tfjs';
+import type { PreferenceBatch } from '../data/types';
+
+/**
+ * Where the completion tokens of a collated batch are. Logits at position t score the token at t+1,
+ * so a completion token at t+1 is predicted by the hidden state at t. Only those positions go through
+ * the LM head: prompt and padding positions are never scored (TRL computes and then masks them; the
+ * sums are the same).
+ */
+export interface CompletionIndex {
+  /** Rows in the batch (2B: chosen rows, then rejected rows). */
+  rows: number;
+  /** Flat index r·T + t of each predicting hidden state, in row-major order. */
+  positions: Int32Array;
+  /** The token each position predicts (input_ids[r, t+1]). */
+  labels: Int32Array;
+  /** The row of each position. */
+  rowOf: Int32Array;
+  /** Per-token weight in the row sum: 1, or ld_alpha past the pair's shared completion length. */
+  weights: Float32Array;
+  /** Completion tokens per row (unweighted). */
+  tokenCounts: number[];
+}
+
+/**
+ * Builds the index of a batch. With ldAlpha (LD-DPO), tokens of a completion beyond the shorter
+ * completion of its pair weigh ldAlpha instead of 1.
+ */
+export function completionIndex(batch: PreferenceBatch, ldAlpha: number | null = null): CompletionIndex {
+  const { B, T, input_ids, completion_mask } = batch;
+  const rows = 2 * B;
+  const tokenCounts = new Array<number>(rows).fill(0);
+  for (let r = 0; r < rows; r++) {
+    for (let t = 1; t < T; t++) tokenCounts[r] += completion_mask[r * T + t];
+  }
+  const n = tokenCounts.reduce((a, b) => a + b, 0);
+  const positions = new Int32Array(n);
+  const labels = new Int32Array(n);
+  const rowOf = new Int32Array(n);
+  const weights = new Float32Array(n);
+  let k = 0;
+  for (let r = 0; r < rows; r++) {
+    const pair = r % B;
+    const shared = Math.min(tokenCounts[pair], tokenCounts[pair + B]);
+    let ordinal = 0;
+    for (let t = 1; t < T; t++) {
+      if (!completion_mask[r * T + t]) continue;
+      positions[k] = r * T + t - 1;
+      labels[k] = input_ids[r * T + t];
+      rowOf[k] = r;
+      weights[k] = ldAlpha !== null && ordinal >= shared ? ldAlpha : 1;
+      ordinal++;
+      k++;
+    }
+  }
+  return { rows, positions, labels, rowOf, weights, tokenCounts };
+}
+
+/** Per-token results of scoring hidden states against the LM head. */
+export interface TokenScores {
+  /** log p(label) for each scored position, [N]. */
+  logp: tf.Tensor1D;
+  /** Mean of the logits over the vocabulary, [N] (for logits/chosen and logits/rejected). */
+  logitMean: tf.Tensor1D;
+  /** log Σ_v p_v² = LSE(2z) − 2·LSE(z), [N] (WPO weights); only when asked for. */
+  logSumP2?: tf.Tensor1D;
+}
+
+/**
+ * Scores N hidden states [N, d] against the head [V, d]: the composed-op reference, materialising the
+ * [N, V] logits. Log-softmax in float32 with max subtraction (tf.logSumExp subtracts the max).
+ */
+export function scoreTokensComposed(
+  hidden: tf.Tensor2D,
+  head: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  withWpo: boolean,
+): TokenScores {
+  return tf.tidy(() => {
+    const [n] = hidden.shape;
+    const vocab = head.shape[0];
+    const logits = tf.matMul(hidden, head, false, true);
+    const lse = tf.logSumExp(logits, 1);
+    const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(vocab, 'int32')), labels);
+    const picked = tf.gather(tf.reshape(logits, [-1]), flatIndex);
+    const out: TokenScores = {
+      logp: tf.sub(picked, lse) as tf.Tensor1D,
+      logitMean: tf.mean(logits, 1) as tf.Tensor1D,
+    };
+    if (withWpo) out.logSumP2 = tf.sub(tf.logSumExp(tf.mul(logits, 2), 1), tf.mul(lse, 2)) as tf.Tensor1D;
+    return out;
+  });
+}
+
+export type TokenScorer = typeof scoreTokensComposed;
+
+/** Sequence-level log-probs and the side quantities the metrics and losses need. */
+export interface SequenceLogps {
+  /** Σ (weighted) completion log-probs per row, [2B]. */
+  logps: tf.Tensor1D;
+  /** Σ over completion tokens of the vocabulary-mean logit per row, [2B] (no gradient needed). */
+  logitSums: tf.Tensor1D;
+  /** Unweighted Σ log p per row, [2B] (sft loss, WPO). */
+  plainLogps: tf.Tensor1D;
+  /** Σ log Σ_v p_v² per row, [2B], when WPO is on. */
+  logSumP2Sums?: tf.Tensor1D;
+}
+
+/**
+ * Completion log-probs of every row of a batch from the model's final hidden states [rows, T, d].
+ */
+export function sequenceLogps(
+  hidden: tf.Tensor3D,
+  head: tf.Tensor2D,
+  index: CompletionIndex,
+  options: { withWpo?: boolean; scorer?: TokenScorer } = {},
+): SequenceLogps {
+  return tf.tidy(() => {
+    const d = hidden.shape[2];
+    const flat = tf.reshape(hidden, [-1, d]) as tf.Tensor2D;
+    const picked = tf.gather(flat, tf.tensor1d(index.positions, 'int32')) as tf.Tensor2D;
+    const labels = tf.tensor1d(index.labels, 'int32');
+    const scorer = options.scorer ?? scoreTokensComposed;
+    const scores = scorer(picked, head, labels, options.withWpo ?? false);
+    const rowOf = tf.tensor1d(index.rowOf, 'int32');
+    const weights = tf.tensor1d(index.weights, 'float32');
+    const segment = (x: tf.Tensor1D) => tf.unsortedSegmentSum(x, rowOf, index.rows) as tf.Tensor1D;
+    const out: SequenceLogps = {
+      logps: segment(tf.mul(scores.logp, weights) as tf.Tensor1D),
+      plainLogps: segment(scores.logp),
+      logitSums: segment(scores.logitMean),
+    };
+    if (scores.logSumP2) out.logSumP2Sums = segment(scores.logSumP2);
+    return out;
+  });
+}
