@@ -16,7 +16,7 @@ import { batchMetrics, evaluateBatch } from '../core/dpo/batch';
 import { validateDpoConfig, type DPOConfig } from '../core/dpo/config';
 import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
 import { loadTokenizerFiles } from '../core/model/config';
-import { generateIds } from '../core/model/generate';
+import { generateIds, stopTokenIds } from '../core/model/generate';
 import { loadCausalLM } from '../core/model/load';
 import { cloneAdapterFrozen, createLoraAdapter } from '../core/model/lora';
 import { loadAdapter, saveAdapter } from '../core/model/peft';
@@ -128,7 +128,16 @@ function checkedConfig(values: Map<string, ParsedValue>): DPOConfig {
   return config;
 }
 
-async function loadModel(values: Map<string, ParsedValue>): Promise<{ model: CausalLM; tokenizer: ChatTokenizer; adapter: LoraAdapter | null; name: string }> {
+interface Loaded {
+  model: CausalLM;
+  tokenizer: ChatTokenizer;
+  padTokenId: number;
+  generationConfig: unknown;
+  adapter: LoraAdapter | null;
+  name: string;
+}
+
+async function loadModel(values: Map<string, ParsedValue>): Promise<Loaded> {
   const dir = required(values, 'model');
   const src = fsSource(dir);
   const { model } = await loadCausalLM(src);
@@ -136,7 +145,8 @@ async function loadModel(values: Map<string, ParsedValue>): Promise<{ model: Cau
   const tokenizer = ChatTokenizer.fromJSON(files.tokenizerJson, files.tokenizerConfig);
   const adapterDir = values.get('adapter') as string | undefined;
   const adapter = adapterDir ? await loadAdapter(fsSource(adapterDir), model) : null;
-  return { model, tokenizer, adapter, name: dir };
+  if (tokenizer.padTokenId === null) throw new Error(`${dir}: the tokenizer has neither a pad nor an EOS token to pad with`);
+  return { model, tokenizer, padTokenId: tokenizer.padTokenId, generationConfig: files.generationConfig, adapter, name: dir };
 }
 
 function reportIssues(issues: DataIssue[], heading: string): void {
@@ -161,7 +171,7 @@ async function loadPairs(values: Map<string, ParsedValue>, tokenizer: ChatTokeni
 
 async function runEval(values: Map<string, ParsedValue>): Promise<void> {
   const config = checkedConfig(values);
-  const { model, tokenizer, adapter } = await loadModel(values);
+  const { model, tokenizer, padTokenId, adapter } = await loadModel(values);
   const pairs = await loadPairs(values, tokenizer, config);
   const lines: string[] = [];
   const metricValues: Record<string, number[]> = {};
@@ -169,7 +179,7 @@ async function runEval(values: Map<string, ParsedValue>): Promise<void> {
   const bs = config.per_device_eval_batch_size;
   for (let i = 0; i < pairs.length; i += bs) {
     const chunk = pairs.slice(i, i + bs);
-    const batch = collatePreference(chunk, { ...config, pad_token_id: tokenizer.padTokenId });
+    const batch = collatePreference(chunk, { ...config, pad_token_id: padTokenId });
     const r = await evaluateBatch({ model, policy: adapter, reference: null }, batch, config);
     chunk.forEach((p, j) => {
       lines.push(
@@ -204,14 +214,14 @@ async function runEval(values: Map<string, ParsedValue>): Promise<void> {
 async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   const config = checkedConfig(values);
   const outputDir = required(values, 'output_dir');
-  const { model, tokenizer, adapter: start, name } = await loadModel(values);
+  const { model, tokenizer, padTokenId, adapter: start, name } = await loadModel(values);
   const pairs = await loadPairs(values, tokenizer, config);
   const { train, eval: evalPairs } = splitTrainEval(pairs, config.eval_split, config.seed);
   // TRL: a fresh adapter is trained against the base model; an existing adapter is trained against a
   // frozen copy of itself.
   const policy = start ?? createLoraAdapter(model, loraConfigFrom(values), config.seed);
   const reference = start ? cloneAdapterFrozen(start) : null;
-  const trainer = new DPOTrainer({ models: { model, policy, reference }, train, eval: evalPairs, config, padTokenId: tokenizer.padTokenId });
+  const trainer = new DPOTrainer({ models: { model, policy, reference }, train, eval: evalPairs, config, padTokenId });
   await mkdir(outputDir, { recursive: true });
   const metricsPath = join(outputDir, 'metrics.jsonl');
   await writeFile(metricsPath, '');
@@ -269,7 +279,7 @@ function promptText(tokenizer: ChatTokenizer, prompt: string | Message[]): strin
 }
 
 async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
-  const { model, tokenizer, adapter } = await loadModel(values);
+  const { model, tokenizer, adapter, generationConfig } = await loadModel(values);
   const text = values.get('prompt') as string | undefined;
   const data = values.get('data') as string | undefined;
   if ((text === undefined) === (data === undefined)) throw new UsageError('give either --prompt or --data');
@@ -278,7 +288,7 @@ async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
     maxNewTokens: (values.get('max_new_tokens') as number | undefined) ?? 64,
     temperature: (values.get('temperature') as number | undefined) ?? 0,
     seed: (values.get('seed') as number | undefined) ?? 42,
-    stopIds: [tokenizer.eosTokenId, ...tokenizer.stopTokenIds].filter((x): x is number => x !== null),
+    stopIds: stopTokenIds(tokenizer, generationConfig),
   };
   const answer = async (prompt: string | Message[]) => {
     const rendered = promptText(tokenizer, prompt);

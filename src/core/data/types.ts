@@ -76,6 +76,8 @@ export interface TokenizeReport {
   dropped: DataIssue[];
   /** Rows whose prompt prefix did not match (kept, as TRL keeps them). */
   mismatches: DataIssue[];
+  /** Rows that could not be tokenized (e.g. the chat template raised on them); left out of `pairs`. */
+  failed: DataIssue[];
 }
 
 export type TruncationMode = 'keep_start' | 'keep_end';

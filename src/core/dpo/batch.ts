@@ -40,7 +40,10 @@ function idsTensor(batch: PreferenceBatch): tf.Tensor2D {
 }
 
 /** Stops gradients: the value passes through, the gradient is zero (WPO weights are detached in TRL). */
-const detach = tf.customGrad((x: tf.Tensor) => ({ value: x.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }));
+const detach = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+  value: (args[0] as tf.Tensor).clone(),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+}));
 
 /**
  * Reference log-probs of every row, [2B] (chosen rows then rejected rows), computed without a

@@ -76,7 +76,7 @@ export function scoreTokensComposed(
   labels: tf.Tensor1D,
   withWpo: boolean,
 ): TokenScores {
-  return tf.tidy(() => {
+  return tidyObject(() => {
     const [n] = hidden.shape;
     const vocab = head.shape[0];
     const logits = tf.matMul(hidden, head, false, true);
@@ -93,6 +93,11 @@ export function scoreTokensComposed(
 }
 
 export type TokenScorer = typeof scoreTokensComposed;
+
+/** tf.tidy for a function returning an object of tensors (tidy's own typing wants a TensorContainer). */
+function tidyObject<T extends object>(fn: () => T): T {
+  return tf.tidy(() => fn() as unknown as tf.TensorContainer) as unknown as T;
+}
 
 /** Sequence-level log-probs and the side quantities the metrics and losses need. */
 export interface SequenceLogps {
@@ -115,7 +120,7 @@ export function sequenceLogps(
   index: CompletionIndex,
   options: { withWpo?: boolean; scorer?: TokenScorer } = {},
 ): SequenceLogps {
-  return tf.tidy(() => {
+  return tidyObject(() => {
     const d = hidden.shape[2];
     const flat = tf.reshape(hidden, [-1, d]) as tf.Tensor2D;
     const picked = tf.gather(flat, tf.tensor1d(index.positions, 'int32')) as tf.Tensor2D;

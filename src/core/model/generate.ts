@@ -60,3 +60,27 @@ function sample(logits: Float32Array, temperature: number, rng: Rng): number {
   }
   return p.length - 1;
 }
+
+/** Tokens that end an assistant turn in common chat templates. */
+const END_OF_TURN_TOKENS = ['<|im_end|>', '<|eot_id|>', '<|end|>', '<end_of_turn>', '<|endoftext|>'];
+
+/**
+ * Ids that end generation: generation_config.json's eos_token_id (one or a list, as transformers
+ * reads it), the tokenizer's EOS, and the end-of-turn token of the chat template's family.
+ */
+export function stopTokenIds(
+  tokenizer: { eosTokenId: number | null; tokenId(token: string): number | null },
+  generationConfig: unknown,
+): number[] {
+  const ids = new Set<number>();
+  const fromConfig = (generationConfig as { eos_token_id?: unknown } | null)?.eos_token_id;
+  for (const id of Array.isArray(fromConfig) ? fromConfig : [fromConfig]) {
+    if (typeof id === 'number') ids.add(id);
+  }
+  if (tokenizer.eosTokenId !== null) ids.add(tokenizer.eosTokenId);
+  for (const token of END_OF_TURN_TOKENS) {
+    const id = tokenizer.tokenId(token);
+    if (id !== null) ids.add(id);
+  }
+  return [...ids];
+}

@@ -1,0 +1,98 @@
+import { findJsonSyntaxError, lineLocator, scanJsonArray } from './json-scan';
+import { readRow } from './rows';
+import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow } from './types';
+
+/** A JSON value with the 1-based line where it starts. */
+interface LocatedValue {
+  line: number;
+  value: unknown;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** JSON Lines: one row per non-blank line; a bad line costs only that line. */
+function readJsonLines(text: string, file: string, issues: DataIssue[]): LocatedValue[] {
+  const values: LocatedValue[] = [];
+  const lines = text.split('\n');
+  lines.forEach((raw, i) => {
+    const lineText = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (lineText.trim() === '') return;
+    try {
+      values.push({ line: i + 1, value: JSON.parse(lineText) });
+    } catch (e) {
+      const where = findJsonSyntaxError(lineText);
+      const reason = where ? `invalid JSON at column ${where.offset + 1}: ${where.reason}` : `invalid JSON: ${errorMessage(e)}`;
+      issues.push({ file, line: i + 1, reason });
+    }
+  });
+  // A pretty-printed single object fails on every line; say what the file is instead.
+  if (values.length === 0 && issues.length > 1 && findJsonSyntaxError(text) === null) {
+    issues.length = 0;
+    issues.push({ file, line: 1, reason: 'the file is one JSON object, not JSON Lines or a JSON array of rows' });
+  }
+  return values;
+}
+
+/** A JSON array of rows; a syntax error anywhere makes the whole file unreadable. */
+function readJsonArray(text: string, file: string, issues: DataIssue[]): LocatedValue[] {
+  const scan = scanJsonArray(text);
+  const locate = lineLocator(text);
+  if (!scan.ok) {
+    const { line, column } = locate(scan.error.offset);
+    issues.push({ file, line, reason: `invalid JSON at line ${line}, column ${column}: ${scan.error.reason}` });
+    return [];
+  }
+  const elements = JSON.parse(text) as unknown[];
+  return elements.map((value, i) => ({ line: locate(scan.elementStarts[i]).line, value }));
+}
+
+function mostCommon(counts: Map<DatasetFormat, number>): DatasetFormat | null {
+  let best: DatasetFormat | null = null;
+  for (const [format, n] of counts) if (best === null || n > counts.get(best)!) best = format; // ties: first seen
+  return best;
+}
+
+/**
+ * Reads a preference dataset file (JSON Lines, or a JSON array when the first non-space character is
+ * '['). Never throws: every problem becomes a DataIssue with its place, and every valid row is kept.
+ */
+export function parsePreferenceFile(text: string, file: string): ParsedDataset {
+  const rows: PreferenceRow[] = [];
+  const issues: DataIssue[] = [];
+  const counts = new Map<DatasetFormat, number>();
+  let identicalPairs = 0;
+  try {
+    const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    const isArray = body.trimStart().startsWith('[');
+    const values = isArray ? readJsonArray(body, file, issues) : readJsonLines(body, file, issues);
+    for (const { line, value } of values) {
+      try {
+        const result = readRow(value, line, file);
+        if (!result.ok) {
+          issues.push(...result.issues);
+          continue;
+        }
+        rows.push(result.row);
+        counts.set(result.row.format, (counts.get(result.row.format) ?? 0) + 1);
+        if (result.identical) identicalPairs++;
+      } catch (e) {
+        issues.push({ file, line, reason: `could not read row: ${errorMessage(e)}` });
+      }
+    }
+    if (values.length === 0 && issues.length === 0) {
+      issues.push({ file, line: 1, reason: isArray ? 'the JSON array is empty' : 'the file holds no rows' });
+    }
+  } catch (e) {
+    issues.push({ file, line: 1, reason: `could not read file: ${errorMessage(e)}` });
+  }
+  return {
+    file,
+    format: mostCommon(counts),
+    formatCounts: Object.fromEntries(counts),
+    rows,
+    issues,
+    identicalPairs,
+  };
+}

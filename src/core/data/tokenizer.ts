@@ -1,0 +1,142 @@
+import { Template } from '@huggingface/jinja';
+import { Tokenizer } from '@huggingface/tokenizers';
+import type { Message } from './types';
+
+export interface ChatTemplateOptions {
+  addGenerationPrompt: boolean;
+  /** Tool schemas; an empty list counts as none (TRL: `tools or None`). */
+  tools?: unknown[];
+  /** Extra template variables, e.g. { enable_thinking: false }. */
+  kwargs?: Record<string, unknown>;
+}
+
+type Config = Record<string, unknown>;
+
+/** tokenizer_config.json stores special tokens as strings or as serialised AddedToken objects. */
+function tokenContent(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null && typeof (value as Config).content === 'string') {
+    return (value as Config).content as string;
+  }
+  return null;
+}
+
+/** The template to use: a string, or the entry named "default" of a list of named templates. */
+function pickChatTemplate(raw: unknown): string | null {
+  if (typeof raw === 'string') return raw;
+  if (Array.isArray(raw)) {
+    const named = raw.find((t) => t && typeof t === 'object' && (t as Config).name === 'default');
+    if (named && typeof (named as Config).template === 'string') return (named as Config).template as string;
+    const names = raw.map((t) => JSON.stringify((t as Config)?.name)).join(', ');
+    throw new Error(`tokenizer_config.json lists chat templates (${names}) but none is named "default"`);
+  }
+  return null;
+}
+
+/**
+ * A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) with its chat template, behaving as
+ * transformers' PreTrainedTokenizerFast does for what DPO needs: encode/decode, chat-template rendering
+ * and the special token ids.
+ */
+export class ChatTokenizer {
+  readonly eosToken: string | null;
+  readonly eosTokenId: number | null;
+  readonly bosToken: string | null;
+  readonly bosTokenId: number | null;
+  /** The pad token id; falls back to EOS when the tokenizer has no pad token, as TRL does. */
+  readonly padTokenId: number | null;
+  /** Highest token id + 1, added tokens included (transformers' `len(tokenizer)`). */
+  readonly vocabSize: number;
+  private template: Template | null = null;
+
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly config: Config,
+    private readonly chatTemplate: string | null,
+  ) {
+    const idOf = (token: string | null) => (token === null ? null : (tokenizer.token_to_id(token) ?? null));
+    this.eosToken = tokenContent(config.eos_token);
+    this.eosTokenId = idOf(this.eosToken);
+    this.bosToken = tokenContent(config.bos_token);
+    this.bosTokenId = idOf(this.bosToken);
+    this.padTokenId = idOf(tokenContent(config.pad_token)) ?? this.eosTokenId;
+    let maxId = -1;
+    for (const id of tokenizer.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    this.vocabSize = maxId + 1;
+  }
+
+  /**
+   * @param tokenizerJson parsed tokenizer.json
+   * @param tokenizerConfig parsed tokenizer_config.json
+   * @param chatTemplate the text of chat_template.jinja, for models that keep the template in its own
+   *   file (newer transformers save it there); it takes precedence over tokenizer_config.json's.
+   */
+  static fromJSON(tokenizerJson: unknown, tokenizerConfig: unknown, chatTemplate?: string): ChatTokenizer {
+    if (typeof tokenizerJson !== 'object' || tokenizerJson === null || Array.isArray(tokenizerJson)) {
+      throw new Error('tokenizer.json must hold a JSON object');
+    }
+    if (typeof tokenizerConfig !== 'object' || tokenizerConfig === null || Array.isArray(tokenizerConfig)) {
+      throw new Error('tokenizer_config.json must hold a JSON object');
+    }
+    // transformers defaults clean_up_tokenization_spaces to false; tokenizers.js defaults it to true.
+    const config: Config = { clean_up_tokenization_spaces: false, ...(tokenizerConfig as Config) };
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = new Tokenizer(tokenizerJson, config);
+    } catch (e) {
+      throw new Error(`could not load tokenizer.json: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const template = chatTemplate ?? pickChatTemplate(config.chat_template);
+    return new ChatTokenizer(tokenizer, config, template);
+  }
+
+  /** Token ids of `text`; with addSpecialTokens the post-processor may add BOS/EOS (e.g. Llama's BOS). */
+  encode(text: string, addSpecialTokens = true): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+  }
+
+  decode(ids: number[], skipSpecial = false): string {
+    if (ids.length === 0) return '';
+    return this.tokenizer.decode(ids, { skip_special_tokens: skipSpecial });
+  }
+
+  /** The id of a token string, or null when the vocabulary lacks it. */
+  tokenId(token: string): number | null {
+    return this.tokenizer.token_to_id(token) ?? null;
+  }
+
+  get hasChatTemplate(): boolean {
+    return this.chatTemplate !== null;
+  }
+
+  /**
+   * Renders messages with the tokenizer's chat template as transformers' apply_chat_template(tokenize=False)
+   * does: the special tokens are template variables, then tools, add_generation_prompt and the kwargs.
+   * To tokenize the result like transformers, encode it with addSpecialTokens = false.
+   */
+  applyChatTemplate(messages: Message[], opts: ChatTemplateOptions): string {
+    if (this.chatTemplate === null) {
+      throw new Error('this tokenizer has no chat template (tokenizer_config.json has no "chat_template"), so conversational data cannot be rendered');
+    }
+    const specialTokens: Config = {};
+    for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token', 'sep_token', 'cls_token', 'mask_token']) {
+      const content = tokenContent(this.config[key]);
+      if (content !== null) specialTokens[key] = content;
+    }
+    if (Array.isArray(this.config.additional_special_tokens)) {
+      specialTokens.additional_special_tokens = this.config.additional_special_tokens.map(tokenContent);
+    }
+    try {
+      this.template ??= new Template(this.chatTemplate);
+      return this.template.render({
+        ...specialTokens,
+        ...opts.kwargs,
+        messages,
+        tools: opts.tools && opts.tools.length > 0 ? opts.tools : null,
+        add_generation_prompt: opts.addGenerationPrompt,
+      });
+    } catch (e) {
+      throw new Error(`chat template failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
