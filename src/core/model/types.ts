@@ -16,6 +16,7 @@ export interface ModelConfig {
   max_position_embeddings: number;
   /** RMSNorm (Llama family) or LayerNorm (GPT-2) epsilon. */
   norm_eps: number;
+  /** RoPE base; 0 for GPT-2, whose positions are learned embeddings. */
   rope_theta: number;
   /** q/k/v projections carry a bias (Qwen2, or Llama with attention_bias). */
   attention_bias: boolean;
@@ -24,11 +25,25 @@ export interface ModelConfig {
   hidden_act: string;
   /** Mistral's sliding window, when set. */
   sliding_window: number | null;
+  /**
+   * RoPE frequency scaling; null (or absent) for plain RoPE. parseModelConfig always sets it, and only
+   * to rope_type "linear" (factor alone) or "llama3" (all four fields present).
+   */
+  rope_scaling?: RopeScaling | null;
   bos_token_id: number | null;
   eos_token_id: number | number[] | null;
   pad_token_id: number | null;
   /** The raw config.json, kept for export. */
   raw: Record<string, unknown>;
+}
+
+/** config.json's rope_scaling (Llama 3.1+ "llama3" frequency scaling). */
+export interface RopeScaling {
+  rope_type: string;
+  factor: number;
+  low_freq_factor?: number;
+  high_freq_factor?: number;
+  original_max_position_embeddings?: number;
 }
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';

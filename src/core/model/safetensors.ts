@@ -1,0 +1,340 @@
+/**
+ * The safetensors format: an 8-byte little-endian header length, a JSON header naming each tensor's
+ * dtype, shape and byte range, then the raw little-endian data. Tensors are read as float32 (F16 and
+ * BF16 widened, F64 narrowed); files are written the way the Python library writes them.
+ */
+import { filePath, readJsonFile } from './sources';
+import type { FileSource, HostTensor, SafetensorsDtype } from './types';
+
+const utf8Encoder = new TextEncoder();
+
+// Typed-array views read and write in host byte order; safetensors data is little-endian.
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  throw new Error('safetensors: big-endian hosts are not supported');
+}
+
+// ---------------------------------------------------------------------------------------------
+// 16-bit float encodings (bits are numbers in 0..0xffff).
+
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
+
+function float32Bits(value: number): number {
+  scratchF32[0] = value;
+  return scratchU32[0];
+}
+
+/** IEEE 754 binary16 bits → value, including subnormals, ±inf and NaN. */
+export function float16ToFloat32(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >>> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 0x1f) return mantissa === 0 ? sign * Infinity : NaN;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+/** Shifts right by `shift` bits, rounding the dropped bits to nearest, ties to even. */
+function shiftRoundingToEven(value: number, shift: number): number {
+  const kept = value >>> shift;
+  const dropped = value & ((1 << shift) - 1);
+  const half = 1 << (shift - 1);
+  return dropped > half || (dropped === half && (kept & 1) === 1) ? kept + 1 : kept;
+}
+
+/** value (first rounded to float32) → binary16 bits, nearest-even; overflow gives ±inf, NaN a quiet NaN. */
+export function float32ToFloat16(value: number): number {
+  const bits = float32Bits(value);
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | (mantissa === 0 ? 0x7c00 : 0x7e00);
+  const halfExponent = exponent - 127 + 15;
+  if (halfExponent >= 0x1f) return sign | 0x7c00;
+  if (halfExponent <= 0) {
+    // Below 2^-25 everything rounds to zero (2^-25 itself ties to the even zero).
+    if (halfExponent < -10) return sign;
+    // Subnormal: count units of 2^-24. A carry out lands on 0x0400, the smallest normal, as it should.
+    return sign | shiftRoundingToEven(mantissa | 0x800000, 14 - halfExponent);
+  }
+  // A carry from the mantissa into the exponent is the correct rounding, up to 0x7c00 = inf.
+  return sign | shiftRoundingToEven((halfExponent << 23) | mantissa, 13);
+}
+
+/** bfloat16 bits → value: they are the high half of a float32. */
+export function bfloat16ToFloat32(bits: number): number {
+  scratchU32[0] = (bits & 0xffff) << 16;
+  return scratchF32[0];
+}
+
+/** value (first rounded to float32) → bfloat16 bits, nearest-even; NaN stays a quiet NaN. */
+export function float32ToBfloat16(value: number): number {
+  const bits = float32Bits(value);
+  if ((bits & 0x7fffffff) > 0x7f800000) return (bits >>> 16) | 0x0040;
+  return shiftRoundingToEven(bits, 16);
+}
+
+let float16Table: Float32Array | null = null;
+
+/** Every binary16 value by bit pattern: decoding a tensor becomes one lookup per element. */
+function float16Values(): Float32Array {
+  if (float16Table === null) {
+    float16Table = new Float32Array(0x10000);
+    for (let bits = 0; bits < 0x10000; bits++) float16Table[bits] = float16ToFloat32(bits);
+  }
+  return float16Table;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading.
+
+/** Dtypes read into float32, with their byte sizes. F64 is narrowed (rounded to nearest float32). */
+const READABLE_DTYPES = { F32: 4, F16: 2, BF16: 2, F64: 8 } as const;
+type ReadableDtype = keyof typeof READABLE_DTYPES;
+
+function isReadableDtype(dtype: string): dtype is ReadableDtype {
+  return Object.hasOwn(READABLE_DTYPES, dtype);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function product(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * The buffer and offset of `byteLength` bytes at `start` such that a typed array with elements of
+ * `alignment` bytes can view them: the file's own buffer when aligned, a copy otherwise.
+ */
+function alignedBytes(bytes: Uint8Array, start: number, byteLength: number, alignment: number) {
+  const offset = bytes.byteOffset + start;
+  if (offset % alignment === 0) return { buffer: bytes.buffer, offset };
+  return { buffer: bytes.slice(start, start + byteLength).buffer, offset: 0 };
+}
+
+/** F32 data stays a view of the file's bytes when aligned; the other dtypes are converted into new arrays. */
+function decodeFloats(bytes: Uint8Array, start: number, count: number, dtype: ReadableDtype): Float32Array {
+  const { buffer, offset } = alignedBytes(bytes, start, count * READABLE_DTYPES[dtype], READABLE_DTYPES[dtype]);
+  switch (dtype) {
+    case 'F32':
+      return new Float32Array(buffer, offset, count);
+    case 'F64':
+      return new Float32Array(new Float64Array(buffer, offset, count));
+    case 'F16': {
+      const halves = new Uint16Array(buffer, offset, count);
+      const table = float16Values();
+      const out = new Float32Array(count);
+      for (let i = 0; i < count; i++) out[i] = table[halves[i]];
+      return out;
+    }
+    case 'BF16': {
+      const halves = new Uint16Array(buffer, offset, count);
+      const out = new Float32Array(count);
+      const outBits = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) outBits[i] = halves[i] << 16;
+      return out;
+    }
+  }
+}
+
+function readHeader(bytes: Uint8Array, source: string): { header: Record<string, unknown>; dataStart: number } {
+  if (bytes.byteLength < 8) {
+    throw new Error(`${source}: not a safetensors file: ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  if (headerLength > bytes.byteLength - 8) {
+    throw new Error(
+      `${source}: safetensors header length ${headerLength} runs past the end of the file ` +
+        `(${bytes.byteLength} bytes): the file is truncated or not safetensors`,
+    );
+  }
+  let text: string;
+  let header: unknown;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
+    header = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${source}: safetensors header is not valid UTF-8 JSON: ${(error as Error).message}`);
+  }
+  if (!isPlainObject(header)) throw new Error(`${source}: safetensors header is not a JSON object`);
+  return { header, dataStart: 8 + headerLength };
+}
+
+function readMetadata(value: unknown, source: string): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+    throw new Error(`${source}: safetensors "__metadata__" must map strings to strings`);
+  }
+  return value as Record<string, string>;
+}
+
+/**
+ * Parses a safetensors file; `source` names it in errors. Aligned F32 data is a view of `bytes`
+ * (no copy), so the tensors share its buffer; F64 tensors report dtype F32, the precision they now have.
+ */
+export function parseSafetensors(
+  bytes: Uint8Array,
+  source: string,
+): { tensors: Map<string, HostTensor>; metadata: Record<string, string> } {
+  const { header, dataStart } = readHeader(bytes, source);
+  const dataLength = bytes.byteLength - dataStart;
+  const metadata = readMetadata(header.__metadata__, source);
+  const tensors = new Map<string, HostTensor>();
+  for (const [name, info] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const where = `${source}: tensor "${name}"`;
+    if (!isPlainObject(info)) throw new Error(`${where}: header entry is not an object`);
+    const { dtype, shape, data_offsets: offsets } = info;
+    if (typeof dtype !== 'string') throw new Error(`${where}: "dtype" is missing or not a string`);
+    if (!isReadableDtype(dtype)) {
+      throw new Error(`${where} has dtype ${dtype}; only F32, F16, BF16 and F64 (narrowed to float32) can be read`);
+    }
+    if (!Array.isArray(shape) || !shape.every(isCount)) {
+      throw new Error(`${where}: "shape" must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
+      throw new Error(`${where}: "data_offsets" must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (end > dataLength) {
+      throw new Error(`${where}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLength} bytes)`);
+    }
+    const count = product(shape);
+    const expectedBytes = count * READABLE_DTYPES[dtype];
+    if (end - begin !== expectedBytes) {
+      throw new Error(
+        `${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, ` +
+          `but shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes}`,
+      );
+    }
+    const data = decodeFloats(bytes, dataStart + begin, count, dtype);
+    tensors.set(name, { dtype: dtype === 'F64' ? 'F32' : dtype, shape: [...shape], data });
+  }
+  return { tensors, metadata };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing.
+
+export interface TensorToSerialize {
+  shape: number[];
+  data: Float32Array;
+}
+
+const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+
+/** Byte-wise UTF-8 order, the order the Python library (Rust strings) sorts tensor names in. */
+function compareUtf8(a: string, b: string): number {
+  const x = utf8Encoder.encode(a);
+  const y = utf8Encoder.encode(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
+/**
+ * Writes tensors as the Python library does: names sorted, data contiguous in that order, compact
+ * JSON header padded with spaces to a multiple of 8 bytes. Values are stored as F32 (default), or
+ * rounded to nearest-even F16 / BF16.
+ */
+export function serializeSafetensors(
+  tensors: Map<string, TensorToSerialize> | Record<string, TensorToSerialize>,
+  options: { dtype?: SafetensorsDtype; metadata?: Record<string, string> } = {},
+): Uint8Array {
+  const dtype = options.dtype ?? 'F32';
+  const elementBytes = DTYPE_BYTES[dtype];
+  const entries = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))];
+  entries.sort(([a], [b]) => compareUtf8(a, b));
+
+  // Built by hand rather than from one object: JSON.stringify would move integer-like names first.
+  const headerParts: string[] = [];
+  if (options.metadata !== undefined) headerParts.push(`"__metadata__":${JSON.stringify(options.metadata)}`);
+  let dataLength = 0;
+  for (const [name, { shape, data }] of entries) {
+    if (name === '__metadata__') throw new Error('safetensors: "__metadata__" cannot be a tensor name');
+    if (!shape.every(isCount) || product(shape) !== data.length) {
+      throw new Error(`safetensors: tensor "${name}": shape [${shape.join(', ')}] does not hold its ${data.length} values`);
+    }
+    const end = dataLength + data.length * elementBytes;
+    headerParts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype, shape, data_offsets: [dataLength, end] })}`);
+    dataLength = end;
+  }
+  const headerJson = utf8Encoder.encode(`{${headerParts.join(',')}}`);
+  const headerLength = Math.ceil(headerJson.length / 8) * 8;
+  const dataStart = 8 + headerLength;
+
+  const out = new Uint8Array(dataStart + dataLength);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headerLength % 2 ** 32, true);
+  view.setUint32(4, Math.floor(headerLength / 2 ** 32), true);
+  out.set(headerJson, 8);
+  out.fill(0x20, 8 + headerJson.length, dataStart);
+
+  // dataStart is a multiple of 8 and every tensor has the same dtype, so each one starts aligned.
+  let offset = dataStart;
+  for (const [, { data }] of entries) {
+    if (dtype === 'F32') {
+      new Float32Array(out.buffer, offset, data.length).set(data);
+    } else {
+      const encode = dtype === 'F16' ? float32ToFloat16 : float32ToBfloat16;
+      const halves = new Uint16Array(out.buffer, offset, data.length);
+      for (let i = 0; i < data.length; i++) halves[i] = encode(data[i]);
+    }
+    offset += data.length * elementBytes;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading a model folder.
+
+const SINGLE_FILE = 'model.safetensors';
+const INDEX_FILE = 'model.safetensors.index.json';
+
+/** Shard file → the tensor names the index places in it, in index order. */
+function readWeightMap(index: unknown, source: string): Map<string, string[]> {
+  const weightMap = isPlainObject(index) ? index.weight_map : undefined;
+  if (!isPlainObject(weightMap)) throw new Error(`${source}: "weight_map" is missing or not an object`);
+  const byShard = new Map<string, string[]>();
+  for (const [tensor, shard] of Object.entries(weightMap)) {
+    if (typeof shard !== 'string') throw new Error(`${source}: weight_map entry for "${tensor}" is not a file name`);
+    const names = byShard.get(shard) ?? [];
+    names.push(tensor);
+    byShard.set(shard, names);
+  }
+  return byShard;
+}
+
+/** The weights of a model folder: model.safetensors, or the shards named by model.safetensors.index.json. */
+export async function loadModelTensors(src: FileSource): Promise<Map<string, HostTensor>> {
+  const single = await src.readBytes(SINGLE_FILE);
+  if (single !== null) return parseSafetensors(single, filePath(src, SINGLE_FILE)).tensors;
+
+  const index = await readJsonFile(src, INDEX_FILE);
+  if (index === null) {
+    throw new Error(`${src.name}: no model weights: neither ${SINGLE_FILE} nor ${INDEX_FILE} was found`);
+  }
+  const indexPath = filePath(src, INDEX_FILE);
+  const tensors = new Map<string, HostTensor>();
+  for (const [shard, names] of readWeightMap(index, indexPath)) {
+    const bytes = await src.readBytes(shard);
+    if (bytes === null) {
+      throw new Error(`${filePath(src, shard)} is missing: ${indexPath} places tensor "${names[0]}" in it`);
+    }
+    const shardPath = filePath(src, shard);
+    const shardTensors = parseSafetensors(bytes, shardPath).tensors;
+    for (const name of names) {
+      const tensor = shardTensors.get(name);
+      if (tensor === undefined) throw new Error(`${shardPath}: tensor "${name}" is missing, though ${indexPath} places it there`);
+      tensors.set(name, tensor);
+    }
+  }
+  return tensors;
+}

@@ -1,0 +1,160 @@
+/**
+ * FileSource implementations that work in a browser Worker, a page and Node: a URL prefix, the File
+ * objects of a folder picker, an in-memory map, and a subfolder of another source. The Node folder
+ * source lives in src/cli/fs-source.ts because it needs node:fs.
+ */
+import type { FileSource } from './types';
+
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/** "<source>/<path>" for messages, without a doubled slash when the source name ends in one. */
+export function filePath(src: FileSource, path: string): string {
+  return `${src.name.replace(/\/+$/, '')}/${path}`;
+}
+
+/** Reads and parses a JSON file; null when the file is missing, an error naming the file when it is not JSON. */
+export async function readJsonFile(src: FileSource, path: string): Promise<unknown | null> {
+  const text = await src.readText(path);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new Error(`${filePath(src, path)} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function trimSlashes(path: string): string {
+  return path.replace(/^\/+|\/+$/g, '');
+}
+
+/**
+ * Files under a URL prefix, read with fetch. A 404 reads as missing, and so does an HTML page served
+ * for a non-HTML path: dev servers with an SPA fallback (Vite's among them) answer unknown paths
+ * with index.html and status 200.
+ */
+export function urlSource(baseUrl: string, name: string = baseUrl): FileSource {
+  const base = baseUrl.replace(/\/+$/, '');
+  async function get(path: string): Promise<Response | null> {
+    const url = `${base}/${trimSlashes(path).split('/').map(encodeURIComponent).join('/')}`;
+    let response: Response;
+    try {
+      response = await fetch(url);
+    } catch (error) {
+      throw new Error(`could not fetch ${url}: ${(error as Error).message}`);
+    }
+    if (response.status === 404) return null;
+    if (!response.ok) throw new Error(`could not fetch ${url}: HTTP ${response.status} ${response.statusText}`);
+    const contentType = response.headers.get('content-type') ?? '';
+    if (contentType.startsWith('text/html') && !/\.html?$/i.test(path)) return null;
+    return response;
+  }
+  return {
+    name,
+    async readText(path) {
+      const response = await get(path);
+      return response === null ? null : response.text();
+    },
+    async readBytes(path) {
+      const response = await get(path);
+      return response === null ? null : new Uint8Array(await response.arrayBuffer());
+    },
+  };
+}
+
+/** The part of a browser File that fileListSource needs. */
+export interface PickedFile {
+  name: string;
+  /** "picked-folder/sub/file.json" for files from a folder picker; empty for single files. */
+  webkitRelativePath?: string;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  text(): Promise<string>;
+}
+
+/** The path below the picked folder: the picker puts the folder's own name first. */
+function pathInPickedFolder(file: PickedFile): string {
+  const relative = file.webkitRelativePath ?? '';
+  if (relative === '') return file.name;
+  return relative.slice(relative.indexOf('/') + 1);
+}
+
+/** Picking the parent of a model folder puts every file below one folder: address them from inside it. */
+function withoutSharedTopFolder(paths: string[]): string[] {
+  let current = paths;
+  for (;;) {
+    const top = current[0]?.split('/')[0];
+    if (top === undefined || !current.every((path) => path.startsWith(`${top}/`))) return current;
+    current = current.map((path) => path.slice(top.length + 1));
+  }
+}
+
+/**
+ * Files chosen in the browser, from a folder picker or one by one. A path matches the file at that
+ * path below the picked folder. When the chosen files hold no folder of that name at all (files
+ * chosen one by one, or the adapter folder picked on its own), a file with the same bare name
+ * matches instead; a bare name shared by several files is an error rather than a guess.
+ */
+export function fileListSource(files: readonly PickedFile[], name: string): FileSource {
+  const paths = withoutSharedTopFolder(files.map(pathInPickedFolder));
+  function only(indices: number[], wanted: string): PickedFile | null {
+    if (indices.length === 0) return null;
+    if (indices.length > 1) {
+      const candidates = indices.map((i) => paths[i]).join(', ');
+      throw new Error(`${name}: "${wanted}" matches several chosen files (${candidates}); choose the model folder itself`);
+    }
+    return files[indices[0]];
+  }
+  function indicesWhere(matches: (path: string) => boolean): number[] {
+    return paths.flatMap((path, i) => (matches(path) ? [i] : []));
+  }
+  function find(path: string): PickedFile | null {
+    const wanted = trimSlashes(path);
+    const exact = only(indicesWhere((p) => p === wanted), wanted);
+    const slash = wanted.lastIndexOf('/');
+    if (exact !== null || slash < 0) return exact;
+    const folder = wanted.slice(0, slash + 1);
+    if (paths.some((p) => p.startsWith(folder))) return null;
+    const bareName = wanted.slice(slash + 1);
+    return only(indicesWhere((p) => p.slice(p.lastIndexOf('/') + 1) === bareName), wanted);
+  }
+  return {
+    name,
+    async readText(path) {
+      const file = find(path);
+      return file === null ? null : file.text();
+    },
+    async readBytes(path) {
+      const file = find(path);
+      return file === null ? null : new Uint8Array(await file.arrayBuffer());
+    },
+  };
+}
+
+/** Files held in memory (tests, IndexedDB); text entries are UTF-8 encoded when read as bytes. */
+export function memorySource(files: ReadonlyMap<string, Uint8Array | string>, name: string): FileSource {
+  return {
+    name,
+    async readText(path) {
+      const content = files.get(trimSlashes(path));
+      if (content === undefined) return null;
+      return typeof content === 'string' ? content : utf8Decoder.decode(content);
+    },
+    async readBytes(path) {
+      const content = files.get(trimSlashes(path));
+      if (content === undefined) return null;
+      return typeof content === 'string' ? utf8Encoder.encode(content) : content;
+    },
+  };
+}
+
+/** The files of `src` below `prefix` (e.g. "adapter"), addressed relative to that folder. */
+export function subSource(src: FileSource, prefix: string): FileSource {
+  const folder = trimSlashes(prefix);
+  if (folder === '') return src;
+  const inFolder = (path: string) => `${folder}/${trimSlashes(path)}`;
+  return {
+    name: filePath(src, folder),
+    readText: (path) => src.readText(inFolder(path)),
+    readBytes: (path) => src.readBytes(inFolder(path)),
+  };
+}
