@@ -39,12 +39,6 @@ function idsTensor(batch: PreferenceBatch): tf.Tensor2D {
   return tf.tensor2d(batch.input_ids, [2 * batch.B, batch.T], 'int32');
 }
 
-/** Stops gradients: the value passes through, the gradient is zero (WPO weights are detached in TRL). */
-const detach = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-  value: (args[0] as tf.Tensor).clone(),
-  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-}));
-
 /**
  * Reference log-probs of every row, [2B] (chosen rows then rejected rows), computed without a
  * gradient tape: the base weights with adapters off, or with the frozen reference adapter.
@@ -108,9 +102,8 @@ export function policyLoss(
     inputs.sft_loss = tf.div(tf.neg(tf.sum(half(seq.plainLogps, 0))), Math.max(chosenTokens, 1)) as tf.Scalar;
   }
   if (config.use_weighting && seq.logSumP2Sums) {
-    // WPO: w = exp(mean_t [log p(y_t) − log Σ_v p_v²]) per sequence, detached; a pair weighs w_c·w_r.
-    const perRow = tf.exp(tf.div(tf.sub(seq.plainLogps, seq.logSumP2Sums), tf.maximum(counts, 1))) as tf.Tensor1D;
-    const w = detach(perRow) as tf.Tensor1D;
+    // WPO: w = exp(mean_t [log p(y_t) − log Σ_v p_v²]) per sequence; a pair weighs w_c·w_r (dpoLoss detaches it).
+    const w = tf.exp(tf.div(tf.sub(seq.plainLogps, seq.logSumP2Sums), tf.maximum(counts, 1))) as tf.Tensor1D;
     inputs.wpo_weights = tf.mul(half(w, 0), half(w, B)) as tf.Tensor1D;
   }
   const out = dpoLoss(inputs, config);

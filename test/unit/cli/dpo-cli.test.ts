@@ -1,0 +1,116 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const LN2 = Math.log(2);
+
+/** Runs the dpo command as a user would (through tsx), returning exit code and output. */
+async function dpo(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('npx', ['tsx', 'src/cli/dpo.ts', ...args], { maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+let dir: string;
+let modelDir: string;
+let dataFile: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'dpo-cli-'));
+  modelDir = join(dir, 'model');
+  await run('npx', ['tsx', 'scripts/make-tiny-model.ts', modelDir, '--seed', '5']);
+  const good = readFileSync('examples/shout-whisper.jsonl', 'utf8').trim().split('\n').slice(0, 6);
+  // Line 3 is broken JSON and line 5 lacks "rejected": both must be reported, the rest kept.
+  const lines = [good[0], good[1], '{"prompt": "x", "chosen": ', good[2], '{"prompt": "p", "chosen": "c"}', good[3], good[4], good[5]];
+  dataFile = join(dir, 'pairs.jsonl');
+  writeFileSync(dataFile, lines.join('\n') + '\n');
+}, 120_000);
+
+describe('npm run dpo', () => {
+  it('explains itself: --help per command, unknown options and bad values are clear errors', async () => {
+    const help = await dpo('train', '--help');
+    expect(help.code).toBe(0);
+    for (const flag of ['--beta', '--loss_type', '--learning_rate', '--per_device_train_batch_size', '--lora_r', '--output_dir', '--precompute_ref_log_probs']) {
+      expect(help.stdout).toContain(flag);
+    }
+    const unknown = await dpo('eval', '--model', modelDir, '--data', dataFile, '--betta', '0.1');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown option --betta \(did you mean --beta\?\)/);
+    const bad = await dpo('eval', '--model', modelDir, '--data', dataFile, '--loss_type', 'dpo');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/"dpo" is not one of/);
+    const invalid = await dpo('eval', '--model', modelDir, '--data', dataFile, '--beta', '0');
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/--beta: beta must be greater than 0/);
+  });
+
+  it('eval writes a JSON object per valid pair and the metrics last; bad lines go to stderr with their numbers', async () => {
+    const r = await dpo('eval', '--model', modelDir, '--data', dataFile, '--beta', '0.1', '--per_device_eval_batch_size', '4');
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(out).toHaveLength(7);
+    expect(r.stderr).toMatch(/pairs\.jsonl:3\b/);
+    expect(r.stderr).toMatch(/pairs\.jsonl:5\b.*rejected/);
+    const pairs = out.slice(0, 6);
+    expect(pairs.map((p) => p.line)).toEqual([1, 2, 4, 6, 7, 8]);
+    for (const p of pairs) {
+      expect(p.chosen_ids.length).toBeGreaterThan(0);
+      expect(p.prompt_ids.length).toBeGreaterThan(0);
+      // No adapter: the policy is the reference, so every pair sits at ln 2 with zero rewards.
+      expect(p.policy_chosen_logps).toBe(p.ref_chosen_logps);
+      expect(p.loss).toBeCloseTo(LN2, 6);
+      expect(p.chosen_reward).toBe(0);
+      expect(p.policy_chosen_logps).toBeLessThan(0);
+    }
+    const { metrics } = out[6];
+    expect(metrics.loss).toBeCloseTo(LN2, 6);
+    expect(metrics['rewards/accuracies']).toBe(0);
+    for (const k of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected']) {
+      expect(Number.isFinite(metrics[k]), k).toBe(true);
+    }
+  });
+
+  it('train writes metrics.jsonl, a PEFT adapter and trainer_state.json; eval with the adapter sees the change', async () => {
+    const outDir = join(dir, 'run');
+    const r = await dpo(
+      'train', '--model', modelDir, '--data', 'examples/shout-whisper.jsonl', '--output-dir', outDir,
+      '--max_steps', '4', '--per_device_train_batch_size', '4', '--learning_rate', '1e-2', '--logging_steps', '2',
+      '--lora_r', '4', '--lora_target_modules', 'q_proj,v_proj', '--eval_split', '0.25', '--eval_steps', '2',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const logs = readFileSync(join(outDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const train = logs.filter((l) => 'loss' in l);
+    const evals = logs.filter((l) => 'eval_loss' in l);
+    expect(train.map((l) => l.step)).toEqual([2, 4]);
+    expect(evals.map((l) => l.step)).toEqual([2, 4]);
+    for (const k of ['loss', 'rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected', 'grad_norm', 'learning_rate', 'tokens_per_second', 'epoch']) {
+      expect(train[0], k).toHaveProperty([k]);
+    }
+    expect(evals[0]).toHaveProperty(['eval_rewards/accuracies']);
+    const config = JSON.parse(readFileSync(join(outDir, 'adapter', 'adapter_config.json'), 'utf8'));
+    expect(config).toMatchObject({ peft_type: 'LORA', r: 4, target_modules: expect.arrayContaining(['q_proj', 'v_proj']) });
+    expect(existsSync(join(outDir, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+    const state = JSON.parse(readFileSync(join(outDir, 'trainer_state.json'), 'utf8'));
+    expect(state.global_step).toBe(4);
+    expect(state.log_history).toHaveLength(logs.length);
+
+    const evalAfter = await dpo('eval', '--model', modelDir, '--adapter', join(outDir, 'adapter'), '--data', 'examples/shout-whisper.jsonl');
+    expect(evalAfter.code, evalAfter.stderr).toBe(0);
+    const first = JSON.parse(evalAfter.stdout.split('\n')[0]);
+    expect(first.policy_chosen_logps).not.toBe(first.ref_chosen_logps);
+  });
+
+  it('generate answers a prompt', async () => {
+    const r = await dpo('generate', '--model', modelDir, '--prompt', 'Shout: hello', '--max_new_tokens', '5');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(0);
+  });
+});
