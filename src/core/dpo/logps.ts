@@ -82,7 +82,7 @@ export function scoreTokensComposed(
     const logits = tf.matMul(hidden, head, false, true);
     const lse = tf.logSumExp(logits, 1);
     const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(vocab, 'int32')), labels);
-    const picked = tf.gather(tf.reshape(logits, [-1]), flatIndex);
+    const picked = gatherRows(tf.reshape(logits, [-1, 1]), flatIndex).reshape([-1]);
     const out: TokenScores = {
       logp: tf.sub(picked, lse) as tf.Tensor1D,
       logitMean: tf.mean(logits, 1) as tf.Tensor1D,
@@ -93,6 +93,25 @@ export function scoreTokensComposed(
 }
 
 export type TokenScorer = typeof scoreTokensComposed;
+
+/**
+ * Rows of x [M, k] at idx [N] (distinct indices), with a scatter as gradient. tfjs's own gather
+ * gradient is a segment sum whose CPU kernel costs O(M·N), which dominated a training step.
+ */
+export function gatherRows(x: tf.Tensor2D, idx: tf.Tensor1D): tf.Tensor2D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, indices, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([indices]);
+    return {
+      value: tf.gather(input, indices),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.scatterND(tf.expandDims(saved[0], 1), dy, input.shape),
+        tf.zerosLike(saved[0]),
+      ],
+    };
+  });
+  return f(x, idx) as tf.Tensor2D;
+}
 
 /** tf.tidy for a function returning an object of tensors (tidy's own typing wants a TensorContainer). */
 function tidyObject<T extends object>(fn: () => T): T {
@@ -123,7 +142,7 @@ export function sequenceLogps(
   return tidyObject(() => {
     const d = hidden.shape[2];
     const flat = tf.reshape(hidden, [-1, d]) as tf.Tensor2D;
-    const picked = tf.gather(flat, tf.tensor1d(index.positions, 'int32')) as tf.Tensor2D;
+    const picked = gatherRows(flat, tf.tensor1d(index.positions, 'int32'));
     const labels = tf.tensor1d(index.labels, 'int32');
     const scorer = options.scorer ?? scoreTokensComposed;
     const scores = scorer(picked, head, labels, options.withWpo ?? false);
