@@ -102,6 +102,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   await tf.setBackend('cpu');
+  // The CPU backend's first write prints an advert for tfjs-node, whose native download cannot be
+  // part of this project; mark the backend as used so the terminal shows only our own output.
+  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
   try {
     await spec.run(values);
     return 0;
