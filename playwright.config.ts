@@ -8,7 +8,10 @@ const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const port = Number(process.env.PORT ?? 5179);
 
 export default defineConfig({
-  testDir: 'test/e2e',
+  // End-to-end flows in test/e2e and WGSL kernel tests in test/kernels; Vitest's unit project only
+  // takes test/unit/**/*.test.ts, so the two runners never pick up each other's files.
+  testDir: 'test',
+  testMatch: '**/*.spec.ts',
   outputDir: 'test-results',
   timeout: 180_000,
   workers: 1,

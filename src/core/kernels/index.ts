@@ -1,0 +1,34 @@
+/**
+ * Our WGSL kernels as tfjs ops on the webgpu backend, their composed-op references, and the choice
+ * between them. Importing this module registers the kernels (and, through the webgpu backend package,
+ * the backend itself where navigator.gpu exists). Browser and Vite-run code only: see shaders.ts.
+ */
+import { scoreTokensComposed, type TokenScorer } from '../dpo/logps';
+import { scoreTokensFused } from './lm-head-logps';
+
+export type KernelMode = 'auto' | 'fused' | 'composed';
+
+/** The LM-head scorer for a backend: 'auto' takes the fused kernels on 'webgpu', composed ops elsewhere. */
+export function scorerFor(backendName: string, mode: KernelMode): TokenScorer {
+  if (mode === 'composed') return scoreTokensComposed;
+  if (backendName === 'webgpu') return scoreTokensFused;
+  if (mode === 'fused') {
+    throw new Error(`scorerFor: the fused kernels run on the 'webgpu' backend only, not '${backendName}'; use mode 'auto' or 'composed'`);
+  }
+  return scoreTokensComposed;
+}
+
+export {
+  logSoftmaxRowStats,
+  selectiveLogSoftmax,
+  type LogSoftmaxRowStats,
+} from './selective-log-softmax';
+export { logSoftmaxRowStatsComposed, selectiveLogSoftmaxComposed } from './selective-log-softmax-composed';
+export {
+  DEFAULT_MAX_CHUNK_BYTES,
+  makeFusedScorer,
+  planLmHeadChunks,
+  scoreTokensFused,
+  type LmHeadChunkPlan,
+  type LmHeadChunking,
+} from './lm-head-logps';

@@ -1,0 +1,249 @@
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { scoreTokensComposed, type TokenScorer, type TokenScores } from '../dpo/logps';
+import { ROW_STAT } from './selective-log-softmax-programs';
+import {
+  gradTerms,
+  selectiveLogSoftmaxGradKernel,
+  selectiveLogSoftmaxKernel,
+  validLabels,
+} from './selective-log-softmax';
+
+/**
+ * LM-head log-probs without the [N, V] logits: hidden [N, d] × head [V, d]ᵀ is taken a block of rows
+ * (and, past the budget, a slice of the vocabulary, copying those head rows) at a time; each block's
+ * logits go straight into the fused selective log-softmax and are freed. The backward pass recomputes
+ * each block's logits (unless everything was one block, whose logits are kept), turns them into dlogits
+ * with the fused backward kernel and accumulates dhidden = dlogits · head. The head is frozen: it is
+ * never differentiated, so no [V, d] gradient is allocated; it must outlive the backward pass (a model
+ * weight does).
+ */
+
+/** Caps on one block of logits; anything left out is planned from the device's binding limit. */
+export interface LmHeadChunking {
+  /** Rows of hidden states per block. */
+  rowsPerChunk?: number;
+  /** Vocabulary entries per block (the head is sliced when this is below V). */
+  vocabPerChunk?: number;
+  /** Largest block of logits in bytes (default 16 MiB, never above maxStorageBufferBindingSize). */
+  maxChunkBytes?: number;
+}
+
+export interface LmHeadChunkPlan {
+  rowsPerChunk: number;
+  vocabPerChunk: number;
+}
+
+export const DEFAULT_MAX_CHUNK_BYTES = 16 * 2 ** 20;
+
+const BYTES_PER_FLOAT = 4;
+
+/**
+ * Picks block sizes for N rows, vocabulary V and hidden size d so that no block of logits, dlogits or
+ * head slice passes min(maxChunkBytes, bindingLimitBytes). Whole vocabulary rows are preferred: the
+ * vocabulary is split only when a single row of logits would not fit.
+ */
+export function planLmHeadChunks(
+  rows: number,
+  vocab: number,
+  hiddenSize: number,
+  bindingLimitBytes: number,
+  chunking: LmHeadChunking = {},
+): LmHeadChunkPlan {
+  for (const key of ['rowsPerChunk', 'vocabPerChunk', 'maxChunkBytes'] as const) {
+    const value = chunking[key];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new Error(`LM-head chunking: ${key} must be a positive integer, got ${value}`);
+    }
+  }
+  const budget = Math.floor(Math.min(chunking.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES, bindingLimitBytes) / BYTES_PER_FLOAT);
+  const plannedVocab = vocab <= budget ? vocab : Math.max(1, Math.floor(budget / Math.max(1, hiddenSize)));
+  const vocabPerChunk = Math.min(vocab, chunking.vocabPerChunk ?? plannedVocab);
+  const rowsPerChunk = Math.max(1, Math.min(rows, chunking.rowsPerChunk ?? Math.floor(budget / vocabPerChunk)));
+  const limitFloats = Math.floor(bindingLimitBytes / BYTES_PER_FLOAT);
+  if (rowsPerChunk * vocabPerChunk > limitFloats || (vocabPerChunk < vocab && vocabPerChunk * hiddenSize > limitFloats)) {
+    throw new Error(
+      `LM-head chunking: blocks of ${rowsPerChunk} rows × ${vocabPerChunk} vocabulary (hidden ${hiddenSize}) ` +
+        `exceed the device's maxStorageBufferBindingSize of ${bindingLimitBytes} bytes`,
+    );
+  }
+  return { rowsPerChunk, vocabPerChunk };
+}
+
+interface VocabSlice {
+  start: number;
+  width: number;
+}
+
+function vocabSlices(vocab: number, perChunk: number): VocabSlice[] {
+  const slices: VocabSlice[] = [];
+  for (let start = 0; start < vocab; start += perChunk) slices.push({ start, width: Math.min(perChunk, vocab - start) });
+  return slices;
+}
+
+/** The head rows of one vocabulary slice (the head itself when the slice is the whole vocabulary). */
+function headSlice(head: tf.Tensor2D, slice: VocabSlice): tf.Tensor2D {
+  return slice.width === head.shape[0] ? head : tf.slice(head, [slice.start, 0], [slice.width, -1]);
+}
+
+/** Labels relative to a slice's first entry: a label outside the slice matches none of its columns. */
+function sliceLabels(labels: tf.Tensor1D, slice: VocabSlice): tf.Tensor1D {
+  return slice.start === 0 ? labels : tf.sub(labels, tf.scalar(slice.start, 'int32'));
+}
+
+/**
+ * Merges the row statistics [n, 5] of vocabulary slices into those of the whole vocabulary, working
+ * relative to the overall row maximum so that large logits cost no precision:
+ *   rel_c = (max_c − max) + logS1_c,  logS1 = LSE_c rel_c,
+ *   logp = logp_c + rel_c − logS1 for the slice c holding the label,
+ *   logΣp² = LSE_c(logΣp²_c + 2·rel_c) − 2·logS1,  mean = Σ_c mean_c·width_c / V.
+ */
+function mergeSliceStats(parts: tf.Tensor2D[], slices: VocabSlice[], labels: tf.Tensor1D, vocab: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const column = (k: number) => tf.stack(parts.map((p) => tf.squeeze(tf.slice(p, [0, k], [-1, 1]), [1])), 1) as tf.Tensor2D;
+    const maxes = column(ROW_STAT.max);
+    const rowMax = tf.max(maxes, 1);
+    const rel = tf.add(tf.sub(maxes, tf.expandDims(rowMax, 1)), column(ROW_STAT.logS1));
+    const logS1 = tf.logSumExp(rel, 1);
+    const holds = tf.stack(slices.map((s) => validLabels(labels, s.start, s.width)), 1);
+    const pickedRel = tf.sum(tf.mul(holds, tf.add(column(ROW_STAT.logp), rel)), 1);
+    const logp = tf.mul(tf.sub(pickedRel, logS1), tf.sum(holds, 1));
+    const widths = tf.tensor1d(slices.map((s) => s.width / vocab));
+    const logitMean = tf.sum(tf.mul(column(ROW_STAT.logitMean), widths), 1);
+    const logSumP2 = tf.sub(tf.logSumExp(tf.add(column(ROW_STAT.logSumP2), tf.mul(rel, 2)), 1), tf.mul(logS1, 2));
+    return tf.stack([logp, rowMax, logS1, logitMean, logSumP2], 1) as tf.Tensor2D;
+  });
+}
+
+/** Runs `block` on each block of rows, one tidy per block, and concatenates the [count, k] results. */
+function overRowBlocks(rows: number, perBlock: number, block: (start: number, count: number) => tf.Tensor2D): tf.Tensor2D {
+  const blocks: tf.Tensor2D[] = [];
+  for (let start = 0; start < rows; start += perBlock) {
+    const count = Math.min(perBlock, rows - start);
+    blocks.push(tf.tidy(() => block(start, count)));
+  }
+  if (blocks.length === 1) return blocks[0];
+  const all = tf.concat(blocks, 0);
+  blocks.forEach((b) => b.dispose());
+  return all;
+}
+
+/** Row statistics [n, 5] of a block of hidden states against the whole vocabulary, slice by slice. */
+function blockRowStats(h: tf.Tensor2D, head: tf.Tensor2D, labels: tf.Tensor1D, slices: VocabSlice[]): tf.Tensor2D {
+  const parts = slices.map((s) =>
+    tf.tidy(() => selectiveLogSoftmaxKernel(tf.matMul(h, headSlice(head, s), false, true), sliceLabels(labels, s))),
+  );
+  return slices.length === 1 ? parts[0] : mergeSliceStats(parts, slices, labels, head.shape[0]);
+}
+
+/** Backward-kernel terms [n, 7] for upstream dy [n, 3] of (logp, logitMean, logSumP2) and the saved shift [n, 3]. */
+function blockTerms(dy: tf.Tensor2D, shift: tf.Tensor2D, labels: tf.Tensor1D, vocab: number): tf.Tensor2D {
+  const g = tf.unstack(dy, 1) as tf.Tensor1D[];
+  const s = tf.unstack(shift, 1) as tf.Tensor1D[];
+  return gradTerms(
+    { logp: g[0], logSumExp: null, logitMean: g[1], logSumP2: g[2] },
+    { max: s[0], logS1: s[1], logSumP2: s[2] },
+    validLabels(labels, 0, vocab),
+    vocab,
+  );
+}
+
+/** dhidden [n, d] of a block: dlogits · head, recomputing the block's logits slice by slice. */
+function blockHiddenGrad(h: tf.Tensor2D, head: tf.Tensor2D, labels: tf.Tensor1D, terms: tf.Tensor2D, slices: VocabSlice[]): tf.Tensor2D {
+  let dh: tf.Tensor2D | null = null;
+  for (const slice of slices) {
+    const part = tf.tidy(() => {
+      const w = headSlice(head, slice);
+      const dlogits = selectiveLogSoftmaxGradKernel(tf.matMul(h, w, false, true), sliceLabels(labels, slice), terms);
+      return tf.matMul(dlogits, w) as tf.Tensor2D;
+    });
+    if (dh === null) dh = part;
+    else {
+      const sum = tf.add(dh, part) as tf.Tensor2D;
+      dh.dispose();
+      part.dispose();
+      dh = sum;
+    }
+  }
+  return dh as tf.Tensor2D;
+}
+
+function assertScorerInputs(hidden: tf.Tensor, head: tf.Tensor, labels: tf.Tensor): void {
+  const where = 'scoreTokensFused';
+  if (hidden.rank !== 2 || hidden.dtype !== 'float32') {
+    throw new Error(`${where}: hidden must be [N, d] float32, got [${hidden.shape.join(', ')}] ${hidden.dtype}`);
+  }
+  if (head.rank !== 2 || head.dtype !== 'float32' || head.shape[1] !== hidden.shape[1]) {
+    throw new Error(`${where}: head must be [V, ${hidden.shape[1]}] float32, got [${head.shape.join(', ')}] ${head.dtype}`);
+  }
+  if (labels.rank !== 1 || labels.dtype !== 'int32' || labels.shape[0] !== hidden.shape[0]) {
+    throw new Error(`${where}: labels must be [${hidden.shape[0]}] int32, got [${labels.shape.join(', ')}] ${labels.dtype}`);
+  }
+}
+
+function bindingLimitBytes(): number {
+  const backend = tf.backend() as WebGPUBackend;
+  const limit = backend.device?.limits?.maxStorageBufferBindingSize;
+  if (!limit) throw new Error(`scoreTokensFused: needs the 'webgpu' backend (current backend: '${tf.getBackend()}')`);
+  return limit;
+}
+
+/** A TokenScorer on the fused kernels with the given block caps (tests force several small blocks). */
+export function makeFusedScorer(chunking: LmHeadChunking = {}): TokenScorer {
+  return (hidden, head, labels, withWpo) => {
+    assertScorerInputs(hidden, head, labels);
+    // No positions to score (nothing in the batch is a completion token): empty results, nothing to chunk.
+    if (hidden.shape[0] === 0) return scoreTokensComposed(hidden, head, labels, withWpo);
+    const plan = planLmHeadChunks(hidden.shape[0], head.shape[0], hidden.shape[1], bindingLimitBytes(), chunking);
+    const [rows] = hidden.shape;
+    const vocab = head.shape[0];
+    const slices = vocabSlices(vocab, plan.vocabPerChunk);
+    // When everything is one block, its logits (within the block budget) are kept for the backward
+    // pass instead of being recomputed: one matMul fewer, no more memory than the block cap.
+    const oneBlock = rows <= plan.rowsPerChunk && slices.length === 1;
+    // Only hidden is an input of the custom gradient. Labels (and a kept block of logits) reach the
+    // backward pass through `save`, which holds references, not copies. The head is captured as it is:
+    // it is a model weight that outlives the step, and saving it would count a second [V, d] tensor in
+    // tf.memory().
+    const scored = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [h, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+      const logits = oneBlock ? (tf.matMul(h, head, false, true) as tf.Tensor2D) : null;
+      const stats = logits
+        ? selectiveLogSoftmaxKernel(logits, labels)
+        : overRowBlocks(rows, plan.rowsPerChunk, (start, count) =>
+            blockRowStats(tf.slice(h, [start, 0], [count, -1]), head, tf.slice(labels, [start], [count]), slices),
+          );
+      const pick = (cols: number[]) => tf.gather(stats, tf.tensor1d(cols, 'int32'), 1) as tf.Tensor2D;
+      const shift = pick([ROW_STAT.max, ROW_STAT.logS1, ROW_STAT.logSumP2]);
+      save(logits ? [h, labels, shift, logits] : [h, labels, shift]);
+      return {
+        value: pick([ROW_STAT.logp, ROW_STAT.logitMean, ROW_STAT.logSumP2]),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          if (head.isDisposed) {
+            throw new Error('scoreTokensFused: the head [V, d] was disposed before the backward pass; pass a weight that outlives the step');
+          }
+          const [savedHidden, savedLabels, savedShift, savedLogits] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D?];
+          return overRowBlocks(rows, plan.rowsPerChunk, (start, count) => {
+            const lab = tf.slice(savedLabels, [start], [count]);
+            const terms = blockTerms(
+              tf.slice(dy as tf.Tensor2D, [start, 0], [count, -1]),
+              tf.slice(savedShift, [start, 0], [count, -1]),
+              lab,
+              vocab,
+            );
+            if (savedLogits) return tf.matMul(selectiveLogSoftmaxGradKernel(savedLogits, lab, terms), head) as tf.Tensor2D;
+            return blockHiddenGrad(tf.slice(savedHidden, [start, 0], [count, -1]), head, lab, terms, slices);
+          });
+        },
+      };
+    });
+    return tf.tidy(() => {
+      const [logp, logitMean, logSumP2] = tf.unstack(scored(hidden), 1) as tf.Tensor1D[];
+      const scores: TokenScores = withWpo ? { logp, logitMean, logSumP2 } : { logp, logitMean };
+      return scores as unknown as tf.TensorContainer;
+    }) as unknown as TokenScores;
+  };
+}
+
+/** The fused LM-head scorer with blocks planned from the device's limits. */
+export const scoreTokensFused: TokenScorer = makeFusedScorer();

@@ -1,0 +1,12 @@
+/**
+ * WGSL sources of our kernels, kept as plain files in shaders/ and inlined as text by Vite (`?raw`).
+ * Only the browser build and Vite-run tests import this module; Node entry points (the CLI under tsx)
+ * stay on the composed ops and never load it.
+ */
+import selectiveLogSoftmaxForward from '../../../shaders/selective_log_softmax.wgsl?raw';
+import selectiveLogSoftmaxBackward from '../../../shaders/selective_log_softmax_backward.wgsl?raw';
+
+export const shaders = {
+  selectiveLogSoftmaxForward,
+  selectiveLogSoftmaxBackward,
+} as const;

@@ -1,0 +1,82 @@
+/**
+ * What the kernel harness page (harness.ts, in Chromium on WebGPU) exposes on `window.kernels` for
+ * kernels.spec.ts to call through page.evaluate. Types only: both sides import them.
+ */
+
+/** How a row of test logits is drawn: ordinary, all ≈ +1e4, all ≈ −1e4, or one +1e4 spike. */
+export type RowKind = 'normal' | 'large' | 'veryNegative' | 'spike';
+
+export interface SoftmaxCase {
+  rows: number;
+  vocab: number;
+  seed: number;
+  /** Row r is drawn as rowKinds[r % rowKinds.length]. */
+  rowKinds: RowKind[];
+  /** Some labels set outside [0, V) (−100 and V): ignored positions. */
+  masked: boolean;
+}
+
+export interface LmHeadCase {
+  rows: number;
+  vocab: number;
+  hiddenSize: number;
+  seed: number;
+  chunking: { rowsPerChunk?: number; vocabPerChunk?: number; maxChunkBytes?: number };
+}
+
+/** max |fused − reference| / max |reference| (guarded), and whether that comparison meant anything. */
+export interface Comparison {
+  relError: number;
+  maxAbsReference: number;
+  /** Every fused and reference value finite (a poisoned output left unwritten shows up here). */
+  finite: boolean;
+}
+
+/** One comparison over all rows, then one per row kind. */
+export type Compared = Record<'all' | RowKind, Comparison | undefined>;
+
+export type RowStatName = 'logp' | 'logSumExp' | 'logitMean' | 'logSumP2';
+export type ScoreName = 'logp' | 'logitMean' | 'logSumP2';
+/** Which statistics the upstream gradient flows from (random weights per row). */
+export type GradTarget<Name extends string> = Name | 'all';
+
+export interface LmHeadResult {
+  plan: { rowsPerChunk: number; vocabPerChunk: number };
+  forward: Record<ScoreName, Comparison>;
+  grad: Record<GradTarget<ScoreName>, Comparison>;
+  /** Without WPO the fused scorer returns no logSumP2, like the composed one. */
+  wpoFieldOnlyWhenAsked: boolean;
+  /** Whether a gradient w.r.t. the head came back from each path. */
+  headGradient: { fused: boolean; composed: boolean };
+  /** Tensors left behind by a forward + backward run inside tf.tidy (should be 0). */
+  leakedTensors: number;
+  /** Peak tensor bytes above the starting level during forward + backward, and the full logits' size. */
+  peakBytes: { fused: number; composed: number; fullLogits: number };
+}
+
+export interface KernelApi {
+  ready(): Promise<{ backend: string; adapter: string; maxStorageBufferBindingSize: number }>;
+  /** Runs a program that writes nothing after poisoning the buffer pool: how many outputs read NaN. */
+  silentProgramReadsPoison(rows: number): Promise<{ nan: number; size: number }>;
+  /** Forward program straight into a NaN-filled output, against the composed ops. */
+  forwardProgram(c: SoftmaxCase): Promise<Record<RowStatName, Compared>>;
+  /** Backward program straight into a NaN-filled output, against tf.grad of the composed ops. */
+  backwardProgram(c: SoftmaxCase): Promise<Record<GradTarget<RowStatName>, Compared>>;
+  /** The registered ops (pool poisoned first): forward values and tf.grad, against the composed ops. */
+  registeredOps(c: SoftmaxCase): Promise<{
+    forward: Record<RowStatName, Compared>;
+    selectiveLogSoftmax: Compared;
+    grad: Record<GradTarget<RowStatName>, Compared>;
+  }>;
+  lmHead(c: LmHeadCase): Promise<LmHeadResult>;
+  /** scorerFor's choices and the errors of misuse. */
+  choices(): Promise<Record<string, boolean | string>>;
+  /** Rough timings (ms, median) of fused and composed paths; printed, never asserted. */
+  timings(): Promise<Record<string, { fusedMs: number; composedMs: number; shape: string }>>;
+}
+
+declare global {
+  interface Window {
+    kernels: KernelApi;
+  }
+}

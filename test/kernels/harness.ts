@@ -1,0 +1,409 @@
+/**
+ * Kernel test harness: runs in Chromium on the webgpu backend and exposes `window.kernels` (see
+ * harness-api.ts) for kernels.spec.ts. Each function draws fresh inputs from the seed it is given,
+ * runs a fused kernel and its composed-op reference, and returns the comparison as plain numbers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { scoreTokensComposed, type TokenScorer, type TokenScores } from '../../src/core/dpo/logps';
+import { Rng } from '../../src/core/random';
+import {
+  logSoftmaxRowStats,
+  logSoftmaxRowStatsComposed,
+  makeFusedScorer,
+  planLmHeadChunks,
+  scoreTokensFused,
+  scorerFor,
+  selectiveLogSoftmax,
+  selectiveLogSoftmaxComposed,
+  type LogSoftmaxRowStats,
+} from '../../src/core/kernels';
+import { gradTerms, validLabels } from '../../src/core/kernels/selective-log-softmax';
+import {
+  ROW_STAT,
+  ROW_STAT_COLUMNS,
+  runSelectiveLogSoftmax,
+  runSelectiveLogSoftmaxGrad,
+} from '../../src/core/kernels/selective-log-softmax-programs';
+import type {
+  Compared,
+  Comparison,
+  GradTarget,
+  KernelApi,
+  RowKind,
+  RowStatName,
+  ScoreName,
+  SoftmaxCase,
+} from './harness-api';
+
+const ROW_STAT_NAMES: RowStatName[] = ['logp', 'logSumExp', 'logitMean', 'logSumP2'];
+const SCORE_NAMES: ScoreName[] = ['logp', 'logitMean', 'logSumP2'];
+const HUGE = 1e4;
+
+function compare(actual: ArrayLike<number>, reference: ArrayLike<number>): Comparison {
+  if (actual.length !== reference.length) throw new Error(`compare: ${actual.length} values against ${reference.length}`);
+  let maxDiff = 0;
+  let maxRef = 0;
+  let finite = true;
+  for (let i = 0; i < actual.length; i++) {
+    if (!Number.isFinite(actual[i]) || !Number.isFinite(reference[i])) finite = false;
+    maxDiff = Math.max(maxDiff, Math.abs(actual[i] - reference[i]));
+    maxRef = Math.max(maxRef, Math.abs(reference[i]));
+  }
+  return { relError: maxDiff / Math.max(maxRef, 1e-30), maxAbsReference: maxRef, finite };
+}
+
+/** Compares row-major [rows, width] values over all rows and over the rows of each kind. */
+function compareByKind(actual: ArrayLike<number>, reference: ArrayLike<number>, kinds: RowKind[]): Compared {
+  const width = actual.length / kinds.length;
+  const out: Compared = { all: compare(actual, reference), normal: undefined, large: undefined, veryNegative: undefined, spike: undefined };
+  for (const kind of new Set(kinds)) {
+    const a: number[] = [];
+    const b: number[] = [];
+    kinds.forEach((k, r) => {
+      if (k !== kind) return;
+      for (let j = 0; j < width; j++) {
+        a.push(actual[r * width + j]);
+        b.push(reference[r * width + j]);
+      }
+    });
+    out[kind] = compare(a, b);
+  }
+  return out;
+}
+
+interface SoftmaxInputs {
+  logits: tf.Tensor2D;
+  labels: tf.Tensor1D;
+  kinds: RowKind[];
+}
+
+function drawSoftmaxInputs(c: SoftmaxCase): SoftmaxInputs {
+  const rng = new Rng(c.seed);
+  const values = new Float32Array(c.rows * c.vocab);
+  const labels = new Int32Array(c.rows);
+  const kinds: RowKind[] = [];
+  for (let r = 0; r < c.rows; r++) {
+    const kind = c.rowKinds[r % c.rowKinds.length];
+    kinds.push(kind);
+    const offset = kind === 'large' ? HUGE : kind === 'veryNegative' ? -HUGE : 0;
+    for (let v = 0; v < c.vocab; v++) values[r * c.vocab + v] = offset + 3 * rng.normal();
+    if (kind === 'spike') values[r * c.vocab + rng.int(c.vocab)] = HUGE;
+    labels[r] = rng.int(c.vocab);
+    if (c.masked && r % 3 === 2) labels[r] = -100;
+    if (c.masked && r === 1) labels[r] = c.vocab;
+  }
+  return { logits: tf.tensor2d(values, [c.rows, c.vocab]), labels: tf.tensor1d(labels, 'int32'), kinds };
+}
+
+/** Random upstream weights [N] for the statistics a target differentiates (never all zero). */
+function upstream<Name extends string>(names: Name[], target: GradTarget<Name>, rows: number, rng: Rng): Map<Name, tf.Tensor1D> {
+  const weights = new Map<Name, tf.Tensor1D>();
+  for (const name of names) {
+    if (target !== 'all' && target !== name) continue;
+    weights.set(name, tf.tensor1d(Array.from({ length: rows }, () => 0.5 + rng.next()).map((w) => (rng.next() < 0.5 ? -w : w))));
+  }
+  return weights;
+}
+
+function weightedSum<Name extends string>(values: Record<Name, tf.Tensor1D | undefined>, weights: Map<Name, tf.Tensor1D>): tf.Scalar {
+  let total: tf.Scalar = tf.scalar(0);
+  for (const [name, w] of weights) {
+    const v = values[name];
+    if (!v) throw new Error(`weightedSum: no ${name} to weigh`);
+    total = tf.add(total, tf.sum(tf.mul(v, w)));
+  }
+  return total;
+}
+
+/** Fills the buffer pool with NaN buffers of these shapes, so the next outputs of those sizes start poisoned. */
+async function poisonPool(shapes: number[][], copies = 3): Promise<void> {
+  const poison = shapes.flatMap((shape) => Array.from({ length: copies }, () => tf.fill(shape, NaN)));
+  await Promise.all(poison.map((t) => t.data()));
+  poison.forEach((t) => t.dispose());
+}
+
+function webgpu(): WebGPUBackend {
+  return tf.backend() as WebGPUBackend;
+}
+
+async function read(t: tf.Tensor): Promise<Float32Array> {
+  return (await t.data()) as Float32Array;
+}
+
+async function readStats(stats: LogSoftmaxRowStats): Promise<Record<RowStatName, Float32Array>> {
+  return {
+    logp: await read(stats.logp),
+    logSumExp: await read(stats.logSumExp),
+    logitMean: await read(stats.logitMean),
+    logSumP2: await read(stats.logSumP2),
+  };
+}
+
+function disposeAll(container: object): void {
+  tf.dispose(container as unknown as tf.TensorContainer);
+}
+
+/** A program that writes nothing: what a broken kernel would leave in its output. */
+class SilentProgram implements WebGPUProgram {
+  variableNames: string[] = [];
+  outputShape: number[];
+  shaderKey = 'harnessSilent';
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number] = [1, 1, 1];
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  constructor(rows: number) {
+    this.outputShape = [rows, ROW_STAT_COLUMNS];
+  }
+  getUserCode(): string {
+    return 'fn main(index : i32) {}';
+  }
+}
+
+const api: KernelApi = {
+  async ready() {
+    await tf.setBackend('webgpu');
+    await tf.ready();
+    const backend = webgpu();
+    const info = backend.device.adapterInfo;
+    return {
+      backend: tf.getBackend(),
+      adapter: `${info?.vendor ?? '?'} ${info?.architecture ?? '?'}`,
+      maxStorageBufferBindingSize: backend.device.limits.maxStorageBufferBindingSize,
+    };
+  },
+
+  async silentProgramReadsPoison(rows) {
+    await poisonPool([[rows, ROW_STAT_COLUMNS]]);
+    const out = tf.engine().makeTensorFromTensorInfo(webgpu().runWebGPUProgram(new SilentProgram(rows), [], 'float32'));
+    const values = await read(out);
+    out.dispose();
+    return { nan: values.filter((v) => Number.isNaN(v)).length, size: values.length };
+  },
+
+  async forwardProgram(c) {
+    const { logits, labels, kinds } = drawSoftmaxInputs(c);
+    const poisoned = tf.fill([c.rows, ROW_STAT_COLUMNS], NaN);
+    runSelectiveLogSoftmax(webgpu(), logits, labels, poisoned);
+    const packed = await read(poisoned);
+    const column = (k: number) => Array.from({ length: c.rows }, (_, r) => packed[r * ROW_STAT_COLUMNS + k]);
+    const fused: Record<RowStatName, number[]> = {
+      logp: column(ROW_STAT.logp),
+      logSumExp: column(ROW_STAT.max).map((m, r) => m + packed[r * ROW_STAT_COLUMNS + ROW_STAT.logS1]),
+      logitMean: column(ROW_STAT.logitMean),
+      logSumP2: column(ROW_STAT.logSumP2),
+    };
+    const reference = logSoftmaxRowStatsComposed(logits, labels);
+    const ref = await readStats(reference);
+    disposeAll({ logits, labels, poisoned, reference });
+    return Object.fromEntries(ROW_STAT_NAMES.map((n) => [n, compareByKind(fused[n], ref[n], kinds)])) as Record<RowStatName, Compared>;
+  },
+
+  async backwardProgram(c) {
+    const { logits, labels, kinds } = drawSoftmaxInputs(c);
+    const rng = new Rng(c.seed ^ 0x5eed);
+    const stats = tf.engine().makeTensorFromTensorInfo(runSelectiveLogSoftmax(webgpu(), logits, labels)) as tf.Tensor2D;
+    const cols = tf.unstack(stats, 1) as tf.Tensor1D[];
+    const valid = validLabels(labels, 0, c.vocab);
+    const out: Partial<Record<GradTarget<RowStatName>, Compared>> = {};
+    for (const target of [...ROW_STAT_NAMES, 'all'] as const) {
+      const weights = upstream(ROW_STAT_NAMES, target, c.rows, rng);
+      const terms = gradTerms(
+        {
+          logp: weights.get('logp') ?? null,
+          logSumExp: weights.get('logSumExp') ?? null,
+          logitMean: weights.get('logitMean') ?? null,
+          logSumP2: weights.get('logSumP2') ?? null,
+        },
+        { max: cols[ROW_STAT.max], logS1: cols[ROW_STAT.logS1], logSumP2: cols[ROW_STAT.logSumP2] },
+        valid,
+        c.vocab,
+      );
+      const poisoned = tf.fill([c.rows, c.vocab], NaN);
+      runSelectiveLogSoftmaxGrad(webgpu(), logits, labels, terms, poisoned);
+      const fused = await read(poisoned);
+      const reference = tf.grad((x: tf.Tensor) => {
+        const s = logSoftmaxRowStatsComposed(x as tf.Tensor2D, labels);
+        return weightedSum(s as unknown as Record<RowStatName, tf.Tensor1D>, weights);
+      })(logits);
+      out[target] = compareByKind(fused, await read(reference), kinds);
+      disposeAll({ weights: [...weights.values()], terms, poisoned, reference });
+    }
+    disposeAll({ logits, labels, stats, cols, valid });
+    return out as Record<GradTarget<RowStatName>, Compared>;
+  },
+
+  async registeredOps(c) {
+    const { logits, labels, kinds } = drawSoftmaxInputs(c);
+    const rng = new Rng(c.seed ^ 0x0b5);
+    await poisonPool([[c.rows, ROW_STAT_COLUMNS]]);
+    const fusedStats = logSoftmaxRowStats(logits, labels);
+    const fused = await readStats(fusedStats);
+    const referenceStats = logSoftmaxRowStatsComposed(logits, labels);
+    const ref = await readStats(referenceStats);
+    const forward = Object.fromEntries(ROW_STAT_NAMES.map((n) => [n, compareByKind(fused[n], ref[n], kinds)])) as Record<RowStatName, Compared>;
+
+    await poisonPool([[c.rows, ROW_STAT_COLUMNS]]);
+    const logp = selectiveLogSoftmax(logits, labels);
+    const logpRef = selectiveLogSoftmaxComposed(logits, labels);
+    const selective = compareByKind(await read(logp), await read(logpRef), kinds);
+
+    const grad: Partial<Record<GradTarget<RowStatName>, Compared>> = {};
+    for (const target of [...ROW_STAT_NAMES, 'all'] as const) {
+      const weights = upstream(ROW_STAT_NAMES, target, c.rows, rng);
+      // log p alone goes through selectiveLogSoftmax (one column of the kernel), the rest through all.
+      const loss = (statsOf: typeof logSoftmaxRowStats, logpOf: typeof selectiveLogSoftmax) => (x: tf.Tensor) =>
+        target === 'logp'
+          ? weightedSum({ logp: logpOf(x as tf.Tensor2D, labels) }, weights as Map<'logp', tf.Tensor1D>)
+          : weightedSum(statsOf(x as tf.Tensor2D, labels) as unknown as Record<RowStatName, tf.Tensor1D>, weights);
+      await poisonPool([[c.rows, c.vocab]]);
+      const fusedGrad = tf.grad(loss(logSoftmaxRowStats, selectiveLogSoftmax))(logits);
+      const fusedValues = await read(fusedGrad);
+      const referenceGrad = tf.grad(loss(logSoftmaxRowStatsComposed, selectiveLogSoftmaxComposed))(logits);
+      grad[target] = compareByKind(fusedValues, await read(referenceGrad), kinds);
+      disposeAll({ weights: [...weights.values()], fusedGrad, referenceGrad });
+    }
+    disposeAll({ logits, labels, fusedStats, referenceStats, logp, logpRef });
+    return { forward, selectiveLogSoftmax: selective, grad: grad as Record<GradTarget<RowStatName>, Compared> };
+  },
+
+  async lmHead(c) {
+    const rng = new Rng(c.seed);
+    const hidden = tf.tensor2d(Float32Array.from({ length: c.rows * c.hiddenSize }, () => rng.normal()), [c.rows, c.hiddenSize]);
+    const scale = 2 / Math.sqrt(c.hiddenSize);
+    const head = tf.tensor2d(Float32Array.from({ length: c.vocab * c.hiddenSize }, () => scale * rng.normal()), [c.vocab, c.hiddenSize]);
+    const labels = tf.tensor1d(Int32Array.from({ length: c.rows }, () => rng.int(c.vocab)), 'int32');
+    const fusedScorer = makeFusedScorer(c.chunking);
+    const plan = planLmHeadChunks(c.rows, c.vocab, c.hiddenSize, webgpu().device.limits.maxStorageBufferBindingSize, c.chunking);
+
+    // Every block shape the kernels write, poisoned.
+    const rowCounts = new Set([plan.rowsPerChunk, c.rows % plan.rowsPerChunk || plan.rowsPerChunk]);
+    const widths = new Set([plan.vocabPerChunk, c.vocab % plan.vocabPerChunk || plan.vocabPerChunk]);
+    const blockShapes = [...rowCounts].flatMap((n) => [[n, ROW_STAT_COLUMNS], ...[...widths].map((w) => [n, w])]);
+
+    await poisonPool(blockShapes, 2);
+    const fusedScores = fusedScorer(hidden, head, labels, true);
+    const referenceScores = scoreTokensComposed(hidden, head, labels, true);
+    const forward = {} as Record<ScoreName, Comparison>;
+    for (const name of SCORE_NAMES) {
+      const a = fusedScores[name];
+      const b = referenceScores[name];
+      if (!a || !b) throw new Error(`lmHead: ${name} missing from the scores`);
+      forward[name] = compare(await read(a), await read(b));
+    }
+    const withoutWpo = fusedScorer(hidden, head, labels, false);
+    const wpoFieldOnlyWhenAsked = withoutWpo.logSumP2 === undefined && withoutWpo.logp.shape[0] === c.rows;
+
+    const grad = {} as Record<GradTarget<ScoreName>, Comparison>;
+    const lossOf = (scorer: TokenScorer, weights: Map<ScoreName, tf.Tensor1D>) => (h: tf.Tensor) =>
+      weightedSum(scorer(h as tf.Tensor2D, head, labels, true) as unknown as Record<ScoreName, tf.Tensor1D>, weights);
+    for (const target of [...SCORE_NAMES, 'all'] as const) {
+      const weights = upstream(SCORE_NAMES, target, c.rows, rng);
+      await poisonPool(blockShapes, 2);
+      const fusedGrad = tf.grad(lossOf(fusedScorer, weights))(hidden);
+      const fusedValues = await read(fusedGrad);
+      const referenceGrad = tf.grad(lossOf(scoreTokensComposed, weights))(hidden);
+      grad[target] = compare(fusedValues, await read(referenceGrad));
+      disposeAll({ weights: [...weights.values()], fusedGrad, referenceGrad });
+    }
+
+    const allWeights = upstream(SCORE_NAMES, 'all', c.rows, rng);
+    const headGradientFrom = (scorer: TokenScorer) =>
+      tf.tidy(() => {
+        const { grads } = tf.engine().gradients(() => lossOf(scorer, allWeights)(hidden), [hidden, head], undefined, true);
+        return grads[1] != null;
+      });
+    const headGradient = { fused: headGradientFrom(fusedScorer), composed: headGradientFrom(scoreTokensComposed) };
+
+    const tensorsBefore = tf.memory().numTensors;
+    tf.tidy(() => {
+      tf.grad(lossOf(fusedScorer, allWeights))(hidden);
+    });
+    const leakedTensors = tf.memory().numTensors - tensorsBefore;
+
+    const peakAbove = async (scorer: TokenScorer) => {
+      const start = tf.memory().numBytes;
+      const info = await tf.profile(() => tf.tidy(() => tf.grad(lossOf(scorer, allWeights))(hidden)));
+      tf.dispose(info.result);
+      return info.peakBytes - start;
+    };
+    const peakBytes = {
+      fused: await peakAbove(fusedScorer),
+      composed: await peakAbove(scoreTokensComposed),
+      fullLogits: c.rows * c.vocab * 4,
+    };
+
+    disposeAll({ hidden, head, labels, fusedScores, referenceScores, withoutWpo, allWeights: [...allWeights.values()] });
+    return { plan, forward, grad, wpoFieldOnlyWhenAsked, headGradient, leakedTensors, peakBytes };
+  },
+
+  async choices() {
+    const errorOf = (fn: () => unknown): string => {
+      try {
+        fn();
+        return '';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    };
+    const logits = tf.tensor2d([[1, 2, 3]]);
+    const floatLabels = tf.tensor1d([1]);
+    const empty = { hidden: tf.zeros([0, 4]) as tf.Tensor2D, head: tf.ones([5, 4]) as tf.Tensor2D, labels: tf.zeros([0], 'int32') as tf.Tensor1D };
+    const noPositions = scoreTokensFused(empty.hidden, empty.head, empty.labels, true);
+    const out = {
+      webgpuAutoIsFused: scorerFor('webgpu', 'auto') === scoreTokensFused,
+      webgpuFusedIsFused: scorerFor('webgpu', 'fused') === scoreTokensFused,
+      webgpuComposedIsComposed: scorerFor('webgpu', 'composed') === scoreTokensComposed,
+      cpuAutoIsComposed: scorerFor('cpu', 'auto') === scoreTokensComposed,
+      cpuFusedError: errorOf(() => scorerFor('cpu', 'fused')),
+      floatLabelsError: errorOf(() => selectiveLogSoftmax(logits, floatLabels as tf.Tensor1D)),
+      oversizedBlockError: errorOf(() => planLmHeadChunks(8, 1000, 16, 4096, { rowsPerChunk: 8 })),
+      noPositionsGiveEmptyScores: noPositions.logp.shape[0] === 0 && noPositions.logSumP2?.shape[0] === 0,
+    };
+    disposeAll({ logits, floatLabels, empty, noPositions });
+    return out;
+  },
+
+  async timings() {
+    const median = async (run: () => tf.Tensor, reps = 3): Promise<number> => {
+      const warmUp = run();
+      await warmUp.data();
+      warmUp.dispose();
+      const times: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        const t0 = performance.now();
+        const out = run();
+        await out.data();
+        times.push(performance.now() - t0);
+        out.dispose();
+      }
+      return times.sort((a, b) => a - b)[Math.floor(reps / 2)];
+    };
+    const rng = new Rng(7);
+    const [rows, vocab, hiddenSize] = [64, 4999, 64];
+    const logits = tf.tensor2d(Float32Array.from({ length: rows * vocab }, () => 3 * rng.normal()), [rows, vocab]);
+    const labels = tf.tensor1d(Int32Array.from({ length: rows }, () => rng.int(vocab)), 'int32');
+    const hidden = tf.tensor2d(Float32Array.from({ length: rows * hiddenSize }, () => rng.normal()), [rows, hiddenSize]);
+    const head = tf.tensor2d(Float32Array.from({ length: vocab * hiddenSize }, () => rng.normal() / 4), [vocab, hiddenSize]);
+    const step = (scorer: TokenScorer) => () =>
+      tf.tidy(() => tf.grad((h: tf.Tensor) => tf.sum((scorer(h as tf.Tensor2D, head, labels, false) as TokenScores).logp))(hidden));
+    const out = {
+      selectiveLogSoftmax: {
+        shape: `N=${rows} V=${vocab}, forward`,
+        fusedMs: await median(() => selectiveLogSoftmax(logits, labels)),
+        composedMs: await median(() => selectiveLogSoftmaxComposed(logits, labels)),
+      },
+      lmHeadLogps: {
+        shape: `N=${rows} V=${vocab} d=${hiddenSize}, forward + backward`,
+        fusedMs: await median(step(scoreTokensFused)),
+        composedMs: await median(step(scoreTokensComposed)),
+      },
+    };
+    disposeAll({ logits, labels, hidden, head });
+    return out;
+  },
+};
+
+window.kernels = api;
+document.body.dataset.ready = 'true';
