@@ -81,13 +81,15 @@ export function scoreTokensComposed(
     const vocab = head.shape[0];
     const logits = tf.matMul(hidden, head, false, true);
     const lse = tf.logSumExp(logits, 1);
-    const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(vocab, 'int32')), labels);
+    const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(vocab, 'int32')), labels) as tf.Tensor1D;
     const picked = gatherRows(tf.reshape(logits, [-1, 1]), flatIndex).reshape([-1]);
+    const logSoftmax = tf.sub(logits, tf.expandDims(lse, 1));
     const out: TokenScores = {
       logp: tf.sub(picked, lse) as tf.Tensor1D,
       logitMean: tf.mean(logits, 1) as tf.Tensor1D,
     };
-    if (withWpo) out.logSumP2 = tf.sub(tf.logSumExp(tf.mul(logits, 2), 1), tf.mul(lse, 2)) as tf.Tensor1D;
+    // log Σ p² as LSE(2·log p): subtracting 2·LSE(z) from LSE(2z) loses precision at large logits.
+    if (withWpo) out.logSumP2 = tf.logSumExp(tf.mul(logSoftmax, 2), 1) as tf.Tensor1D;
     return out;
   });
 }

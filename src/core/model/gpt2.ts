@@ -1,0 +1,171 @@
+import * as tf from '@tensorflow/tfjs';
+import { causalAttention, causalMask } from './llama';
+import { linearForward, type FrozenLinear } from './lora';
+import type { CausalLM, ForwardOptions, ModelConfig } from './types';
+
+/**
+ * GPT2LMHeadModel: learned positions, pre-LayerNorm blocks, Conv1D projections (weight [in, out]) and a
+ * head tied to the token embedding. Tensor and module names carry HF's "transformer." prefix; original
+ * OpenAI checkpoints store them without it, which gpt2CanonicalName adds.
+ */
+
+const GPT2_LINEARS = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
+type Gpt2Linear = (typeof GPT2_LINEARS)[number];
+
+const CONV1D_PATH = /^transformer\.h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)$/;
+
+/** True for the module path of one of GPT-2's Conv1D layers (fan_in_fan_out in PEFT). */
+export function isGpt2Conv1DPath(path: string): boolean {
+  return CONV1D_PATH.test(path);
+}
+
+/** The name a GPT-2 tensor has in a GPT2LMHeadModel state dict. */
+export function gpt2CanonicalName(name: string): string {
+  return name.startsWith('transformer.') || name.startsWith('lm_head.') ? name : `transformer.${name}`;
+}
+
+/** [in, out] of each Conv1D. */
+function conv1dShape(config: ModelConfig, name: Gpt2Linear): [number, number] {
+  const d = config.hidden_size;
+  const f = config.intermediate_size;
+  switch (name) {
+    case 'attn.c_attn':
+      return [d, 3 * d];
+    case 'attn.c_proj':
+      return [d, d];
+    case 'mlp.c_fc':
+      return [d, f];
+    case 'mlp.c_proj':
+      return [f, d];
+  }
+}
+
+/** Every tensor the model reads, with the shape config.json implies. */
+export function gpt2TensorShapes(config: ModelConfig): Map<string, number[]> {
+  const d = config.hidden_size;
+  const shapes = new Map<string, number[]>([
+    ['transformer.wte.weight', [config.vocab_size, d]],
+    ['transformer.wpe.weight', [config.max_position_embeddings, d]],
+  ]);
+  for (let l = 0; l < config.num_hidden_layers; l++) {
+    const block = `transformer.h.${l}`;
+    for (const norm of ['ln_1', 'ln_2']) {
+      shapes.set(`${block}.${norm}.weight`, [d]);
+      shapes.set(`${block}.${norm}.bias`, [d]);
+    }
+    for (const name of GPT2_LINEARS) {
+      const shape = conv1dShape(config, name);
+      shapes.set(`${block}.${name}.weight`, shape);
+      shapes.set(`${block}.${name}.bias`, [shape[1]]);
+    }
+  }
+  shapes.set('transformer.ln_f.weight', [d]);
+  shapes.set('transformer.ln_f.bias', [d]);
+  if (!config.tie_word_embeddings) shapes.set('lm_head.weight', [config.vocab_size, d]);
+  return shapes;
+}
+
+function layerNorm(x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), weight), bias);
+}
+
+/** Names transformers gives the tanh approximation of GELU, GPT-2's activation. */
+const TANH_GELU_NAMES = ['gelu_new', 'gelu_pytorch_tanh'];
+
+/** 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); x³ as products, since pow of a negative base is undefined in WGSL. */
+function geluTanh(x: tf.Tensor2D): tf.Tensor2D {
+  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), Math.sqrt(2 / Math.PI));
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+}
+
+interface Gpt2Block {
+  ln1: [tf.Tensor1D, tf.Tensor1D];
+  ln2: [tf.Tensor1D, tf.Tensor1D];
+  linears: Record<Gpt2Linear, FrozenLinear>;
+}
+
+/** Builds the model over validated frozen weights (names and shapes as gpt2TensorShapes). */
+export function createGpt2(config: ModelConfig, weights: Map<string, tf.Tensor>): CausalLM {
+  if (!TANH_GELU_NAMES.includes(config.hidden_act)) {
+    throw new Error(
+      `GPT2LMHeadModel: activation_function "${config.hidden_act}" is not supported (expected one of ${TANH_GELU_NAMES.join(', ')})`,
+    );
+  }
+  const get = <T extends tf.Tensor>(name: string): T => {
+    const t = weights.get(name);
+    if (!t) throw new Error(`GPT2LMHeadModel: weight "${name}" was not loaded`);
+    return t as T;
+  };
+  const heads = config.num_attention_heads;
+  const headDim = config.hidden_size / heads;
+  const blocks: Gpt2Block[] = [];
+  for (let l = 0; l < config.num_hidden_layers; l++) {
+    const block = `transformer.h.${l}`;
+    const linears = {} as Record<Gpt2Linear, FrozenLinear>;
+    for (const name of GPT2_LINEARS) {
+      const path = `${block}.${name}`;
+      linears[name] = { path, weight: get(`${path}.weight`), bias: get<tf.Tensor1D>(`${path}.bias`), fanInFanOut: true };
+    }
+    blocks.push({
+      ln1: [get(`${block}.ln_1.weight`), get(`${block}.ln_1.bias`)],
+      ln2: [get(`${block}.ln_2.weight`), get(`${block}.ln_2.bias`)],
+      linears,
+    });
+  }
+  const wte = get<tf.Tensor2D>('transformer.wte.weight');
+  const wpe = get<tf.Tensor2D>('transformer.wpe.weight');
+  const lnF: [tf.Tensor1D, tf.Tensor1D] = [get('transformer.ln_f.weight'), get('transformer.ln_f.bias')];
+  const head = config.tie_word_embeddings ? wte : get<tf.Tensor2D>('lm_head.weight');
+  const eps = config.norm_eps;
+  const d = config.hidden_size;
+
+  function hidden(inputIds: tf.Tensor2D, options: ForwardOptions): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [batch, seq] = inputIds.shape;
+      if (seq > config.max_position_embeddings) {
+        throw new Error(`GPT2LMHeadModel: sequence length ${seq} exceeds n_positions ${config.max_position_embeddings}`);
+      }
+      const tokens = tf.reshape(tf.gather(wte, tf.reshape(inputIds, [-1])), [batch, seq, d]);
+      let x: tf.Tensor2D = tf.reshape(tf.add(tokens, tf.slice(wpe, [0, 0], [seq, d])), [batch * seq, d]);
+      const mask = causalMask(seq, null);
+      const geometry = { batch, seq, heads, kvHeads: heads, headDim, scale: 1 / Math.sqrt(headDim) };
+      // c_attn's output is [q | k | v], each heads × headDim: one transpose to [3, B, heads, T, hd]
+      // separates them and the heads at once, and unstacking along the first axis is a contiguous copy.
+      const splitQkv = (t: tf.Tensor2D) =>
+        tf.unstack(tf.transpose(tf.reshape(t, [batch, seq, 3, heads, headDim]), [2, 0, 3, 1, 4])) as tf.Tensor4D[];
+      for (const block of blocks) {
+        const { 'attn.c_attn': cAttn, 'attn.c_proj': cProj, 'mlp.c_fc': cFc, 'mlp.c_proj': mProj } = block.linears;
+        const h = layerNorm(x, ...block.ln1, eps);
+        const [q, k, v] = splitQkv(linearForward(h, cAttn, options));
+        const context = causalAttention(q, k, v, mask, geometry);
+        x = tf.add(x, linearForward(context, cProj, options));
+        const m = layerNorm(x, ...block.ln2, eps);
+        x = tf.add(x, linearForward(geluTanh(linearForward(m, cFc, options)), mProj, options));
+      }
+      return tf.reshape(layerNorm(x, ...lnF, eps), [batch, seq, d]);
+    });
+  }
+
+  return {
+    config,
+    linearModules: () =>
+      blocks.flatMap((block) =>
+        GPT2_LINEARS.map((name) => {
+          const [inFeatures, outFeatures] = block.linears[name].weight.shape;
+          return { path: block.linears[name].path, inFeatures, outFeatures };
+        }),
+      ),
+    hidden,
+    headWeight: () => head,
+    logits: (inputIds, options) =>
+      tf.tidy(() => {
+        const [batch, seq] = inputIds.shape;
+        const h = tf.reshape(hidden(inputIds, options), [batch * seq, d]);
+        return tf.reshape(tf.matMul(h, head, false, true), [batch, seq, config.vocab_size]);
+      }),
+    dispose: () => {
+      for (const t of new Set(weights.values())) t.dispose();
+    },
+  };
+}

@@ -1,0 +1,303 @@
+import * as tf from '@tensorflow/tfjs';
+import { linearForward, type FrozenLinear } from './lora';
+import type { CausalLM, ForwardOptions, ModelConfig } from './types';
+
+/**
+ * LlamaForCausalLM, MistralForCausalLM and Qwen2ForCausalLM: one pre-norm decoder that differs only in
+ * which projections carry a bias, the RoPE base and scaling, and Mistral's sliding window.
+ */
+
+const LLAMA_LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+type LlamaLinear = (typeof LLAMA_LINEARS)[number];
+
+const MLP_LINEARS: ReadonlySet<LlamaLinear> = new Set(['gate_proj', 'up_proj', 'down_proj']);
+
+function modulePath(layer: number, name: LlamaLinear): string {
+  return `model.layers.${layer}.${MLP_LINEARS.has(name) ? 'mlp' : 'self_attn'}.${name}`;
+}
+
+/** [out, in] of each projection (HF nn.Linear layout). */
+function linearShape(config: ModelConfig, name: LlamaLinear): [number, number] {
+  const d = config.hidden_size;
+  const qWidth = config.num_attention_heads * config.head_dim;
+  const kvWidth = config.num_key_value_heads * config.head_dim;
+  const f = config.intermediate_size;
+  switch (name) {
+    case 'q_proj':
+      return [qWidth, d];
+    case 'k_proj':
+    case 'v_proj':
+      return [kvWidth, d];
+    case 'o_proj':
+      return [d, qWidth];
+    case 'gate_proj':
+    case 'up_proj':
+      return [f, d];
+    case 'down_proj':
+      return [d, f];
+  }
+}
+
+/** Qwen2 biases q/k/v only; Llama's attention_bias also biases o_proj; mlp_bias biases the MLP (Llama). */
+function hasBias(config: ModelConfig, name: LlamaLinear): boolean {
+  switch (name) {
+    case 'q_proj':
+    case 'k_proj':
+    case 'v_proj':
+      return config.attention_bias;
+    case 'o_proj':
+      return config.attention_bias && config.architecture === 'LlamaForCausalLM';
+    default:
+      return config.mlp_bias;
+  }
+}
+
+/** Every tensor the model reads, with the shape config.json implies. */
+export function llamaTensorShapes(config: ModelConfig): Map<string, number[]> {
+  const d = config.hidden_size;
+  const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [config.vocab_size, d]]]);
+  for (let l = 0; l < config.num_hidden_layers; l++) {
+    shapes.set(`model.layers.${l}.input_layernorm.weight`, [d]);
+    shapes.set(`model.layers.${l}.post_attention_layernorm.weight`, [d]);
+    for (const name of LLAMA_LINEARS) {
+      const shape = linearShape(config, name);
+      shapes.set(`${modulePath(l, name)}.weight`, shape);
+      if (hasBias(config, name)) shapes.set(`${modulePath(l, name)}.bias`, [shape[0]]);
+    }
+  }
+  shapes.set('model.norm.weight', [d]);
+  if (!config.tie_word_embeddings) shapes.set('lm_head.weight', [config.vocab_size, d]);
+  return shapes;
+}
+
+/**
+ * RoPE inverse frequencies 1/θ^(2i/d), divided by the factor of linear scaling, or with Llama 3's
+ * frequency-dependent scaling. Rounded to float32 because Hugging Face computes them in float32.
+ */
+export function ropeInverseFrequencies(config: ModelConfig): Float32Array {
+  const d = config.head_dim;
+  const inv = new Float32Array(d / 2);
+  for (let i = 0; i < d / 2; i++) inv[i] = 1 / Math.pow(config.rope_theta, (2 * i) / d);
+  const scaling = config.rope_scaling;
+  if (!scaling) return inv;
+  if (scaling.rope_type === 'linear') return inv.map((f) => f / scaling.factor);
+  const { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings: oldContext } = scaling;
+  if (scaling.rope_type !== 'llama3' || low_freq_factor === undefined || high_freq_factor === undefined || oldContext === undefined) {
+    throw new Error(
+      `${config.architecture}: rope_scaling ${JSON.stringify(scaling)} is not supported: rope_type "linear", or "llama3" ` +
+        'with factor, low_freq_factor, high_freq_factor and original_max_position_embeddings',
+    );
+  }
+  // Llama 3: long wavelengths slowed by `factor`, short ones kept, a smooth blend between.
+  const lowFreqWavelen = oldContext / low_freq_factor;
+  const highFreqWavelen = oldContext / high_freq_factor;
+  return inv.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen < highFreqWavelen) return f;
+    if (wavelen > lowFreqWavelen) return f / factor;
+    const smooth = (oldContext / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+    return (1 - smooth) * (f / factor) + smooth * f;
+  });
+}
+
+interface RopeTables {
+  /** cos and sin of the angles t·f for positions 0..T-1, each frequency repeated over both halves: [T, d]. */
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
+  /** R [d, d] with x·R = rotate_half(x) = [−x₂, x₁]. */
+  rotation: tf.Tensor2D;
+}
+
+function ropeTables(invFreq: Float32Array, T: number): RopeTables {
+  const half = invFreq.length;
+  const cos = new Float32Array(T * 2 * half);
+  const sin = new Float32Array(T * 2 * half);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < half; i++) {
+      // HF forms the angle as a float32 product; using that same angle keeps far positions in step with it.
+      const angle = Math.fround(t * invFreq[i]);
+      const row = t * 2 * half;
+      cos[row + i] = cos[row + half + i] = Math.cos(angle);
+      sin[row + i] = sin[row + half + i] = Math.sin(angle);
+    }
+  }
+  const rotation = new Float32Array(4 * half * half);
+  for (let j = 0; j < half; j++) {
+    rotation[(j + half) * 2 * half + j] = -1;
+    rotation[j * 2 * half + j + half] = 1;
+  }
+  return {
+    cos: tf.tensor2d(cos, [T, 2 * half]),
+    sin: tf.tensor2d(sin, [T, 2 * half]),
+    rotation: tf.tensor2d(rotation, [2 * half, 2 * half]),
+  };
+}
+
+/**
+ * x·cos + rotate_half(x)·sin over the last axis of x [B, heads, T, d]. rotate_half is a matmul with a
+ * signed permutation: a split and concat cost far more on tfjs's CPU backend, and the matmul adds only
+ * 1/heads of the q and k projections' work.
+ */
+function applyRope(x: tf.Tensor4D, { cos, sin, rotation }: RopeTables): tf.Tensor4D {
+  const rotated = tf.reshape(tf.matMul(tf.reshape(x, [-1, x.shape[3]]), rotation), x.shape);
+  return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
+}
+
+/** Root-mean-square norm over the last axis: x / √(mean(x²) + ε) · w. */
+function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const meanSquare = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))), weight);
+}
+
+export interface AttentionGeometry {
+  batch: number;
+  seq: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  /** Multiplies q·k: 1/√head_dim. */
+  scale: number;
+}
+
+/**
+ * The additive causal mask [T, T]: 0 where query i may read key j (j ≤ i, and i − j < window with a
+ * sliding window, as HF's sliding_window_overlay), a large negative number elsewhere.
+ */
+export function causalMask(seq: number, slidingWindow: number | null): tf.Tensor2D {
+  // Finite rather than −∞: exp underflows to exactly 0 either way, and no backend meets an inf − inf.
+  const blocked = -1e9;
+  const mask = new Float32Array(seq * seq);
+  for (let i = 0; i < seq; i++) {
+    for (let j = 0; j < seq; j++) {
+      const visible = j <= i && (slidingWindow === null || i - j < slidingWindow);
+      mask[i * seq + j] = visible ? 0 : blocked;
+    }
+  }
+  return tf.tensor2d(mask, [seq, seq]);
+}
+
+/**
+ * Masked (grouped-query) attention. q [B, H, T, hd], k and v [B, KV, T, hd], mask [T, T]; returns
+ * [B·T, H·hd]. Query head h reads KV head ⌊h / (H/KV)⌋ (HF's repeat_kv). Rather than copying K and V
+ * per query head, the H/KV query heads of a group are stacked along the sequence axis, so one batched
+ * matmul serves them.
+ */
+export function causalAttention(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  mask: tf.Tensor2D,
+  g: AttentionGeometry,
+): tf.Tensor2D {
+  const group = g.heads / g.kvHeads;
+  // Scaling q rather than the scores touches T times fewer numbers.
+  const grouped = tf.reshape(tf.mul(q, g.scale), [g.batch, g.kvHeads, group * g.seq, g.headDim]);
+  const scores = tf.matMul(grouped, k, false, true);
+  const masked = tf.add(tf.reshape(scores, [g.batch * g.kvHeads * group, g.seq, g.seq]), mask);
+  // Softmax over a 2-D view: tfjs's CPU kernel runs markedly faster on it than on a 5-D tensor.
+  const probs = tf.reshape(tf.softmax(tf.reshape(masked, [-1, g.seq])), [g.batch, g.kvHeads, group * g.seq, g.seq]);
+  const context = tf.reshape(tf.matMul(probs, v), [g.batch, g.heads, g.seq, g.headDim]);
+  return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [g.batch * g.seq, g.heads * g.headDim]);
+}
+
+/** [B·T, heads·hd] → [B, heads, T, hd] */
+function splitHeads(x: tf.Tensor2D, batch: number, seq: number, heads: number, headDim: number): tf.Tensor4D {
+  return tf.transpose(tf.reshape(x, [batch, seq, heads, headDim]), [0, 2, 1, 3]);
+}
+
+interface LlamaLayer {
+  inputNorm: tf.Tensor1D;
+  postAttentionNorm: tf.Tensor1D;
+  linears: Record<LlamaLinear, FrozenLinear>;
+}
+
+const SUPPORTED_ACTIVATIONS = ['silu', 'swish'];
+
+/** Builds the model over validated frozen weights (names and shapes as llamaTensorShapes). */
+export function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>): CausalLM {
+  if (!SUPPORTED_ACTIVATIONS.includes(config.hidden_act)) {
+    throw new Error(
+      `${config.architecture}: hidden_act "${config.hidden_act}" is not supported (expected one of ${SUPPORTED_ACTIVATIONS.join(', ')})`,
+    );
+  }
+  if (config.head_dim % 2 !== 0) throw new Error(`${config.architecture}: head_dim must be even for RoPE, got ${config.head_dim}`);
+  if (config.num_attention_heads % config.num_key_value_heads !== 0) {
+    throw new Error(
+      `${config.architecture}: num_attention_heads (${config.num_attention_heads}) must be a multiple of num_key_value_heads (${config.num_key_value_heads})`,
+    );
+  }
+  const get = <T extends tf.Tensor>(name: string): T => {
+    const t = weights.get(name);
+    if (!t) throw new Error(`${config.architecture}: weight "${name}" was not loaded`);
+    return t as T;
+  };
+  const embed = get<tf.Tensor2D>('model.embed_tokens.weight');
+  const finalNorm = get<tf.Tensor1D>('model.norm.weight');
+  const head = config.tie_word_embeddings ? embed : get<tf.Tensor2D>('lm_head.weight');
+  const layers: LlamaLayer[] = [];
+  for (let l = 0; l < config.num_hidden_layers; l++) {
+    const linears = {} as Record<LlamaLinear, FrozenLinear>;
+    for (const name of LLAMA_LINEARS) {
+      const path = modulePath(l, name);
+      linears[name] = {
+        path,
+        weight: get(`${path}.weight`),
+        bias: hasBias(config, name) ? get<tf.Tensor1D>(`${path}.bias`) : null,
+        fanInFanOut: false,
+      };
+    }
+    layers.push({
+      inputNorm: get(`model.layers.${l}.input_layernorm.weight`),
+      postAttentionNorm: get(`model.layers.${l}.post_attention_layernorm.weight`),
+      linears,
+    });
+  }
+  const invFreq = ropeInverseFrequencies(config);
+  const eps = config.norm_eps;
+  const { num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: headDim } = config;
+
+  function hidden(inputIds: tf.Tensor2D, options: ForwardOptions): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [batch, seq] = inputIds.shape;
+      const geometry: AttentionGeometry = { batch, seq, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
+      const mask = causalMask(seq, config.sliding_window);
+      const rope = ropeTables(invFreq, seq);
+      let x: tf.Tensor2D = tf.gather(embed, tf.reshape(inputIds, [-1]));
+      for (const layer of layers) {
+        const { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj } = layer.linears;
+        const h = rmsNorm(x, layer.inputNorm, eps);
+        const q = applyRope(splitHeads(linearForward(h, q_proj, options), batch, seq, heads, headDim), rope);
+        const k = applyRope(splitHeads(linearForward(h, k_proj, options), batch, seq, kvHeads, headDim), rope);
+        const v = splitHeads(linearForward(h, v_proj, options), batch, seq, kvHeads, headDim);
+        x = tf.add(x, linearForward(causalAttention(q, k, v, mask, geometry), o_proj, options));
+        const m = rmsNorm(x, layer.postAttentionNorm, eps);
+        const gate = linearForward(m, gate_proj, options);
+        const gated: tf.Tensor2D = tf.mul(tf.mul(gate, tf.sigmoid(gate)), linearForward(m, up_proj, options));
+        x = tf.add(x, linearForward(gated, down_proj, options));
+      }
+      return tf.reshape(rmsNorm(x, finalNorm, eps), [batch, seq, config.hidden_size]);
+    });
+  }
+
+  return {
+    config,
+    linearModules: () =>
+      layers.flatMap((layer) =>
+        LLAMA_LINEARS.map((name) => {
+          const [outFeatures, inFeatures] = layer.linears[name].weight.shape;
+          return { path: layer.linears[name].path, inFeatures, outFeatures };
+        }),
+      ),
+    hidden,
+    headWeight: () => head,
+    logits: (inputIds, options) =>
+      tf.tidy(() => {
+        const [batch, seq] = inputIds.shape;
+        const h = tf.reshape(hidden(inputIds, options), [batch * seq, config.hidden_size]);
+        return tf.reshape(tf.matMul(h, head, false, true), [batch, seq, config.vocab_size]);
+      }),
+    dispose: () => {
+      for (const t of new Set(weights.values())) t.dispose();
+    },
+  };
+}
