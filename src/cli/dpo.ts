@@ -254,7 +254,7 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
     failure = e;
   }
   bar.finish();
-  const files = saveAdapter(policy, name);
+  const files = await saveAdapter(policy, name);
   await mkdir(join(outputDir, 'adapter'), { recursive: true });
   for (const [file, data] of files) await writeFile(join(outputDir, 'adapter', file), data);
   const state = {

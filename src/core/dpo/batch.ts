@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { PreferenceBatch } from '../data/types';
 import type { CausalLM, LoraAdapter } from '../model/types';
 import type { LossConfig } from './config';
-import { dpoLoss, type LossInputs } from './losses';
+import { dpoLoss, rewardMetrics, type LossInputs } from './losses';
 import { completionIndex, sequenceLogps, type CompletionIndex, type TokenScorer } from './logps';
 
 /** The models a DPO batch runs through. The reference shares the policy's base weights. */
@@ -14,6 +14,8 @@ export interface DpoModels {
   reference: LoraAdapter | null;
   /** Replaces the composed LM-head scoring (e.g. with a fused WebGPU kernel). */
   scorer?: TokenScorer;
+  /** Replaces the composed DPO loss (e.g. with a fused WebGPU kernel); same contract as dpoLoss. */
+  loss?: typeof dpoLoss;
 }
 
 /** Everything read back from one batch, as plain numbers. Arrays have one entry per pair. */
@@ -106,7 +108,7 @@ export function policyLoss(
     const w = tf.exp(tf.div(tf.sub(seq.plainLogps, seq.logSumP2Sums), tf.maximum(counts, 1))) as tf.Tensor1D;
     inputs.wpo_weights = tf.mul(half(w, 0), half(w, B)) as tf.Tensor1D;
   }
-  const out = dpoLoss(inputs, config);
+  const out = (models.loss ?? dpoLoss)(inputs, config);
   const kept: Kept = {
     perPair: out.per_pair,
     chosenRewards: out.chosen_rewards,
@@ -179,18 +181,9 @@ export async function evaluateBatch(
 /** The TRL metric names of one batch (the trainer averages them over a logging interval). */
 export function batchMetrics(r: BatchResult): Record<string, number> {
   const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / Math.max(a.length, 1);
-  let correct = 0;
-  const margins = new Float32Array(r.chosenRewards.length);
-  for (let i = 0; i < margins.length; i++) {
-    margins[i] = r.chosenRewards[i] - r.rejectedRewards[i];
-    if (r.chosenRewards[i] > r.rejectedRewards[i]) correct++;
-  }
   return {
     loss: r.loss,
-    'rewards/chosen': mean(r.chosenRewards),
-    'rewards/rejected': mean(r.rejectedRewards),
-    'rewards/accuracies': correct / Math.max(margins.length, 1),
-    'rewards/margins': mean(margins),
+    ...rewardMetrics(r.chosenRewards, r.rejectedRewards),
     'logps/chosen': mean(r.chosenLogps),
     'logps/rejected': mean(r.rejectedLogps),
     'logits/chosen': r.logitSumChosen / Math.max(r.tokensChosen, 1),

@@ -342,16 +342,12 @@ export function dpoLoss(inputs: LossInputs, config: LossConfig): LossOutputs {
 }
 
 /** Batch means of the reward metrics TRL logs; accuracy counts strict wins only, so ties score 0. */
-export function computeRewardMetrics(chosen_rewards: tf.Tensor1D, rejected_rewards: tf.Tensor1D): RewardMetrics {
-  if (chosen_rewards.shape[0] !== rejected_rewards.shape[0]) {
-    throw new Error(
-      `computeRewardMetrics: chosen_rewards has shape [${chosen_rewards.shape}] but rejected_rewards has [${rejected_rewards.shape}]`,
-    );
+export function rewardMetrics(chosen: ArrayLike<number>, rejected: ArrayLike<number>): RewardMetrics {
+  if (chosen.length !== rejected.length) {
+    throw new Error(`rewardMetrics: ${chosen.length} chosen rewards but ${rejected.length} rejected rewards`);
   }
-  const n = chosen_rewards.shape[0];
-  if (n === 0) throw new Error('computeRewardMetrics: the batch is empty');
-  const chosen = chosen_rewards.dataSync();
-  const rejected = rejected_rewards.dataSync();
+  const n = chosen.length;
+  if (n === 0) throw new Error('rewardMetrics: the batch is empty');
   let sumChosen = 0;
   let sumRejected = 0;
   let wins = 0;

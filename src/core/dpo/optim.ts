@@ -94,12 +94,9 @@ export class AdamW {
   }
 
   /** Copies of the moments (safe to keep: later steps do not change them). */
-  getState(): AdamWState {
-    return {
-      step: this.t,
-      m: this.m.map((t) => (t.dataSync() as Float32Array).slice()),
-      v: this.v.map((t) => (t.dataSync() as Float32Array).slice()),
-    };
+  async getState(): Promise<AdamWState> {
+    const read = (ts: tf.Variable[]) => Promise.all(ts.map(async (t) => ((await t.data()) as Float32Array).slice()));
+    return { step: this.t, m: await read(this.m), v: await read(this.v) };
   }
 
   setState(state: AdamWState): void {
@@ -143,11 +140,12 @@ export class AdamW {
  * gradients unscaled: the update must not be applied. The returned tensors are new; the caller owns
  * both them and the inputs.
  */
-export function clipGradNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: number } {
+export async function clipGradNorm(grads: tf.Tensor[], maxNorm: number): Promise<{ grads: tf.Tensor[]; norm: number }> {
   if (Number.isNaN(maxNorm)) throw new Error('clipGradNorm: maxNorm is NaN');
   if (grads.length === 0) return { grads: [], norm: 0 };
   const normTensor = tf.tidy(() => tf.norm(tf.stack(grads.map((g) => tf.norm(g)))));
-  const norm = normTensor.dataSync()[0];
+  // Asynchronous read: a synchronous one stalls WebGPU (and tfjs reads it back through a canvas).
+  const norm = (await normTensor.data())[0];
   normTensor.dispose();
   if (!(maxNorm > 0) || !Number.isFinite(norm)) return { grads: grads.map((g) => tf.clone(g)), norm };
   const coef = Math.min(1, maxNorm / (norm + 1e-6));

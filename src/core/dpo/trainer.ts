@@ -217,7 +217,7 @@ export class DPOTrainer {
         results.push(result);
         tokens += result.numTokens;
       }
-      const { grads: clipped, norm } = clipGradNorm(summed!, c.max_grad_norm);
+      const { grads: clipped, norm } = await clipGradNorm(summed!, c.max_grad_norm);
       if (!Number.isFinite(norm)) {
         tf.dispose(clipped);
         throw new NonFiniteError(this.globalStep + 1, 'gradient', lines);

@@ -21,10 +21,9 @@ const PEFT_VERSION = '0.19.1';
 
 /**
  * The adapter as PEFT's save_pretrained writes it. With "all-linear", PEFT saves the full paths of the
- * modules it adapted, and so does this. Weights are read synchronously: adapters are small, and a
- * WebGPU backend stalls for one read-back per tensor.
+ * modules it adapted, and so does this. Weights are read back asynchronously, which WebGPU needs.
  */
-export function saveAdapter(adapter: LoraAdapter, baseModelName: string): Map<string, Uint8Array | string> {
+export async function saveAdapter(adapter: LoraAdapter, baseModelName: string): Promise<Map<string, Uint8Array | string>> {
   const paths = [...adapter.modules.keys()];
   const { config } = adapter;
   // PEFT holds target_modules as a set, so names are unique; sorted here to make files reproducible.
@@ -73,8 +72,8 @@ export function saveAdapter(adapter: LoraAdapter, baseModelName: string): Map<st
   };
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [path, { A, B }] of adapter.modules) {
-    tensors.set(`${TENSOR_PREFIX}${path}.lora_A.weight`, { shape: A.shape, data: A.dataSync() as Float32Array });
-    tensors.set(`${TENSOR_PREFIX}${path}.lora_B.weight`, { shape: B.shape, data: B.dataSync() as Float32Array });
+    tensors.set(`${TENSOR_PREFIX}${path}.lora_A.weight`, { shape: A.shape, data: (await A.data()) as Float32Array });
+    tensors.set(`${TENSOR_PREFIX}${path}.lora_B.weight`, { shape: B.shape, data: (await B.data()) as Float32Array });
   }
   return new Map<string, Uint8Array | string>([
     [ADAPTER_CONFIG_FILE, JSON.stringify(adapterConfig, null, 2)],

@@ -7,7 +7,7 @@ import {
   type LossConfig,
   type LossType,
 } from '../../../src/core/dpo/config';
-import { computeRewardMetrics, dpoLoss, type LossInputs } from '../../../src/core/dpo/losses';
+import { dpoLoss, rewardMetrics, type LossInputs } from '../../../src/core/dpo/losses';
 
 // ---------------------------------------------------------------------------------------------
 // Float64 reference written from the formulas of notes/dpo_anchors.md §1.1–1.2 with plain Math.
@@ -358,7 +358,7 @@ describe('dpoLoss: the corruption exercise (chosen = rejected, β = 0.1)', () =>
     });
     const out = dpoLoss(inputs(theta), cfg);
     const perPair = Array.from(out.per_pair.dataSync());
-    const metrics = computeRewardMetrics(out.chosen_rewards, out.rejected_rewards);
+    const metrics = rewardMetrics(out.chosen_rewards.dataSync(), out.rejected_rewards.dataSync());
     const grad = tf.grad((t: tf.Tensor) => dpoLoss(inputs(t as tf.Tensor1D), cfg).loss)(theta);
     // The batch loss is a mean: scale back to the per-pair derivative.
     const slope = Array.from(grad.dataSync()).map((g) => g * U.length);
@@ -584,23 +584,19 @@ describe('dpoLoss: configuration and input errors', () => {
   });
 });
 
-describe('computeRewardMetrics', () => {
+describe('rewardMetrics', () => {
   it('means, strict accuracy and margins', () => {
-    const chosen = tf.tensor1d([0.5, -0.25, 0.25, 0]);
-    const rejected = tf.tensor1d([0.125, -0.25, 0.75, -0.5]);
-    const m = computeRewardMetrics(chosen, rejected);
+    const chosen = [0.5, -0.25, 0.25, 0];
+    const rejected = [0.125, -0.25, 0.75, -0.5];
+    const m = rewardMetrics(chosen, rejected);
     expect(m['rewards/chosen']).toBeCloseTo(0.125, 12);
     expect(m['rewards/rejected']).toBeCloseTo(0.03125, 12);
     expect(m['rewards/margins']).toBeCloseTo(0.09375, 12);
     // 0.5 > 0.125 and 0 > −0.5 win; −0.25 vs −0.25 is a tie and counts 0.
     expect(m['rewards/accuracies']).toBe(0.5);
-    tf.dispose([chosen, rejected]);
   });
 
   it('rejects mismatched lengths', () => {
-    const a = tf.tensor1d([1, 2]);
-    const b = tf.tensor1d([1]);
-    expect(() => computeRewardMetrics(a, b)).toThrow(/chosen_rewards has shape \[2\] but rejected_rewards has \[1\]/);
-    tf.dispose([a, b]);
+    expect(() => rewardMetrics([1, 2], [1])).toThrow(/2 chosen rewards but 1 rejected rewards/);
   });
 });

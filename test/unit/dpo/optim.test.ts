@@ -57,7 +57,7 @@ beforeAll(async () => {
 });
 
 describe('AdamW', () => {
-  it('one step by hand: decay, then the bias-corrected update (≈ lr·sign(g) on step 1)', () => {
+  it('one step by hand: decay, then the bias-corrected update (≈ lr·sign(g) on step 1)', async () => {
     const p = tf.variable(tf.tensor1d([1, 1]));
     const opt = new AdamW([p], { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.1 });
     const g = tf.tensor1d([0.5, -2]);
@@ -66,7 +66,7 @@ describe('AdamW', () => {
     const [a, b] = Array.from(p.dataSync());
     expect(a).toBeCloseTo(0.99 - 0.1 * (0.5 / (0.5 + 1e-8)), 6);
     expect(b).toBeCloseTo(0.99 + 0.1 * (2 / (2 + 1e-8)), 6);
-    const state = opt.getState();
+    const state = (await opt.getState());
     expect(state.step).toBe(1);
     expect(Array.from(state.m[0])).toEqual([Math.fround(0.05), Math.fround(-0.2)].map((x) => expect.closeTo(x, 7)));
     expect(state.v[0][1]).toBeCloseTo(0.001 * 4, 9);
@@ -74,7 +74,7 @@ describe('AdamW', () => {
     opt.dispose();
   });
 
-  it('matches a float64 loop over five steps with weight decay and a changing learning rate', () => {
+  it('matches a float64 loop over five steps with weight decay and a changing learning rate', async () => {
     const params = makeParams(P0);
     const opt = new AdamW(params, OPTS);
     runSteps(opt, 0, STEPS);
@@ -88,7 +88,7 @@ describe('AdamW', () => {
     opt.dispose();
   });
 
-  it('weight decay is decoupled: zero gradient with wd shrinks p by exactly (1 − lr·wd) per step', () => {
+  it('weight decay is decoupled: zero gradient with wd shrinks p by exactly (1 − lr·wd) per step', async () => {
     const p = tf.variable(tf.tensor1d([2, -4]));
     const opt = new AdamW([p], { ...OPTS, weight_decay: 0.5 });
     const g = tf.zeros([2]);
@@ -100,11 +100,11 @@ describe('AdamW', () => {
     opt.dispose();
   });
 
-  it('state exported after 3 steps and imported into a fresh optimizer continues identically', () => {
+  it('state exported after 3 steps and imported into a fresh optimizer continues identically', async () => {
     const original = makeParams(P0);
     const optA = new AdamW(original, OPTS);
     runSteps(optA, 0, 3);
-    const state = optA.getState();
+    const state = (await optA.getState());
 
     const after3 = flat(original);
     const resumed = makeParams(after3);
@@ -122,12 +122,12 @@ describe('AdamW', () => {
 
     // getState returns copies.
     state.m[0][0] = 1234;
-    expect(optA.getState().m[0][0]).not.toBe(1234);
+    expect((await optA.getState()).m[0][0]).not.toBe(1234);
     tf.dispose([...original, ...resumed, ...fresh]);
     [optA, optB, optC].forEach((o) => o.dispose());
   });
 
-  it('leaks no tensors per step, and dispose frees the moments', () => {
+  it('leaks no tensors per step, and dispose frees the moments', async () => {
     const params = makeParams(P0);
     const opt = new AdamW(params, OPTS);
     const g = gradTensors(0);
@@ -140,14 +140,14 @@ describe('AdamW', () => {
     tf.dispose([...params, ...g]);
   });
 
-  it('clear errors for mismatched gradients, state and options', () => {
+  it('clear errors for mismatched gradients, state and options', async () => {
     const params = makeParams(P0);
     const opt = new AdamW(params, OPTS);
     const g = gradTensors(0);
     expect(() => opt.step([g[0]], 1e-3)).toThrow(/got 1 gradients for 2 parameters/);
     expect(() => opt.step([g[1], g[0]], 1e-3)).toThrow(/gradient 0 has shape \[2, 2\], expected \[3\]/);
     expect(() => opt.step(g, -1)).toThrow(/lr must be finite and >= 0/);
-    const state = opt.getState();
+    const state = (await opt.getState());
     expect(() => opt.setState({ ...state, m: [state.m[0]] })).toThrow(/state.m has 1 arrays for 2 parameters/);
     expect(() => opt.setState({ ...state, v: [state.v[0], new Float32Array(3)] })).toThrow(
       /state.v\[1\] has 3 values, expected 4/,
@@ -167,18 +167,18 @@ describe('clipGradNorm', () => {
   }
   const values = (ts: tf.Tensor[]): number[] => ts.flatMap((t) => Array.from(t.dataSync()));
 
-  it('below the max: unchanged gradients, pre-clip norm', () => {
+  it('below the max: unchanged gradients, pre-clip norm', async () => {
     const g = grads();
-    const out = clipGradNorm(g, 10);
+    const out = await clipGradNorm(g, 10);
     expect(out.norm).toBeCloseTo(5, 6);
     expect(values(out.grads)).toEqual([3, 0, -4]);
     expect(out.grads[0]).not.toBe(g[0]);
     tf.dispose([...g, ...out.grads]);
   });
 
-  it('above the max: scaled by maxNorm/(norm + 1e-6), still reports the pre-clip norm', () => {
+  it('above the max: scaled by maxNorm/(norm + 1e-6), still reports the pre-clip norm', async () => {
     const g = grads();
-    const out = clipGradNorm(g, 1);
+    const out = await clipGradNorm(g, 1);
     expect(out.norm).toBeCloseTo(5, 6);
     const coef = 1 / (5 + 1e-6);
     values(out.grads).forEach((x, i) => expect(x).toBeCloseTo([3, 0, -4][i] * coef, 7));
@@ -189,37 +189,37 @@ describe('clipGradNorm', () => {
     tf.dispose([...g, ...out.grads]);
   });
 
-  it('maxNorm <= 0 turns clipping off but still measures the norm', () => {
+  it('maxNorm <= 0 turns clipping off but still measures the norm', async () => {
     for (const maxNorm of [0, -1]) {
       const g = grads();
-      const out = clipGradNorm(g, maxNorm);
+      const out = await clipGradNorm(g, maxNorm);
       expect(out.norm).toBeCloseTo(5, 6);
       expect(values(out.grads)).toEqual([3, 0, -4]);
       tf.dispose([...g, ...out.grads]);
     }
   });
 
-  it('the norm of several tensors matches a float64 sum of squares', () => {
+  it('the norm of several tensors matches a float64 sum of squares', async () => {
     const a = Array.from({ length: 7 }, (_, i) => Math.fround(Math.cos(i) * 0.37));
     const b = Array.from({ length: 6 }, (_, i) => Math.fround(Math.sin(2 * i + 1) * 1.9));
     const g = [tf.tensor1d(a), tf.tensor2d(b, [2, 3]), tf.scalar(-0.5)];
-    const out = clipGradNorm(g, 100);
+    const out = await clipGradNorm(g, 100);
     const expected = Math.sqrt([...a, ...b, -0.5].reduce((s, x) => s + x * x, 0));
     expect(Math.abs(out.norm - expected) / expected).toBeLessThan(1e-6);
     tf.dispose([...g, ...out.grads]);
   });
 
-  it('reports a non-finite norm as such', () => {
+  it('reports a non-finite norm as such', async () => {
     const nan = [tf.tensor1d([1, NaN]), tf.tensor1d([2])];
     const inf = [tf.tensor1d([1, Infinity]), tf.tensor1d([2])];
-    const outNan = clipGradNorm(nan, 1);
-    const outInf = clipGradNorm(inf, 1);
+    const outNan = await clipGradNorm(nan, 1);
+    const outInf = await clipGradNorm(inf, 1);
     expect(Number.isNaN(outNan.norm)).toBe(true);
     expect(outInf.norm).toBe(Infinity);
     tf.dispose([...nan, ...inf, ...outNan.grads, ...outInf.grads]);
   });
 
-  it('no gradients: norm 0', () => {
-    expect(clipGradNorm([], 1)).toEqual({ grads: [], norm: 0 });
+  it('no gradients: norm 0', async () => {
+    expect(await clipGradNorm([], 1)).toEqual({ grads: [], norm: 0 });
   });
 });
