@@ -145,7 +145,7 @@ async function loadModel(values: Map<string, ParsedValue>): Promise<Loaded> {
   const src = fsSource(dir);
   const { model } = await loadCausalLM(src);
   const files = await loadTokenizerFiles(src);
-  const tokenizer = ChatTokenizer.fromJSON(files.tokenizerJson, files.tokenizerConfig);
+  const tokenizer = ChatTokenizer.fromJSON(files.tokenizerJson, files.tokenizerConfig, files.chatTemplate ?? undefined);
   const adapterDir = values.get('adapter') as string | undefined;
   const adapter = adapterDir ? await loadAdapter(fsSource(adapterDir), model) : null;
   if (tokenizer.padTokenId === null) throw new Error(`${dir}: the tokenizer has neither a pad nor an EOS token to pad with`);

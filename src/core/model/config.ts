@@ -259,10 +259,16 @@ export async function loadModelConfig(src: FileSource): Promise<ModelConfig> {
   return parseModelConfig(json, filePath(src, 'config.json'));
 }
 
-/** The tokenizer files of a model: tokenizer.json and tokenizer_config.json are required, generation_config.json is not. */
-export async function loadTokenizerFiles(
-  src: FileSource,
-): Promise<{ tokenizerJson: unknown; tokenizerConfig: unknown; generationConfig: unknown | null }> {
+/**
+ * The tokenizer files of a model: tokenizer.json and tokenizer_config.json are required;
+ * generation_config.json and chat_template.jinja (where newer transformers keep the template) are not.
+ */
+export async function loadTokenizerFiles(src: FileSource): Promise<{
+  tokenizerJson: unknown;
+  tokenizerConfig: unknown;
+  generationConfig: unknown | null;
+  chatTemplate: string | null;
+}> {
   const tokenizerJson = await readJsonFile(src, 'tokenizer.json');
   if (tokenizerJson === null) {
     throw new Error(`${src.name}: tokenizer.json is missing (a fast-tokenizer file is needed; tokenizer.model alone is not enough)`);
@@ -270,5 +276,6 @@ export async function loadTokenizerFiles(
   const tokenizerConfig = await readJsonFile(src, 'tokenizer_config.json');
   if (tokenizerConfig === null) throw new Error(`${src.name}: tokenizer_config.json is missing`);
   const generationConfig = await readJsonFile(src, 'generation_config.json');
-  return { tokenizerJson, tokenizerConfig, generationConfig };
+  const chatTemplate = await src.readText('chat_template.jinja');
+  return { tokenizerJson, tokenizerConfig, generationConfig, chatTemplate };
 }

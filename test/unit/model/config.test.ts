@@ -351,7 +351,7 @@ describe('loadTokenizerFiles', () => {
     expect(files.generationConfig).toBeNull();
   });
 
-  it('parses generation_config.json when present, and names missing required files', async () => {
+  it('parses generation_config.json and chat_template.jinja when present, and names missing required files', async () => {
     const all = new Map([
       ['tokenizer.json', '{"model":{}}'],
       ['tokenizer_config.json', '{"eos_token":"</s>"}'],
@@ -361,7 +361,10 @@ describe('loadTokenizerFiles', () => {
       tokenizerJson: { model: {} },
       tokenizerConfig: { eos_token: '</s>' },
       generationConfig: { temperature: 0.6 },
+      chatTemplate: null,
     });
+    const withTemplate = new Map([...all, ['chat_template.jinja', '{{ messages[0].content }}']]);
+    expect((await loadTokenizerFiles(memorySource(withTemplate, 'm'))).chatTemplate).toBe('{{ messages[0].content }}');
     const without = (name: string) => new Map([...all].filter(([path]) => path !== name));
     await expect(loadTokenizerFiles(memorySource(without('tokenizer.json'), 'models/t'))).rejects.toThrow(/models\/t: tokenizer\.json is missing/);
     await expect(loadTokenizerFiles(memorySource(without('tokenizer_config.json'), 'models/t'))).rejects.toThrow(
