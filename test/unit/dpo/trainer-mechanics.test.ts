@@ -6,7 +6,7 @@ import { DEFAULT_DPO_CONFIG, type DPOConfig } from '../../../src/core/dpo/config
 import { DPOTrainer, NonFiniteError, type LogEntry } from '../../../src/core/dpo/trainer';
 import { parseModelConfig } from '../../../src/core/model/config';
 import { createCausalLM } from '../../../src/core/model/load';
-import { createLoraAdapter } from '../../../src/core/model/lora';
+import { cloneAdapterFrozen, createLoraAdapter } from '../../../src/core/model/lora';
 import { randomCheckpoint } from '../../../src/core/model/random-checkpoint';
 import type { CausalLM, LoraAdapter } from '../../../src/core/model/types';
 import { examplePairs, tokenize } from '../../helpers/tiny';
@@ -98,6 +98,28 @@ describe('DPOTrainer mechanics', () => {
     expect(e.message).toMatch(/non-finite loss at step 1; the batch holds the pairs on lines \d+, \d+, \d+, \d+/);
     expect(trainer.globalStep).toBe(0);
     expect(await adapterValues(policy)).toEqual(before);
+  });
+
+  it('training from an existing adapter measures against a frozen copy of it (TRL with a PeftModel)', async () => {
+    const m = model();
+    const start = createLoraAdapter(m, { r: 4, lora_alpha: 8, lora_dropout: 0, target_modules: ['q_proj', 'v_proj'], use_rslora: false }, 5);
+    for (const { B } of start.modules.values()) B.assign(tf.randomNormal(B.shape, 0, 0.5, 'float32', 1));
+    const run = async (reference: LoraAdapter | null) => {
+      const policy = cloneAdapterFrozen(start);
+      for (const pair of policy.modules.values()) {
+        pair.A = tf.variable(pair.A, true);
+        pair.B = tf.variable(pair.B, true);
+      }
+      const trainer = new DPOTrainer({ models: { model: m, policy, reference }, train: pairs, config: config({ max_steps: 1 }), padTokenId: tokenizer.padTokenId! });
+      return (await trainer.step())!;
+    };
+    // Against the frozen start, policy == reference at step 1: u = 0 exactly, loss ln 2, margins 0.
+    const againstStart = await run(cloneAdapterFrozen(start));
+    expect(againstStart.loss).toBeCloseTo(Math.log(2), 6);
+    expect(againstStart['rewards/margins']).toBe(0);
+    // Against the base model the non-zero adapter already shifts the log-ratios.
+    const againstBase = await run(null);
+    expect(Math.abs(againstBase['rewards/margins'])).toBeGreaterThan(1e-4);
   });
 
   it('logs the learning rate the schedule holds after each step and the epoch as a fraction', async () => {
