@@ -1,0 +1,106 @@
+/**
+ * Browser storage for the studio (IndexedDB through idb-keyval): runs, crash-safe checkpoints,
+ * datasets and model files. Works in the page and in the training Worker; both may open it at once.
+ *
+ *   const storage = openStudioStorage();          // database "dpo-studio", store "kv"
+ *
+ * Runs
+ *   storage.createRun(init): RunRecord             new id, status 'stopped', step 0, empty history
+ *   storage.listRuns(): RunRecord[]                newest first
+ *   storage.getRun(id) / storage.putRun(run)
+ *   storage.updateRun(id, changes): RunRecord      atomic read-modify-write; prefer it to putRun
+ *   storage.renameRun(id, name)
+ *   storage.deleteRun(id)                          with its checkpoints
+ *   storage.duplicateRun(id, { name?, config?, lora? })   new run, settings merged, no history
+ * Checkpoints
+ *   storage.saveCheckpoint(runId, { step, state, history })   crash-safe; also sets the run's step
+ *                                                  and history when the run record exists
+ *   storage.loadLatestCheckpoint(runId): Checkpoint | undefined
+ * Datasets (by content)
+ *   datasetFingerprint(text): hex SHA-256
+ *   storage.putDataset(fingerprint, { name, text }) / getDataset / deleteDataset
+ * Model files
+ *   storage.putModelFiles(key, files) / getModelFiles(key) / listModelFiles() / deleteModelFiles(key)
+ *   storage.modelFileSource(key, name?): FileSource | undefined
+ * Quota
+ *   storageUsage(): { usage, quota } | null;  requestPersistentStorage(): boolean (page only)
+ *
+ * Every write that runs out of quota rejects with StorageFullError (a clear message, `what` names the
+ * item); the write is rolled back and nothing saved earlier is touched. Other failures reject with the
+ * underlying error.
+ */
+import type { FileSource } from '../../core/model/types';
+import { loadLatestCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointInput } from './checkpoints';
+import { deleteDataset, getDataset, putDataset, type StoredDataset } from './datasets';
+import { openDefaultStore, type UseStore } from './db';
+import { deleteModelFiles, getModelFiles, listModelFiles, modelFileSource, putModelFiles, type ModelManifest } from './models';
+import {
+  createRun,
+  deleteRun,
+  duplicateRun,
+  getRun,
+  listRuns,
+  putRun,
+  renameRun,
+  updateRun,
+  type DuplicateChanges,
+  type NewRun,
+  type RunChanges,
+  type RunRecord,
+} from './runs';
+
+export { StorageFullError, isQuotaError, DB_NAME, STORE_NAME } from './db';
+export { datasetFingerprint, type StoredDataset } from './datasets';
+export { storageUsage, requestPersistentStorage } from './usage';
+export type { Checkpoint, CheckpointInput } from './checkpoints';
+export type { ModelManifest, StoredModelFile } from './models';
+export type { DuplicateChanges, NewRun, RunChanges, RunRecord, RunStatus } from './runs';
+export type { UseStore };
+
+export interface StudioStorage {
+  createRun(init: NewRun): Promise<RunRecord>;
+  listRuns(): Promise<RunRecord[]>;
+  getRun(id: string): Promise<RunRecord | undefined>;
+  putRun(run: RunRecord): Promise<void>;
+  updateRun(id: string, changes: RunChanges): Promise<RunRecord>;
+  renameRun(id: string, name: string): Promise<RunRecord>;
+  deleteRun(id: string): Promise<void>;
+  duplicateRun(id: string, changes?: DuplicateChanges): Promise<RunRecord>;
+
+  saveCheckpoint(runId: string, checkpoint: CheckpointInput): Promise<void>;
+  loadLatestCheckpoint(runId: string): Promise<Checkpoint | undefined>;
+
+  putDataset(fingerprint: string, dataset: { name: string; text: string }): Promise<void>;
+  getDataset(fingerprint: string): Promise<StoredDataset | undefined>;
+  deleteDataset(fingerprint: string): Promise<void>;
+
+  putModelFiles(key: string, files: ReadonlyMap<string, Uint8Array | string>): Promise<void>;
+  getModelFiles(key: string): Promise<Map<string, Uint8Array | string> | undefined>;
+  listModelFiles(): Promise<ModelManifest[]>;
+  deleteModelFiles(key: string): Promise<void>;
+  modelFileSource(key: string, name?: string): Promise<FileSource | undefined>;
+}
+
+/** Storage over `store` (tests pass their own; the studio uses the default database). */
+export function openStudioStorage(store: UseStore = openDefaultStore()): StudioStorage {
+  return {
+    createRun: (init) => createRun(store, init),
+    listRuns: () => listRuns(store),
+    getRun: (id) => getRun(store, id),
+    putRun: (run) => putRun(store, run),
+    updateRun: (id, changes) => updateRun(store, id, changes),
+    renameRun: (id, name) => renameRun(store, id, name),
+    deleteRun: (id) => deleteRun(store, id),
+    duplicateRun: (id, changes) => duplicateRun(store, id, changes),
+    saveCheckpoint: (runId, checkpoint) => saveCheckpoint(store, runId, checkpoint),
+    loadLatestCheckpoint: (runId) => loadLatestCheckpoint(store, runId),
+    putDataset: (fingerprint, dataset) => putDataset(store, fingerprint, dataset),
+    getDataset: (fingerprint) => getDataset(store, fingerprint),
+    deleteDataset: (fingerprint) => deleteDataset(store, fingerprint),
+    putModelFiles: (key, files) => putModelFiles(store, key, files),
+    getModelFiles: (key) => getModelFiles(store, key),
+    listModelFiles: () => listModelFiles(store),
+    deleteModelFiles: (key) => deleteModelFiles(store, key),
+    modelFileSource: (key, name) => modelFileSource(store, key, name),
+  };
+}

@@ -1,0 +1,41 @@
+import { createHash } from 'node:crypto';
+import { createStore } from 'idb-keyval';
+import { describe, expect, it } from 'vitest';
+import { datasetFingerprint, openStudioStorage, StorageFullError } from '../../../src/app/storage';
+import { failingStore, freshStore, quotaError } from './helpers';
+
+describe('datasetFingerprint', () => {
+  it('is the hex SHA-256 of the UTF-8 text', async () => {
+    expect(await datasetFingerprint('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(await datasetFingerprint('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    const text = '{"prompt": "¿Qué?", "chosen": " 😀", "rejected": " no"}\n';
+    expect(await datasetFingerprint(text)).toBe(createHash('sha256').update(text, 'utf8').digest('hex'));
+  });
+});
+
+describe('stored datasets', () => {
+  it('come back after a reload, so a run can resume without the file', async () => {
+    const { store, dbName } = freshStore();
+    const text = '{"prompt": "a", "chosen": "b", "rejected": "c"}\n';
+    const fingerprint = await datasetFingerprint(text);
+    await openStudioStorage(store).putDataset(fingerprint, { name: 'pairs.jsonl', text });
+    const reloaded = openStudioStorage(createStore(dbName, 'kv'));
+    expect(await reloaded.getDataset(fingerprint)).toMatchObject({ fingerprint, name: 'pairs.jsonl', text });
+    expect(await reloaded.getDataset('0'.repeat(64))).toBeUndefined();
+    await reloaded.deleteDataset(fingerprint);
+    expect(await reloaded.getDataset(fingerprint)).toBeUndefined();
+  });
+
+  it('a full disk rejects with StorageFullError and keeps what was stored', async () => {
+    const { store } = freshStore();
+    await openStudioStorage(store).putDataset('old', { name: 'old.jsonl', text: 'old' });
+    const full = openStudioStorage(failingStore(store, () => quotaError()));
+    await expect(full.putDataset('new', { name: 'big.jsonl', text: 'x'.repeat(1000) })).rejects.toThrow(
+      'Browser storage is full: could not save the dataset "big.jsonl". Everything saved earlier is intact.',
+    );
+    await expect(full.putDataset('old', { name: 'old.jsonl', text: 'replacement' })).rejects.toBeInstanceOf(StorageFullError);
+    const storage = openStudioStorage(store);
+    expect(await storage.getDataset('new')).toBeUndefined();
+    expect((await storage.getDataset('old'))!.text).toBe('old');
+  });
+});
