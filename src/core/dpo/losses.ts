@@ -330,7 +330,9 @@ export function dpoLoss(inputs: LossInputs, config: LossConfig): LossOutputs {
       return tf.mul(scaled, weights[k]);
     });
     // Σ_k w_k·mean_i ℓ_{k,i} = mean_i Σ_k w_k·ℓ_{k,i}.
-    const perPair: tf.Tensor1D = weighted.length === 1 ? weighted[0] : tf.addN(weighted);
+    // Pairwise sums: tf.addN over 8 or more tensors needs more storage buffers than WebGPU grants a
+    // shader by default, and the invalid pipeline silently drops the whole command buffer.
+    const perPair = weighted.reduce((sum, term) => tf.add(sum, term) as tf.Tensor1D);
 
     return {
       loss: tf.mean(perPair) as tf.Scalar,

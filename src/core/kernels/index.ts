@@ -4,6 +4,8 @@
  * the backend itself where navigator.gpu exists). Browser and Vite-run code only: see shaders.ts.
  */
 import { scoreTokensComposed, type TokenScorer } from '../dpo/logps';
+import { dpoLoss } from '../dpo/losses';
+import { dpoLossFused } from './dpo-loss';
 import { scoreTokensFused } from './lm-head-logps';
 
 export type KernelMode = 'auto' | 'fused' | 'composed';
@@ -16,6 +18,21 @@ export function scorerFor(backendName: string, mode: KernelMode): TokenScorer {
     throw new Error(`scorerFor: the fused kernels run on the 'webgpu' backend only, not '${backendName}'; use mode 'auto' or 'composed'`);
   }
   return scoreTokensComposed;
+}
+
+/** The DPO loss for a backend: 'auto' takes the fused kernel on 'webgpu', the composed ops elsewhere. */
+export function lossFor(backendName: string, mode: KernelMode): typeof dpoLoss {
+  if (mode === 'composed') return dpoLoss;
+  if (backendName === 'webgpu') return dpoLossFused;
+  if (mode === 'fused') {
+    throw new Error(`lossFor: the fused kernels run on the 'webgpu' backend only, not '${backendName}'; use mode 'auto' or 'composed'`);
+  }
+  return dpoLoss;
+}
+
+/** Both kernel choices at once, ready for DpoModels' `scorer` and `loss` fields. */
+export function kernelsFor(backendName: string, mode: KernelMode): { scorer: TokenScorer; loss: typeof dpoLoss } {
+  return { scorer: scorerFor(backendName, mode), loss: lossFor(backendName, mode) };
 }
 
 export {
@@ -32,3 +49,12 @@ export {
   type LmHeadChunkPlan,
   type LmHeadChunking,
 } from './lm-head-logps';
+export { dpoLossFused } from './dpo-loss';
+export {
+  DPO_LOSS_COLUMN,
+  DPO_LOSS_COLUMNS,
+  DPO_LOSS_MAX_PAIRS,
+  dpoLossUniformValues,
+  runDpoLoss,
+  type DpoLossProgramInputs,
+} from './dpo-loss-program';
