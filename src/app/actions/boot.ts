@@ -1,0 +1,69 @@
+/** Start-up: the worker, stored runs and settings, the demo model and dataset; theme and backend choice. */
+import { engine } from '../engine';
+import { DEFAULT_STUDIO_CONFIG, get, set, useStudio, type StudioConfig } from '../store';
+import { applyTheme, savedTheme } from '../theme';
+import { DEMO_DATASETS, loadDatasetFile, loadDemoDataset } from './dataset';
+import { onEvent } from './events';
+import { loadModel, refreshStoredModels } from './model';
+import { refreshRuns, refreshStorageUsage } from './runs';
+import { demoModel, message, session, showStoredRun, storage, storedHubSource } from './session';
+
+const CONFIG_KEY = 'dpo-studio-config';
+
+/** The settings of the last session, over the defaults (a field added since falls back to its default). */
+function savedConfig(): StudioConfig {
+  try {
+    const saved = JSON.parse(localStorage.getItem(CONFIG_KEY) ?? 'null') as Partial<StudioConfig> | null;
+    if (!saved || typeof saved !== 'object') return DEFAULT_STUDIO_CONFIG;
+    return {
+      dpo: { ...DEFAULT_STUDIO_CONFIG.dpo, ...saved.dpo },
+      lora: { ...DEFAULT_STUDIO_CONFIG.lora, ...saved.lora },
+      saveSteps: typeof saved.saveSteps === 'number' ? saved.saveSteps : DEFAULT_STUDIO_CONFIG.saveSteps,
+    };
+  } catch {
+    return DEFAULT_STUDIO_CONFIG;
+  }
+}
+
+/** Starts the worker, lists stored runs, and opens with the demo model and a demo dataset (or the interrupted run's). */
+export async function boot(): Promise<void> {
+  const theme = savedTheme();
+  applyTheme(theme);
+  set({ theme, config: savedConfig() });
+  // Settings survive a reload, as runs do.
+  useStudio.subscribe((s, prev) => {
+    if (s.config !== prev.config) localStorage.setItem(CONFIG_KEY, JSON.stringify(s.config));
+  });
+  engine().subscribe(onEvent);
+  const preference = localStorage.getItem('dpo-studio-backend') === 'cpu' ? 'cpu' : 'auto';
+  try {
+    set({ engine: await engine().call('init', { backend: preference }) });
+  } catch (e) {
+    set({ engineError: `The training engine could not start: ${message(e)}` });
+    return;
+  }
+  const runs = await refreshRuns();
+  void refreshStorageUsage();
+  void refreshStoredModels();
+  const unfinished = runs.find((r) => r.status === 'running' || r.status === 'paused');
+  if (unfinished) showStoredRun(unfinished);
+  const model = unfinished && unfinished.model.kind === 'hub' ? storedHubSource(unfinished.model.id, unfinished.model.name) : demoModel();
+  await loadModel(model);
+  if (unfinished) {
+    const stored = await storage.getDataset(unfinished.dataset.fingerprint).catch(() => undefined);
+    if (stored && session.datasetTicket === 0) await loadDatasetFile(new Blob([stored.text]), stored.name);
+  }
+  if (session.datasetTicket === 0) await loadDemoDataset(DEMO_DATASETS[0].url, DEMO_DATASETS[0].name);
+}
+
+export function setTheme(theme: ReturnType<typeof get>['theme']): void {
+  applyTheme(theme);
+  set({ theme });
+}
+
+/** Switching the backend restarts the page: tfjs's tensors live on one backend. */
+export function chooseBackend(backend: 'auto' | 'cpu'): void {
+  if (backend === 'cpu') localStorage.setItem('dpo-studio-backend', 'cpu');
+  else localStorage.removeItem('dpo-studio-backend');
+  location.reload();
+}

@@ -1,0 +1,75 @@
+/** Loading preference files (with progress, newest request wins), previews and token statistics. */
+import { DEMO_DATASETS as DEMO_DATASET_FILES } from '../../core/demo/datasets';
+import { engine } from '../engine';
+import { get, set } from '../store';
+import { message, session } from './session';
+
+/** The demo preference sets served under /datasets/ (built with the demo model); the first opens at start. */
+export const DEMO_DATASETS = DEMO_DATASET_FILES.map((d) => ({ name: d.file, url: `/datasets/${d.file}`, title: d.title, about: d.description }));
+
+let tokenStatsTimer: ReturnType<typeof setTimeout> | null = null;
+
+export async function loadDatasetFile(file: Blob, name: string): Promise<void> {
+  const ticket = ++session.datasetTicket;
+  set({ datasetBusy: { label: `reading ${name}`, fraction: 0 }, datasetError: null });
+  try {
+    const summary = await engine().call('loadDataset', { file, name });
+    if (ticket !== session.datasetTicket) return;
+    set({ dataset: summary, tokenStats: null, tokenError: null, preview: null, scores: null, samples: null });
+    await showPreview(0);
+    scheduleTokenStats(0);
+  } catch (e) {
+    if (ticket === session.datasetTicket) set({ datasetError: message(e) });
+  } finally {
+    if (ticket === session.datasetTicket) set({ datasetBusy: null });
+  }
+}
+
+export async function loadDemoDataset(url: string, name: string): Promise<void> {
+  const before = session.datasetTicket;
+  try {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    // A dev server answers a missing file with its index page.
+    if (response.headers.get('content-type')?.startsWith('text/html')) throw new Error('it is not part of this build');
+    const blob = await response.blob();
+    // The person dropped a file while this was on its way: theirs wins.
+    if (session.datasetTicket !== before) return;
+    await loadDatasetFile(blob, name);
+  } catch (e) {
+    if (session.datasetTicket === before) set({ datasetError: `Could not load the demo dataset ${name}: ${message(e)}` });
+  }
+}
+
+export const PREVIEW_PAGE = 8;
+
+export async function showPreview(page: number): Promise<void> {
+  try {
+    const preview = await engine().call('previewRows', { offset: page * PREVIEW_PAGE, count: PREVIEW_PAGE });
+    set({ preview });
+  } catch (e) {
+    set({ datasetError: message(e) });
+  }
+}
+
+/** Token statistics follow the model, the dataset, max_length and the truncation mode, a moment after they change. */
+export function scheduleTokenStats(delayMs = 350): void {
+  if (tokenStatsTimer) clearTimeout(tokenStatsTimer);
+  tokenStatsTimer = setTimeout(() => void refreshTokenStats(), delayMs);
+}
+
+async function refreshTokenStats(): Promise<void> {
+  const { model, dataset, config } = get();
+  if (!model || !dataset) return;
+  set({ tokenError: null });
+  try {
+    const stats = await engine().call('tokenStats', { maxLength: config.dpo.max_length, truncationMode: config.dpo.truncation_mode });
+    set({ tokenStats: stats });
+    const preview = get().preview;
+    if (preview && preview.rows.some((r) => r.tokens === null)) await showPreview(Math.floor(preview.offset / PREVIEW_PAGE));
+  } catch (e) {
+    set({ tokenError: message(e) });
+  } finally {
+    set({ tokenBusy: null });
+  }
+}

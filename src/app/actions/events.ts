@@ -1,0 +1,86 @@
+/** Worker events (progress, status, logs, checkpoints) into the store, and run status into storage. */
+import type { StreamEvent, TrainState } from '../../worker/protocol';
+import type { RunStatus } from '../storage';
+import { get, set, type Busy } from '../store';
+import { refreshRuns, refreshStorageUsage } from './runs';
+import { message, setTraining, storage } from './session';
+
+function onProgress(task: string, label: string, fraction: number | null): void {
+  const busy: Busy = { label, fraction };
+  switch (task) {
+    case 'model':
+    case 'adapter':
+      set({ modelBusy: busy });
+      break;
+    case 'dataset':
+      set({ datasetBusy: busy });
+      break;
+    case 'tokenize':
+      set({ tokenBusy: busy });
+      break;
+    case 'reference':
+      setTraining({ message: label });
+      break;
+    case 'export':
+      set({ exportBusy: label });
+      break;
+    case 'generate':
+      set({ sampleBusy: busy });
+      break;
+  }
+}
+
+const STATUS_OF: Record<TrainState, RunStatus | null> = {
+  preparing: null,
+  running: 'running',
+  paused: 'paused',
+  stopped: 'stopped',
+  finished: 'finished',
+  failed: 'failed',
+};
+
+export function onEvent(event: StreamEvent): void {
+  switch (event.type) {
+    case 'progress':
+      onProgress(event.task, event.label, event.fraction);
+      return;
+    case 'warning':
+      set({ notice: event.message });
+      return;
+    case 'trainStatus': {
+      if (event.runId !== get().training.runId) return;
+      const ended = event.state === 'finished' || event.state === 'stopped' || event.state === 'failed';
+      setTraining({
+        state: event.state,
+        step: event.step,
+        totalSteps: event.totalSteps,
+        message: event.message ?? null,
+        pausing: event.state === 'running' ? get().training.pausing : false,
+      });
+      const status = STATUS_OF[event.state];
+      if (status) {
+        void storage
+          .updateRun(event.runId, { status, step: event.step, totalSteps: event.totalSteps, error: event.message })
+          .then(refreshRuns, (e) => set({ notice: `Could not update the run record: ${message(e)}` }));
+      }
+      if (ended) void refreshStorageUsage();
+      return;
+    }
+    case 'trainProgress':
+      if (event.runId !== get().training.runId) return;
+      setTraining({ step: event.step, totalSteps: event.totalSteps, secondsPerStep: event.secondsPerStep, tokensPerSecond: event.tokensPerSecond });
+      return;
+    case 'log':
+      if (event.runId !== get().training.runId) return;
+      set((s) => ({ training: { ...s.training, history: [...s.training.history, event.entry] } }));
+      return;
+    case 'history':
+      if (event.runId !== get().training.runId) return;
+      setTraining({ history: event.entries });
+      return;
+    case 'checkpoint':
+      if (event.runId !== get().training.runId) return;
+      setTraining({ checkpoint: { step: event.step, error: event.saved ? null : event.message } });
+      return;
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * What the panels ask for: each action sends commands to the worker or storage and puts the answers
+ * in the store. The panels import from here; the modules behind it each keep one concern.
+ */
+export { boot, chooseBackend, setTheme } from './boot';
+export { configProblems, resetConfig, setParseError, updateConfig } from './config';
+export { DEMO_DATASETS, loadDatasetFile, loadDemoDataset, PREVIEW_PAGE, showPreview } from './dataset';
+export { deleteStoredModel, loadAdapterFiles, loadDemoModel, loadHubModel, loadModelFolder, setHubRepo } from './model';
+export { downloadMetrics, exportAdapter, exportMerged, exportTrl, generateSamples, scorePairs } from './outputs';
+export { deleteRun, duplicateRun, openRun, refreshStorageUsage, renameRun, toggleCompare } from './runs';
+export { canResume, pauseTraining, resumeStoredRun, resumeTraining, startTraining, stopTraining, trainBlocker } from './training';

@@ -1,0 +1,144 @@
+/** Starting, pausing, resuming and stopping runs, including runs saved by an earlier session. */
+import type { RunSpec } from '../../worker/protocol';
+import { engine } from '../engine';
+import { formatSetting } from '../format';
+import type { RunRecord } from '../storage';
+import { get, IDLE_TRAINING, set, type StudioConfig } from '../store';
+import { configProblems } from './config';
+import { loadDatasetFile } from './dataset';
+import { loadModel } from './model';
+import { refreshRuns } from './runs';
+import { demoModel, message, recordModel, session, setTraining, showStoredRun, storage, storedHubSource } from './session';
+
+/** Why Train is unavailable right now, or null when it can start. */
+export function trainBlocker(state = get()): string | null {
+  if (!state.engine) return 'The training engine is starting.';
+  if (state.modelBusy) return 'A model is loading.';
+  if (state.datasetBusy) return 'A dataset is loading.';
+  if (!state.model) return 'Load a model first.';
+  if (!state.dataset) return 'Load a preference dataset first.';
+  if (state.dataset.rows === 0) return 'The dataset has no valid pairs.';
+  const t = state.training.state;
+  if (t === 'preparing' || t === 'running' || t === 'paused') return 'A run is in progress.';
+  const n = Object.keys(configProblems(state)).length;
+  if (n > 0) return `${n} setting${n === 1 ? '' : 's'} in Configure need${n === 1 ? 's' : ''} fixing.`;
+  return null;
+}
+
+function runName(c: StudioConfig, n: number): string {
+  const loss = c.dpo.loss_type.join('+');
+  return `Run ${n} · ${loss} · β ${c.dpo.beta} · lr ${formatSetting(c.dpo.learning_rate)}`;
+}
+
+/** Starts a new run with the current settings (or starts a prepared duplicate). */
+export async function startTraining(): Promise<void> {
+  const state = get();
+  const draftId = state.draftRunId;
+  if (trainBlocker(state) || !session.modelSource || !state.dataset) return;
+  const config = state.config;
+  // The bar shows the new run at once, not the last run's end while the record is written.
+  set({ trainError: null, notice: null, scores: null, samples: null, training: { ...IDLE_TRAINING, state: 'preparing', message: 'Creating the run' } });
+  let run: RunRecord;
+  try {
+    const base = {
+      config: config.dpo,
+      lora: config.lora,
+      model: recordModel(session.modelSource),
+      dataset: { name: state.dataset.name, fingerprint: state.dataset.fingerprint, pairs: state.dataset.rows },
+      totalSteps: config.dpo.max_steps > 0 ? config.dpo.max_steps : 0,
+      status: 'running' as const,
+    };
+    run = draftId
+      ? await storage.updateRun(draftId, { ...base, history: [], step: 0, error: undefined })
+      : await storage.createRun({ ...base, name: runName(config, state.runs.length + 1) });
+  } catch (e) {
+    set({ trainError: `Could not create the run record: ${message(e)}`, training: IDLE_TRAINING });
+    return;
+  }
+  set({ draftRunId: null, training: { ...IDLE_TRAINING, runId: run.id, state: 'preparing', totalSteps: run.totalSteps, message: 'Preparing: tokenizing the pairs and building the adapter' }, section: 'train' });
+  await refreshRuns();
+  await launch({ runId: run.id, config: config.dpo, lora: config.lora, saveSteps: config.saveSteps, resume: false });
+}
+
+async function launch(spec: RunSpec): Promise<void> {
+  // From here the worker owns the run: Stop goes to it even while it is still preparing.
+  session.workerRunId = spec.runId;
+  try {
+    const started = await engine().call('train', { spec });
+    setTraining({ totalSteps: started.totalSteps, step: started.startStep });
+    await storage.updateRun(spec.runId, { totalSteps: started.totalSteps, status: 'running' });
+    await refreshRuns();
+  } catch (e) {
+    setTraining({ state: 'failed', message: message(e) });
+    set({ trainError: message(e) });
+    await storage.updateRun(spec.runId, { status: 'failed', error: message(e) }).catch(() => undefined);
+    await refreshRuns();
+  }
+}
+
+export function pauseTraining(): void {
+  setTraining({ pausing: true });
+  void engine().call('pause', {});
+}
+
+export function stopTraining(): void {
+  if (get().training.runId === session.workerRunId) {
+    void engine().call('stop', {});
+    return;
+  }
+  // A run from an earlier session is not in the worker: stopping it only changes its record.
+  const id = get().training.runId;
+  if (!id) return;
+  setTraining({ state: 'stopped', message: null });
+  void storage.updateRun(id, { status: 'stopped' }).then(refreshRuns);
+}
+
+/** Whether the run in the Train view can continue: paused here, or saved by an earlier session and not done. */
+export function canResume(state = get()): boolean {
+  const t = state.training;
+  if (!t.runId || !state.engine) return false;
+  if (t.state === 'paused' && t.runId === session.workerRunId) return true;
+  const resumable = t.state === 'interrupted' || t.state === 'paused' || (t.state === 'stopped' && t.step > 0);
+  return resumable && t.runId !== session.workerRunId && t.step < t.totalSteps;
+}
+
+export async function resumeTraining(): Promise<void> {
+  const t = get().training;
+  if (!t.runId) return;
+  if (t.runId === session.workerRunId && t.state === 'paused') {
+    await engine().call('resume', {});
+    return;
+  }
+  await resumeStoredRun(t.runId);
+}
+
+/**
+ * Continues a run saved by an earlier session: loads its model and dataset when they are not the
+ * ones loaded, then restores its latest checkpoint in the worker.
+ */
+export async function resumeStoredRun(runId: string): Promise<void> {
+  set({ trainError: null });
+  const run = await storage.getRun(runId);
+  if (!run) {
+    set({ trainError: 'This run is no longer in browser storage.' });
+    return;
+  }
+  showStoredRun(run);
+  setTraining({ state: 'preparing', message: 'Loading the checkpoint' });
+  const fail = (text: string) => {
+    setTraining({ state: run.status === 'running' ? 'interrupted' : run.status, message: text });
+    set({ trainError: text });
+  };
+  if (get().model?.id !== run.model.id) {
+    if (run.model.kind === 'folder') return fail(`This run trained ${run.model.name}, a model folder: open that folder in Model, then Resume.`);
+    const ok = await loadModel(run.model.kind === 'demo' ? demoModel() : storedHubSource(run.model.id, run.model.name));
+    if (!ok) return fail(`Could not load ${run.model.name} to resume: ${get().modelError}`);
+  }
+  if (get().dataset?.fingerprint !== run.dataset.fingerprint) {
+    const stored = await storage.getDataset(run.dataset.fingerprint);
+    if (!stored) return fail(`The dataset of this run (${run.dataset.name}) is not in browser storage; drop the same file again, then Resume.`);
+    await loadDatasetFile(new Blob([stored.text]), stored.name);
+    if (get().dataset?.fingerprint !== run.dataset.fingerprint) return fail(`Could not reload ${run.dataset.name}: ${get().datasetError}`);
+  }
+  await launch({ runId: run.id, config: run.config, lora: run.lora, saveSteps: get().config.saveSteps, resume: true });
+}

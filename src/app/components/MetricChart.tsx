@@ -1,0 +1,82 @@
+import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { formatExact, formatMetric } from '../format';
+import type { ChartRow, LineSpec } from '../metrics';
+
+interface Props {
+  title: string;
+  rows: ChartRow[];
+  lines: LineSpec[];
+  domain?: [number, number];
+  theme: 'light' | 'dark';
+}
+
+const AXIS = { light: '#6b7280', dark: '#9aa4b2' };
+const GRID = { light: '#e5e7eb', dark: '#2a313b' };
+
+/** A metric over optimizer steps: train solid, eval dashed, exact values on hover. */
+export function MetricChart({ title, rows, lines, domain, theme }: Props) {
+  const id = `chart-${title.replace(/[^a-z0-9]+/gi, '-')}`;
+  const dots = rows.length <= 60;
+  return (
+    <figure className="chart" aria-labelledby={id} data-points={rows.length}>
+      <h3 id={id} className="chart-title">
+        {title}
+      </h3>
+      {rows.length === 0 ? (
+        <div className="chart-empty">No points yet</div>
+      ) : (
+        <div className="chart-body">
+          <ResponsiveContainer width="100%" height="100%">
+            <LineChart data={rows} margin={{ top: 6, right: 12, bottom: 0, left: 0 }}>
+              <CartesianGrid stroke={GRID[theme]} strokeDasharray="2 4" />
+              <XAxis
+                dataKey="step"
+                type="number"
+                domain={['dataMin', 'dataMax']}
+                allowDecimals={false}
+                tick={{ fill: AXIS[theme], fontSize: 11 }}
+                stroke={AXIS[theme]}
+                tickLine={false}
+              />
+              <YAxis
+                domain={domain ?? ['auto', 'auto']}
+                tickFormatter={(v: number) => formatMetric(v)}
+                tick={{ fill: AXIS[theme], fontSize: 11 }}
+                stroke={AXIS[theme]}
+                tickLine={false}
+                width={54}
+              />
+              <Tooltip
+                formatter={(value) => (typeof value === 'number' ? formatExact(value) : String(value))}
+                labelFormatter={(step) => `step ${step}`}
+                contentStyle={{
+                  background: theme === 'dark' ? '#161b22' : '#ffffff',
+                  border: `1px solid ${GRID[theme]}`,
+                  borderRadius: 6,
+                  fontSize: 12,
+                }}
+                labelStyle={{ color: AXIS[theme] }}
+              />
+              {lines.length > 1 && <Legend iconType="plainline" wrapperStyle={{ fontSize: 11 }} />}
+              {lines.map((l) => (
+                <Line
+                  key={l.column}
+                  dataKey={l.column}
+                  name={l.name}
+                  stroke={l.color}
+                  strokeWidth={l.dashed ? 1.6 : 2}
+                  strokeDasharray={l.dashed ? '5 4' : undefined}
+                  dot={dots ? { r: 2, strokeWidth: 0, fill: l.color } : false}
+                  activeDot={{ r: 4 }}
+                  connectNulls
+                  isAnimationActive={false}
+                  type="linear"
+                />
+              ))}
+            </LineChart>
+          </ResponsiveContainer>
+        </div>
+      )}
+    </figure>
+  );
+}

@@ -1,0 +1,279 @@
+import { useState, type DragEvent } from 'react';
+import type { DataIssue } from '../../core/data/types';
+import { DEMO_DATASETS, loadDatasetFile, loadDemoDataset, PREVIEW_PAGE, showPreview } from '../actions';
+import { LengthHistograms } from '../components/LengthHistograms';
+import { Pager } from '../components/Pager';
+import { BusyLine } from '../components/ProgressBar';
+import { downloadFile } from '../download';
+import { formatBytes, formatInt } from '../format';
+import { useStudio } from '../store';
+
+const ISSUES_PAGE = 15;
+
+const FORMAT_NAMES: Record<string, string> = {
+  standard: 'standard (prompt / chosen / rejected text)',
+  conversational: 'conversational (message lists)',
+  implicit_prompt: 'implicit prompt (chosen / rejected text)',
+  implicit_prompt_conversational: 'implicit prompt, conversational',
+  ultrafeedback_binarized: 'UltraFeedback binarized',
+};
+
+function csvCell(v: string | number | undefined): string {
+  const s = v === undefined ? '' : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function issuesCsv(issues: DataIssue[]): string {
+  const lines = ['file,line,field,reason', ...issues.map((i) => [i.file, i.line, i.field, i.reason].map(csvCell).join(','))];
+  return lines.join('\r\n') + '\r\n';
+}
+
+function DropZone() {
+  const busy = useStudio((s) => s.datasetBusy);
+  const compact = useStudio((s) => s.dataset !== null);
+  const [over, setOver] = useState(false);
+  const [demoUrl, setDemoUrl] = useState(DEMO_DATASETS[0].url);
+  const take = (files: FileList | null) => {
+    const file = files?.[0];
+    if (file) void loadDatasetFile(file, file.name);
+  };
+  const onDrop = (e: DragEvent) => {
+    e.preventDefault();
+    setOver(false);
+    take(e.dataTransfer.files);
+  };
+  return (
+    <div
+      className={`dropzone${over ? ' over' : ''}${compact ? ' compact' : ''}`}
+      onDragOver={(e) => {
+        e.preventDefault();
+        setOver(true);
+      }}
+      onDragLeave={() => setOver(false)}
+      onDrop={onDrop}
+    >
+      <div className="dropzone-icon" aria-hidden="true">
+        ⇪
+      </div>
+      <p className="dropzone-title">{compact ? 'Drop another file here' : 'Drop a preference file here'}</p>
+      <p className="muted dropzone-about">
+        JSON Lines or a JSON array with <code>prompt</code> / <code>chosen</code> / <code>rejected</code> (text or chat messages). It stays on
+        this machine.
+      </p>
+      <label className="btn primary file-button">
+        Choose file…
+        <input
+          type="file"
+          accept=".jsonl,.json,application/json"
+          aria-label="Preference dataset"
+          disabled={busy !== null}
+          onChange={(e) => {
+            take(e.target.files);
+            e.target.value = '';
+          }}
+        />
+      </label>
+      <form
+        className="demo-list"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const demo = DEMO_DATASETS.find((d) => d.url === demoUrl);
+          if (demo) void loadDemoDataset(demo.url, demo.name);
+        }}
+      >
+        <span className="muted">or a demo set:</span>
+        <select aria-label="Demo dataset" value={demoUrl} onChange={(e) => setDemoUrl(e.target.value)} title={DEMO_DATASETS.find((d) => d.url === demoUrl)?.about}>
+          {DEMO_DATASETS.map((d) => (
+            <option key={d.url} value={d.url}>
+              {d.title}
+            </option>
+          ))}
+        </select>
+        <button type="submit" className="btn small" disabled={busy !== null}>
+          Load
+        </button>
+      </form>
+    </div>
+  );
+}
+
+function Summary() {
+  const dataset = useStudio((s) => s.dataset)!;
+  const stats = useStudio((s) => s.tokenStats);
+  const tokenBusy = useStudio((s) => s.tokenBusy);
+  const tokenError = useStudio((s) => s.tokenError);
+  const formats = Object.entries(dataset.formatCounts);
+  return (
+    <section className="card" aria-labelledby="dataset-summary">
+      <div className="card-head">
+        <h2 id="dataset-summary">{dataset.name}</h2>
+        <span className="muted">{formatBytes(dataset.bytes)}</span>
+      </div>
+      <dl className="stats">
+        <div>
+          <dt>Format</dt>
+          <dd data-testid="dataset-format">{dataset.format ? FORMAT_NAMES[dataset.format] : 'none detected'}</dd>
+        </div>
+        <div>
+          <dt>Valid pairs</dt>
+          <dd data-testid="valid-rows">{formatInt(dataset.rows)}</dd>
+        </div>
+        <div>
+          <dt>Problems</dt>
+          <dd className={dataset.issues.length ? 'bad-text' : undefined} data-testid="issue-count">
+            {formatInt(dataset.issues.length)}
+          </dd>
+        </div>
+        <div>
+          <dt>chosen = rejected</dt>
+          <dd data-testid="identical-pairs">{formatInt(dataset.identicalPairs)}</dd>
+        </div>
+        {stats && (
+          <>
+            <div>
+              <dt>Train pairs at max_length {stats.maxLength ?? '∞'}</dt>
+              <dd data-testid="train-pairs">{formatInt(stats.pairs)}</dd>
+            </div>
+            <div>
+              <dt>Dropped (prompt too long)</dt>
+              <dd className={stats.dropped ? 'warn-text' : undefined} data-testid="dropped-pairs">
+                {formatInt(stats.dropped)}
+              </dd>
+            </div>
+            <div>
+              <dt>Truncated</dt>
+              <dd className={stats.truncated ? 'warn-text' : undefined} data-testid="truncated-pairs">
+                {formatInt(stats.truncated)}
+              </dd>
+            </div>
+            <div>
+              <dt>Longest prompt / chosen / rejected</dt>
+              <dd>
+                {stats.longest.prompt} / {stats.longest.chosen} / {stats.longest.rejected} tokens
+              </dd>
+            </div>
+          </>
+        )}
+      </dl>
+      {formats.length > 1 && (
+        <p className="muted small">
+          Mixed formats: {formats.map(([f, n]) => `${f} ${n}`).join(', ')}. The most common one is shown.
+        </p>
+      )}
+      {tokenBusy && <BusyLine label={tokenBusy.label} fraction={tokenBusy.fraction} />}
+      {tokenError && <p className="error-text">Tokenization: {tokenError}</p>}
+    </section>
+  );
+}
+
+function Issues({ issues, title, fileStem }: { issues: DataIssue[]; title: string; fileStem: string }) {
+  const [page, setPage] = useState(0);
+  if (issues.length === 0) return null;
+  const shown = issues.slice(page * ISSUES_PAGE, (page + 1) * ISSUES_PAGE);
+  return (
+    <section className="card" aria-label={title}>
+      <div className="card-head">
+        <h2>
+          {title} <span className="count-badge">{formatInt(issues.length)}</span>
+        </h2>
+        <button type="button" className="btn small" onClick={() => downloadFile(`${fileStem}.csv`, issuesCsv(issues), 'text/csv')}>
+          Download list (CSV)
+        </button>
+      </div>
+      <table className="table issues">
+        <thead>
+          <tr>
+            <th scope="col">Line</th>
+            <th scope="col">Field</th>
+            <th scope="col">Reason</th>
+          </tr>
+        </thead>
+        <tbody>
+          {shown.map((issue, i) => (
+            <tr key={`${issue.line}-${i}`}>
+              <td className="num">{issue.line}</td>
+              <td>{issue.field ? <code>{issue.field}</code> : <span className="muted">—</span>}</td>
+              <td>{issue.reason}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <Pager label={title.toLowerCase()} page={page} pageSize={ISSUES_PAGE} total={issues.length} onPage={setPage} />
+    </section>
+  );
+}
+
+function Preview() {
+  const preview = useStudio((s) => s.preview);
+  if (!preview || preview.total === 0) return null;
+  const page = Math.floor(preview.offset / PREVIEW_PAGE);
+  return (
+    <section className="card" aria-labelledby="preview-heading">
+      <div className="card-head">
+        <h2 id="preview-heading">Pairs</h2>
+        <span className="muted small">Shown as plain text, exactly as in the file</span>
+      </div>
+      <div className="pairs" role="table" aria-label="Preference pairs">
+        <div className="pair head" role="row">
+          <span role="columnheader">Line</span>
+          <span role="columnheader">Prompt</span>
+          <span role="columnheader">Chosen</span>
+          <span role="columnheader">Rejected</span>
+        </div>
+        {preview.rows.map((row) => (
+          <div className={`pair${row.identical ? ' identical' : ''}`} role="row" key={row.line}>
+            <span role="cell" className="pair-line">
+              {row.line}
+              {row.identical && <span className="tag warn">same</span>}
+            </span>
+            <span role="cell" className="pair-text">
+              <span className="text-body">{row.prompt}</span>
+              {row.tokens && <span className="tokens">{row.tokens.prompt} tok</span>}
+            </span>
+            <span role="cell" className="pair-text chosen">
+              <span className="text-body">{row.chosen}</span>
+              {row.tokens && <span className="tokens">{row.tokens.chosen} tok</span>}
+            </span>
+            <span role="cell" className="pair-text rejected">
+              <span className="text-body">{row.rejected}</span>
+              {row.tokens && <span className="tokens">{row.tokens.rejected} tok</span>}
+            </span>
+          </div>
+        ))}
+      </div>
+      <Pager label="pairs" page={page} pageSize={PREVIEW_PAGE} total={preview.total} onPage={(p) => void showPreview(p)} />
+    </section>
+  );
+}
+
+export function DatasetPanel() {
+  const dataset = useStudio((s) => s.dataset);
+  const busy = useStudio((s) => s.datasetBusy);
+  const error = useStudio((s) => s.datasetError);
+  const stats = useStudio((s) => s.tokenStats);
+  const model = useStudio((s) => s.model);
+  return (
+    <div className="panel">
+      <div className="panel-head">
+        <h2 className="panel-title">Dataset</h2>
+        <p className="muted">Preference pairs: for each prompt, a chosen answer and a rejected one.</p>
+      </div>
+      <DropZone />
+      {busy && <BusyLine label={busy.label} fraction={busy.fraction} />}
+      {error && (
+        <p className="error-text" role="alert">
+          {error}
+        </p>
+      )}
+      {dataset && (
+        <>
+          <Summary />
+          <Issues key={`skipped-${dataset.fingerprint}`} issues={dataset.issues} title="Rows skipped" fileStem={`${dataset.name}-problems`} />
+          {stats && <Issues key={`tok-${dataset.fingerprint}-${stats.maxLength}`} issues={stats.issues} title="Tokenization notes" fileStem={`${dataset.name}-tokenization`} />}
+          {stats && model && <LengthHistograms stats={stats} tokenizer={model.name} />}
+          <Preview />
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,156 @@
+import { create } from 'zustand';
+import { DEFAULT_DPO_CONFIG, type DPOConfig } from '../core/dpo/config';
+import type { LogEntry } from '../core/dpo/trainer';
+import type { LoraConfig } from '../core/model/types';
+import type {
+  DatasetSummary,
+  EngineInfo,
+  ModelInfo,
+  PairScores,
+  PreviewRow,
+  Sample,
+  TokenStats,
+  TrainState,
+} from '../worker/protocol';
+import type { RunRecord } from './storage';
+
+export type Section = 'dataset' | 'model' | 'configure' | 'train' | 'runs' | 'samples' | 'export';
+
+export type ThemeChoice = 'system' | 'light' | 'dark';
+
+/** Work in progress with a label, and a fraction when its size is known. */
+export interface Busy {
+  label: string;
+  fraction: number | null;
+}
+
+/** The studio's settings for a run: TRL's DPOConfig plus the LoRA adapter and checkpointing. */
+export interface StudioConfig {
+  dpo: DPOConfig;
+  lora: LoraConfig;
+  /** Checkpoint every N optimizer steps (TrainingArguments' save_steps). */
+  saveSteps: number;
+}
+
+/**
+ * TRL's defaults (DEFAULT_DPO_CONFIG: a LoRA learning rate of 5e-5 instead of TRL's 1e-6), except
+ * logging every step: logging changes no number (metrics are averaged over the interval), and live
+ * charts want points. LoRA defaults are TRL's example scripts' (r 16, α 32, dropout 0.05).
+ */
+export const DEFAULT_STUDIO_CONFIG: StudioConfig = {
+  dpo: { ...DEFAULT_DPO_CONFIG, logging_steps: 1 },
+  lora: { r: 16, lora_alpha: 32, lora_dropout: 0.05, target_modules: [], use_rslora: false },
+  saveSteps: 10,
+};
+
+export interface TrainingView {
+  runId: string | null;
+  state: TrainState | 'idle' | 'interrupted';
+  step: number;
+  totalSteps: number;
+  secondsPerStep: number | null;
+  tokensPerSecond: number | null;
+  message: string | null;
+  /** Asked to pause: the current step finishes first. */
+  pausing: boolean;
+  checkpoint: { step: number; error: string | null } | null;
+  history: LogEntry[];
+}
+
+export interface StudioState {
+  section: Section;
+  theme: ThemeChoice;
+  engine: EngineInfo | null;
+  engineError: string | null;
+
+  model: ModelInfo | null;
+  modelBusy: Busy | null;
+  modelError: string | null;
+  adapterError: string | null;
+
+  dataset: DatasetSummary | null;
+  datasetBusy: Busy | null;
+  datasetError: string | null;
+  tokenStats: TokenStats | null;
+  tokenBusy: Busy | null;
+  tokenError: string | null;
+  preview: { offset: number; total: number; rows: PreviewRow[] } | null;
+
+  config: StudioConfig;
+  /** Text a number field could not read, by field name: shown next to it, and it blocks Train. */
+  parseErrors: Record<string, string>;
+
+  training: TrainingView;
+  trainError: string | null;
+
+  runs: RunRecord[];
+  compare: string[];
+  /** A duplicated run, not started yet, whose settings Configure shows: Train starts it. */
+  draftRunId: string | null;
+  storage: { usage: number; quota: number } | null;
+
+  scores: PairScores | null;
+  scoreBusy: boolean;
+  scoreError: string | null;
+  samples: Sample[] | null;
+  sampleBusy: Busy | null;
+  sampleError: string | null;
+
+  exportBusy: string | null;
+  exportError: string | null;
+  /** Something the person should know that belongs to no panel (a worker crash, a storage warning). */
+  notice: string | null;
+  hub: { repo: string; busy: Busy | null; error: string | null; stored: { key: string; bytes: number }[] };
+}
+
+export const IDLE_TRAINING: TrainingView = {
+  runId: null,
+  state: 'idle',
+  step: 0,
+  totalSteps: 0,
+  secondsPerStep: null,
+  tokensPerSecond: null,
+  message: null,
+  pausing: false,
+  checkpoint: null,
+  history: [],
+};
+
+export const useStudio = create<StudioState>(() => ({
+  section: 'dataset',
+  theme: 'system',
+  engine: null,
+  engineError: null,
+  model: null,
+  modelBusy: null,
+  modelError: null,
+  adapterError: null,
+  dataset: null,
+  datasetBusy: null,
+  datasetError: null,
+  tokenStats: null,
+  tokenBusy: null,
+  tokenError: null,
+  preview: null,
+  config: DEFAULT_STUDIO_CONFIG,
+  parseErrors: {},
+  training: IDLE_TRAINING,
+  trainError: null,
+  runs: [],
+  compare: [],
+  draftRunId: null,
+  storage: null,
+  scores: null,
+  scoreBusy: false,
+  scoreError: null,
+  samples: null,
+  sampleBusy: null,
+  sampleError: null,
+  exportBusy: null,
+  exportError: null,
+  notice: null,
+  hub: { repo: '', busy: null, error: null, stored: [] },
+}));
+
+export const set = useStudio.setState;
+export const get = useStudio.getState;

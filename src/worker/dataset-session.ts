@@ -1,0 +1,237 @@
+import { parsePreferenceFile } from '../core/data/read';
+import type { ChatTokenizer } from '../core/data/tokenizer';
+import { tokenizePairs } from '../core/data/tokenize';
+import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow, Text, TokenizedPair, TruncationMode } from '../core/data/types';
+import { fingerprintText } from './persist';
+import type { DatasetSummary, Histogram, PreviewRow, Task, TokenStats } from './protocol';
+
+type Progress = (task: Task, label: string, fraction: number | null) => void;
+
+/** JSON Lines files above this size are parsed in pieces, so progress can be reported between them. */
+const PARSE_CHUNK_CHARS = 4 * 2 ** 20;
+const TOKENIZE_CHUNK_ROWS = 256;
+const HISTOGRAM_BINS = 30;
+/** Preview cells longer than this are cut (the whole row is still used for training). */
+const PREVIEW_CHARS = 4000;
+
+const yieldToEvents = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+async function readText(file: Blob, name: string, progress: Progress): Promise<string> {
+  const reader = file.stream().getReader();
+  const decoder = new TextDecoder('utf-8');
+  const parts: string[] = [];
+  let read = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    read += value.length;
+    parts.push(decoder.decode(value, { stream: true }));
+    progress('dataset', `reading ${name}`, file.size > 0 ? (0.5 * read) / file.size : null);
+  }
+  parts.push(decoder.decode());
+  return parts.join('');
+}
+
+function countNewlines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+const NO_ROWS = 'the file holds no rows';
+
+/**
+ * parsePreferenceFile over a large JSON Lines text, piece by piece at line boundaries, with line
+ * numbers carried across pieces. A JSON array cannot be cut, so it is parsed whole.
+ */
+async function parseWithProgress(text: string, name: string, progress: Progress): Promise<ParsedDataset> {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (body.length <= PARSE_CHUNK_CHARS || body.trimStart().startsWith('[')) {
+    progress('dataset', `parsing ${name}`, body.length <= PARSE_CHUNK_CHARS ? 0.75 : null);
+    return parsePreferenceFile(body, name);
+  }
+  const rows: PreferenceRow[] = [];
+  const issues: DataIssue[] = [];
+  const counts = new Map<DatasetFormat, number>();
+  let identicalPairs = 0;
+  let lineOffset = 0;
+  for (let start = 0; start < body.length; ) {
+    let end = Math.min(body.length, start + PARSE_CHUNK_CHARS);
+    if (end < body.length) {
+      const newline = body.indexOf('\n', end);
+      end = newline < 0 ? body.length : newline + 1;
+    }
+    const piece = body.slice(start, end);
+    const parsed = parsePreferenceFile(piece, name);
+    for (const row of parsed.rows) rows.push({ ...row, line: row.line + lineOffset });
+    for (const issue of parsed.issues) if (issue.reason !== NO_ROWS) issues.push({ ...issue, line: issue.line + lineOffset });
+    for (const [format, n] of Object.entries(parsed.formatCounts) as [DatasetFormat, number][]) counts.set(format, (counts.get(format) ?? 0) + n);
+    identicalPairs += parsed.identicalPairs;
+    lineOffset += countNewlines(piece);
+    start = end;
+    progress('dataset', `parsing ${name}: ${rows.length.toLocaleString('en-US')} rows so far`, 0.5 + (0.5 * end) / body.length);
+    await yieldToEvents();
+  }
+  if (rows.length === 0 && issues.length === 0) issues.push({ file: name, line: 1, reason: NO_ROWS });
+  let format: DatasetFormat | null = null;
+  for (const [f, n] of counts) if (format === null || n > counts.get(format)!) format = f;
+  return { file: name, format, formatCounts: Object.fromEntries(counts), rows, issues, identicalPairs };
+}
+
+/** A prompt or completion as readable text: plain strings as they are, messages as "role: content". */
+function displayText(value: Text): string {
+  const text = typeof value === 'string' ? value : value.map((m) => `${m.role}: ${m.content}`).join('\n\n');
+  return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}… (${(text.length - PREVIEW_CHARS).toLocaleString('en-US')} more characters)` : text;
+}
+
+function histogramOf(pairs: TokenizedPair[]): Histogram {
+  let longest = 0;
+  for (const p of pairs) longest = Math.max(longest, p.prompt_ids.length, p.chosen_ids.length, p.rejected_ids.length);
+  const width = Math.max(1, Math.ceil((longest + 1) / HISTOGRAM_BINS));
+  const bins = Math.max(1, Math.ceil((longest + 1) / width));
+  const count = (lengths: number[]) => {
+    const out = new Array<number>(bins).fill(0);
+    for (const n of lengths) out[Math.floor(n / width)]++;
+    return out;
+  };
+  return {
+    edges: Array.from({ length: bins }, (_, i) => i * width),
+    width,
+    prompt: count(pairs.map((p) => p.prompt_ids.length)),
+    chosen: count(pairs.map((p) => p.chosen_ids.length)),
+    rejected: count(pairs.map((p) => p.rejected_ids.length)),
+  };
+}
+
+interface Tokenized {
+  tokenizer: ChatTokenizer;
+  /** By row index; undefined where the row could not be tokenized. */
+  byRow: (TokenizedPair | undefined)[];
+  pairs: TokenizedPair[];
+  failed: DataIssue[];
+  mismatches: DataIssue[];
+}
+
+/** TRL drops a pair whose prompt alone reaches max_length (keep_start only). */
+function isDropped(p: TokenizedPair, maxLength: number | null, mode: TruncationMode): boolean {
+  return maxLength !== null && mode === 'keep_start' && p.prompt_ids.length >= maxLength;
+}
+
+/** A parsed preference file, and its tokenization under the model's tokenizer once one is loaded. */
+export class DatasetSession {
+  private tokenized: Tokenized | null = null;
+
+  private constructor(
+    readonly name: string,
+    readonly bytes: number,
+    readonly text: string,
+    readonly fingerprint: string,
+    readonly parsed: ParsedDataset,
+  ) {}
+
+  static async load(file: Blob, name: string, progress: Progress): Promise<DatasetSession> {
+    progress('dataset', `reading ${name}`, 0);
+    const text = await readText(file, name, progress);
+    const parsed = await parseWithProgress(text, name, progress);
+    progress('dataset', `fingerprinting ${name}`, 1);
+    const fingerprint = await fingerprintText(text);
+    return new DatasetSession(name, file.size, text, fingerprint, parsed);
+  }
+
+  get rows(): PreferenceRow[] {
+    return this.parsed.rows;
+  }
+
+  summary(): DatasetSummary {
+    const p = this.parsed;
+    return {
+      name: this.name,
+      bytes: this.bytes,
+      fingerprint: this.fingerprint,
+      format: p.format,
+      formatCounts: p.formatCounts,
+      rows: p.rows.length,
+      identicalPairs: p.identicalPairs,
+      // The parser lists unreadable lines before invalid rows; people read them in file order.
+      issues: [...p.issues].sort((a, b) => a.line - b.line),
+    };
+  }
+
+  /** Tokenizes every row once per tokenizer, in pieces with progress (a large file takes a while). */
+  async tokenize(tokenizer: ChatTokenizer, progress: Progress): Promise<Tokenized> {
+    if (this.tokenized?.tokenizer === tokenizer) return this.tokenized;
+    const rows = this.parsed.rows;
+    const byRow: (TokenizedPair | undefined)[] = new Array(rows.length);
+    const result: Tokenized = { tokenizer, byRow, pairs: [], failed: [], mismatches: [] };
+    for (let start = 0; start < rows.length; start += TOKENIZE_CHUNK_ROWS) {
+      const report = tokenizePairs(rows.slice(start, start + TOKENIZE_CHUNK_ROWS), tokenizer, { max_length: null, file: this.name });
+      for (const pair of report.pairs) {
+        const shifted = { ...pair, index: pair.index + start };
+        byRow[shifted.index] = shifted;
+        result.pairs.push(shifted);
+      }
+      result.failed.push(...report.failed);
+      result.mismatches.push(...report.mismatches);
+      const done = Math.min(start + TOKENIZE_CHUNK_ROWS, rows.length);
+      progress('tokenize', `tokenizing ${done.toLocaleString('en-US')} of ${rows.length.toLocaleString('en-US')} rows`, done / rows.length);
+      await yieldToEvents();
+    }
+    this.tokenized = result;
+    return result;
+  }
+
+  stats(tokenized: Tokenized, maxLength: number | null, mode: TruncationMode): TokenStats {
+    let dropped = 0;
+    let truncated = 0;
+    const droppedIssues: DataIssue[] = [];
+    const longest = { prompt: 0, chosen: 0, rejected: 0 };
+    for (const p of tokenized.pairs) {
+      longest.prompt = Math.max(longest.prompt, p.prompt_ids.length);
+      longest.chosen = Math.max(longest.chosen, p.chosen_ids.length);
+      longest.rejected = Math.max(longest.rejected, p.rejected_ids.length);
+      if (isDropped(p, maxLength, mode)) {
+        dropped++;
+        droppedIssues.push({
+          file: this.name,
+          line: p.line,
+          field: 'prompt',
+          reason: `dropped: the prompt is ${p.prompt_ids.length} tokens, not shorter than max_length ${maxLength}`,
+        });
+      } else if (maxLength !== null && p.prompt_ids.length + Math.max(p.chosen_ids.length, p.rejected_ids.length) > maxLength) {
+        truncated++;
+      }
+    }
+    const issues = [...tokenized.failed, ...droppedIssues, ...tokenized.mismatches].sort((a, b) => a.line - b.line);
+    return {
+      maxLength,
+      truncationMode: mode,
+      pairs: tokenized.pairs.length - dropped,
+      dropped,
+      truncated,
+      mismatches: tokenized.mismatches.length,
+      failed: tokenized.failed.length,
+      longest,
+      histogram: histogramOf(tokenized.pairs),
+      issues,
+    };
+  }
+
+  /** The pairs a run trains on: every tokenized row but those TRL drops under these settings. */
+  trainingPairs(tokenized: Tokenized, maxLength: number | null, mode: TruncationMode): TokenizedPair[] {
+    return tokenized.pairs.filter((p) => !isDropped(p, maxLength, mode));
+  }
+
+  preview(offset: number, count: number): PreviewRow[] {
+    return this.parsed.rows.slice(offset, offset + count).map((row, i) => {
+      const pair = this.tokenized?.byRow[offset + i];
+      return {
+        line: row.line,
+        prompt: displayText(row.prompt),
+        chosen: displayText(row.chosen),
+        rejected: displayText(row.rejected),
+        identical: JSON.stringify(row.chosen) === JSON.stringify(row.rejected),
+        tokens: pair ? { prompt: pair.prompt_ids.length, chosen: pair.chosen_ids.length, rejected: pair.rejected_ids.length } : null,
+      };
+    });
+  }
+}

@@ -1,0 +1,119 @@
+import { collatePreference } from '../core/data/collate';
+import { splitTrainEval } from '../core/data/split';
+import type { PreferenceRow, Text, TokenizedPair } from '../core/data/types';
+import { batchMetrics, evaluateBatch } from '../core/dpo/batch';
+import type { DPOConfig } from '../core/dpo/config';
+import { stopTokenIds } from '../core/model/generate';
+import type { LoraAdapter } from '../core/model/types';
+import { generateBucketed } from './generate';
+import { kernelsFor } from '../core/kernels';
+import type { ModelSession } from './model-session';
+import type { PairScore, PairScores, Sample, SampleRequest, Task } from './protocol';
+
+type Progress = (task: Task, label: string, fraction: number | null) => void;
+
+/** The adapter to score or sample with, and the reference it is measured against. */
+export interface ActivePolicy {
+  label: string;
+  policy: LoraAdapter | null;
+  reference: LoraAdapter | null;
+}
+
+/**
+ * Per-pair log-probs of the policy and the reference on the eval split (the first `count` of the
+ * training pairs when there is none), with TRL's metrics over them.
+ */
+export async function scorePairs(
+  session: ModelSession,
+  pairs: TokenizedPair[],
+  config: DPOConfig,
+  count: number,
+  active: ActivePolicy,
+  backend: string,
+  progress: Progress,
+): Promise<PairScores> {
+  const { train, eval: held } = splitTrainEval(pairs, config.eval_split, config.seed);
+  const split = held.length > 0 ? 'eval' : 'train';
+  const chosen = (held.length > 0 ? held : train).slice(0, count);
+  if (chosen.length === 0) throw new Error('there are no pairs to score');
+  const models = { model: session.model, policy: active.policy, reference: active.reference, ...kernelsFor(backend, 'auto') };
+  const bs = config.per_device_eval_batch_size;
+  const scores: PairScore[] = [];
+  const sums: Record<string, number> = {};
+  let batches = 0;
+  let lossSum = 0;
+  for (let i = 0; i < chosen.length; i += bs) {
+    const part = chosen.slice(i, i + bs);
+    const batch = collatePreference(part, {
+      max_length: config.max_length,
+      max_prompt_length: config.max_prompt_length,
+      truncation_mode: config.truncation_mode,
+      pad_token_id: session.tokenizer.padTokenId!,
+    });
+    const r = await evaluateBatch(models, batch, config);
+    part.forEach((p, j) =>
+      scores.push({
+        line: p.line,
+        policyChosen: r.chosenLogps[j],
+        policyRejected: r.rejectedLogps[j],
+        referenceChosen: r.refChosenLogps[j],
+        referenceRejected: r.refRejectedLogps[j],
+        loss: r.perPairLoss[j],
+      }),
+    );
+    for (const [k, v] of Object.entries(batchMetrics(r))) sums[k] = (sums[k] ?? 0) + v;
+    lossSum += r.loss * part.length;
+    batches++;
+    progress('score', `scored ${Math.min(i + bs, chosen.length)} of ${chosen.length} pairs`, Math.min(i + bs, chosen.length) / chosen.length);
+  }
+  const metrics: Record<string, number> = {};
+  for (const [k, v] of Object.entries(sums)) metrics[k] = v / batches;
+  metrics.loss = lossSum / chosen.length;
+  return { policy: active.label, split, pairs: scores, metrics };
+}
+
+/** The prompt as the model sees it: through the chat template when the tokenizer has one. */
+function promptIds(session: ModelSession, prompt: Text): number[] {
+  const tok = session.tokenizer;
+  if (typeof prompt !== 'string') return tok.encode(tok.applyChatTemplate(prompt, { addGenerationPrompt: true }), false);
+  if (tok.hasChatTemplate) return tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), false);
+  return tok.encode(prompt);
+}
+
+function promptLabel(prompt: Text): string {
+  return typeof prompt === 'string' ? prompt : prompt.map((m) => `${m.role}: ${m.content}`).join('\n');
+}
+
+/** Policy and reference answers to the same prompts, with the same sampling seed. */
+export async function generateSamples(
+  session: ModelSession,
+  rows: PreferenceRow[],
+  request: SampleRequest,
+  active: ActivePolicy,
+  progress: Progress,
+): Promise<Sample[]> {
+  const prompts: { prompt: Text; line: number | null }[] = request.rowIndices.map((i) => {
+    const row = rows[i];
+    if (!row) throw new Error(`there is no dataset row ${i + 1}`);
+    return { prompt: row.prompt, line: row.line };
+  });
+  if (request.freePrompt !== null && request.freePrompt.trim() !== '') prompts.push({ prompt: request.freePrompt, line: null });
+  if (prompts.length === 0) throw new Error('choose at least one prompt');
+  const stopIds = stopTokenIds(session.tokenizer, session.generationConfig);
+  const options = { maxNewTokens: request.maxNewTokens, temperature: request.temperature, seed: request.seed, stopIds, padId: session.tokenizer.padTokenId! };
+  const samples: Sample[] = [];
+  for (const [i, { prompt, line }] of prompts.entries()) {
+    progress('generate', `answering prompt ${i + 1} of ${prompts.length}`, i / prompts.length);
+    const ids = promptIds(session, prompt);
+    const policy = await generateBucketed(session.model, ids, { ...options, adapter: active.policy });
+    const reference = await generateBucketed(session.model, ids, { ...options, adapter: active.reference });
+    samples.push({
+      prompt: promptLabel(prompt),
+      line,
+      policy: session.tokenizer.decode(policy, true),
+      reference: session.tokenizer.decode(reference, true),
+    });
+  }
+  progress('generate', 'done', 1);
+  return samples;
+}

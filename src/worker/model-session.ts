@@ -1,0 +1,179 @@
+import { ChatTokenizer } from '../core/data/tokenizer';
+import { loadTokenizerFiles } from '../core/model/config';
+import { gpt2TensorShapes } from '../core/model/gpt2';
+import { llamaTensorShapes } from '../core/model/llama';
+import { loadCausalLM } from '../core/model/load';
+import { disposeAdapter, selectTargetModules, variableFrom } from '../core/model/lora';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter } from '../core/model/peft';
+import { fileListSource, memorySource, subSource, urlSource } from '../core/model/sources';
+import type { CausalLM, FileSource, LoraAdapter, LoraPair, ModelConfig } from '../core/model/types';
+import { storedModelSource } from './persist';
+import type { AdapterSummary, ModelInfo, ModelSource, Task } from './protocol';
+import { unzipFiles } from './zip';
+
+type Progress = (task: Task, label: string, fraction: number | null) => void;
+
+function parameterCount(config: ModelConfig): number {
+  const shapes = config.architecture === 'GPT2LMHeadModel' ? gpt2TensorShapes(config) : llamaTensorShapes(config);
+  let n = 0;
+  for (const shape of shapes.values()) n += shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+
+function moduleName(path: string): string {
+  return path.slice(path.lastIndexOf('.') + 1);
+}
+
+/** Reports each file as it is read, so a slow download or a big folder shows where it is. */
+function reportingSource(src: FileSource, progress: Progress): FileSource {
+  let read = 0;
+  return {
+    name: src.name,
+    async readText(path) {
+      progress('model', `reading ${path}`, null);
+      return src.readText(path);
+    },
+    async readBytes(path) {
+      progress('model', `reading ${path}`, null);
+      const bytes = await src.readBytes(path);
+      if (bytes) read += bytes.length;
+      if (bytes) progress('model', `read ${path} (${(read / 2 ** 20).toFixed(1)} MiB so far)`, null);
+      return bytes;
+    },
+  };
+}
+
+async function sourceFor(spec: ModelSource): Promise<FileSource> {
+  switch (spec.kind) {
+    case 'url':
+      return urlSource(spec.baseUrl, spec.name);
+    case 'files':
+      return fileListSource(spec.files, spec.name);
+    case 'stored':
+      return storedModelSource(spec.id, spec.name);
+  }
+}
+
+/** A copy of an adapter whose variables train: the policy of a run that starts from a loaded adapter. */
+export function cloneAdapterTrainable(adapter: LoraAdapter): LoraAdapter {
+  const modules = new Map<string, LoraPair>();
+  for (const [path, { A, B }] of adapter.modules) {
+    modules.set(path, { A: variableFrom(A.clone(), true), B: variableFrom(B.clone(), true) });
+  }
+  return { config: { ...adapter.config }, scaling: adapter.scaling, modules };
+}
+
+function summarize(adapter: LoraAdapter, name: string): AdapterSummary {
+  let parameters = 0;
+  for (const { A, B } of adapter.modules.values()) parameters += A.size + B.size;
+  const targets = adapter.config.target_modules === 'all-linear' ? ['all-linear'] : adapter.config.target_modules;
+  return { name, r: adapter.config.r, lora_alpha: adapter.config.lora_alpha, targetModules: targets, modules: adapter.modules.size, parameters };
+}
+
+/** Adapter files chosen by the user: the two PEFT files, a folder holding them, or a zip of either. */
+async function adapterSource(files: File[]): Promise<FileSource> {
+  if (files.length === 1 && /\.zip$/i.test(files[0].name)) {
+    const entries = await unzipFiles(new Uint8Array(await files[0].arrayBuffer()), files[0].name);
+    // A zip may hold the files at its root or inside one folder.
+    const config = [...entries.keys()].find((k) => k === ADAPTER_CONFIG_FILE || k.endsWith(`/${ADAPTER_CONFIG_FILE}`));
+    const src = memorySource(entries, files[0].name);
+    return config && config.includes('/') ? subSource(src, config.slice(0, -ADAPTER_CONFIG_FILE.length - 1)) : src;
+  }
+  return fileListSource(files, files.length === 1 ? files[0].name : 'chosen adapter files');
+}
+
+/**
+ * The loaded model, its tokenizer and an optional starting adapter. Owns their tensors: loading
+ * another model disposes this one.
+ */
+export class ModelSession {
+  private constructor(
+    readonly model: CausalLM,
+    readonly tokenizer: ChatTokenizer,
+    readonly generationConfig: unknown,
+    readonly source: ModelSource,
+    private startAdapter: { adapter: LoraAdapter; name: string } | null,
+  ) {}
+
+  static async load(spec: ModelSource, progress: Progress): Promise<ModelSession> {
+    const src = reportingSource(await sourceFor(spec), progress);
+    progress('model', 'reading config.json and the weights', null);
+    const { model } = await loadCausalLM(src);
+    try {
+      progress('model', 'reading the tokenizer', null);
+      const files = await loadTokenizerFiles(src);
+      const template = (await src.readText('chat_template.jinja')) ?? undefined;
+      const tokenizer = ChatTokenizer.fromJSON(files.tokenizerJson, files.tokenizerConfig, template);
+      if (tokenizer.padTokenId === null) throw new Error(`${spec.name}: the tokenizer has neither a pad nor an EOS token to pad batches with`);
+      // A folder may carry a PEFT adapter beside the weights (in adapter/ or at its root).
+      let startAdapter: { adapter: LoraAdapter; name: string } | null = null;
+      for (const folder of ['adapter', '']) {
+        const adapterSrc = subSource(src, folder);
+        if ((await adapterSrc.readText(ADAPTER_CONFIG_FILE)) === null) continue;
+        if ((await adapterSrc.readBytes(ADAPTER_WEIGHTS_FILE)) === null) continue;
+        progress('model', 'reading the adapter', null);
+        startAdapter = { adapter: await loadAdapter(adapterSrc, model), name: folder ? `${spec.name}/${folder}` : spec.name };
+        break;
+      }
+      return new ModelSession(model, tokenizer, files.generationConfig, spec, startAdapter);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
+
+  get name(): string {
+    return this.source.name;
+  }
+
+  /** The model's files again (exports re-read the base weights rather than keep a host copy). */
+  files(): Promise<FileSource> {
+    return sourceFor(this.source);
+  }
+
+  /** The adapter training starts from (TRL: a PeftModel's adapter, with a frozen copy as reference). */
+  get start(): { adapter: LoraAdapter; name: string } | null {
+    return this.startAdapter;
+  }
+
+  async loadStartAdapter(files: File[]): Promise<void> {
+    const src = await adapterSource(files);
+    const adapter = await loadAdapter(src, this.model);
+    if (this.startAdapter) disposeAdapter(this.startAdapter.adapter);
+    this.startAdapter = { adapter, name: src.name };
+  }
+
+  info(): ModelInfo {
+    const c = this.model.config;
+    const names = (paths: string[]) => [...new Set(paths.map(moduleName))];
+    return {
+      id: this.source.id,
+      name: this.source.name,
+      architecture: c.architecture,
+      modelType: c.model_type,
+      hiddenSize: c.hidden_size,
+      intermediateSize: c.intermediate_size,
+      layers: c.num_hidden_layers,
+      heads: c.num_attention_heads,
+      kvHeads: c.num_key_value_heads,
+      vocabSize: c.vocab_size,
+      maxPositions: c.max_position_embeddings,
+      tiedEmbeddings: c.tie_word_embeddings,
+      parameters: parameterCount(c),
+      linearModuleNames: names(this.model.linearModules().map((m) => m.path)),
+      defaultTargets: names(selectTargetModules(this.model, [])),
+      tokenizer: {
+        vocabSize: this.tokenizer.vocabSize,
+        eosToken: this.tokenizer.eosToken,
+        padTokenId: this.tokenizer.padTokenId,
+        chatTemplate: this.tokenizer.hasChatTemplate,
+      },
+      startAdapter: this.startAdapter ? summarize(this.startAdapter.adapter, this.startAdapter.name) : null,
+    };
+  }
+
+  dispose(): void {
+    if (this.startAdapter) disposeAdapter(this.startAdapter.adapter);
+    this.model.dispose();
+  }
+}

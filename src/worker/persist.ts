@@ -1,0 +1,33 @@
+/**
+ * The worker's side of browser storage: checkpoints (the run record's step and history follow them),
+ * the dataset a run trains on, and stored model files. The page keeps the rest of the run record.
+ */
+import type { FileSource } from '../core/model/types';
+import { datasetFingerprint, openStudioStorage, type Checkpoint, type CheckpointInput } from '../app/storage';
+import type { DatasetSession } from './dataset-session';
+
+const storage = openStudioStorage();
+
+export function fingerprintText(text: string): Promise<string> {
+  return datasetFingerprint(text);
+}
+
+export function storeCheckpoint(runId: string, checkpoint: CheckpointInput): Promise<void> {
+  return storage.saveCheckpoint(runId, checkpoint);
+}
+
+export function loadCheckpoint(runId: string): Promise<Checkpoint | undefined> {
+  return storage.loadLatestCheckpoint(runId);
+}
+
+/** Keeps the file a run trains on, once per content, so the run can resume after a reload. */
+export async function storeDataset(dataset: DatasetSession): Promise<void> {
+  if (await storage.getDataset(dataset.fingerprint)) return;
+  await storage.putDataset(dataset.fingerprint, { name: dataset.name, text: dataset.text });
+}
+
+export async function storedModelSource(key: string, name: string): Promise<FileSource> {
+  const src = await storage.modelFileSource(key, name);
+  if (!src) throw new Error(`${name} is not in browser storage any more; download it again`);
+  return src;
+}

@@ -1,0 +1,235 @@
+/**
+ * The typed message protocol between the studio page and its training worker.
+ *
+ * The page sends commands; each carries an id and gets exactly one `reply` (its result, or an error
+ * message). Long work also streams events that are not replies: progress, training status, log
+ * entries, checkpoints. The page never computes a loss; it renders what these messages carry.
+ */
+import type { DataIssue, DatasetFormat, TruncationMode } from '../core/data/types';
+import type { DPOConfig } from '../core/dpo/config';
+import type { LogEntry } from '../core/dpo/trainer';
+import type { Architecture, LoraConfig } from '../core/model/types';
+
+export type { LogEntry };
+
+/** Which tfjs backend the worker should use: WebGPU when the browser has it, or the CPU on request. */
+export type BackendPreference = 'auto' | 'cpu';
+
+export interface WebGpuInfo {
+  available: boolean;
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** Why WebGPU is not used, in words a person can act on. */
+  reason?: string;
+  /** The largest storage buffer one binding may hold (bytes). */
+  maxStorageBufferBindingSize?: number;
+}
+
+export interface EngineInfo {
+  backend: 'webgpu' | 'cpu';
+  webgpu: WebGpuInfo;
+  /** Fused WGSL kernels on WebGPU, composed tfjs ops elsewhere. */
+  kernels: 'fused' | 'composed';
+}
+
+/** Where a model comes from. File objects survive structured cloning, so a folder pick travels as is. */
+export type ModelSource =
+  | { kind: 'url'; id: string; name: string; baseUrl: string }
+  | { kind: 'files'; id: string; name: string; files: File[] }
+  | { kind: 'stored'; id: string; name: string };
+
+export interface AdapterSummary {
+  name: string;
+  r: number;
+  lora_alpha: number;
+  targetModules: string[];
+  modules: number;
+  parameters: number;
+}
+
+export interface ModelInfo {
+  /** Stable key of the source: "demo", "hub:owner/name", "folder:name". Runs remember it. */
+  id: string;
+  name: string;
+  architecture: Architecture;
+  modelType: string;
+  hiddenSize: number;
+  intermediateSize: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  vocabSize: number;
+  maxPositions: number;
+  tiedEmbeddings: boolean;
+  parameters: number;
+  /** Distinct names of the linear modules LoRA may adapt ("q_proj", …), in model order. */
+  linearModuleNames: string[];
+  /** PEFT's default LoRA targets for this architecture. */
+  defaultTargets: string[];
+  tokenizer: { vocabSize: number; eosToken: string | null; padTokenId: number | null; chatTemplate: boolean };
+  /** An adapter that came with the model folder or was loaded afterwards; training starts from it. */
+  startAdapter: AdapterSummary | null;
+}
+
+export interface DatasetSummary {
+  name: string;
+  bytes: number;
+  fingerprint: string;
+  format: DatasetFormat | null;
+  formatCounts: Partial<Record<DatasetFormat, number>>;
+  rows: number;
+  identicalPairs: number;
+  /** Every problem, in line order (the page pages and downloads them). */
+  issues: DataIssue[];
+}
+
+export interface Histogram {
+  /** Lower edge of each bin; bins have equal width. */
+  edges: number[];
+  width: number;
+  prompt: number[];
+  chosen: number[];
+  rejected: number[];
+}
+
+/** Token statistics of the loaded dataset under the loaded tokenizer and a max_length. */
+export interface TokenStats {
+  maxLength: number | null;
+  truncationMode: TruncationMode;
+  pairs: number;
+  /** Pairs whose prompt alone reaches max_length (keep_start): TRL drops them. */
+  dropped: number;
+  /** Pairs with a prompt+completion sequence longer than max_length: cut by the collator. */
+  truncated: number;
+  mismatches: number;
+  failed: number;
+  longest: { prompt: number; chosen: number; rejected: number };
+  histogram: Histogram;
+  /** Tokenization problems (dropped, failed, prefix mismatches), with lines. */
+  issues: DataIssue[];
+}
+
+export interface PreviewRow {
+  line: number;
+  prompt: string;
+  chosen: string;
+  rejected: string;
+  identical: boolean;
+  /** Token counts when a tokenizer has seen the row. */
+  tokens: { prompt: number; chosen: number; rejected: number } | null;
+}
+
+/** Settings of a run beyond DPOConfig. */
+export interface RunSpec {
+  runId: string;
+  config: DPOConfig;
+  lora: LoraConfig;
+  /** Checkpoint every this many optimizer steps (and on pause and stop). */
+  saveSteps: number;
+  /** Continue from the run's latest checkpoint instead of starting at step 0. */
+  resume: boolean;
+}
+
+export type TrainState = 'preparing' | 'running' | 'paused' | 'stopped' | 'finished' | 'failed';
+
+export interface PairScore {
+  line: number;
+  policyChosen: number;
+  policyRejected: number;
+  referenceChosen: number;
+  referenceRejected: number;
+  loss: number;
+}
+
+export interface PairScores {
+  /** What the policy was: "run 3 (step 40)", "adapter.zip", "base model". */
+  policy: string;
+  split: 'eval' | 'train';
+  pairs: PairScore[];
+  metrics: Record<string, number>;
+}
+
+export interface SampleRequest {
+  /** Dataset rows (by index among valid rows) whose prompts to answer, and/or a free prompt. */
+  rowIndices: number[];
+  freePrompt: string | null;
+  maxNewTokens: number;
+  temperature: number;
+  seed: number;
+}
+
+export interface Sample {
+  prompt: string;
+  line: number | null;
+  policy: string;
+  reference: string;
+}
+
+export interface ExportedFile {
+  fileName: string;
+  mime: string;
+  bytes: Uint8Array;
+}
+
+export interface TrlExportRequest {
+  config: DPOConfig;
+  lora: LoraConfig;
+  modelName: string;
+}
+
+/** Every command: its arguments and the result its reply carries. */
+export interface CommandMap {
+  init: { args: { backend: BackendPreference }; result: EngineInfo };
+  loadModel: { args: { source: ModelSource }; result: ModelInfo };
+  /** A PEFT adapter (its two files, or a zip of them) to start training from and to score/sample with. */
+  loadAdapter: { args: { files: File[] }; result: ModelInfo };
+  /** Parses a preference file (a File, or text from storage) with progress events. */
+  loadDataset: { args: { file: Blob; name: string }; result: DatasetSummary };
+  tokenStats: { args: { maxLength: number | null; truncationMode: TruncationMode }; result: TokenStats };
+  previewRows: { args: { offset: number; count: number }; result: { offset: number; total: number; rows: PreviewRow[] } };
+  /** Starts (or resumes) a run; the reply comes once it is running; the run then reports by events. */
+  train: { args: { spec: RunSpec }; result: { totalSteps: number; startStep: number } };
+  pause: { args: Record<string, never>; result: null };
+  resume: { args: Record<string, never>; result: null };
+  stop: { args: Record<string, never>; result: null };
+  scorePairs: { args: { config: DPOConfig; count: number }; result: PairScores };
+  generate: { args: SampleRequest; result: Sample[] };
+  exportAdapter: { args: Record<string, never>; result: ExportedFile };
+  exportMerged: { args: Record<string, never>; result: ExportedFile };
+  exportTrl: { args: TrlExportRequest; result: ExportedFile };
+}
+
+export type CommandType = keyof CommandMap;
+export type CommandArgs<K extends CommandType> = CommandMap[K]['args'];
+export type CommandResult<K extends CommandType> = CommandMap[K]['result'];
+
+export type Command = { [K in CommandType]: { id: number; type: K } & CommandArgs<K> }[CommandType];
+
+/** Long-running work that reports progress. */
+export type Task = 'model' | 'adapter' | 'dataset' | 'tokenize' | 'reference' | 'export' | 'generate' | 'score';
+
+export type WorkerEvent =
+  | { type: 'reply'; id: number; ok: true; result: unknown }
+  | { type: 'reply'; id: number; ok: false; error: string }
+  /** fraction in [0, 1], or null when the amount of work is unknown. */
+  | { type: 'progress'; task: Task; label: string; fraction: number | null }
+  | { type: 'trainStatus'; runId: string; state: TrainState; step: number; totalSteps: number; message?: string }
+  | {
+      type: 'trainProgress';
+      runId: string;
+      step: number;
+      totalSteps: number;
+      /** Mean seconds per optimizer step over the recent steps. */
+      secondsPerStep: number;
+      tokensPerSecond: number;
+    }
+  | { type: 'log'; runId: string; entry: LogEntry }
+  /** The run's whole metric history, sent when a run resumes from a checkpoint. */
+  | { type: 'history'; runId: string; entries: LogEntry[] }
+  | { type: 'checkpoint'; runId: string; step: number; saved: true }
+  | { type: 'checkpoint'; runId: string; step: number; saved: false; message: string }
+  | { type: 'warning'; message: string };
+
+export type ReplyEvent = Extract<WorkerEvent, { type: 'reply' }>;
+export type StreamEvent = Exclude<WorkerEvent, ReplyEvent>;

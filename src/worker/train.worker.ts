@@ -1,0 +1,216 @@
+/// <reference lib="webworker" />
+/**
+ * The studio's training worker: owns tfjs, the model, the dataset, the trainer and the checkpoints.
+ * Commands arrive by postMessage (protocol.ts); each gets one reply, and long work streams events.
+ */
+import { initBackend } from './backend';
+import { DatasetSession } from './dataset-session';
+import { exportAdapterZip, exportMergedZip, exportTrlZip } from './exports';
+import { generateSamples, scorePairs, type ActivePolicy } from './evaluation';
+import { ModelSession } from './model-session';
+import type { Command, CommandArgs, CommandResult, CommandType, EngineInfo, StreamEvent, Task, WorkerEvent } from './protocol';
+import { storeDataset } from './persist';
+import { TrainingSession } from './training-session';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+function post(event: WorkerEvent, transfer: Transferable[] = []): void {
+  self.postMessage(event, transfer);
+}
+
+const emit = (event: StreamEvent) => post(event);
+const progress = (task: Task, label: string, fraction: number | null) => post({ type: 'progress', task, label, fraction });
+
+let engine: EngineInfo | null = null;
+let model: ModelSession | null = null;
+let dataset: DatasetSession | null = null;
+let training: TrainingSession | null = null;
+/** Stop arrived while a run was still being prepared: it stops as soon as it exists. */
+let stopWhilePreparing = false;
+/** What scoring, samples and exports use: the latest run's adapter, a loaded adapter, or the base model. */
+let policySource: 'run' | 'loaded' | 'base' = 'base';
+
+function requireEngine(): EngineInfo {
+  if (!engine) throw new Error('the engine is not started yet');
+  return engine;
+}
+
+function requireModel(): ModelSession {
+  if (!model) throw new Error('load a model first');
+  return model;
+}
+
+function requireDataset(): DatasetSession {
+  if (!dataset) throw new Error('load a preference dataset first');
+  return dataset;
+}
+
+function requireIdle(what: string): void {
+  if (training && (training.state === 'running' || training.state === 'preparing')) {
+    throw new Error(`${what} is not possible while a run is training; pause or stop it first`);
+  }
+}
+
+function activePolicy(): ActivePolicy {
+  const m = requireModel();
+  if (policySource === 'run' && training) {
+    return { label: `run ${training.runId} at step ${training.step}`, policy: training.policy, reference: training.reference };
+  }
+  if (policySource === 'loaded' && m.start) return { label: m.start.name, policy: m.start.adapter, reference: null };
+  return { label: 'base model (no adapter)', policy: null, reference: null };
+}
+
+/** Commands that change the model, data or GPU work run one at a time, in order. */
+let queue: Promise<unknown> = Promise.resolve();
+function exclusive<T>(work: () => Promise<T>): Promise<T> {
+  const next = queue.then(work, work);
+  queue = next.catch(() => undefined);
+  return next;
+}
+
+type Handlers = { [K in CommandType]: (args: CommandArgs<K>) => Promise<CommandResult<K>> };
+
+const handlers: Handlers = {
+  init: ({ backend }) =>
+    exclusive(async () => {
+      if (engine) return engine;
+      engine = await initBackend(backend);
+      return engine;
+    }),
+
+  loadModel: ({ source }) =>
+    exclusive(async () => {
+      requireEngine();
+      requireIdle('Loading a model');
+      const next = await ModelSession.load(source, progress);
+      training?.dispose();
+      training = null;
+      model?.dispose();
+      model = next;
+      policySource = model.start ? 'loaded' : 'base';
+      return model.info();
+    }),
+
+  loadAdapter: ({ files }) =>
+    exclusive(async () => {
+      const m = requireModel();
+      requireIdle('Loading an adapter');
+      progress('adapter', 'reading the adapter', null);
+      await m.loadStartAdapter(files);
+      policySource = 'loaded';
+      return m.info();
+    }),
+
+  loadDataset: ({ file, name }) =>
+    exclusive(async () => {
+      requireIdle('Loading a dataset');
+      dataset = await DatasetSession.load(file, name, progress);
+      return dataset.summary();
+    }),
+
+  tokenStats: ({ maxLength, truncationMode }) =>
+    exclusive(async () => {
+      const d = requireDataset();
+      const tokenized = await d.tokenize(requireModel().tokenizer, progress);
+      return d.stats(tokenized, maxLength, truncationMode);
+    }),
+
+  previewRows: async ({ offset, count }) => {
+    const d = requireDataset();
+    return { offset, total: d.rows.length, rows: d.preview(offset, count) };
+  },
+
+  train: ({ spec }) =>
+    exclusive(async () => {
+      try {
+        const e = requireEngine();
+        const m = requireModel();
+        const d = requireDataset();
+        if (training?.active) throw new Error('a run is already in progress; stop it before starting another');
+        const tokenized = await d.tokenize(m.tokenizer, progress);
+        const pairs = d.trainingPairs(tokenized, spec.config.max_length, spec.config.truncation_mode);
+        if (pairs.length === 0) throw new Error('no pairs are left to train on: every row was invalid or dropped for max_length');
+        await storeDataset(d);
+        training?.dispose();
+        training = null;
+        const run = await TrainingSession.prepare(m, pairs, spec, e.backend, emit, progress);
+        training = run;
+        policySource = 'run';
+        if (stopWhilePreparing) run.stop();
+        void run.run();
+        return { totalSteps: run.totalSteps, startStep: run.step };
+      } finally {
+        stopWhilePreparing = false;
+      }
+    }),
+
+  pause: async () => {
+    training?.pause();
+    return null;
+  },
+
+  resume: async () => {
+    training?.resume();
+    return null;
+  },
+
+  stop: async () => {
+    if (training?.active) training.stop();
+    else stopWhilePreparing = true;
+    return null;
+  },
+
+  scorePairs: ({ config, count }) =>
+    exclusive(async () => {
+      requireIdle('Scoring');
+      const m = requireModel();
+      const d = requireDataset();
+      const tokenized = await d.tokenize(m.tokenizer, progress);
+      const pairs = d.trainingPairs(tokenized, config.max_length, config.truncation_mode);
+      return scorePairs(m, pairs, config, count, activePolicy(), requireEngine().backend, progress);
+    }),
+
+  generate: (request) =>
+    exclusive(async () => {
+      requireIdle('Sampling');
+      return generateSamples(requireModel(), dataset?.rows ?? [], request, activePolicy(), progress);
+    }),
+
+  exportAdapter: () =>
+    exclusive(async () => {
+      requireIdle('Exporting');
+      const p = activePolicy();
+      if (!p.policy) throw new Error('there is no adapter to export yet: train a run or load an adapter');
+      return exportAdapterZip(p.policy, requireModel());
+    }),
+
+  exportMerged: () =>
+    exclusive(async () => {
+      requireIdle('Exporting');
+      const p = activePolicy();
+      if (!p.policy) throw new Error('there is no adapter to merge yet: train a run or load an adapter');
+      return exportMergedZip(p.policy, requireModel(), progress);
+    }),
+
+  exportTrl: (request) =>
+    exclusive(async () => {
+      const m = requireModel();
+      const d = requireDataset();
+      const tokenized = await d.tokenize(m.tokenizer, progress);
+      const pairs = d.trainingPairs(tokenized, request.config.max_length, request.config.truncation_mode);
+      return exportTrlZip(request, m, d.rows, pairs);
+    }),
+};
+
+self.onmessage = async (message: MessageEvent<Command>) => {
+  const { id, type, ...args } = message.data;
+  try {
+    const handler = handlers[type] as (a: unknown) => Promise<unknown>;
+    if (!handler) throw new Error(`unknown command "${type}"`);
+    const result = await handler(args);
+    const bytes = (result as { bytes?: unknown } | null)?.bytes;
+    post({ type: 'reply', id, ok: true, result }, bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : []);
+  } catch (e) {
+    post({ type: 'reply', id, ok: false, error: e instanceof Error ? e.message : String(e) });
+  }
+};

@@ -1,0 +1,192 @@
+import { splitTrainEval } from '../core/data/split';
+import type { TokenizedPair } from '../core/data/types';
+import type { DpoModels } from '../core/dpo/batch';
+import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
+import { cloneAdapterFrozen, createLoraAdapter, disposeAdapter } from '../core/model/lora';
+import type { LoraAdapter } from '../core/model/types';
+import { kernelsFor } from '../core/kernels';
+import type { ModelSession } from './model-session';
+import { loadCheckpoint, storeCheckpoint } from './persist';
+import type { RunSpec, StreamEvent, Task, TrainState } from './protocol';
+import { cloneAdapterTrainable } from './model-session';
+
+type Emit = (event: StreamEvent) => void;
+type Progress = (task: Task, label: string, fraction: number | null) => void;
+
+/** Steps averaged for the ETA: recent enough to follow a change of speed, long enough to be steady. */
+const TIMING_WINDOW = 8;
+
+/**
+ * One run: a DPOTrainer driven step by step, with pause, resume and stop between steps and a
+ * checkpoint every `saveSteps` steps and whenever the run pauses or ends. The trained adapter stays
+ * here after the run ends; scoring, samples and exports read it.
+ */
+export class TrainingSession {
+  state: TrainState = 'preparing';
+  readonly runId: string;
+  readonly policy: LoraAdapter;
+  readonly reference: LoraAdapter | null;
+  readonly evalPairs: TokenizedPair[];
+
+  private readonly trainer: DPOTrainer;
+  private history: LogEntry[] = [];
+  private lastSavedStep = -1;
+  private pauseRequested = false;
+  private stopRequested = false;
+  private wake: (() => void) | null = null;
+  private stepSeconds: number[] = [];
+  private tokensPerSecond = 0;
+
+  private constructor(
+    private readonly spec: RunSpec,
+    readonly models: DpoModels,
+    pairs: TokenizedPair[],
+    padTokenId: number,
+    private readonly emit: Emit,
+  ) {
+    this.runId = spec.runId;
+    this.policy = models.policy!;
+    this.reference = models.reference;
+    const { train, eval: evalPairs } = splitTrainEval(pairs, spec.config.eval_split, spec.config.seed);
+    this.evalPairs = evalPairs;
+    this.trainer = new DPOTrainer({ models, train, eval: evalPairs, config: spec.config, padTokenId });
+  }
+
+  /**
+   * Builds the trainer (and restores the run's latest checkpoint when resuming). A run that starts
+   * from a loaded adapter trains a copy of it against a frozen copy, as TRL does with a PeftModel;
+   * otherwise a fresh adapter trains against the base model with adapters off.
+   */
+  static async prepare(session: ModelSession, pairs: TokenizedPair[], spec: RunSpec, backend: string, emit: Emit, progress: Progress): Promise<TrainingSession> {
+    const start = session.start?.adapter ?? null;
+    const policy = start ? cloneAdapterTrainable(start) : createLoraAdapter(session.model, spec.lora, spec.config.seed);
+    const reference = start ? cloneAdapterFrozen(start) : null;
+    const models: DpoModels = { model: session.model, policy, reference, ...kernelsFor(backend, 'auto') };
+    let run: TrainingSession;
+    try {
+      run = new TrainingSession(spec, models, pairs, session.tokenizer.padTokenId!, emit);
+    } catch (e) {
+      disposeAdapter(policy);
+      if (reference) disposeAdapter(reference);
+      throw e;
+    }
+    try {
+      if (spec.resume) {
+        const checkpoint = await loadCheckpoint(spec.runId);
+        if (!checkpoint) throw new Error(`run ${spec.runId} has no saved checkpoint to resume from`);
+        run.trainer.restore(checkpoint.state);
+        run.history = checkpoint.history;
+        run.lastSavedStep = checkpoint.step;
+        emit({ type: 'history', runId: spec.runId, entries: run.history });
+      }
+      if (spec.config.precompute_ref_log_probs) {
+        await run.trainer.precomputeReference((done, total) => progress('reference', `reference log-probs ${done} / ${total} pairs`, done / total));
+      }
+    } catch (e) {
+      run.dispose();
+      throw e;
+    }
+    return run;
+  }
+
+  get step(): number {
+    return this.trainer.globalStep;
+  }
+
+  get totalSteps(): number {
+    return this.trainer.totalSteps;
+  }
+
+  get config() {
+    return this.spec.config;
+  }
+
+  private status(state: TrainState, message?: string): void {
+    this.state = state;
+    this.emit({ type: 'trainStatus', runId: this.runId, state, step: this.step, totalSteps: this.totalSteps, message });
+  }
+
+  private async checkpoint(): Promise<void> {
+    if (this.lastSavedStep === this.step) return;
+    const step = this.step;
+    try {
+      const state = await this.trainer.getState();
+      await storeCheckpoint(this.runId, { step, state, history: this.history });
+      this.lastSavedStep = step;
+      this.emit({ type: 'checkpoint', runId: this.runId, step, saved: true });
+    } catch (e) {
+      const previous = this.lastSavedStep >= 0 ? `the checkpoint of step ${this.lastSavedStep} is intact` : 'no earlier checkpoint exists';
+      this.emit({ type: 'checkpoint', runId: this.runId, step, saved: false, message: `${e instanceof Error ? e.message : String(e)}; ${previous}` });
+    }
+  }
+
+  private log(entry: LogEntry): void {
+    this.history.push(entry);
+    if (typeof entry.tokens_per_second === 'number') this.tokensPerSecond = entry.tokens_per_second;
+    this.emit({ type: 'log', runId: this.runId, entry });
+  }
+
+  /** The training loop; returns when the run finishes, is stopped or fails (it never throws). */
+  async run(): Promise<void> {
+    const every = Math.max(1, Math.floor(this.spec.saveSteps));
+    this.status('running');
+    try {
+      while (!this.trainer.done) {
+        if (this.pauseRequested && !this.stopRequested) {
+          await this.checkpoint();
+          this.status('paused');
+          await new Promise<void>((resolve) => (this.wake = resolve));
+          this.wake = null;
+          if (!this.stopRequested) this.status('running');
+        }
+        if (this.stopRequested) break;
+        const started = performance.now();
+        const entry = await this.trainer.step();
+        if (entry) this.log(entry);
+        if (this.trainer.evalDue) this.log(await this.trainer.evaluate());
+        this.stepSeconds.push((performance.now() - started) / 1000);
+        if (this.stepSeconds.length > TIMING_WINDOW) this.stepSeconds.shift();
+        this.emit({
+          type: 'trainProgress',
+          runId: this.runId,
+          step: this.step,
+          totalSteps: this.totalSteps,
+          secondsPerStep: this.stepSeconds.reduce((a, b) => a + b, 0) / this.stepSeconds.length,
+          tokensPerSecond: this.tokensPerSecond,
+        });
+        if (this.step % every === 0) await this.checkpoint();
+      }
+      await this.checkpoint();
+      this.status(this.trainer.done ? 'finished' : 'stopped');
+    } catch (e) {
+      // The step that failed applied nothing: the adapter and the last checkpoint are the last good state.
+      await this.checkpoint();
+      const message = e instanceof NonFiniteError ? `${e.message}. Training stopped at the last good step ${this.step}.` : e instanceof Error ? e.message : String(e);
+      this.status('failed', message);
+    }
+  }
+
+  pause(): void {
+    if (this.state === 'running') this.pauseRequested = true;
+  }
+
+  resume(): void {
+    this.pauseRequested = false;
+    this.wake?.();
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+    this.wake?.();
+  }
+
+  get active(): boolean {
+    return this.state === 'preparing' || this.state === 'running' || this.state === 'paused';
+  }
+
+  dispose(): void {
+    this.trainer.dispose();
+    disposeAdapter(this.policy);
+    if (this.reference) disposeAdapter(this.reference);
+  }
+}

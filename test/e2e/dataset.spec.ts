@@ -1,0 +1,139 @@
+import { expect, test } from '@playwright/test';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { cspViolations, dropFile, goTo, openStudio, savedDownload, screenshots } from './studio';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/pairs-with-problems.jsonl', import.meta.url));
+
+test('a dropped file keeps its valid rows and lists each broken line with its reason', async ({ page }, testInfo) => {
+  const rec = await openStudio(page);
+  await dropFile(page, FIXTURE, 'pairs-with-problems.jsonl');
+  await expect(page.getByRole('heading', { name: 'pairs-with-problems.jsonl' })).toBeVisible();
+  await expect(page.getByTestId('valid-rows')).toHaveText('5');
+  await expect(page.getByTestId('issue-count')).toHaveText('4');
+  await expect(page.getByTestId('identical-pairs')).toHaveText('1');
+  await expect(page.getByTestId('dataset-format')).toContainText('standard');
+
+  const skipped = page.getByRole('region', { name: 'Rows skipped' }).getByRole('row');
+  await expect(skipped).toHaveCount(5); // header + 4
+  await expect(skipped.nth(1)).toContainText(/^2\s*—\s*invalid JSON at column 87/);
+  await expect(skipped.nth(2)).toContainText('4');
+  await expect(skipped.nth(2)).toContainText('rejected');
+  await expect(skipped.nth(2)).toContainText('missing field');
+  await expect(skipped.nth(3)).toContainText('chosen');
+  await expect(skipped.nth(3)).toContainText('must be a string or a list of {role, content} messages, got a number');
+  await expect(skipped.nth(4)).toContainText(/^7/);
+
+  // The valid rows are the ones the preview shows, by line.
+  const lines = page.getByRole('table', { name: 'Preference pairs' }).locator('.pair-line');
+  await expect(lines).toHaveText([/^1/, /^3/, /^5/, /^8/, /^9\s*same/]);
+  await expect(page.getByText('BLUE KETTLE!')).toBeVisible();
+  // Tokenized with the demo model's tokenizer: lengths and histograms appear.
+  await expect(page.getByRole('figure', { name: 'prompt tokens histogram' })).toBeVisible();
+  await expect(page.locator('.pair-text .tokens').first()).toHaveText(/\d+ tok/);
+
+  const csv = await savedDownload(page, testInfo, () => page.getByRole('button', { name: 'Download list (CSV)' }).first().click());
+  const text = readFileSync(csv.path, 'utf8');
+  expect(text.split('\r\n')[0]).toBe('file,line,field,reason');
+  expect(text).toContain('pairs-with-problems.jsonl,4,rejected,missing field');
+  expect(text.trim().split('\r\n')).toHaveLength(5);
+
+  await page.evaluate(() => document.querySelector('.main')!.scrollTo(0, 0));
+  await screenshots(page, 'dataset-loaded');
+  expect(await cspViolations(page)).toEqual([]);
+  expect(rec.pageErrors).toEqual([]);
+});
+
+test('markup in a dataset row shows as text and runs nothing', async ({ page }) => {
+  const rec = await openStudio(page);
+  await page.getByLabel('Preference dataset').setInputFiles(FIXTURE);
+  await expect(page.getByTestId('valid-rows')).toHaveText('5');
+  const table = page.getByRole('table', { name: 'Preference pairs' });
+  await expect(table.getByText('<img src=x onerror=alert(1)>!', { exact: true })).toBeVisible();
+  await expect(table.getByText('<script>alert(2)</script>', { exact: true })).toBeVisible();
+  await expect(page.locator('img[src="x"]')).toHaveCount(0);
+  await expect(page.locator('#root script')).toHaveCount(0);
+  // Also where prompts are offered for sampling.
+  await goTo(page, 'Evaluate & sample');
+  await expect(page.getByRole('group', { name: 'Prompts from the dataset' }).getByText('Shout: <img src=x onerror=alert(1)>')).toBeVisible();
+  await expect(page.locator('img[src="x"]')).toHaveCount(0);
+  await page.waitForTimeout(500);
+  expect(rec.dialogs).toEqual([]);
+  expect(rec.pageErrors).toEqual([]);
+  expect(await cspViolations(page)).toEqual([]);
+});
+
+test('settings that cannot run are explained next to their field and block Train', async ({ page }) => {
+  await openStudio(page);
+  const train = page.getByRole('button', { name: 'Train', exact: true });
+  await goTo(page, 'Configure');
+  // TRL's defaults, with a LoRA learning rate.
+  await expect(page.getByLabel('beta', { exact: true })).toHaveValue('0.1');
+  await expect(page.getByLabel('loss type', { exact: true })).toHaveValue('sigmoid');
+  await expect(page.getByLabel('learning rate', { exact: true })).toHaveValue('0.00005');
+  await expect(page.getByLabel('max steps', { exact: true })).toHaveValue('-1');
+
+  const beta = page.getByLabel('beta', { exact: true });
+  await beta.fill('-1');
+  await expect(page.getByText('beta must be greater than 0')).toBeVisible();
+  await expect(beta).toHaveAttribute('aria-invalid', 'true');
+  await expect(train).toBeDisabled();
+  await beta.fill('abc');
+  await expect(page.getByText('beta must be a number')).toBeVisible();
+  await expect(train).toBeDisabled();
+  await beta.fill('0.5');
+  await expect(page.getByText('Ready to train')).toBeVisible();
+  await expect(train).toBeEnabled();
+
+  // Every loss type has its one-line explanation; exo_pair needs label smoothing.
+  const loss = page.getByLabel('loss type', { exact: true });
+  await loss.selectOption('ipo');
+  await expect(page.getByText(/^IPO: squared gap/)).toBeVisible();
+  await loss.selectOption('exo_pair');
+  await expect(page.getByText('exo_pair needs label_smoothing > 0 (e.g. 1e-3)')).toBeVisible();
+  await expect(train).toBeDisabled();
+  await page.getByLabel('label smoothing', { exact: true }).fill('0.001');
+  await expect(train).toBeEnabled();
+
+  await page.getByLabel('max length', { exact: true }).fill('100000');
+  await expect(page.getByText(/max_length 100000 is longer than the model's \d+ positions/)).toBeVisible();
+  await expect(train).toBeDisabled();
+});
+
+test('a large file is parsed in the worker with a progress bar while the page stays usable', async ({ page }, testInfo) => {
+  const rows = 150_000;
+  const lines: string[] = [];
+  for (let i = 0; i < rows; i++) {
+    const word = `item ${i} ${'x'.repeat(i % 40)}`;
+    lines.push(JSON.stringify({ prompt: `Shout: ${word}\n`, chosen: `${word.toUpperCase()}!`, rejected: `${word}.` }));
+  }
+  lines[7] = '{"prompt": "broken';
+  const path = testInfo.outputPath('large.jsonl');
+  writeFileSync(path, lines.join('\n') + '\n');
+  expect(statSync(path).size).toBeGreaterThan(16 * 2 ** 20);
+
+  const rec = await openStudio(page);
+  // Every progress label the page shows, as it shows them.
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { progressSeen: string[] }).progressSeen = seen;
+    new MutationObserver(() => {
+      for (const bar of document.querySelectorAll('[role="progressbar"]')) {
+        const label = `${bar.getAttribute('aria-label')} @ ${bar.getAttribute('aria-valuenow') ?? '?'}`;
+        if (seen[seen.length - 1] !== label) seen.push(label);
+      }
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+  await page.getByLabel('Preference dataset').setInputFiles(path);
+  await expect(page.getByRole('progressbar', { name: /^(reading|parsing) large\.jsonl/ })).toBeVisible();
+  // The page answers while the worker parses.
+  await goTo(page, 'Configure');
+  await page.getByLabel('beta', { exact: true }).fill('0.2');
+  await goTo(page, 'Dataset');
+  await expect(page.getByTestId('valid-rows')).toHaveText((rows - 1).toLocaleString('en-US'), { timeout: 60_000 });
+  await expect(page.getByRole('region', { name: 'Rows skipped' }).getByRole('row').nth(1)).toContainText(/^8\s*—\s*invalid JSON/);
+  const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen);
+  const parsing = seen.filter((s) => s.startsWith('parsing large.jsonl:'));
+  expect(parsing.length, seen.join('\n')).toBeGreaterThanOrEqual(2);
+  expect(rec.pageErrors).toEqual([]);
+});

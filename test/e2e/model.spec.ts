@@ -1,0 +1,85 @@
+import { expect, test } from '@playwright/test';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cspViolations, goTo, openStudio, waitForDemo } from './studio';
+
+const DEMO = fileURLToPath(new URL('../../public/models/demo', import.meta.url));
+const REPO = 'test-org/tiny-dpo';
+
+test('a model folder opens from the folder picker', async ({ page }) => {
+  const rec = await openStudio(page);
+  await goTo(page, 'Model');
+  await page.getByLabel('Open model folder').setInputFiles(DEMO);
+  await expect(page.getByRole('heading', { level: 2, name: 'demo', exact: true })).toBeVisible({ timeout: 30_000 });
+  await expect(page.locator('#loaded-heading + .chip')).toHaveText(/ForCausalLM|LMHeadModel/);
+  await expect(page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: /^Model/ })).toContainText('demo');
+  // The dataset is tokenized again with this model's tokenizer.
+  await goTo(page, 'Dataset');
+  await expect(page.getByRole('heading', { name: 'Token lengths' })).toBeVisible();
+  expect(rec.pageErrors).toEqual([]);
+  expect(await cspViolations(page)).toEqual([]);
+});
+
+test('a Hugging Face repo downloads once with progress, then loads from browser storage with no network', async ({ page }) => {
+  const files = readdirSync(DEMO).filter((f) => statSync(join(DEMO, f)).isFile());
+  const hub: string[] = [];
+  // The weights wait until the test has seen the download's progress bar.
+  let releaseWeights = () => {};
+  const weightsGate = new Promise<void>((resolve) => (releaseWeights = resolve));
+  // A stand-in for the Hub: the listing API and the resolve URLs, serving the demo model's files.
+  await page.route('https://huggingface.co/**', async (route) => {
+    const url = new URL(route.request().url());
+    hub.push(url.pathname);
+    if (url.pathname === `/api/models/${REPO}`) {
+      await route.fulfill({ json: { id: REPO, siblings: files.map((f) => ({ rfilename: f, size: statSync(join(DEMO, f)).size })) } });
+      return;
+    }
+    const prefix = `/${REPO}/resolve/main/`;
+    if (url.pathname.startsWith(prefix)) {
+      const name = decodeURIComponent(url.pathname.slice(prefix.length));
+      if (files.includes(name)) {
+        if (name === 'model.safetensors') await weightsGate;
+        await route.fulfill({ body: readFileSync(join(DEMO, name)), headers: { 'access-control-allow-origin': '*' } });
+        return;
+      }
+    }
+    await route.fulfill({ status: 404, body: 'not found' });
+  });
+  await openStudio(page);
+  await goTo(page, 'Model');
+  const repo = page.getByLabel('Hugging Face repo');
+  await repo.fill('not a repo');
+  await expect(page.getByRole('button', { name: 'Download' })).toBeDisabled();
+  await repo.fill(REPO);
+  await page.getByRole('button', { name: 'Download' }).click();
+  const bar = page.getByRole('progressbar', { name: /^downloading / });
+  await expect(bar).toBeVisible();
+  expect(Number(await bar.getAttribute('aria-valuenow'))).toBeLessThan(100);
+  releaseWeights();
+  await expect(page.getByRole('heading', { level: 2, name: REPO })).toBeVisible({ timeout: 30_000 });
+  expect(hub).toContain(`/api/models/${REPO}`);
+  expect(hub).toContain(`/${REPO}/resolve/main/model.safetensors`);
+  const stored = page.getByRole('list', { name: 'Models kept in this browser' });
+  await expect(stored).toContainText(REPO);
+
+  // After a reload, the Hub is unreachable: the stored copy is enough.
+  await page.unroute('https://huggingface.co/**');
+  const blocked: string[] = [];
+  await page.route('https://huggingface.co/**', (route) => {
+    blocked.push(route.request().url());
+    return route.abort();
+  });
+  await page.reload();
+  await waitForDemo(page);
+  await goTo(page, 'Model');
+  await page.getByRole('list', { name: 'Models kept in this browser' }).getByRole('button', { name: 'Load' }).click();
+  await expect(page.getByRole('heading', { level: 2, name: REPO })).toBeVisible({ timeout: 30_000 });
+  expect(blocked).toEqual([]);
+
+  // A repo that is not there says so.
+  await repo.fill('test-org/missing');
+  await page.getByRole('button', { name: 'Download' }).click();
+  await expect(page.getByText(/could not reach the Hugging Face Hub|not found on the Hub/)).toBeVisible();
+  expect(await cspViolations(page)).toEqual([]);
+});
