@@ -1,0 +1,113 @@
+/**
+ * The DPO step measurement: reference forward (adapter off), then policy forward and backward to the
+ * LoRA gradients, on a random Llama-family model and a synthetic batch, as the trainer runs a
+ * micro-batch (the optimizer update is left out: it is the same with kernels on or off).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { policyLoss, referenceLogps, type DpoModels } from '../../src/core/dpo/batch';
+import { DEFAULT_DPO_CONFIG } from '../../src/core/dpo/config';
+import { completionIndex } from '../../src/core/dpo/logps';
+import { kernelsFor } from '../../src/core/kernels';
+import { parseModelConfig } from '../../src/core/model/config';
+import { createCausalLM } from '../../src/core/model/load';
+import { createLoraAdapter, disposeAdapter } from '../../src/core/model/lora';
+import { randomCheckpoint } from '../../src/core/model/random-checkpoint';
+import type { CausalLM, HostTensor, LoraAdapter } from '../../src/core/model/types';
+import type { PreferenceBatch } from '../../src/core/data/types';
+import { Rng } from '../../src/core/random';
+import { assertFits, firstElement, measureRuns } from './measure';
+import type { StepCase, StepMeasured } from './protocol';
+
+interface BuiltModel {
+  key: string;
+  model: CausalLM;
+  adapter: LoraAdapter;
+}
+
+/** The last model built: kernels on and off run on the same weights without building them twice. */
+let built: BuiltModel | null = null;
+
+function modelKey(c: StepCase): string {
+  return JSON.stringify([c.dims, c.lora, c.seed]);
+}
+
+function buildModel(c: StepCase): BuiltModel {
+  const key = modelKey(c);
+  if (built?.key === key) return built;
+  if (built) {
+    built.model.dispose();
+    disposeAdapter(built.adapter);
+    built = null;
+  }
+  assertFits('embedding', [c.dims.vocab_size, c.dims.hidden_size]);
+  const { configJson, tensors } = randomCheckpoint('LlamaForCausalLM', { ...c.dims, max_position_embeddings: Math.max(2048, c.seqLen) }, c.seed);
+  const config = parseModelConfig(configJson, `random ${c.model}`);
+  const host = new Map<string, HostTensor>([...tensors].map(([name, t]) => [name, { dtype: 'F32', shape: t.shape, data: t.data }]));
+  // The weights are kept tensors and the adapter variables, so both outlive the measurement's scope.
+  const model = createCausalLM(config, host, `random ${c.model}`);
+  const adapter = createLoraAdapter(
+    model,
+    { r: c.lora.r, lora_alpha: c.lora.lora_alpha, lora_dropout: 0, target_modules: c.lora.target_modules, use_rslora: false },
+    c.seed + 1,
+  );
+  built = { key, model, adapter };
+  return built;
+}
+
+/**
+ * B pairs of seqLen tokens each: a shared random prompt of half the length, then different random
+ * chosen and rejected completions. No padding, so every position counts as a token.
+ */
+export function syntheticBatch(pairs: number, seqLen: number, vocab: number, rng: Rng): PreferenceBatch {
+  const promptLen = Math.floor(seqLen / 2);
+  const rows = 2 * pairs;
+  const input_ids = new Int32Array(rows * seqLen);
+  const completion_mask = new Uint8Array(rows * seqLen);
+  for (let p = 0; p < pairs; p++) {
+    const prompt = Array.from({ length: promptLen }, () => rng.int(vocab));
+    for (const r of [p, p + pairs]) {
+      for (let t = 0; t < seqLen; t++) {
+        input_ids[r * seqLen + t] = t < promptLen ? prompt[t] : rng.int(vocab);
+        completion_mask[r * seqLen + t] = t < promptLen ? 0 : 1;
+      }
+    }
+  }
+  return {
+    B: pairs,
+    T: seqLen,
+    input_ids,
+    attention_mask: new Uint8Array(rows * seqLen).fill(1),
+    completion_mask,
+    indices: Array.from({ length: pairs }, (_, i) => i),
+    completion_lengths: new Array<number>(rows).fill(seqLen - promptLen),
+    truncated: 0,
+  };
+}
+
+export async function measureStep(c: StepCase): Promise<StepMeasured> {
+  const { model, adapter } = buildModel(c);
+  const models: DpoModels = { model, policy: adapter, reference: null, ...kernelsFor(tf.getBackend(), c.kernels ? 'fused' : 'composed') };
+  const fusedKernels = c.kernels ? ['lm_head_logps', 'dpo_loss'] : [];
+  const batch = syntheticBatch(c.pairs, c.seqLen, c.dims.vocab_size, new Rng(c.seed + 2));
+  const index = completionIndex(batch, null);
+  const params = [...adapter.modules.values()].flatMap((m) => [m.A, m.B]);
+  const config = DEFAULT_DPO_CONFIG;
+  assertFits('attention scores', [2 * c.pairs * c.dims.num_attention_heads, c.seqLen, c.seqLen]);
+
+  // The reference pass reads its log-probs back before the policy pass starts, as in the trainer; the
+  // policy's loss and squared gradient norm are read back at the end, so the run waits for all of it.
+  const step = async () => {
+    const ref = await referenceLogps(models, batch, index);
+    const kept: tf.Tensor[] = [];
+    const { value, grads } = tf.variableGrads(
+      () => policyLoss(models, batch, index, ref, config, (k) => kept.push(...Object.values(k))),
+      params,
+    );
+    tf.dispose(kept);
+    // Summed pairwise: tf.addN of many tensors binds more storage buffers than a stage may have.
+    const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+    return firstElement(squares.reduce<tf.Tensor>((sum, sq) => tf.add(sum, sq), value));
+  };
+  const measured = await measureRuns(step, c.warmupRuns, c.timedRuns, 'none');
+  return { ...measured, tokens: 2 * c.pairs * c.seqLen, scoredTokens: index.positions.length, fusedKernels };
+}
