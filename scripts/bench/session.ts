@@ -7,22 +7,12 @@ import { createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserServer, type Page } from '@playwright/test';
 import { createServer, type ViteDevServer } from 'vite';
+import { CHROMIUM_ARGS } from '../chromium';
 import type { AdapterReport, BenchApi } from './protocol';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PAGE_PATH = '/scripts/bench/bench.html';
 const PAGE_READY_MS = 180_000;
-/** Same flags as playwright.config.ts: WebGPU on, nothing reaching outside the machine. */
-const CHROMIUM_ARGS = [
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
