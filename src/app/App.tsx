@@ -1,6 +1,7 @@
 import { useEffect } from 'react';
 import { boot } from './actions';
 import { Header } from './Header';
+import { LabPanel } from './lab/LabPanel';
 import { DatasetPanel } from './panels/DatasetPanel';
 import { ExportPanel } from './panels/ExportPanel';
 import { ModelPanel } from './panels/ModelPanel';
@@ -19,6 +20,7 @@ const PANELS: Record<Section, () => React.JSX.Element> = {
   train: TrainPanel,
   runs: RunsPanel,
   samples: SamplesPanel,
+  lab: LabPanel,
   export: ExportPanel,
 };
 

@@ -25,6 +25,7 @@ export function Sidebar() {
     { id: 'train', title: 'Train', detail: s.training.runId ? `step ${s.training.step} / ${s.training.totalSteps || '?'}` : 'live charts' },
     { id: 'runs', title: 'Runs', detail: s.runs.length ? `${s.runs.length} saved` : 'none yet' },
     { id: 'samples', title: 'Evaluate & sample', detail: 'policy vs reference' },
+    { id: 'lab', title: 'Lab', detail: 'corruption, sweeps, pairs' },
     { id: 'export', title: 'Export', detail: 'PEFT, merged, TRL' },
   ];
   return (

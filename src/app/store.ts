@@ -14,7 +14,7 @@ import type {
 } from '../worker/protocol';
 import type { RunRecord } from './storage';
 
-export type Section = 'dataset' | 'model' | 'configure' | 'train' | 'runs' | 'samples' | 'export';
+export type Section = 'dataset' | 'model' | 'configure' | 'train' | 'runs' | 'samples' | 'lab' | 'export';
 
 export type ThemeChoice = 'system' | 'light' | 'dark';
 

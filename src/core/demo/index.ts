@@ -27,3 +27,4 @@ export {
   type ConversationalPair,
   type DemoDatasetFile,
 } from './datasets';
+export { DEMO_PRESET } from './preset';

@@ -1,0 +1,4 @@
+/** The lab's "Before / after" tab. */
+export function BeforeAfterLab() {
+  return <p className="muted">Before / after</p>;
+}
