@@ -9,3 +9,4 @@ export { deleteStoredModel, loadAdapterFiles, loadDemoModel, loadHubModel, loadM
 export { downloadMetrics, exportAdapter, exportMerged, exportTrl, generateSamples, scorePairs } from './outputs';
 export { deleteRun, duplicateRun, openRun, refreshStorageUsage, renameRun, toggleCompare } from './runs';
 export { canResume, pauseTraining, resumeStoredRun, resumeTraining, startTraining, stopTraining, trainBlocker } from './training';
+export { applyDemoPreset, prepareDemoExperiment } from './lab';
