@@ -126,15 +126,29 @@ async function serveShards(init: WorkerInit): Promise<void> {
   port.postMessage('ready');
 }
 
+/** Posts a message (if any) and waits for the worker's next one, or for its crash. */
+function ask<T>(worker: Worker, message?: ShardRequest): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => {
+      worker.off('message', onMessage);
+      reject(error);
+    };
+    const onMessage = (reply: T) => {
+      worker.off('error', onError);
+      resolve(reply);
+    };
+    worker.once('message', onMessage);
+    worker.once('error', onError);
+    if (message) worker.postMessage(message);
+  });
+}
+
 /** Starts a worker running this file (through tsx's loader, which worker threads do not inherit). */
 async function startWorker(init: WorkerInit): Promise<Worker> {
   const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}));`;
-  const worker = new Worker(boot, { eval: true, workerData: init });
-  await new Promise<void>((resolve, reject) => {
-    worker.once('message', () => resolve());
-    worker.once('error', reject);
-  });
+  const self = JSON.stringify(import.meta.url);
+  const worker = new Worker(`import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${self}, ${self}));`, { eval: true, workerData: init });
+  await ask<'ready'>(worker);
   return worker;
 }
 
@@ -143,15 +157,9 @@ function twoThreadGradients(local: GradientSource, worker: Worker, params: tf.Va
   return async (examples) => {
     const half = Math.ceil(examples.length / 2);
     const values = (await Promise.all(params.map((p) => p.data()))) as Float32Array[];
-    const remote = new Promise<ShardReply>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    });
-    const request: ShardRequest = { params: values, examples: examples.slice(half) };
-    worker.postMessage(request);
+    const remote = ask<ShardReply>(worker, { params: values, examples: examples.slice(half) });
     const mine = await local(examples.slice(0, half));
     const theirs = await remote;
-    worker.removeAllListeners('error');
     const grads = tf.tidy(() => mine.grads.map((g, i) => tf.add(g, tf.tensor(theirs.grads[i], g.shape))));
     tf.dispose(mine.grads);
     return { lossSum: mine.lossSum + theirs.lossSum, tokens: mine.tokens + theirs.tokens, grads };

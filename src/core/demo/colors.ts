@@ -1,7 +1,7 @@
 import type { Message } from '../data/types';
 
 /**
- * The demo's objective task: "Use lowercase. What color is a banana?" The answer is the colour word,
+ * The demo's objective task: "use lowercase. What color is a banana?" The answer is the colour word,
  * and the preferred answer writes it in the case the prompt asks for. The checker needs no model:
  * the item names its colour and the instruction names the case.
  */
@@ -43,10 +43,13 @@ export const COLOR_ITEMS: readonly { item: string; color: string }[] = [
  */
 export const COLOR_QUESTIONS: readonly string[] = ['What color is {x}?', 'Name the color of {x}.', 'Which color is {x}?', 'Color of {x}?'];
 
-/** The instruction that opens the prompt, two phrasings per case. */
+/**
+ * The instruction that opens the prompt, two phrasings per case, each written in the case it asks for:
+ * a cue a tiny byte-level model can read, so DPO has an instruction to teach it to obey.
+ */
 export const CASE_INSTRUCTIONS: Readonly<Record<LetterCase, readonly string[]>> = {
-  upper: ['In capitals.', 'Use CAPS.'],
-  lower: ['In lowercase.', 'Use lowercase.'],
+  upper: ['ANSWER IN CAPITALS.', 'USE CAPS.'],
+  lower: ['answer in lowercase.', 'use lowercase.'],
 };
 
 /** One prompt of the task and what it asks for. */

@@ -53,13 +53,14 @@ export function corruptPairs<T extends { chosen: unknown; rejected: unknown }>(p
 }
 
 /**
- * How the SFT data answers each kind of prompt, out of SFT_ANSWERS_PER_PROMPT: the SFT model learns to
- * answer in capitals whatever case is asked (lowercase only 2 in 5 times when asked for it), and to be
- * curt 3 times in 5. Greedy decoding then follows the instruction on about half of the colour prompts,
- * leaving DPO room to teach the rest.
+ * How the SFT data answers each kind of prompt, out of SFT_ANSWERS_PER_PROMPT: always in capitals when
+ * capitals are asked, but in lowercase only 2 times in 5 when lowercase is asked; polite 2 times in 5.
+ * The SFT model so learns to read the instruction (its lowercase odds differ by it) while its greedy
+ * answer is capitals either way: the preferred kind on about half of the colour prompts, and DPO has
+ * an existing feature to amplify for the rest.
  */
 export const SFT_ANSWERS_PER_PROMPT = 5;
-export const SFT_MIX = { upperAskedAnsweredLower: 1, lowerAskedAnsweredLower: 2, polite: 2 } as const;
+export const SFT_MIX = { upperAskedAnsweredLower: 0, lowerAskedAnsweredLower: 2, polite: 2 } as const;
 
 /** The SFT set of the demo model: training colour prompts and every tone prompt, answered in the mix above. */
 export function demoSftExamples(): SftExample[] {

@@ -23,32 +23,32 @@ describe('the colour task', () => {
   });
 
   it('parses a prompt given as text or as a conversation', () => {
-    expect(parseColorPrompt('Use lowercase. What color is a banana?')).toMatchObject({ item: 'a banana', color: 'yellow', requested: 'lower' });
-    expect(parseColorPrompt([{ role: 'user', content: ' In capitals. Color of coal? ' }])).toMatchObject({ color: 'black', requested: 'upper' });
+    expect(parseColorPrompt('use lowercase. What color is a banana?')).toMatchObject({ item: 'a banana', color: 'yellow', requested: 'lower' });
+    expect(parseColorPrompt([{ role: 'user', content: ' ANSWER IN CAPITALS. Color of coal? ' }])).toMatchObject({ color: 'black', requested: 'upper' });
     expect(parseColorPrompt('What color is a banana?')).toBeNull();
   });
 });
 
 describe('checkAnswer', () => {
   const cases: [string, string, boolean][] = [
-    ['Use lowercase. What color is a banana?', 'yellow', true],
-    ['Use lowercase. What color is a banana?', 'YELLOW', false],
-    ['Use CAPS. What color is a banana?', 'YELLOW', true],
-    ['Use CAPS. What color is a banana?', 'yellow', false],
-    ['In capitals. Name the color of the sky.', ' BLUE.\n', true],
-    ['In capitals. Name the color of the sky.', 'Blue', false],
-    ['In capitals. Name the color of the sky.', 'GREEN', false],
-    ['In lowercase. Color of a flamingo?', 'pink!', true],
-    ['In lowercase. Color of a flamingo?', 'pink pink', false],
-    ['In lowercase. Color of a flamingo?', '', false],
+    ['use lowercase. What color is a banana?', 'yellow', true],
+    ['use lowercase. What color is a banana?', 'YELLOW', false],
+    ['USE CAPS. What color is a banana?', 'YELLOW', true],
+    ['USE CAPS. What color is a banana?', 'yellow', false],
+    ['ANSWER IN CAPITALS. Name the color of the sky.', ' BLUE.\n', true],
+    ['ANSWER IN CAPITALS. Name the color of the sky.', 'Blue', false],
+    ['ANSWER IN CAPITALS. Name the color of the sky.', 'GREEN', false],
+    ['answer in lowercase. Color of a flamingo?', 'pink!', true],
+    ['answer in lowercase. Color of a flamingo?', 'pink pink', false],
+    ['answer in lowercase. Color of a flamingo?', '', false],
   ];
   it.each(cases)('%j answered %j → %s', (prompt, answer, expected) => {
     expect(checkAnswer(prompt, answer)).toBe(expected);
   });
 
   it('grades the rejected kind apart from wrong answers', () => {
-    expect(gradeColorAnswer('Use CAPS. Which color is milk?', 'white')).toBe('other-case');
-    expect(gradeColorAnswer('Use CAPS. Which color is milk?', 'BLACK')).toBe('wrong');
+    expect(gradeColorAnswer('USE CAPS. Which color is milk?', 'white')).toBe('other-case');
+    expect(gradeColorAnswer('USE CAPS. Which color is milk?', 'BLACK')).toBe('wrong');
   });
 
   it('throws, quoting the prompt, on a prompt that is not from the task', () => {
