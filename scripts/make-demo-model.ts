@@ -67,7 +67,7 @@ const SFT: SFTConfig = {
   ...DEFAULT_SFT_CONFIG,
   learning_rate: num('lr', 3e-3),
   per_device_train_batch_size: num('batch', 32),
-  max_steps: num('steps', 300),
+  max_steps: num('steps', 600),
   warmup_steps: num('warmup', 20),
   lr_scheduler_type: 'cosine',
   weight_decay: 0,
