@@ -61,7 +61,8 @@ export function TrainBar() {
           )}
         </div>
         <ProgressBar label="training progress" fraction={t.runId === null ? 0 : fraction} />
-        <p className="trainbar-note" aria-live="polite">
+        {/* A problem wraps to be read whole; routine notes stay on one line so the bar keeps its height. */}
+        <p className={`trainbar-note${t.checkpoint?.error || t.state === 'failed' ? ' bad' : ''}`} aria-live="polite">
           {t.checkpoint?.error ?? t.message ?? (t.runId === null ? blocker ?? 'Press Train to start a run with the settings in Configure.' : '')}
         </p>
       </div>

@@ -12,7 +12,7 @@ import type {
   TokenStats,
   TrainState,
 } from '../worker/protocol';
-import type { RunRecord } from './storage';
+import { DEFAULT_SAVE_STEPS, type RunRecord } from './storage';
 
 export type Section = 'dataset' | 'model' | 'configure' | 'train' | 'runs' | 'samples' | 'lab' | 'export';
 
@@ -40,7 +40,7 @@ export interface StudioConfig {
 export const DEFAULT_STUDIO_CONFIG: StudioConfig = {
   dpo: { ...DEFAULT_DPO_CONFIG, logging_steps: 1 },
   lora: { r: 16, lora_alpha: 32, lora_dropout: 0.05, target_modules: [], use_rslora: false },
-  saveSteps: 10,
+  saveSteps: DEFAULT_SAVE_STEPS,
 };
 
 export interface TrainingView {

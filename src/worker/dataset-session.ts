@@ -21,12 +21,19 @@ async function readText(file: Blob, name: string, progress: Progress): Promise<s
   const decoder = new TextDecoder('utf-8');
   const parts: string[] = [];
   let read = 0;
+  // The stream hands over small pieces (64 KiB): a report for each would keep the page busy redrawing.
+  let reportedPercent = -1;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     read += value.length;
     parts.push(decoder.decode(value, { stream: true }));
-    progress('dataset', `reading ${name}`, file.size > 0 ? (0.5 * read) / file.size : null);
+    const fraction = file.size > 0 ? (0.5 * read) / file.size : null;
+    const percent = fraction === null ? 0 : Math.floor(fraction * 100);
+    if (percent !== reportedPercent) {
+      reportedPercent = percent;
+      progress('dataset', `reading ${name}`, fraction);
+    }
   }
   parts.push(decoder.decode());
   return parts.join('');

@@ -3,9 +3,9 @@ import { splitTrainEval } from '../core/data/split';
 import type { PreferenceRow, Text, TokenizedPair } from '../core/data/types';
 import { batchMetrics, evaluateBatch } from '../core/dpo/batch';
 import type { DPOConfig } from '../core/dpo/config';
-import { stopTokenIds } from '../core/model/generate';
+import { generateIds, stopTokenIds } from '../core/model/generate';
 import type { LoraAdapter } from '../core/model/types';
-import { generateBucketed } from './generate';
+import { LENGTH_BUCKET, promptIds } from './generate';
 import { kernelsFor } from '../core/kernels';
 import type { ModelSession } from './model-session';
 import type { PairScore, PairScores, Sample, SampleRequest, Task } from './protocol';
@@ -72,14 +72,6 @@ export async function scorePairs(
   return { policy: active.label, split, pairs: scores, metrics };
 }
 
-/** The prompt as the model sees it: through the chat template when the tokenizer has one. */
-function promptIds(session: ModelSession, prompt: Text): number[] {
-  const tok = session.tokenizer;
-  if (typeof prompt !== 'string') return tok.encode(tok.applyChatTemplate(prompt, { addGenerationPrompt: true }), false);
-  if (tok.hasChatTemplate) return tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), false);
-  return tok.encode(prompt);
-}
-
 function promptLabel(prompt: Text): string {
   return typeof prompt === 'string' ? prompt : prompt.map((m) => `${m.role}: ${m.content}`).join('\n');
 }
@@ -100,13 +92,13 @@ export async function generateSamples(
   if (request.freePrompt !== null && request.freePrompt.trim() !== '') prompts.push({ prompt: request.freePrompt, line: null });
   if (prompts.length === 0) throw new Error('choose at least one prompt');
   const stopIds = stopTokenIds(session.tokenizer, session.generationConfig);
-  const options = { maxNewTokens: request.maxNewTokens, temperature: request.temperature, seed: request.seed, stopIds, padId: session.tokenizer.padTokenId! };
+  const options = { maxNewTokens: request.maxNewTokens, temperature: request.temperature, seed: request.seed, stopIds, lengthBucket: LENGTH_BUCKET };
   const samples: Sample[] = [];
   for (const [i, { prompt, line }] of prompts.entries()) {
     progress('generate', `answering prompt ${i + 1} of ${prompts.length}`, i / prompts.length);
     const ids = promptIds(session, prompt);
-    const policy = await generateBucketed(session.model, ids, { ...options, adapter: active.policy });
-    const reference = await generateBucketed(session.model, ids, { ...options, adapter: active.reference });
+    const policy = await generateIds(session.model, ids, { ...options, adapter: active.policy });
+    const reference = await generateIds(session.model, ids, { ...options, adapter: active.reference });
     samples.push({
       prompt: promptLabel(prompt),
       line,

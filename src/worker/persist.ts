@@ -3,7 +3,7 @@
  * the dataset a run trains on, and stored model files. The page keeps the rest of the run record.
  */
 import type { FileSource } from '../core/model/types';
-import { datasetFingerprint, openStudioStorage, type Checkpoint, type CheckpointInput } from '../app/storage';
+import { datasetFingerprint, openStudioStorage, StorageFullError, type Checkpoint, type CheckpointInput } from '../app/storage';
 import type { DatasetSession } from './dataset-session';
 
 const storage = openStudioStorage();
@@ -20,10 +20,19 @@ export function loadCheckpoint(runId: string): Promise<Checkpoint | undefined> {
   return storage.loadLatestCheckpoint(runId);
 }
 
-/** Keeps the file a run trains on, once per content, so the run can resume after a reload. */
-export async function storeDataset(dataset: DatasetSession): Promise<void> {
-  if (await storage.getDataset(dataset.fingerprint)) return;
-  await storage.putDataset(dataset.fingerprint, { name: dataset.name, text: dataset.text });
+/**
+ * Keeps the file a run trains on, once per content, so the run can resume after a reload. Where
+ * storage is full the run trains all the same: the returned warning says what that costs.
+ */
+export async function storeDataset(dataset: DatasetSession): Promise<string | null> {
+  if (await storage.getDataset(dataset.fingerprint)) return null;
+  try {
+    await storage.putDataset(dataset.fingerprint, { name: dataset.name, text: dataset.text });
+    return null;
+  } catch (e) {
+    if (!(e instanceof StorageFullError)) throw e;
+    return `Browser storage is full, so ${dataset.name} could not be kept there. Training goes on; to resume this run after a reload, drop the same file again first.`;
+  }
 }
 
 export async function storedModelSource(key: string, name: string): Promise<FileSource> {

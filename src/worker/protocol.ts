@@ -5,8 +5,9 @@
  * message). Long work also streams events that are not replies: progress, training status, log
  * entries, checkpoints. The page never computes a loss; it renders what these messages carry.
  */
-import type { DataIssue, DatasetFormat, TruncationMode } from '../core/data/types';
+import type { DataIssue, DatasetFormat, PreferenceRow, Text, TruncationMode } from '../core/data/types';
 import type { DPOConfig } from '../core/dpo/config';
+import type { PairGradient } from '../core/dpo/pair-gradients';
 import type { LogEntry } from '../core/dpo/trainer';
 import type { Architecture, LoraConfig } from '../core/model/types';
 
@@ -166,6 +167,43 @@ export interface Sample {
   reference: string;
 }
 
+/** Which model answers in the lab: the reference (the adapter off, or the run's start adapter) or the policy. */
+export type AnswerModel = 'reference' | 'policy';
+
+/** Prompts for the lab's answer sets. */
+export type LabPromptSource =
+  /** Typed prompts, one user message each. */
+  | { kind: 'texts'; texts: string[] }
+  /** The dataset's eval split as a run with this config holds it out; the first `count` prompts when it has none. */
+  | { kind: 'eval'; count: number; config: DPOConfig }
+  /** The dataset's first `count` distinct prompts. */
+  | { kind: 'first'; count: number };
+
+export interface AnswerRequest {
+  prompts: LabPromptSource;
+  models: AnswerModel[];
+  answersPerPrompt: number;
+  maxNewTokens: number;
+  /** 0 is greedy. */
+  temperature: number;
+  seed: number;
+}
+
+export interface PromptAnswers {
+  prompt: Text;
+  /** The dataset line the prompt came from; null for a typed one. */
+  line: number | null;
+  /** answersPerPrompt answers of each model asked for; null for a model not asked. */
+  reference: string[] | null;
+  policy: string[] | null;
+}
+
+export interface AnswerSet {
+  /** What the policy was: "run 3 at step 40", "adapter.zip", "base model (no adapter)". */
+  policy: string;
+  prompts: PromptAnswers[];
+}
+
 export interface ExportedFile {
   fileName: string;
   mime: string;
@@ -176,6 +214,21 @@ export interface TrlExportRequest {
   config: DPOConfig;
   lora: LoraConfig;
   modelName: string;
+}
+
+/** Rows whose per-pair slope and LoRA gradient the lab measures (the corruption exercise's table). */
+export interface PairGradientRequest {
+  rows: PreferenceRow[];
+  config: DPOConfig;
+  /** The adapter shape measured when no run has trained one yet (a fresh adapter, as at step 0). */
+  lora: LoraConfig;
+}
+
+export interface PairGradientTable {
+  /** What the policy was: "run 3 at step 40", "base model (no adapter) + a fresh LoRA adapter (step 0)". */
+  policy: string;
+  /** One entry per request row, in order. */
+  pairs: PairGradient[];
 }
 
 /** Every command: its arguments and the result its reply carries. */
@@ -198,6 +251,10 @@ export interface CommandMap {
   exportAdapter: { args: Record<string, never>; result: ExportedFile };
   exportMerged: { args: Record<string, never>; result: ExportedFile };
   exportTrl: { args: TrlExportRequest; result: ExportedFile };
+  /** Lab answer sets: reference and/or policy answers to prompts, batched (before/after, make pairs). */
+  answerPrompts: { args: AnswerRequest; result: AnswerSet };
+  /** Per pair: |∂loss/∂Δ| and ‖∇ loss‖ over the LoRA parameters, under the active policy. */
+  pairGradients: { args: PairGradientRequest; result: PairGradientTable };
 }
 
 export type CommandType = keyof CommandMap;
@@ -207,7 +264,7 @@ export type CommandResult<K extends CommandType> = CommandMap[K]['result'];
 export type Command = { [K in CommandType]: { id: number; type: K } & CommandArgs<K> }[CommandType];
 
 /** Long-running work that reports progress. */
-export type Task = 'model' | 'adapter' | 'dataset' | 'tokenize' | 'reference' | 'export' | 'generate' | 'score';
+export type Task = 'model' | 'adapter' | 'dataset' | 'tokenize' | 'reference' | 'export' | 'generate' | 'score' | 'answer';
 
 export type WorkerEvent =
   | { type: 'reply'; id: number; ok: true; result: unknown }

@@ -3,11 +3,13 @@
  * The studio's training worker: owns tfjs, the model, the dataset, the trainer and the checkpoints.
  * Commands arrive by postMessage (protocol.ts); each gets one reply, and long work streams events.
  */
+import { answerPrompts } from './answer-prompts';
 import { initBackend } from './backend';
 import { DatasetSession } from './dataset-session';
 import { exportAdapterZip, exportMergedZip, exportTrlZip } from './exports';
 import { generateSamples, scorePairs, type ActivePolicy } from './evaluation';
 import { ModelSession } from './model-session';
+import { measurePairGradients } from './pair-gradients';
 import type { Command, CommandArgs, CommandResult, CommandType, EngineInfo, StreamEvent, Task, WorkerEvent } from './protocol';
 import { storeDataset } from './persist';
 import { TrainingSession } from './training-session';
@@ -130,7 +132,8 @@ const handlers: Handlers = {
         const tokenized = await d.tokenize(m.tokenizer, progress);
         const pairs = d.trainingPairs(tokenized, spec.config.max_length, spec.config.truncation_mode);
         if (pairs.length === 0) throw new Error('no pairs are left to train on: every row was invalid or dropped for max_length');
-        await storeDataset(d);
+        const notKept = await storeDataset(d);
+        if (notKept) emit({ type: 'warning', message: notKept });
         training?.dispose();
         training = null;
         const run = await TrainingSession.prepare(m, pairs, spec, e.backend, emit, progress);
@@ -199,6 +202,18 @@ const handlers: Handlers = {
       const tokenized = await d.tokenize(m.tokenizer, progress);
       const pairs = d.trainingPairs(tokenized, request.config.max_length, request.config.truncation_mode);
       return exportTrlZip(request, m, d.rows, pairs);
+    }),
+
+  answerPrompts: (request) =>
+    exclusive(async () => {
+      requireIdle('Answering prompts');
+      return answerPrompts(requireModel(), dataset, request, activePolicy(), progress);
+    }),
+
+  pairGradients: (request) =>
+    exclusive(async () => {
+      requireIdle('Measuring per-pair gradients');
+      return measurePairGradients(requireModel(), request, activePolicy(), requireEngine().backend, progress);
     }),
 };
 

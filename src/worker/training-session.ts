@@ -115,9 +115,20 @@ export class TrainingSession {
       this.lastSavedStep = step;
       this.emit({ type: 'checkpoint', runId: this.runId, step, saved: true });
     } catch (e) {
-      const previous = this.lastSavedStep >= 0 ? `the checkpoint of step ${this.lastSavedStep} is intact` : 'no earlier checkpoint exists';
-      this.emit({ type: 'checkpoint', runId: this.runId, step, saved: false, message: `${e instanceof Error ? e.message : String(e)}; ${previous}` });
+      this.emit({ type: 'checkpoint', runId: this.runId, step, saved: false, message: this.unsavedMessage(step, e) });
     }
+  }
+
+  /** Why the checkpoint of `step` is not in storage, and what is there instead, in plain words. */
+  private unsavedMessage(step: number, error: unknown): string {
+    const kept =
+      this.lastSavedStep >= 0
+        ? `The checkpoint of step ${this.lastSavedStep} is intact: Resume after a reload continues from there.`
+        : 'No checkpoint of this run is saved yet.';
+    if (error instanceof Error && error.name === 'StorageFullError') {
+      return `Browser storage is full: the checkpoint of step ${step} was not saved. ${kept} Free space by deleting old runs (Runs) or stored models (Model).`;
+    }
+    return `The checkpoint of step ${step} was not saved: ${error instanceof Error ? error.message : String(error)}. ${kept}`;
   }
 
   private log(entry: LogEntry): void {

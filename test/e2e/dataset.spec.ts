@@ -95,6 +95,13 @@ test('settings that cannot run are explained next to their field and block Train
   await page.getByLabel('label smoothing', { exact: true }).fill('0.001');
   await expect(train).toBeEnabled();
 
+  const rpo = page.getByLabel('RPO alpha (SFT weight)', { exact: true });
+  await rpo.fill('-1');
+  await expect(page.getByText('RPO alpha must be ≥ 0 (0 is off)')).toBeVisible();
+  await expect(train).toBeDisabled();
+  await rpo.fill('0');
+  await expect(train).toBeEnabled();
+
   await page.getByLabel('max length', { exact: true }).fill('100000');
   await expect(page.getByText(/max_length 100000 is longer than the model's \d+ positions/)).toBeVisible();
   await expect(train).toBeDisabled();
@@ -126,14 +133,52 @@ test('a large file is parsed in the worker with a progress bar while the page st
   });
   await page.getByLabel('Preference dataset').setInputFiles(path);
   await expect(page.getByRole('progressbar', { name: /^(reading|parsing) large\.jsonl/ })).toBeVisible();
-  // The page answers while the worker parses.
-  await goTo(page, 'Configure');
-  await page.getByLabel('beta', { exact: true }).fill('0.2');
-  await goTo(page, 'Dataset');
+  // The page answers while the worker parses (staying in Dataset, where the progress bar is drawn).
+  const demo = page.getByLabel('Demo dataset');
+  const other = (await demo.locator('option').nth(1).getAttribute('value'))!;
+  await demo.selectOption(other);
+  await expect(demo).toHaveValue(other);
   await expect(page.getByTestId('valid-rows')).toHaveText((rows - 1).toLocaleString('en-US'), { timeout: 60_000 });
   await expect(page.getByRole('region', { name: 'Rows skipped' }).getByRole('row').nth(1)).toContainText(/^8\s*—\s*invalid JSON/);
   const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen);
   const parsing = seen.filter((s) => s.startsWith('parsing large.jsonl:'));
   expect(parsing.length, seen.join('\n')).toBeGreaterThanOrEqual(2);
   expect(rec.pageErrors).toEqual([]);
+});
+
+test('a long list of broken lines is paged and downloads whole', async ({ page }, testInfo) => {
+  // 45 lines: every ninth one valid, the rest broken in turn by bad JSON, a missing field and a wrong type.
+  const lines = Array.from({ length: 45 }, (_, i) => {
+    if (i % 9 === 0) return JSON.stringify({ prompt: `Shout: item ${i}\n`, chosen: `ITEM ${i}!`, rejected: `item ${i}.` });
+    if (i % 3 === 0) return `{"prompt": "cut ${i}`;
+    if (i % 3 === 1) return JSON.stringify({ prompt: `p ${i}`, chosen: `c ${i}` });
+    return JSON.stringify({ prompt: `p ${i}`, chosen: i, rejected: `r ${i}` });
+  });
+  const path = testInfo.outputPath('many-problems.jsonl');
+  writeFileSync(path, lines.join('\n') + '\n');
+
+  await openStudio(page);
+  await page.getByLabel('Preference dataset').setInputFiles(path);
+  await expect(page.getByTestId('valid-rows')).toHaveText('5');
+  await expect(page.getByTestId('issue-count')).toHaveText('40');
+  const region = page.getByRole('region', { name: 'Rows skipped' });
+  const rows = region.getByRole('row');
+  const pager = region.getByRole('navigation', { name: 'rows skipped pages' });
+  await expect(rows).toHaveCount(16); // header + a page of 15
+  await expect(pager).toContainText('1–15 of 40');
+  const firstLine = () => rows.nth(1).getByRole('cell').first();
+  await expect(firstLine()).toHaveText('2');
+  await pager.getByRole('button', { name: 'next page of rows skipped' }).click();
+  await expect(pager).toContainText('16–30 of 40');
+  await expect(firstLine()).toHaveText('18');
+  await pager.getByRole('button', { name: 'last page of rows skipped' }).click();
+  await expect(pager).toContainText('31–40 of 40');
+  await expect(rows).toHaveCount(11);
+  await expect(rows.nth(10).getByRole('cell').first()).toHaveText('45');
+
+  const csv = await savedDownload(page, testInfo, () => region.getByRole('button', { name: 'Download list (CSV)' }).click());
+  const records = readFileSync(csv.path, 'utf8').trim().split('\r\n');
+  expect(records).toHaveLength(41);
+  expect(records[1]).toMatch(/^many-problems\.jsonl,2,/);
+  expect(records[40]).toMatch(/^many-problems\.jsonl,45,/);
 });

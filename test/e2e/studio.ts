@@ -111,15 +111,30 @@ export async function dropFile(page: Page, path: string, name: string): Promise<
   await zone.dispatchEvent('drop', { dataTransfer });
 }
 
-/** The same view in the light and the dark theme, under test-results/screenshots/. */
+/** Window sizes every screenshot is taken at: the tests' own, and a common laptop screen. */
+const SCREENSHOT_SIZES = [
+  { width: 1280, height: 800, suffix: '' },
+  { width: 1366, height: 768, suffix: '-1366x768' },
+];
+
+/**
+ * The same view in the light and the dark theme, at 1280×800 and at 1366×768, under
+ * test-results/screenshots/ (<name>-<theme>.png, <name>-<theme>-1366x768.png).
+ */
 export async function screenshots(page: Page, name: string): Promise<void> {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    // Charts pick their colours from the theme on the next render.
-    await page.waitForTimeout(150);
-    await page.screenshot({ path: `test-results/screenshots/${name}-${scheme}.png` });
+  const viewport = page.viewportSize();
+  for (const size of SCREENSHOT_SIZES) {
+    await page.setViewportSize({ width: size.width, height: size.height });
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      // Charts pick their colours from the theme, and their size from the window, on the next render.
+      await page.waitForTimeout(250);
+      // Transitions (button colours following the theme) are finished first.
+      await page.screenshot({ path: `test-results/screenshots/${name}-${scheme}${size.suffix}.png`, animations: 'disabled' });
+    }
   }
   await page.emulateMedia({ colorScheme: 'light' });
+  if (viewport) await page.setViewportSize(viewport);
 }
 
 export async function savedDownload(page: Page, testInfo: TestInfo, click: () => Promise<void>): Promise<{ path: string; name: string }> {

@@ -91,8 +91,7 @@ test('train the demo model for a few steps, pausing once: every chart gets its p
   await page.getByRole('button', { name: 'Resume', exact: true }).click();
   // Live: speed and ETA in the status line while the charts fill in.
   await expect(trainStatus(page)).toHaveText(new RegExp(`^step ${paused + 1} / ${STEPS} · \\d+ tokens/s · ETA `), { timeout: TRAINING });
-  await page.locator('.main').evaluate((main) => main.scrollTo(0, 0));
-  await screenshots(page, 'training');
+  // (The "training" screenshots come from studio-screens.spec.ts, whose run is long enough to hold still for them.)
   await finished(STEPS);
 
   for (const { title } of CHARTS) {
@@ -230,6 +229,9 @@ test('runs side by side: a copy with another beta trains, gets renamed, and its 
   await page.getByRole('button', { name: /^Duplicate Run 1 / }).click();
   const form = page.getByRole('form', { name: /^Duplicate Run 1 / });
   await form.getByLabel('name').fill('copy');
+  await form.getByLabel('copy beta').fill('0');
+  await expect(form.getByRole('alert')).toHaveText('beta must be a number > 0');
+  await expect(form.getByRole('button', { name: 'Create copy' })).toBeDisabled();
   await form.getByLabel('copy beta').fill('0.5');
   await form.getByRole('button', { name: 'Create copy' }).click();
   // The copy's settings are in Configure, and Train starts that run.

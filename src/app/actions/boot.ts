@@ -37,7 +37,11 @@ export async function boot(): Promise<void> {
   engine().subscribe(onEvent);
   const preference = localStorage.getItem('dpo-studio-backend') === 'cpu' ? 'cpu' : 'auto';
   try {
-    set({ engine: await engine().call('init', { backend: preference }) });
+    const info = await engine().call('init', { backend: preference });
+    set({ engine: info });
+    if (!info.webgpu.available) {
+      set({ notice: `No WebGPU in this browser, so training runs on the CPU backend: the same numbers, only slower. ${info.webgpu.reason ?? ''}`.trim() });
+    }
   } catch (e) {
     set({ engineError: `The training engine could not start: ${message(e)}` });
     return;

@@ -1,9 +1,9 @@
 /** Worker events (progress, status, logs, checkpoints) into the store, and run status into storage. */
 import type { StreamEvent, TrainState } from '../../worker/protocol';
-import type { RunStatus } from '../storage';
+import { StorageFullError, type RunStatus } from '../storage';
 import { get, set, type Busy } from '../store';
 import { refreshRuns, refreshStorageUsage } from './runs';
-import { message, setTraining, storage } from './session';
+import { message, setTraining, storage, storageMessage } from './session';
 
 function onProgress(task: string, label: string, fraction: number | null): void {
   const busy: Busy = { label, fraction };
@@ -57,11 +57,14 @@ export function onEvent(event: StreamEvent): void {
         message: event.message ?? null,
         pausing: event.state === 'running' ? get().training.pausing : false,
       });
-      const status = STATUS_OF[event.state];
+      // The record's step is its latest checkpoint's (saveCheckpoint writes it): what Resume continues
+      // from. A run that finished but could not save its last step is, in storage, a stopped one.
+      const unsaved = ended && get().training.checkpoint?.error != null;
+      const status = event.state === 'finished' && unsaved ? 'stopped' : STATUS_OF[event.state];
       if (status) {
         void storage
-          .updateRun(event.runId, { status, step: event.step, totalSteps: event.totalSteps, error: event.message })
-          .then(refreshRuns, (e) => set({ notice: `Could not update the run record: ${message(e)}` }));
+          .updateRun(event.runId, { status, totalSteps: event.totalSteps, error: event.message })
+          .then(refreshRuns, (e) => set({ notice: e instanceof StorageFullError ? storageMessage(e, "the run's new status") : `Could not update the run record: ${message(e)}` }));
       }
       if (ended) void refreshStorageUsage();
       return;
@@ -81,6 +84,7 @@ export function onEvent(event: StreamEvent): void {
     case 'checkpoint':
       if (event.runId !== get().training.runId) return;
       setTraining({ checkpoint: { step: event.step, error: event.saved ? null : event.message } });
+      if (!event.saved) void refreshStorageUsage();
       return;
   }
 }

@@ -2,7 +2,7 @@
 import { storageUsage, type RunRecord } from '../storage';
 import { get, IDLE_TRAINING, set } from '../store';
 import { scheduleTokenStats } from './dataset';
-import { message, session, showStoredRun, storage } from './session';
+import { message, session, showStoredRun, storage, storageMessage } from './session';
 
 export async function refreshRuns(): Promise<RunRecord[]> {
   try {
@@ -28,7 +28,7 @@ export async function renameRun(id: string, name: string): Promise<void> {
   try {
     await storage.renameRun(id, name.trim());
   } catch (e) {
-    set({ notice: message(e) });
+    set({ notice: storageMessage(e, 'the new name') });
   }
   await refreshRuns();
 }
@@ -54,10 +54,10 @@ export async function duplicateRun(id: string, changes: Parameters<typeof storag
   try {
     const copy = await storage.duplicateRun(id, changes);
     await refreshRuns();
-    set({ config: { ...get().config, dpo: copy.config, lora: copy.lora }, parseErrors: {}, draftRunId: copy.id, section: 'configure' });
+    set({ config: { ...get().config, dpo: copy.config, lora: copy.lora, saveSteps: copy.saveSteps }, parseErrors: {}, draftRunId: copy.id, section: 'configure' });
     scheduleTokenStats();
   } catch (e) {
-    set({ notice: message(e) });
+    set({ notice: storageMessage(e, 'the copy') });
   }
 }
 

@@ -3,7 +3,7 @@
  * loaded model's source, the run the worker holds, the latest dataset request).
  */
 import type { ModelSource } from '../../worker/protocol';
-import { openStudioStorage, type RunRecord } from '../storage';
+import { openStudioStorage, StorageFullError, type RunRecord } from '../storage';
 import { get, IDLE_TRAINING, set } from '../store';
 
 export const storage = openStudioStorage();
@@ -19,6 +19,14 @@ export const session = {
 
 export function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** A failed write in plain words: a full storage says what was not saved and how to make room. */
+export function storageMessage(e: unknown, what: string): string {
+  if (e instanceof StorageFullError) {
+    return `Browser storage is full: ${what} could not be saved. Nothing saved earlier is lost; free space by deleting old runs (Runs) or stored models (Model).`;
+  }
+  return message(e);
 }
 
 export function demoModel(): ModelSource {
@@ -50,7 +58,7 @@ export function showStoredRun(run: RunRecord): void {
       history: run.history,
       message: run.status === 'running' ? `This run was interrupted at step ${run.step}; Resume continues from its last checkpoint.` : (run.error ?? null),
     },
-    config: { ...get().config, dpo: run.config, lora: run.lora },
+    config: { ...get().config, dpo: run.config, lora: run.lora, saveSteps: run.saveSteps },
     parseErrors: {},
   });
 }

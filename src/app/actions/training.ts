@@ -2,13 +2,13 @@
 import type { RunSpec } from '../../worker/protocol';
 import { engine } from '../engine';
 import { formatSetting } from '../format';
-import type { RunRecord } from '../storage';
+import { StorageFullError, type RunRecord } from '../storage';
 import { get, IDLE_TRAINING, set, type StudioConfig } from '../store';
 import { configProblems } from './config';
 import { loadDatasetFile } from './dataset';
 import { loadModel } from './model';
 import { refreshRuns } from './runs';
-import { demoModel, message, recordModel, session, setTraining, showStoredRun, storage, storedHubSource } from './session';
+import { demoModel, message, recordModel, session, setTraining, showStoredRun, storage, storageMessage, storedHubSource } from './session';
 
 /** Why Train is unavailable right now, or null when it can start. */
 export function trainBlocker(state = get()): string | null {
@@ -30,8 +30,11 @@ function runName(c: StudioConfig, n: number): string {
   return `Run ${n} · ${loss} · β ${c.dpo.beta} · lr ${formatSetting(c.dpo.learning_rate)}`;
 }
 
-/** Starts a new run with the current settings (or starts a prepared duplicate). */
-export async function startTraining(): Promise<void> {
+/**
+ * Starts a new run with the current settings (or starts a prepared duplicate) and shows it in Train.
+ * The lab names its runs and keeps its own view (`showTrain: false`).
+ */
+export async function startTraining(options: { name?: string; showTrain?: boolean } = {}): Promise<void> {
   const state = get();
   const draftId = state.draftRunId;
   if (trainBlocker(state) || !session.modelSource || !state.dataset) return;
@@ -43,6 +46,7 @@ export async function startTraining(): Promise<void> {
     const base = {
       config: config.dpo,
       lora: config.lora,
+      saveSteps: config.saveSteps,
       model: recordModel(session.modelSource),
       dataset: { name: state.dataset.name, fingerprint: state.dataset.fingerprint, pairs: state.dataset.rows },
       totalSteps: config.dpo.max_steps > 0 ? config.dpo.max_steps : 0,
@@ -50,12 +54,12 @@ export async function startTraining(): Promise<void> {
     };
     run = draftId
       ? await storage.updateRun(draftId, { ...base, history: [], step: 0, error: undefined })
-      : await storage.createRun({ ...base, name: runName(config, state.runs.length + 1) });
+      : await storage.createRun({ ...base, name: options.name ?? runName(config, state.runs.length + 1) });
   } catch (e) {
-    set({ trainError: `Could not create the run record: ${message(e)}`, training: IDLE_TRAINING });
+    set({ trainError: e instanceof StorageFullError ? `${storageMessage(e, 'the new run')} The run did not start.` : `Could not create the run record: ${message(e)}`, training: IDLE_TRAINING });
     return;
   }
-  set({ draftRunId: null, training: { ...IDLE_TRAINING, runId: run.id, state: 'preparing', totalSteps: run.totalSteps, message: 'Preparing: tokenizing the pairs and building the adapter' }, section: 'train' });
+  set({ draftRunId: null, training: { ...IDLE_TRAINING, runId: run.id, state: 'preparing', totalSteps: run.totalSteps, message: 'Preparing: tokenizing the pairs and building the adapter' }, ...(options.showTrain === false ? {} : { section: 'train' as const }) });
   await refreshRuns();
   await launch({ runId: run.id, config: config.dpo, lora: config.lora, saveSteps: config.saveSteps, resume: false });
 }
@@ -140,5 +144,5 @@ export async function resumeStoredRun(runId: string): Promise<void> {
     await loadDatasetFile(new Blob([stored.text]), stored.name);
     if (get().dataset?.fingerprint !== run.dataset.fingerprint) return fail(`Could not reload ${run.dataset.name}: ${get().datasetError}`);
   }
-  await launch({ runId: run.id, config: run.config, lora: run.lora, saveSteps: get().config.saveSteps, resume: true });
+  await launch({ runId: run.id, config: run.config, lora: run.lora, saveSteps: run.saveSteps, resume: true });
 }

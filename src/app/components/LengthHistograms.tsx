@@ -1,3 +1,4 @@
+import { memo } from 'react';
 import { Bar, BarChart, CartesianGrid, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { useStudio } from '../store';
 import { useResolvedTheme } from '../theme';
@@ -8,11 +9,17 @@ const COLORS = {
   dark: { prompt: '#a8b3c2', chosen: '#3fd3a4', rejected: '#ff9a52', axis: '#9aa4b2', grid: '#2a313b', limit: '#f87171' },
 };
 
-/** Token lengths of prompts, chosen and rejected completions, with max_length marked. */
-export function LengthHistograms({ stats, tokenizer }: { stats: TokenStats; tokenizer: string }) {
+/**
+ * Token lengths of prompts, chosen and rejected completions, with max_length marked. Memoised: the
+ * panel around it redraws on every progress report.
+ */
+export const LengthHistograms = memo(function LengthHistograms({ stats, tokenizer }: { stats: TokenStats; tokenizer: string }) {
   const theme = useResolvedTheme(useStudio((s) => s.theme));
   const c = COLORS[theme];
   const h = stats.histogram;
+  // max_length is marked only where it falls inside the drawn range.
+  const tickInterval = Math.max(0, Math.ceil(h.edges.length / 8) - 1);
+  const limitShown = stats.maxLength !== null && stats.maxLength <= h.edges[h.edges.length - 1] + h.width;
   const parts = [
     { key: 'prompt', title: 'prompt tokens', color: c.prompt },
     { key: 'chosen', title: 'chosen tokens', color: c.chosen },
@@ -24,7 +31,7 @@ export function LengthHistograms({ stats, tokenizer }: { stats: TokenStats; toke
         <h2 id="lengths-heading">Token lengths</h2>
         <span className="muted small">
           tokenizer of {tokenizer} · bins of {h.width} token{h.width === 1 ? '' : 's'}
-          {stats.maxLength !== null && ' · red line: max_length (prompt + completion)'}
+          {limitShown ? ' · red line: max_length (prompt + completion)' : stats.maxLength !== null && ` · max_length ${stats.maxLength} lies beyond these lengths`}
         </span>
       </div>
       <div className="histograms">
@@ -37,7 +44,8 @@ export function LengthHistograms({ stats, tokenizer }: { stats: TokenStats; toke
                 <ResponsiveContainer width="100%" height="100%">
                   <BarChart data={data} margin={{ top: 4, right: 8, bottom: 0, left: 0 }} barCategoryGap={1}>
                     <CartesianGrid stroke={c.grid} strokeDasharray="2 4" vertical={false} />
-                    <XAxis dataKey="bin" tick={{ fill: c.axis, fontSize: 10 }} stroke={c.axis} tickLine={false} />
+                    {/* Every k-th bin labelled, evenly, rather than recharts' uneven fit. */}
+                    <XAxis dataKey="bin" tick={{ fill: c.axis, fontSize: 10 }} stroke={c.axis} tickLine={false} interval={tickInterval} />
                     <YAxis allowDecimals={false} tick={{ fill: c.axis, fontSize: 10 }} stroke={c.axis} tickLine={false} width={36} />
                     <Tooltip
                       formatter={(v) => [String(v), 'pairs']}
@@ -45,9 +53,7 @@ export function LengthHistograms({ stats, tokenizer }: { stats: TokenStats; toke
                       contentStyle={{ background: theme === 'dark' ? '#161b22' : '#fff', border: `1px solid ${c.grid}`, fontSize: 12 }}
                     />
                     <Bar dataKey="count" fill={p.color} isAnimationActive={false} />
-                    {stats.maxLength !== null && stats.maxLength <= h.edges[h.edges.length - 1] + h.width && (
-                      <ReferenceLine x={Math.floor(stats.maxLength / h.width) * h.width} stroke={c.limit} strokeDasharray="4 3" />
-                    )}
+                    {limitShown && <ReferenceLine x={Math.floor(stats.maxLength! / h.width) * h.width} stroke={c.limit} strokeDasharray="4 3" />}
                   </BarChart>
                 </ResponsiveContainer>
               </div>
@@ -57,4 +63,4 @@ export function LengthHistograms({ stats, tokenizer }: { stats: TokenStats; toke
       </div>
     </section>
   );
-}
+});

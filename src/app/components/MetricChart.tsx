@@ -1,3 +1,4 @@
+import { memo } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { formatExact, formatMetric } from '../format';
 import type { ChartRow, LineSpec } from '../metrics';
@@ -8,13 +9,18 @@ interface Props {
   lines: LineSpec[];
   domain?: [number, number];
   theme: 'light' | 'dark';
+  /** Draw a legend under the chart (default: when it has several lines). */
+  legend?: boolean;
 }
 
 const AXIS = { light: '#6b7280', dark: '#9aa4b2' };
 const GRID = { light: '#e5e7eb', dark: '#2a313b' };
 
-/** A metric over optimizer steps: train solid, eval dashed, exact values on hover. */
-export function MetricChart({ title, rows, lines, domain, theme }: Props) {
+/**
+ * A metric over optimizer steps: train solid, eval dashed, exact values on hover. Memoised: status
+ * updates many times a second must not redraw charts whose points did not change.
+ */
+export const MetricChart = memo(function MetricChart({ title, rows, lines, domain, theme, legend = lines.length > 1 }: Props) {
   const id = `chart-${title.replace(/[^a-z0-9]+/gi, '-')}`;
   const dots = rows.length <= 60;
   return (
@@ -57,7 +63,10 @@ export function MetricChart({ title, rows, lines, domain, theme }: Props) {
                 }}
                 labelStyle={{ color: AXIS[theme] }}
               />
-              {lines.length > 1 && <Legend iconType="plainline" wrapperStyle={{ fontSize: 11 }} />}
+              {/* In the lines' own order (train before eval), not recharts' alphabetical one. */}
+              {legend && (
+                <Legend iconType="plainline" wrapperStyle={{ fontSize: 11 }} itemSorter={(item) => lines.findIndex((l) => l.column === item.dataKey)} />
+              )}
               {lines.map((l) => (
                 <Line
                   key={l.column}
@@ -79,4 +88,4 @@ export function MetricChart({ title, rows, lines, domain, theme }: Props) {
       )}
     </figure>
   );
-}
+});

@@ -136,8 +136,12 @@ export function ConfigPanel() {
         <NumberField
           label="RPO alpha (SFT weight)"
           value={rpoAlpha}
-          onChange={(v) => setLoss(primaryLoss, v ?? 0)}
+          onChange={(v) => {
+            if ((v ?? 0) < 0) return setParseError('rpo_alpha', 'RPO alpha must be ≥ 0 (0 is off)');
+            setLoss(primaryLoss, v ?? 0);
+          }}
           onParseError={(e) => setParseError('rpo_alpha', e)}
+          error={problems.rpo_alpha}
           hint="Adds α × the SFT loss on chosen answers (RPO); 0 is off"
         />
       </Group>

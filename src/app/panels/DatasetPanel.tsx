@@ -246,9 +246,14 @@ function Preview() {
   );
 }
 
+/** Its own component: progress arrives several times a second and must not redraw the charts below. */
+function DatasetBusy() {
+  const busy = useStudio((s) => s.datasetBusy);
+  return busy && <BusyLine label={busy.label} fraction={busy.fraction} />;
+}
+
 export function DatasetPanel() {
   const dataset = useStudio((s) => s.dataset);
-  const busy = useStudio((s) => s.datasetBusy);
   const error = useStudio((s) => s.datasetError);
   const stats = useStudio((s) => s.tokenStats);
   const model = useStudio((s) => s.model);
@@ -259,7 +264,7 @@ export function DatasetPanel() {
         <p className="muted">Preference pairs: for each prompt, a chosen answer and a rejected one.</p>
       </div>
       <DropZone />
-      {busy && <BusyLine label={busy.label} fraction={busy.fraction} />}
+      <DatasetBusy />
       {error && (
         <p className="error-text" role="alert">
           {error}

@@ -37,6 +37,7 @@ export function ExportPanel() {
           <button type="button" className="btn primary" onClick={() => void exportAdapter()} disabled={busy !== null || !hasAdapter}>
             Export adapter
           </button>
+          {!hasAdapter && <p className="muted small">Train a run (or load an adapter in Model) to have one to export.</p>}
         </section>
         <section className="card" aria-labelledby="ex-merged">
           <h2 id="ex-merged">Merged model</h2>
@@ -47,6 +48,7 @@ export function ExportPanel() {
           <button type="button" className="btn" onClick={() => void exportMerged()} disabled={busy !== null || !hasAdapter}>
             Export merged model
           </button>
+          {!hasAdapter && <p className="muted small">Needs an adapter too.</p>}
         </section>
         <section className="card" aria-labelledby="ex-metrics">
           <h2 id="ex-metrics">Metrics</h2>

@@ -195,6 +195,7 @@ function LoadedModelCard() {
   const config = useStudio((s) => s.config);
   const adapterError = useStudio((s) => s.adapterError);
   const busy = useStudio((s) => s.modelBusy);
+  const onCpu = useStudio((s) => s.engine?.backend === 'cpu');
   const adapterId = useId();
   if (!model) return null;
   const mem = estimateTrainingMemory(model, config.lora, config.dpo.per_device_train_batch_size, config.dpo.max_length ?? model.maxPositions);
@@ -237,7 +238,7 @@ function LoadedModelCard() {
       </dl>
       <div className="memory">
         <h3>
-          Estimated GPU memory for training: <strong data-testid="memory-estimate">{formatBytes(mem.total)}</strong>
+          Estimated {onCpu ? 'memory' : 'GPU memory'} for training: <strong data-testid="memory-estimate">{formatBytes(mem.total)}</strong>
         </h3>
         <p className="muted small">
           batch {config.dpo.per_device_train_batch_size} × max_length {config.dpo.max_length ?? model.maxPositions}: weights {formatBytes(mem.weights)},
@@ -281,15 +282,18 @@ function LoadedModelCard() {
 }
 
 export function ModelPanel() {
+  // Without WebGPU, why and what happens instead comes first.
+  const noWebGpu = useStudio((s) => s.engine !== null && s.engine.backend === 'cpu' && !s.engine.webgpu.available);
   return (
     <div className="panel">
       <div className="panel-head">
         <h2 className="panel-title">Model</h2>
         <p className="muted">A small causal language model (Llama, Mistral, Qwen2 or GPT-2 architecture) to train a LoRA adapter on.</p>
       </div>
+      {noWebGpu && <EngineCard />}
       <LoadedModelCard />
       <SourceCard />
-      <EngineCard />
+      {!noWebGpu && <EngineCard />}
     </div>
   );
 }

@@ -27,8 +27,10 @@ function DuplicateForm({ run, onDone }: { run: RunRecord; onDone: () => void }) 
   const [beta, setBeta] = useState(String(run.config.beta));
   const [loss, setLoss] = useState<LossType>(run.config.loss_type[0]);
   const [lr, setLr] = useState(String(run.config.learning_rate));
-  const betaOk = Number(beta) > 0;
-  const lrOk = Number(lr) > 0;
+  const betaOk = beta.trim() !== '' && Number(beta) > 0;
+  const lrOk = lr.trim() !== '' && Number(lr) > 0;
+  const nameOk = name.trim() !== '';
+  const problems = [!nameOk && 'the copy needs a name', !betaOk && 'beta must be a number > 0', !lrOk && 'learning rate must be a number > 0'].filter(Boolean);
   return (
     <form
       className="duplicate-form"
@@ -49,7 +51,7 @@ function DuplicateForm({ run, onDone }: { run: RunRecord; onDone: () => void }) 
       }}
     >
       <label>
-        name <input value={name} onChange={(e) => setName(e.target.value)} />
+        name <input value={name} onChange={(e) => setName(e.target.value)} aria-invalid={!nameOk || undefined} />
       </label>
       <label>
         copy beta <input value={beta} onChange={(e) => setBeta(e.target.value)} aria-invalid={!betaOk || undefined} inputMode="decimal" />
@@ -67,18 +69,25 @@ function DuplicateForm({ run, onDone }: { run: RunRecord; onDone: () => void }) 
       <label>
         copy learning rate <input value={lr} onChange={(e) => setLr(e.target.value)} aria-invalid={!lrOk || undefined} inputMode="decimal" />
       </label>
-      <button type="submit" className="btn small primary" disabled={!betaOk || !lrOk || name.trim() === ''}>
+      <button type="submit" className="btn small primary" disabled={problems.length > 0}>
         Create copy
       </button>
       <button type="button" className="btn small ghost" onClick={onDone}>
         Cancel
       </button>
-      <span className="muted small">Other settings can be changed in Configure before pressing Train.</span>
+      {problems.length > 0 ? (
+        <span className="field-error" role="alert">
+          {problems.join('; ')}
+        </span>
+      ) : (
+        <span className="muted small">Other settings can be changed in Configure before pressing Train.</span>
+      )}
     </form>
   );
 }
 
-function RunRow({ run, color, live }: { run: RunRecord; color: string | null; live: boolean }) {
+/** `live`: what the run in the worker is doing now (null for a run only in storage). */
+function RunRow({ run, color, live }: { run: RunRecord; color: string | null; live: 'training' | 'paused' | null }) {
   const compare = useStudio((s) => s.compare);
   const [renaming, setRenaming] = useState(false);
   const [name, setName] = useState(run.name);
@@ -121,13 +130,16 @@ function RunRow({ run, color, live }: { run: RunRecord; color: string | null; li
           </div>
         </td>
         <td className="status-cell">
-          <span className={`status-pill p-${notStarted ? 'draft' : run.status}`}>{notStarted ? 'not started' : live ? 'live' : STATUS_TEXT[run.status]}</span>
+          <span className={`status-pill p-${notStarted ? 'draft' : live === 'training' ? 'running' : (live ?? run.status)}`}>{notStarted ? 'not started' : (live ?? STATUS_TEXT[run.status])}</span>
           <span className="muted small block">
             step {run.step} / {run.totalSteps || '?'}
           </span>
         </td>
         <td className="settings">
           <code>{run.config.loss_type.join('+')}</code> β {run.config.beta} · lr {formatSetting(run.config.learning_rate)}
+          <span className="muted small block">
+            checkpoint every {run.saveSteps} step{run.saveSteps === 1 ? '' : 's'}
+          </span>
         </td>
         <td className="num">{formatMetric(last(run.history, 'loss'))}</td>
         <td className="num">{formatMetric(last(run.history, 'rewards/accuracies'))}</td>
@@ -156,7 +168,7 @@ function RunRow({ run, color, live }: { run: RunRecord; color: string | null; li
               Confirm delete
             </button>
           ) : (
-            <button type="button" className="btn small ghost" onClick={() => setConfirmDelete(true)} aria-label={`Delete ${run.name}`} disabled={live}>
+            <button type="button" className="btn small ghost" onClick={() => setConfirmDelete(true)} aria-label={`Delete ${run.name}`} disabled={live !== null}>
               Delete
             </button>
           )}
@@ -182,7 +194,12 @@ export function RunsPanel() {
   const colors = PALETTE[theme];
   const liveId = training.state === 'running' || training.state === 'paused' || training.state === 'preparing' ? training.runId : null;
   // The live run's curves come from the worker's events; the stored history lags behind its checkpoints.
-  const withLive = runs.map((r) => (r.id === training.runId && training.history.length >= r.history.length ? { ...r, history: training.history } : r));
+  // Its step too while it trains; afterwards the record's step is the one its checkpoint holds.
+  const withLive = runs.map((r) =>
+    r.id === training.runId && training.history.length >= r.history.length
+      ? { ...r, history: training.history, step: r.id === liveId ? training.step : r.step }
+      : r,
+  );
   const compared = compare.map((id) => withLive.find((r) => r.id === id)).filter((r): r is RunRecord => r !== undefined);
   const colorOf = (id: string) => {
     const i = compare.indexOf(id);
@@ -229,7 +246,7 @@ export function RunsPanel() {
             </thead>
             <tbody>
               {withLive.map((run) => (
-                <RunRow key={run.id} run={run} color={colorOf(run.id)} live={run.id === liveId} />
+                <RunRow key={run.id} run={run} color={colorOf(run.id)} live={run.id !== liveId ? null : training.state === 'paused' ? 'paused' : 'training'} />
               ))}
             </tbody>
           </table>
@@ -240,10 +257,29 @@ export function RunsPanel() {
           <h2 id="compare-heading" className="section-title">
             Comparing {compared.length} run{compared.length === 1 ? '' : 's'}
           </h2>
+          {/* One key for every chart; a chart keeps its own legend only where it draws several metrics. */}
+          <ul className="compare-legend" aria-label="Compared runs">
+            {series.map((s) => (
+              <li key={s.id}>
+                <span className="swatch" style={{ background: s.color }} aria-hidden="true" />
+                {s.name}
+              </li>
+            ))}
+          </ul>
           <div className="charts">
             {CHARTS.map((spec) => {
               const rows = chartRows(compared, spec.keys);
-              return <MetricChart key={spec.title} title={spec.title} rows={rows} lines={chartLines(series, spec, rows)} domain={spec.domain} theme={theme} />;
+              return (
+                <MetricChart
+                  key={spec.title}
+                  title={spec.title}
+                  rows={rows}
+                  lines={chartLines(series, spec, rows)}
+                  domain={spec.domain}
+                  theme={theme}
+                  legend={spec.keys.length > 1}
+                />
+              );
             })}
           </div>
         </section>

@@ -1,3 +1,4 @@
+import { useMemo } from 'react';
 import type { LogEntry } from '../../core/dpo/trainer';
 import { MetricChart } from '../components/MetricChart';
 import { formatMetric } from '../format';
@@ -19,8 +20,16 @@ export function TrainPanel() {
   const theme = useResolvedTheme(useStudio((s) => s.theme));
   const error = useStudio((s) => s.trainError);
   const run = runs.find((r) => r.id === training.runId);
-  const colors = PALETTE[theme];
-  const series = [{ id: 'run', name: 'train', color: [colors[0], colors[1]] }];
+  const history = training.history;
+  // Rows only change with a new log entry, not with each progress report.
+  const charts = useMemo(() => {
+    const colors = PALETTE[theme];
+    const series = [{ id: 'run', name: 'train', color: [colors[0], colors[1]] }];
+    return CHARTS.map((spec) => {
+      const rows = chartRows([{ id: 'run', history }], spec.keys);
+      return { spec, rows, lines: chartLines(series, spec, rows) };
+    });
+  }, [history, theme]);
   const hasEval = training.history.some((e) => Object.keys(e).some((k) => k.startsWith('eval_')));
   return (
     <div className="panel">
@@ -30,7 +39,7 @@ export function TrainPanel() {
           {run ? (
             <>
               <strong>{run.name}</strong> · {run.dataset.name} · {run.model.name} · batch {run.config.per_device_train_batch_size} · max_length{' '}
-              {run.config.max_length ?? 'none'}
+              {run.config.max_length ?? 'none'} · checkpoint every {run.saveSteps}
             </>
           ) : training.runId ? (
             'Starting…'
@@ -60,10 +69,9 @@ export function TrainPanel() {
         )}
       </dl>
       <div className="charts">
-        {CHARTS.map((spec) => {
-          const rows = chartRows([{ id: 'run', history: training.history }], spec.keys);
-          return <MetricChart key={spec.title} title={spec.title} rows={rows} lines={chartLines(series, spec, rows)} domain={spec.domain} theme={theme} />;
-        })}
+        {charts.map(({ spec, rows, lines }) => (
+          <MetricChart key={spec.title} title={spec.title} rows={rows} lines={lines} domain={spec.domain} theme={theme} />
+        ))}
       </div>
     </div>
   );

@@ -6,12 +6,14 @@
  *
  * Runs
  *   storage.createRun(init): RunRecord             new id, status 'stopped', step 0, empty history
+ *                                                  (saveSteps DEFAULT_SAVE_STEPS unless given)
  *   storage.listRuns(): RunRecord[]                newest first
  *   storage.getRun(id) / storage.putRun(run)
  *   storage.updateRun(id, changes): RunRecord      atomic read-modify-write; prefer it to putRun
  *   storage.renameRun(id, name)
  *   storage.deleteRun(id)                          with its checkpoints
- *   storage.duplicateRun(id, { name?, config?, lora? })   new run, settings merged, no history
+ *   storage.duplicateRun(id, { name?, config?, lora?, saveSteps? })   new run, settings merged, no history
+ *   Records saved before a field existed read back with its default (upgradeRun).
  * Checkpoints
  *   storage.saveCheckpoint(runId, { step, state, history })   crash-safe; also sets the run's step
  *                                                  and history when the run record exists
@@ -54,6 +56,7 @@ export { datasetFingerprint, type StoredDataset } from './datasets';
 export { storageUsage, requestPersistentStorage } from './usage';
 export type { Checkpoint, CheckpointInput } from './checkpoints';
 export type { ModelManifest, StoredModelFile } from './models';
+export { DEFAULT_SAVE_STEPS } from './runs';
 export type { DuplicateChanges, NewRun, RunChanges, RunRecord, RunStatus } from './runs';
 export type { UseStore };
 

@@ -10,6 +10,9 @@ import { keysWithPrefix, newId, read, request, segment, valuesWithPrefix, write,
 
 export type RunStatus = 'running' | 'paused' | 'stopped' | 'finished' | 'failed';
 
+/** Optimizer steps between checkpoints when a run does not say (TrainingArguments' save_steps, scaled to tiny runs). */
+export const DEFAULT_SAVE_STEPS = 10;
+
 export interface RunRecord {
   id: string;
   name: string;
@@ -23,6 +26,8 @@ export interface RunRecord {
   status: RunStatus;
   config: DPOConfig;
   lora: LoraConfig;
+  /** Checkpoint every this many optimizer steps (and on pause and stop); a resumed run keeps it. */
+  saveSteps: number;
   model: { kind: 'demo' | 'folder' | 'hub'; id: string; name: string };
   dataset: { name: string; fingerprint: string; pairs: number };
   history: LogEntry[];
@@ -31,8 +36,8 @@ export interface RunRecord {
   error?: string;
 }
 
-/** What createRun needs; the rest starts empty. */
-export type NewRun = Pick<RunRecord, 'name' | 'config' | 'lora' | 'model' | 'dataset' | 'totalSteps'> & { status?: RunStatus };
+/** What createRun needs; the rest starts empty (saveSteps at DEFAULT_SAVE_STEPS when not given). */
+export type NewRun = Pick<RunRecord, 'name' | 'config' | 'lora' | 'model' | 'dataset' | 'totalSteps'> & { status?: RunStatus; saveSteps?: number };
 
 /** Fields updateRun may change. */
 export type RunChanges = Partial<Omit<RunRecord, 'id' | 'createdAt' | 'updatedAt'>>;
@@ -42,6 +47,7 @@ export interface DuplicateChanges {
   name?: string;
   config?: Partial<DPOConfig>;
   lora?: Partial<LoraConfig>;
+  saveSteps?: number;
 }
 
 export const runKey = (id: string) => `run/${segment(id)}`;
@@ -50,15 +56,24 @@ function describeRun(id: string): string {
   return `run "${id}"`;
 }
 
+/** A record as stored by any version of the studio, brought to the current shape (fields added since get their defaults). */
+export function upgradeRun(stored: RunRecord): RunRecord {
+  const saveSteps = Number.isInteger(stored.saveSteps) && stored.saveSteps >= 1 ? stored.saveSteps : DEFAULT_SAVE_STEPS;
+  return stored.saveSteps === saveSteps ? stored : { ...stored, saveSteps };
+}
+
 export function listRuns(store: UseStore): Promise<RunRecord[]> {
   return read(store, async (s) => {
-    const runs = await valuesWithPrefix<RunRecord>(s, 'run/');
+    const runs = (await valuesWithPrefix<RunRecord>(s, 'run/')).map(upgradeRun);
     return runs.sort((a, b) => b.createdAt - a.createdAt);
   });
 }
 
 export function getRun(store: UseStore, id: string): Promise<RunRecord | undefined> {
-  return read(store, (s) => request(s.get(runKey(id)) as IDBRequest<RunRecord | undefined>));
+  return read(store, async (s) => {
+    const run = (await request(s.get(runKey(id)))) as RunRecord | undefined;
+    return run === undefined ? undefined : upgradeRun(run);
+  });
 }
 
 export function putRun(store: UseStore, run: RunRecord): Promise<void> {
@@ -70,7 +85,16 @@ export function putRun(store: UseStore, run: RunRecord): Promise<void> {
 
 export async function createRun(store: UseStore, init: NewRun): Promise<RunRecord> {
   const now = Date.now();
-  const run: RunRecord = { ...init, id: newId(), createdAt: now, updatedAt: now, status: init.status ?? 'stopped', history: [], step: 0 };
+  const run: RunRecord = {
+    ...init,
+    saveSteps: init.saveSteps ?? DEFAULT_SAVE_STEPS,
+    id: newId(),
+    createdAt: now,
+    updatedAt: now,
+    status: init.status ?? 'stopped',
+    history: [],
+    step: 0,
+  };
   await putRun(store, run);
   return run;
 }
@@ -83,8 +107,9 @@ export function modifyRun(
   change: (run: RunRecord) => RunRecord,
 ): Promise<RunRecord> {
   return write(store, what, async (s) => {
-    const run = (await request(s.get(runKey(id)))) as RunRecord | undefined;
-    if (run === undefined) throw new Error(`${describeRun(id)} does not exist (it may have been deleted)`);
+    const stored = (await request(s.get(runKey(id)))) as RunRecord | undefined;
+    if (stored === undefined) throw new Error(`${describeRun(id)} does not exist (it may have been deleted)`);
+    const run = upgradeRun(stored);
     const next = { ...change(run), id: run.id, createdAt: run.createdAt, updatedAt: Date.now() };
     await request(s.put(next, runKey(id)));
     return next;
@@ -119,6 +144,7 @@ export async function duplicateRun(store: UseStore, id: string, changes: Duplica
     name: changes.name ?? `${source.name} (copy)`,
     config,
     lora: { ...source.lora, ...changes.lora },
+    saveSteps: changes.saveSteps ?? source.saveSteps,
     model: { ...source.model },
     dataset: { ...source.dataset },
     // A step count fixed by max_steps is known now; one derived from epochs is set when the run starts.

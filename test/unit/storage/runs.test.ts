@@ -1,6 +1,7 @@
+import { promisifyRequest } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DPO_CONFIG } from '../../../src/core/dpo/config';
-import { openStudioStorage, type NewRun, type RunRecord } from '../../../src/app/storage';
+import { DEFAULT_SAVE_STEPS, openStudioStorage, type NewRun, type RunRecord } from '../../../src/app/storage';
 import { allKeys, freshStore, trainerState } from './helpers';
 
 const NEW_RUN: NewRun = {
@@ -18,7 +19,7 @@ describe('runs', () => {
   it('creates a run with a fresh id, no history and step 0, and reads it back after a reload', async () => {
     const { store, dbName } = freshStore();
     const run = await openStudioStorage(store).createRun(NEW_RUN);
-    expect(run).toMatchObject({ ...NEW_RUN, status: 'stopped', step: 0, history: [] });
+    expect(run).toMatchObject({ ...NEW_RUN, status: 'stopped', step: 0, history: [], saveSteps: DEFAULT_SAVE_STEPS });
     expect(run.id).toMatch(/^[0-9a-f-]{36}$/);
     const { createStore } = await import('idb-keyval');
     const reloaded = openStudioStorage(createStore(dbName, 'kv'));
@@ -44,6 +45,7 @@ describe('runs', () => {
       status: 'failed',
       history: [{ step: 1, epoch: 0.1, loss: 0.69 }],
       step: 1,
+      saveSteps: 5,
       error: 'non-finite loss at step 2',
     };
     await storage.putRun(run);
@@ -92,6 +94,7 @@ describe('runs', () => {
     await storage.saveCheckpoint(source.id, { step: 4, state: trainerState(4), history: [{ step: 4, epoch: 0.4, loss: 0.6 }] });
 
     const copy = await storage.duplicateRun(source.id, { config: { beta: 0.5, loss_type: ['ipo'] }, lora: { r: 16 } });
+    expect(copy.saveSteps).toBe(DEFAULT_SAVE_STEPS);
     expect(copy.id).not.toBe(source.id);
     expect(copy).toMatchObject({
       name: 'sigmoid β=0.1 (copy)',
@@ -110,5 +113,31 @@ describe('runs', () => {
     const fixedSteps = await storage.duplicateRun(source.id, { name: 'short', config: { max_steps: 3 } });
     expect(fixedSteps).toMatchObject({ name: 'short', totalSteps: 3 });
     await expect(storage.duplicateRun('gone')).rejects.toThrow('cannot duplicate run "gone": it does not exist');
+  });
+
+  it('keeps the checkpoint interval: given at creation, carried by a duplicate unless changed', async () => {
+    const storage = openStudioStorage(freshStore().store);
+    const source = await storage.createRun({ ...NEW_RUN, saveSteps: 3 });
+    expect((await storage.getRun(source.id))!.saveSteps).toBe(3);
+    expect((await storage.updateRun(source.id, { step: 2 })).saveSteps).toBe(3);
+    expect((await storage.duplicateRun(source.id)).saveSteps).toBe(3);
+    expect((await storage.duplicateRun(source.id, { saveSteps: 7 })).saveSteps).toBe(7);
+  });
+
+  it('reads a record saved before the checkpoint interval was stored with the default interval, and writes it back whole', async () => {
+    const { store } = freshStore();
+    const storage = openStudioStorage(store);
+    const { saveSteps: _, ...current } = await storage.createRun({ ...NEW_RUN, saveSteps: 4 });
+    const old = { ...current, id: 'old' };
+    expect('saveSteps' in old).toBe(false);
+    await store('readwrite', (s) => promisifyRequest(s.put(old, 'run/old')));
+
+    expect(await storage.getRun('old')).toEqual({ ...old, saveSteps: DEFAULT_SAVE_STEPS });
+    expect((await storage.listRuns()).find((r) => r.id === 'old')!.saveSteps).toBe(DEFAULT_SAVE_STEPS);
+    expect((await storage.duplicateRun('old')).saveSteps).toBe(DEFAULT_SAVE_STEPS);
+    // A change rewrites the record in the current shape.
+    await storage.updateRun('old', { name: 'renamed' });
+    const raw = (await store('readonly', (s) => promisifyRequest(s.get('run/old')))) as RunRecord;
+    expect(raw).toMatchObject({ name: 'renamed', saveSteps: DEFAULT_SAVE_STEPS });
   });
 });

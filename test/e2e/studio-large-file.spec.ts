@@ -1,0 +1,168 @@
+import { expect, test } from '@playwright/test';
+import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStudio } from './studio';
+
+/**
+ * A 100 MB preference file, loaded through the file input: how long parsing takes, whether the
+ * progress bar advances, whether the page answers meanwhile, and how much memory the tab takes.
+ * Minutes of work on a small machine, so it runs only on request:
+ *   STUDIO_LARGE_FILE=1 npx playwright test test/e2e/studio-large-file.spec.ts
+ * The file is written to the system's temporary folder (never into the repository) and kept there.
+ */
+test.skip(!process.env.STUDIO_LARGE_FILE, 'set STUDIO_LARGE_FILE=1 to load a 100 MB file (takes minutes)');
+test.describe.configure({ timeout: 900_000 });
+
+const TARGET_BYTES = 100 * 2 ** 20;
+const FILE = join(tmpdir(), 'dpo-studio-100mb.jsonl');
+const WORDS = 'the a river stone kettle silver lamp quiet pepper answer because which model prefers helpful honest careful short longer reply'.split(' ');
+
+/** Rows of 100–1,500 characters with a broken line every 10,000 rows, the same on every run. */
+async function writeLargeFile(): Promise<{ rows: number; broken: number }> {
+  let seed = 42;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const words = (n: number) => Array.from({ length: n }, () => WORDS[Math.floor(next() * WORDS.length)]).join(' ');
+  const out = createWriteStream(FILE);
+  let bytes = 0;
+  let rows = 0;
+  let broken = 0;
+  while (bytes < TARGET_BYTES) {
+    const line =
+      rows % 10_000 === 9_999
+        ? (broken++, '{"prompt": "cut off in the middle')
+        : JSON.stringify({ prompt: `Question ${rows}: ${words(4 + Math.floor(next() * 60))}?\n`, chosen: words(8 + Math.floor(next() * 90)), rejected: words(8 + Math.floor(next() * 90)) });
+    bytes += Buffer.byteLength(line) + 1;
+    rows++;
+    if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+  return { rows, broken };
+}
+
+/** Resident memory of the renderer processes this test's browser started (the page and its worker live there). */
+function rendererRssBytes(): number {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmdline.includes('--type=renderer') || cmdline.includes('--top-chrome-webui') || !descendsFrom(Number(pid), process.pid)) continue;
+      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (rss) total += Number(rss[1]) * 1024;
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return total;
+}
+
+function descendsFrom(pid: number, ancestor: number): boolean {
+  for (let p = pid; p > 1; ) {
+    if (p === ancestor) return true;
+    const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  }
+  return false;
+}
+
+test('a 100 MB file parses in the worker with an advancing progress bar while the page answers', async ({ page }) => {
+  const { rows, broken } = existsSync(FILE) && statSync(FILE).size >= TARGET_BYTES ? countRows() : await writeLargeFile();
+  const size = statSync(FILE).size;
+
+  await openStudio(page);
+  await page.evaluate(() => {
+    const w = window as unknown as Recorded;
+    w.progressSeen = [];
+    w.longTasks = [];
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.longTasks.push(Math.round(e.duration)))).observe({ type: 'longtask' });
+    new MutationObserver(() => {
+      const bar = document.querySelector('[role="progressbar"][aria-label^="reading "], [role="progressbar"][aria-label^="parsing "]');
+      const pct = Number(bar?.getAttribute('aria-valuenow'));
+      if (bar && w.progressSeen[w.progressSeen.length - 1] !== pct) w.progressSeen.push(pct);
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const mainThreadSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'ThreadTime')!.value;
+
+  // One probe: a script round trip, and a control in the Dataset panel answering a change.
+  const demo = page.getByLabel('Demo dataset');
+  const options = await demo.locator('option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  const probe = async (n: number) => {
+    const t0 = Date.now();
+    await page.evaluate(() => 0);
+    const roundTrip = Date.now() - t0;
+    const t1 = Date.now();
+    await demo.selectOption(options[n % options.length]);
+    await expect(demo).toHaveValue(options[n % options.length]);
+    return { roundTrip, control: Date.now() - t1 };
+  };
+  const idle = [];
+  for (let i = 0; i < 6; i++) idle.push(await probe(i));
+
+  let peakRss = rendererRssBytes();
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rendererRssBytes())), 250);
+  const threadBefore = await mainThreadSeconds();
+  const started = Date.now();
+  await page.getByLabel('Preference dataset').setInputFiles(FILE);
+  const busy = [];
+  const expected = (rows - broken).toLocaleString('en-US');
+  while ((await page.getByTestId('valid-rows').textContent()) !== expected) {
+    busy.push(await probe(busy.length));
+    await page.waitForTimeout(50);
+    expect(Date.now() - started, 'parse time').toBeLessThan(600_000);
+  }
+  const parsedMs = Date.now() - started;
+  const mainThreadBusy = (await mainThreadSeconds()) - threadBefore;
+  const peakRssWhileParsing = Math.max(peakRss, rendererRssBytes());
+  const { longTasks: longWhileParsing } = await page.evaluate(() => ({ longTasks: (window as unknown as Recorded).longTasks }));
+  await expect(page.getByTestId('issue-count')).toHaveText(broken.toLocaleString('en-US'));
+  // Tokenizing every row for the length histograms follows in the worker.
+  await expect(page.getByRole('heading', { name: 'Token lengths' })).toBeVisible({ timeout: 600_000 });
+  const tokenizedMs = Date.now() - started;
+  clearInterval(sampler);
+  peakRss = Math.max(peakRss, rendererRssBytes());
+
+  const { progressSeen } = await page.evaluate(() => ({ progressSeen: (window as unknown as Recorded).progressSeen }));
+  const stats = (xs: number[]) => ({ n: xs.length, median: [...xs].sort((a, b) => a - b)[xs.length >> 1], max: Math.max(...xs) });
+  const report = {
+    file: { MB: +(size / 2 ** 20).toFixed(1), rows, broken },
+    parseSeconds: parsedMs / 1000,
+    parseAndTokenizeSeconds: tokenizedMs / 1000,
+    progressPercentsSeen: progressSeen,
+    idle: { roundTripMs: stats(idle.map((p) => p.roundTrip)), controlMs: stats(idle.map((p) => p.control)) },
+    whileParsing: { roundTripMs: stats(busy.map((p) => p.roundTrip)), controlMs: stats(busy.map((p) => p.control)) },
+    pageMainThreadCpuSecondsWhileParsing: +mainThreadBusy.toFixed(2),
+    longTasksWhileParsingMs: longWhileParsing,
+    peakRendererRssMBWhileParsing: Math.round(peakRssWhileParsing / 2 ** 20),
+    peakRendererRssMB: Math.round(peakRss / 2 ** 20),
+    loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+  };
+  console.log(JSON.stringify(report));
+  await test.info().attach('large-file.json', { body: JSON.stringify(report, null, 2), contentType: 'application/json' });
+
+  expect(new Set(progressSeen).size, 'distinct progress values while reading and parsing').toBeGreaterThanOrEqual(5);
+  expect(progressSeen).toEqual([...progressSeen].sort((a, b) => a - b));
+  expect(busy.length, 'probes while parsing').toBeGreaterThanOrEqual(3);
+  expect(report.whileParsing.roundTripMs.median).toBeLessThan(200);
+  expect(report.whileParsing.controlMs.median).toBeLessThan(200);
+  // The page itself stays nearly idle: the work is in the worker.
+  expect(mainThreadBusy).toBeLessThan(0.25 * (parsedMs / 1000));
+});
+
+interface Recorded {
+  progressSeen: number[];
+  longTasks: number[];
+}
+
+function countRows(): { rows: number; broken: number } {
+  const text = readFileSync(FILE, 'utf8');
+  let rows = 0;
+  let broken = 0;
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    rows++;
+    if (line.startsWith('{"prompt": "cut off')) broken++;
+  }
+  return { rows, broken };
+}
