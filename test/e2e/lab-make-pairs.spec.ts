@@ -26,7 +26,7 @@ function answerTexts(group: Locator): Promise<string[]> {
   return group.locator('tbody .answer-text').evaluateAll((spans) => spans.map((s) => (s.hasAttribute('data-note') ? '' : s.textContent!)));
 }
 
-test('make pairs: sample k answers per prompt, rank with the checker, pick by hand, save and load as the dataset', async ({ page }, testInfo) => {
+test('make pairs: sample k answers per prompt, rank with the checker, overrule it by hand, save and load as the dataset', async ({ page }, testInfo) => {
   await openStudio(page);
   await openMakePairs(page);
   await page.getByLabel('number of dataset prompts').fill(String(PROMPTS));
@@ -56,13 +56,11 @@ test('make pairs: sample k answers per prompt, rank with the checker, pick by ha
   expect(report).toContain(`of ${PROMPTS} prompts`);
   await expect(page.getByTestId('made-pairs')).toHaveAttribute('data-count', String(paired));
   const checkerPrompts = new Set<string>();
-  let unpaired = -1;
   for (let i = 0; i < PROMPTS; i++) {
     const group = groups.nth(i);
     const best = group.locator('tr.best');
     if ((await best.count()) === 0) {
       await expect(group.locator('.mp-skip')).toContainText('No pair from the checker');
-      unpaired = unpaired < 0 ? i : unpaired;
       continue;
     }
     checkerPrompts.add(prompts[i]);
@@ -71,28 +69,24 @@ test('make pairs: sample k answers per prompt, rank with the checker, pick by ha
     await expect(best.getByRole('radio', { name: /is the best$/ })).toBeChecked();
   }
   expect(checkerPrompts.size).toBe(paired);
-  expect.soft(paired, 'the demo model should give both kinds of answer to some prompts').toBeGreaterThan(0);
-
-  // By hand: a prompt the checker left unpaired gets the first answer as best, another as worst.
-  let hand: { prompt: string; chosen: string; rejected: string } | null = null;
-  if (unpaired >= 0) {
-    const group = groups.nth(unpaired);
-    const texts = await answerTexts(group);
-    const worst = texts.findIndex((t) => t !== texts[0]);
-    if (worst > 0) {
-      await group.getByRole('radio', { name: 'answer 1 is the best' }).check();
-      await group.getByRole('radio', { name: `answer ${worst + 1} is the worst` }).check();
-      hand = { prompt: prompts[unpaired], chosen: texts[0], rejected: texts[worst] };
-    }
-  }
-  const total = paired + (hand ? 1 : 0);
-  await expect(page.getByTestId('made-pairs')).toHaveAttribute('data-count', String(total));
-  expect(total, 'no pair could be made from these answers').toBeGreaterThan(0);
-  await page.locator('.main').evaluate((main) => main.scrollTo(0, 0));
+  expect(paired, 'the demo model should give both kinds of answer to some prompts').toBeGreaterThan(0);
   await page.getByRole('heading', { level: 2, name: `${PROMPTS} prompts × ${K} answers` }).scrollIntoViewIfNeeded();
   await screenshots(page, 'lab-make-pairs');
 
-  // The file: conversational pairs; the checker's chosen pass the checker and their rejected do not.
+  // By hand: overrule the checker on the first prompt it paired, picking its rejected as best and its chosen as worst.
+  const overruled = [...Array(PROMPTS).keys()].find((i) => checkerPrompts.has(prompts[i]))!;
+  const group = groups.nth(overruled);
+  const texts = await answerTexts(group);
+  const rowClasses = await group.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => tr.className));
+  const [best, worst] = [rowClasses.indexOf('best'), rowClasses.indexOf('worst')];
+  await group.getByRole('radio', { name: `answer ${worst + 1} is the best` }).check();
+  await group.getByRole('radio', { name: `answer ${best + 1} is the worst` }).check();
+  await expect(group.locator('tr.best .grade-mark')).toHaveAttribute('data-preferred', 'false');
+  const hand = { prompt: prompts[overruled], chosen: texts[worst], rejected: texts[best] };
+  const total = paired;
+  await expect(page.getByTestId('made-pairs')).toHaveAttribute('data-count', String(total));
+
+  // The file: conversational pairs; the checker's chosen pass the checker and their rejected do not; the overruled pair is reversed.
   const file = await savedDownload(page, testInfo, () => page.getByRole('button', { name: 'Download JSONL' }).click());
   expect(file.name).toBe('made-pairs.jsonl');
   const pairs = readFileSync(file.path, 'utf8')
@@ -105,8 +99,9 @@ test('make pairs: sample k answers per prompt, rank with the checker, pick by ha
     expect(pair.prompt[0].role).toBe('user');
     expect(pair.chosen[0].role).toBe('assistant');
     const prompt = pair.prompt[0].content;
-    if (hand && prompt === hand.prompt) {
+    if (prompt === hand.prompt) {
       expect([pair.chosen[0].content.trim(), pair.rejected[0].content.trim()]).toEqual([hand.chosen.trim(), hand.rejected.trim()]);
+      expect(checkAnswer(prompt, pair.chosen[0].content)).toBe(false);
       continue;
     }
     expect(checkerPrompts.has(prompt)).toBe(true);

@@ -87,13 +87,21 @@ export const useLabSamples = create<LabSamplesState>(() => ({
 const set = useLabSamples.setState;
 const get = useLabSamples.getState;
 
+/** The worker names a run by its id; people know it by its name. */
+function withRunName(answers: AnswerSet): AnswerSet {
+  const { training, runs } = studio();
+  const run = runs.find((r) => r.id === training.runId);
+  if (!run) return answers;
+  return { ...answers, policy: answers.policy.replace(`run ${run.id}`, `“${run.name}”`) };
+}
+
 /** Runs an answerPrompts command, routing its progress events to `onBusy`. */
 async function answer(request: AnswerRequest, onBusy: (busy: Busy) => void): Promise<AnswerSet> {
   const stop = engine().subscribe((event) => {
     if (event.type === 'progress' && event.task === 'answer') onBusy({ label: event.label, fraction: event.fraction });
   });
   try {
-    return await engine().call('answerPrompts', request);
+    return withRunName(await engine().call('answerPrompts', request));
   } finally {
     stop();
   }
