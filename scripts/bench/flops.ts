@@ -73,14 +73,16 @@ function runsOf(c: { warmupRuns: number; timedRuns: number }): number {
 }
 
 /**
- * MatMul FLOPs a kernel case performs in all its runs (forward + backward series, then forward alone):
- * a lower bound of its time at the probe's rate. Selective log-softmax has no matMul.
+ * MatMul FLOPs a kernel case performs in all its runs (forward + backward series, then forward alone
+ * when timed): a lower bound of its time at the probe's rate. Selective log-softmax has no matMul.
  */
 export function kernelCaseFlops(c: KernelCase): number {
   if (c.kernel !== 'lm_head_logps') return 0;
   const logits = 2 * c.N * c.V * c.hidden;
-  // Logits and dlogits·head for forward + backward (the fused path may recompute the logits too), then logits again.
-  return runsOf(c) * 3 * logits;
+  // Forward + backward: logits and dlogits·head, and on the fused path (past one block) the logits
+  // recomputed in the backward pass; forward alone: the logits.
+  const forwardBackward = (c.path === 'fused' ? 3 : 2) * logits;
+  return runsOf(c) * (forwardBackward + (c.timeForward ? logits : 0));
 }
 
 /** Model FLOPs of a step case in all its runs. */

@@ -3,10 +3,17 @@
  * backward together (value and input gradient, as a training step needs them), on random inputs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { scoreTokensComposed, type TokenScorer } from '../../src/core/dpo/logps';
-import { scoreTokensFused, selectiveLogSoftmax, selectiveLogSoftmaxComposed } from '../../src/core/kernels';
+import { scoreTokensComposed } from '../../src/core/dpo/logps';
+import {
+  lmHeadSliceRows,
+  scoreTokensFused,
+  selectiveLogSoftmax,
+  selectiveLogSoftmaxComposed,
+  type LmHeadWeight,
+  type SlicedHeadScorer,
+} from '../../src/core/kernels';
 import { Rng } from '../../src/core/random';
-import { assertFits, firstElement, measureRuns, type Run } from './measure';
+import { assertFits, firstElement, measureRuns, webgpu, type Run } from './measure';
 import type { KernelCase, KernelMeasured } from './protocol';
 
 /** Distinct random rows generated on the host; the [N, V] logits tile them on the device. */
@@ -44,6 +51,13 @@ function randomLogits(rows: number, vocab: number, rng: Rng): tf.Tensor2D {
 interface KernelRuns {
   forward: Run;
   forwardBackward: Run;
+  headSlices: number;
+  /** The inputs, uploaded to the device before the peak is taken (tfjs uploads host data on first use). */
+  inputs: tf.Tensor[];
+}
+
+function uploadInputs(inputs: tf.Tensor[]): void {
+  for (const t of inputs) webgpu().uploadToGPU(t.dataId);
 }
 
 function selectiveLogSoftmaxRuns(c: KernelCase, rng: Rng): KernelRuns {
@@ -55,32 +69,60 @@ function selectiveLogSoftmaxRuns(c: KernelCase, rng: Rng): KernelRuns {
   return {
     forward: () => firstElement(op(logits, labels)),
     forwardBackward: () => firstElement(tf.grad(lossOf)(logits)),
-  };
-}
-
-function lmHeadRuns(c: KernelCase, rng: Rng): KernelRuns {
-  assertFits('head', [c.V, c.hidden]);
-  // Hidden states of unit scale and a head of std 1/√d give logits of unit scale, as a trained model's.
-  const hidden = tf.tensor2d(normals(c.N * c.hidden, 1, rng), [c.N, c.hidden]);
-  const head = tf.tensor2d(normals(c.V * c.hidden, 1 / Math.sqrt(c.hidden), rng), [c.V, c.hidden]);
-  const labels = labelsFor(c.N, c.V, rng);
-  const weights = rowWeights(c.N, rng);
-  const scorer: TokenScorer = c.path === 'fused' ? scoreTokensFused : scoreTokensComposed;
-  const lossOf = (h: tf.Tensor) => tf.sum(tf.mul(scorer(h as tf.Tensor2D, head, labels, false).logp, weights));
-  return {
-    forward: () => firstElement(scorer(hidden, head, labels, false).logp),
-    forwardBackward: () => firstElement(tf.grad(lossOf)(hidden)),
+    headSlices: 0,
+    inputs: [logits, labels, weights],
   };
 }
 
 /**
- * Median times of forward + backward and of forward alone; peak bytes (of forward + backward) above
- * the inputs, which exist before the op in a real step too.
+ * The head [V, d] with entries N(0, 1/d): one tensor where the device can bind it whole, otherwise
+ * row slices within the binding limit, drawn slice by slice as a model too large for one binding would
+ * hold its head. The composed path needs it whole and its [N, V] logits in one buffer.
+ */
+function randomHead(c: KernelCase, rng: Rng): LmHeadWeight {
+  const scale = 1 / Math.sqrt(c.hidden);
+  if (c.path === 'composed') {
+    assertFits('head', [c.V, c.hidden]);
+    assertFits('logits', [c.N, c.V]);
+    return tf.tensor2d(normals(c.V * c.hidden, scale, rng), [c.V, c.hidden]);
+  }
+  const { maxBufferSize, maxStorageBufferBindingSize } = webgpu().device.limits;
+  const sliceRows = lmHeadSliceRows(c.hidden, Math.min(maxBufferSize, maxStorageBufferBindingSize));
+  if (c.V <= sliceRows) return tf.tensor2d(normals(c.V * c.hidden, scale, rng), [c.V, c.hidden]);
+  const slices: tf.Tensor2D[] = [];
+  for (let start = 0; start < c.V; start += sliceRows) {
+    const rows = Math.min(sliceRows, c.V - start);
+    slices.push(tf.tensor2d(normals(rows * c.hidden, scale, rng), [rows, c.hidden]));
+  }
+  return slices;
+}
+
+function lmHeadRuns(c: KernelCase, rng: Rng): KernelRuns {
+  // Hidden states of unit scale and a head of std 1/√d give logits of unit scale, as a trained model's.
+  const head = randomHead(c, rng);
+  const hidden = tf.tensor2d(normals(c.N * c.hidden, 1, rng), [c.N, c.hidden]);
+  const labels = labelsFor(c.N, c.V, rng);
+  const weights = rowWeights(c.N, rng);
+  const scorer: SlicedHeadScorer =
+    c.path === 'fused' ? scoreTokensFused : (h, w, l, wpo) => scoreTokensComposed(h, w as tf.Tensor2D, l, wpo);
+  const lossOf = (h: tf.Tensor) => tf.sum(tf.mul(scorer(h as tf.Tensor2D, head, labels, false).logp, weights));
+  return {
+    forward: () => firstElement(scorer(hidden, head, labels, false).logp),
+    forwardBackward: () => firstElement(tf.grad(lossOf)(hidden)),
+    headSlices: c.path === 'fused' ? (Array.isArray(head) ? head.length : 1) : 0,
+    inputs: [hidden, ...(Array.isArray(head) ? head : [head]), labels, weights],
+  };
+}
+
+/**
+ * Median times of forward + backward and (when the case asks) of forward alone; peak bytes (of forward
+ * + backward) above the inputs, which exist before the op in a real step too.
  */
 export async function measureKernel(c: KernelCase): Promise<KernelMeasured> {
   const rng = new Rng(c.seed);
   const runs = c.kernel === 'selective_log_softmax' ? selectiveLogSoftmaxRuns(c, rng) : lmHeadRuns(c, rng);
+  uploadInputs(runs.inputs);
   const both = await measureRuns(runs.forwardBackward, c.warmupRuns, c.timedRuns, 'inputs');
-  const forward = await measureRuns(runs.forward, c.warmupRuns, c.timedRuns, 'inputs');
-  return { ...both, forwardMedianMs: forward.medianMs };
+  const forward = c.timeForward ? await measureRuns(runs.forward, c.warmupRuns, c.timedRuns, 'inputs') : null;
+  return { ...both, forwardMedianMs: forward?.medianMs ?? null, headSlices: runs.headSlices };
 }

@@ -151,18 +151,20 @@ async function settleQueue(): Promise<void> {
 }
 
 /**
- * Median wall time of `timed` runs after `warmup` runs, and the peak GPU bytes during the first
- * warm-up run; with baseline 'inputs', minus the bytes held before it (the run's inputs, which exist
+ * Median wall time of `timed` runs after `warmup` runs, and the peak GPU bytes during the first run
+ * (a warm-up run, or with no warm-up the first timed run, whose time then includes compiling the
+ * shaders); with baseline 'inputs', minus the bytes held before it (the run's inputs, which exist
  * before the op in a real step too).
  */
 export async function measureRuns(run: Run, warmup: number, timed: number, baseline: 'inputs' | 'none'): Promise<Measured> {
-  if (warmup < 1 || timed < 1) throw new Error(`measureRuns: need at least one warm-up and one timed run, got ${warmup} and ${timed}`);
+  if (warmup < 0 || timed < 1) throw new Error(`measureRuns: need at least one timed run and no negative warm-up, got ${warmup} and ${timed}`);
   await settleQueue();
   const before = webgpu().bufferManager.numBytesUsed;
-  const { peak } = await withGpuPeak(() => timedRun(run));
+  const first = await withGpuPeak(() => timedRun(run));
+  const peak = first.peak;
   for (let i = 1; i < warmup; i++) await timedRun(run);
-  const times: number[] = [];
-  for (let i = 0; i < timed; i++) times.push(await timedRun(run));
+  const times: number[] = warmup === 0 ? [first.result] : [];
+  for (let i = times.length; i < timed; i++) times.push(await timedRun(run));
   return { medianMs: median(times), peakBytes: baseline === 'inputs' ? peak - before : peak };
 }
 

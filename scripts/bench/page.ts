@@ -3,15 +3,35 @@
  * to the driver, which asks for one measurement at a time.
  */
 import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-webgpu';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { measureKernel } from './kernel-cases';
 import { probeMatmul } from './matmul-probe';
 import { guarded, watchDevice, webgpu } from './measure';
-import type { BenchApi } from './protocol';
+import type { BenchApi, DeviceLimits } from './protocol';
 import { measureStep } from './step-cases';
+
+const limits: DeviceLimits = new URLSearchParams(location.search).get('limits') === 'webgpu-default' ? 'webgpu-default' : 'adapter';
+
+/**
+ * tfjs asks the adapter for its largest buffers; with ?limits=webgpu-default the page's device gets
+ * WebGPU's default limits instead, as many GPUs' browsers give (128 MiB per binding, 256 MiB per buffer).
+ */
+function useDefaultLimits(): void {
+  tf.removeBackend('webgpu');
+  tf.registerBackend(
+    'webgpu',
+    async () => {
+      const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+      if (!adapter) throw new Error('no WebGPU adapter');
+      return new WebGPUBackend(await adapter.requestDevice(), adapter.info);
+    },
+    3,
+  );
+}
 
 const api: BenchApi = {
   async ready() {
+    if (limits === 'webgpu-default') useDefaultLimits();
     const ok = await tf.setBackend('webgpu');
     if (!ok) throw new Error('the webgpu backend could not start (no WebGPU adapter in this browser?)');
     await tf.ready();
@@ -20,6 +40,7 @@ const api: BenchApi = {
     const info = device.adapterInfo;
     return {
       backend: tf.getBackend(),
+      limits,
       vendor: info?.vendor ?? '',
       architecture: info?.architecture ?? '',
       description: info?.description ?? '',

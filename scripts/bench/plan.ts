@@ -1,11 +1,14 @@
 /**
  * What a benchmark run measures. The full plan is issue 3's: both kernels for N ∈ {512, 4096} ×
- * V ∈ {32000, 49152, 151936}, and DPO steps on a tiny model and on SmolLM2-135M's shape. `--quick`
- * keeps every (kernel, V) but takes 32 rows and a narrow LM head (d = 32), and cuts the SmolLM2-shaped
- * model to 2 layers and one pair of 8 tokens, so a CPU adapter such as SwiftShader (a few tenths of a
- * GFLOP/s) finishes in minutes; the report says exactly what ran.
+ * V ∈ {32000, 49152, 151936}, and DPO steps on a tiny model and on SmolLM2-135M's shape; besides, the
+ * LM head at V = 151936, d = 576 on a device with WebGPU's default limits (a 350 MB head over a
+ * 128 MiB binding), and the SmolLM2-shaped step cut to what a CPU adapter finishes (the full shape
+ * needs hours there and is skipped with its estimate). The driver shortens or skips a case whose
+ * matMul work would outlast the time limit, and says so. `--quick` keeps every (kernel, V) but takes 32
+ * rows and a narrow LM head (d = 32), and cuts the SmolLM2-shaped model to 2 layers and one pair of 8
+ * tokens, so SwiftShader (a few tenths of a GFLOP/s) finishes in minutes; the report says what ran.
  */
-import type { KernelCase, KernelName, LoraShape, MatmulProbeCase, ModelDims, StepCase } from './protocol';
+import type { DeviceLimits, KernelCase, KernelName, LoraShape, MatmulProbeCase, ModelDims, StepCase } from './protocol';
 
 export type BenchMode = 'quick' | 'full';
 
@@ -47,14 +50,23 @@ export const LORA: LoraShape = { r: 8, lora_alpha: 16, target_modules: ['q_proj'
 const KERNELS: KernelName[] = ['selective_log_softmax', 'lm_head_logps'];
 const VOCABS = [32000, 49152, 151936];
 
+/** A step's model size and batch. */
+interface StepSize {
+  layers: number;
+  pairs: number;
+  seqLen: number;
+  timedRuns: number;
+}
+
 interface ModeSizes {
   rows: number[];
   /** Hidden size of the LM-head cases: SmolLM2's. */
   lmHeadHidden: number;
   kernelTimedRuns: number;
-  smolLayers: number;
-  smolPairs: number;
-  smolSeqLen: number;
+  /** Rows of the LM-head case on WebGPU's default limits (d = 576, V = 151936). */
+  defaultLimitsRows: number;
+  /** SmolLM2-shaped steps, largest first. */
+  smol: StepSize[];
   tinyPairs: number;
   tinySeqLen: number;
   stepTimedRuns: number;
@@ -67,9 +79,13 @@ const SIZES: Record<BenchMode, ModeSizes> = {
     rows: [512, 4096],
     lmHeadHidden: SMOLLM2_135M.hidden_size,
     kernelTimedRuns: 5,
-    smolLayers: SMOLLM2_135M.num_hidden_layers,
-    smolPairs: 4,
-    smolSeqLen: 512,
+    defaultLimitsRows: 128,
+    // The issue's shape, then a cut a CPU adapter finishes in minutes: 2 pairs of 64 tokens score 128
+    // positions, more than one block of LM-head logits, as a real batch does.
+    smol: [
+      { layers: SMOLLM2_135M.num_hidden_layers, pairs: 4, seqLen: 512, timedRuns: 5 },
+      { layers: 2, pairs: 2, seqLen: 64, timedRuns: 3 },
+    ],
     tinyPairs: 4,
     tinySeqLen: 64,
     stepTimedRuns: 5,
@@ -80,9 +96,8 @@ const SIZES: Record<BenchMode, ModeSizes> = {
     rows: [32],
     lmHeadHidden: 32,
     kernelTimedRuns: 5,
-    smolLayers: 2,
-    smolPairs: 1,
-    smolSeqLen: 8,
+    defaultLimitsRows: 32,
+    smol: [{ layers: 2, pairs: 1, seqLen: 8, timedRuns: 3 }],
     tinyPairs: 4,
     tinySeqLen: 64,
     stepTimedRuns: 3,
@@ -94,23 +109,42 @@ const SIZES: Record<BenchMode, ModeSizes> = {
 export function benchPlan(mode: BenchMode, caseTimeoutMs?: number): BenchPlan {
   const s = SIZES[mode];
   const kernels: KernelCase[] = [];
-  for (const kernel of KERNELS) {
-    for (const N of s.rows) {
-      for (const V of VOCABS) {
-        for (const path of ['fused', 'composed'] as const) {
-          kernels.push({ kernel, path, N, V, hidden: s.lmHeadHidden, warmupRuns: 1, timedRuns: s.kernelTimedRuns, seed: N + V });
-        }
-      }
+  const add = (kernel: KernelName, N: number, V: number, hidden: number, limits: DeviceLimits, priority: number) => {
+    for (const path of ['fused', 'composed'] as const) {
+      kernels.push({ kernel, path, N, V, hidden, warmupRuns: 1, timedRuns: s.kernelTimedRuns, timeForward: true, limits, priority, seed: N + V });
     }
+  };
+  // The done-when figures run first, cheapest first, so that a run with a budget keeps them: selective
+  // log-softmax at N = 4096, V = 32000 (1); the SmolLM2-shaped step as cut (2); the LM head at
+  // V = 151936 on default limits, where the composed path cannot run (3); the LM head's peak bytes at
+  // the smallest N for V = 32000 and 49152 (4); then the rest (5), the adapter-limit V = 151936 LM head
+  // (the costliest case a CPU adapter may finish) first. Quick runs all in the plan's order.
+  const priorityOf = (kernel: KernelName, N: number, V: number): number => {
+    if (mode === 'quick') return 1;
+    if (kernel === 'selective_log_softmax') return N === 4096 && V === 32000 ? 1 : 6;
+    if (N !== s.rows[0]) return 6;
+    return V === 151936 ? 5 : 4;
+  };
+  for (const kernel of KERNELS) {
+    for (const N of s.rows) for (const V of VOCABS) add(kernel, N, V, s.lmHeadHidden, 'adapter', priorityOf(kernel, N, V));
   }
+  add('lm_head_logps', s.defaultLimitsRows, 151936, SMOLLM2_135M.hidden_size, 'webgpu-default', mode === 'quick' ? 1 : 3);
   const steps: StepCase[] = [];
   const models = [
-    { model: 'tiny' as const, dims: TINY, pairs: s.tinyPairs, seqLen: s.tinySeqLen },
-    { model: 'smollm2-135m-shape' as const, dims: { ...SMOLLM2_135M, num_hidden_layers: s.smolLayers }, pairs: s.smolPairs, seqLen: s.smolSeqLen },
+    { model: 'tiny' as const, dims: TINY, pairs: s.tinyPairs, seqLen: s.tinySeqLen, timedRuns: s.stepTimedRuns, priority: mode === 'quick' ? 1 : 5 },
+    ...s.smol.map((size, i) => ({
+      model: 'smollm2-135m-shape' as const,
+      dims: { ...SMOLLM2_135M, num_hidden_layers: size.layers },
+      pairs: size.pairs,
+      seqLen: size.seqLen,
+      timedRuns: size.timedRuns,
+      // The smallest SmolLM2-shaped step is the one every adapter finishes.
+      priority: mode === 'quick' ? 1 : i === s.smol.length - 1 ? 2 : 5,
+    })),
   ];
   for (const m of models) {
     for (const kernels of [true, false]) {
-      steps.push({ ...m, lora: LORA, kernels, warmupRuns: 1, timedRuns: s.stepTimedRuns, seed: 135 });
+      steps.push({ ...m, lora: LORA, kernels, warmupRuns: 1, seed: 135 });
     }
   }
   return {

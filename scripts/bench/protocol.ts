@@ -4,9 +4,16 @@
  * itself: the driver gives up on it after a time limit and continues on a fresh page.
  */
 
+/**
+ * Which limits the page's device was created with: the adapter's own (what tfjs asks for), or WebGPU's
+ * defaults (maxStorageBufferBindingSize 128 MiB, maxBufferSize 256 MiB), the limits many devices give.
+ */
+export type DeviceLimits = 'adapter' | 'webgpu-default';
+
 /** The adapter and the limits that decide which shapes fit. */
 export interface AdapterReport {
   backend: string;
+  limits: DeviceLimits;
   vendor: string;
   architecture: string;
   description: string;
@@ -54,8 +61,15 @@ export interface KernelCase {
   V: number;
   /** Hidden size d of the LM-head case (hidden [N, d], head [V, d]); unused by selective log-softmax. */
   hidden: number;
+  /** With 0, the peak is taken during the first timed run. */
   warmupRuns: number;
   timedRuns: number;
+  /** Whether the forward pass alone is timed too (a second series of runs). */
+  timeForward: boolean;
+  /** The device the case runs on. */
+  limits: DeviceLimits;
+  /** Cases run in ascending priority; issue 3's done-when figures come first (see plan.ts). */
+  priority: number;
   seed: number;
 }
 
@@ -67,8 +81,10 @@ export interface Measured {
 }
 
 export interface KernelMeasured extends Measured {
-  /** Median wall time of the forward pass alone (what the reference pass runs), ms. */
-  forwardMedianMs: number;
+  /** Median wall time of the forward pass alone (what the reference pass runs), ms; null when not timed. */
+  forwardMedianMs: number | null;
+  /** Row slices the fused path got the head in (1: one tensor); 0 for selective log-softmax and composed. */
+  headSlices: number;
 }
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: Failure };
@@ -103,6 +119,8 @@ export interface StepCase {
   kernels: boolean;
   warmupRuns: number;
   timedRuns: number;
+  /** Cases run in ascending priority; issue 3's done-when figures come first (see plan.ts). */
+  priority: number;
   seed: number;
 }
 

@@ -4,21 +4,45 @@
  */
 import { stepFlops } from './flops';
 import type { BenchPlan } from './plan';
-import type { AdapterReport, Failure, KernelCase, KernelMeasured, KernelName, MatmulProbeResult, ModelName, Outcome, StepCase, StepMeasured } from './protocol';
+import type {
+  AdapterReport,
+  DeviceLimits,
+  Failure,
+  KernelCase,
+  KernelMeasured,
+  KernelName,
+  MatmulProbeResult,
+  ModelName,
+  Outcome,
+  StepCase,
+  StepMeasured,
+} from './protocol';
 
 export interface KernelRow {
   kernel: KernelName;
   N: number;
   V: number;
+  /** Hidden size d of the LM head (0 for selective log-softmax). */
+  d: number;
+  /** The device's limits: the adapter's own, or WebGPU's defaults. */
+  limits: DeviceLimits;
   fused_ms: number | null;
   composed_ms: number | null;
   fused_peak_bytes: number | null;
   composed_peak_bytes: number | null;
   fused_forward_ms: number | null;
   composed_forward_ms: number | null;
+  /** Timed runs behind each path's median (0 where it did not run). */
+  fused_runs: number;
+  composed_runs: number;
+  /** Row slices the fused path got the head in (1: one tensor; 0 for selective log-softmax). */
+  fused_head_slices: number;
   /** Why a path has no figures (null when it ran). */
   fused_failure: string | null;
   composed_failure: string | null;
+  /** Why a path ran fewer runs than planned (null when it ran them all). */
+  fused_note: string | null;
+  composed_note: string | null;
 }
 
 export interface StepRow {
@@ -33,6 +57,8 @@ export interface StepRow {
   seq_len: number;
   scored_tokens: number;
   step_ms: number | null;
+  /** Timed steps behind the median. */
+  timed_runs: number;
   model_gflop: number;
   /** The fused kernels the step ran (empty with kernels off, or when it did not run). */
   fused_kernels: string[];
@@ -47,13 +73,17 @@ export interface BenchReport {
   mode: BenchPlan['mode'];
   browser: string;
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  /** The device of the cases on WebGPU's default limits, as it reported them (null if none ran). */
+  default_limits: { maxStorageBufferBindingSize: number; maxBufferSize: number } | null;
+  /** The host's 1-minute load average over the run: other work slows a CPU adapter down. */
+  load_average: { min: number; max: number };
   matmul_probe: { n: number; median_ms: number } | { failure: string };
   lm_head_hidden: number;
   definitions: Record<string, string>;
 }
 
 const DEFINITIONS: Record<string, string> = {
-  kernel_ms: 'median wall time of the timed runs after warm-up, forward and backward together (value and gradient w.r.t. the logits or hidden states), read-back of one element included',
+  kernel_ms: 'median wall time of the timed runs (fused_runs, composed_runs) after warm-up, forward and backward together (value and gradient w.r.t. the logits or hidden states), read-back of one element included; a case cut to one run has no warm-up (see fused_note, composed_note)',
   kernel_forward_ms: 'the same for the forward pass alone (what the reference pass runs)',
   kernel_peak_bytes: 'peak of tf.memory().numBytesInGPU (GPU buffers held by tensors and queued work) during one forward + backward run, minus the bytes held before it: what the op needs above its inputs (logits and labels; hidden, head and labels)',
   step: 'reference forward (adapter off) with its log-probs read back, then policy forward and backward to the LoRA gradients, loss and gradient norm read back; no optimizer update',
@@ -66,6 +96,14 @@ const DEFINITIONS: Record<string, string> = {
 export interface KernelResult {
   c: KernelCase;
   outcome: Outcome<KernelMeasured>;
+  /** Why the case ran fewer runs than planned. */
+  note: string | null;
+}
+
+/** What the run saw besides the measurements. */
+export interface RunContext {
+  loads: number[];
+  defaultLimits: AdapterReport | null;
 }
 
 export interface StepResult {
@@ -84,25 +122,36 @@ function failureText(f: Failure): string {
 
 function kernelRows(results: KernelResult[]): KernelRow[] {
   const rows = new Map<string, KernelRow>();
-  for (const { c, outcome } of results) {
-    const key = `${c.kernel} ${c.N} ${c.V}`;
+  for (const { c, outcome, note } of results) {
+    const key = `${c.kernel} ${c.N} ${c.V} ${c.limits}`;
     const row = rows.get(key) ?? {
       kernel: c.kernel,
       N: c.N,
       V: c.V,
+      d: c.kernel === 'lm_head_logps' ? c.hidden : 0,
+      limits: c.limits,
       fused_ms: null,
       composed_ms: null,
       fused_peak_bytes: null,
       composed_peak_bytes: null,
       fused_forward_ms: null,
       composed_forward_ms: null,
+      fused_runs: 0,
+      composed_runs: 0,
+      fused_head_slices: 0,
       fused_failure: null,
       composed_failure: null,
+      fused_note: null,
+      composed_note: null,
     };
+    row[`${c.path}_note`] = note;
     if (outcome.ok) {
+      const forward = outcome.value.forwardMedianMs;
       row[`${c.path}_ms`] = sig(outcome.value.medianMs);
       row[`${c.path}_peak_bytes`] = outcome.value.peakBytes;
-      row[`${c.path}_forward_ms`] = sig(outcome.value.forwardMedianMs);
+      row[`${c.path}_forward_ms`] = forward === null ? null : sig(forward);
+      row[`${c.path}_runs`] = c.timedRuns;
+      if (c.path === 'fused') row.fused_head_slices = outcome.value.headSlices;
     } else {
       row[`${c.path}_failure`] = failureText(outcome.failure);
     }
@@ -128,6 +177,7 @@ function stepRow({ c, outcome }: StepResult, gflops: number | null): StepRow {
     seq_len: c.seqLen,
     scored_tokens: outcome.ok ? outcome.value.scoredTokens : scored,
     step_ms: ms,
+    timed_runs: outcome.ok ? c.timedRuns : 0,
     model_gflop: sig(flops.total / 1e9),
     fused_kernels: outcome.ok ? outcome.value.fusedKernels : [],
     failure: outcome.ok ? null : failureText(outcome.failure),
@@ -141,8 +191,10 @@ export function buildReport(
   probe: Outcome<MatmulProbeResult>,
   kernels: KernelResult[],
   steps: StepResult[],
+  context: RunContext,
 ): BenchReport {
   const gflops = probe.ok ? sig(probe.value.gflops) : null;
+  const dl = context.defaultLimits;
   return {
     adapter: { vendor: adapter.vendor, architecture: adapter.architecture },
     matmul_gflops: gflops,
@@ -151,8 +203,10 @@ export function buildReport(
     mode: plan.mode,
     browser,
     limits: { maxStorageBufferBindingSize: adapter.maxStorageBufferBindingSize, maxBufferSize: adapter.maxBufferSize },
+    default_limits: dl ? { maxStorageBufferBindingSize: dl.maxStorageBufferBindingSize, maxBufferSize: dl.maxBufferSize } : null,
+    load_average: { min: sig(Math.min(...context.loads), 3), max: sig(Math.max(...context.loads), 3) },
     matmul_probe: probe.ok ? { n: probe.value.n, median_ms: sig(probe.value.medianMs) } : { failure: failureText(probe.failure) },
-    lm_head_hidden: plan.kernels.find((k) => k.kernel === 'lm_head_logps')?.hidden ?? 0,
+    lm_head_hidden: plan.kernels.find((k) => k.kernel === 'lm_head_logps' && k.limits === 'adapter')?.hidden ?? 0,
     definitions: DEFINITIONS,
   };
 }
@@ -196,25 +250,36 @@ export function formatTable(r: BenchReport, plan: BenchPlan): string {
   const probe = 'n' in r.matmul_probe ? `${r.matmul_probe.n}×${r.matmul_probe.n}×${r.matmul_probe.n} matMul, ${r.matmul_probe.median_ms.toFixed(1)} ms median → ${fixed(r.matmul_gflops, 2)} GFLOP/s` : `failed: ${r.matmul_probe.failure}`;
   out.push(`DPO Studio benchmark (${r.mode}) on adapter ${r.adapter.vendor || '?'} / ${r.adapter.architecture || '?'}, ${r.browser}`);
   out.push(`maxStorageBufferBindingSize ${r.limits.maxStorageBufferBindingSize} bytes, maxBufferSize ${r.limits.maxBufferSize} bytes`);
+  if (r.default_limits) {
+    out.push(
+      `rows marked "default": a device with WebGPU's default limits, maxStorageBufferBindingSize ${r.default_limits.maxStorageBufferBindingSize} bytes, maxBufferSize ${r.default_limits.maxBufferSize} bytes`,
+    );
+  }
   out.push(`matMul probe: ${probe}`);
+  out.push(`host load average (1 min) over the run: ${r.load_average.min}–${r.load_average.max}`);
   out.push('');
 
   const k = plan.kernels[0];
   out.push(
-    `Kernels: median of ${k?.timedRuns} runs after ${k?.warmupRuns} warm-up, forward + backward (fwd+bwd) and forward alone (fwd); ` +
-      `peak = GPU buffer bytes above the inputs during fwd+bwd; LM head d = ${r.lm_head_hidden}`,
+    `Kernels: median of ${k?.timedRuns} runs after ${k?.warmupRuns} warm-up unless marked, forward + backward (fwd+bwd) and forward alone (fwd); ` +
+      `peak = GPU buffer bytes above the inputs during fwd+bwd; runs = timed runs fused/composed; slices = head slices of the fused path`,
   );
   const kNotes = new Notes();
   const mb = (bytes: number | null) => fixed(bytes === null ? null : bytes / MB, 1);
+  const cell = (value: number | null, failure: string | null, note: string | null) => kNotes.mark(kNotes.mark(fixed(value, 1), failure), note);
   out.push(
     table(
-      ['kernel', 'N', 'V', 'fwd+bwd fused ms', 'composed ms', 'speed-up', 'fwd fused ms', 'composed ms', 'speed-up', 'peak fused MB', 'composed MB', 'fused/composed'],
+      ['kernel', 'device', 'N', 'V', 'd', 'runs', 'slices', 'fwd+bwd fused ms', 'composed ms', 'speed-up', 'fwd fused ms', 'composed ms', 'speed-up', 'peak fused MB', 'composed MB', 'fused/composed'],
       r.kernels.map((row) => [
         row.kernel,
+        row.limits === 'adapter' ? 'adapter' : 'default',
         String(row.N),
         String(row.V),
-        kNotes.mark(fixed(row.fused_ms, 1), row.fused_failure),
-        kNotes.mark(fixed(row.composed_ms, 1), row.composed_failure),
+        row.d === 0 ? '—' : String(row.d),
+        `${row.fused_runs}/${row.composed_runs}`,
+        row.fused_head_slices === 0 ? '—' : String(row.fused_head_slices),
+        cell(row.fused_ms, row.fused_failure, row.fused_note),
+        cell(row.composed_ms, row.composed_failure, row.composed_note),
         ratio(row.composed_ms, row.fused_ms),
         fixed(row.fused_forward_ms, 1),
         fixed(row.composed_forward_ms, 1),
@@ -225,24 +290,25 @@ export function formatTable(r: BenchReport, plan: BenchPlan): string {
       ]),
     ),
   );
-  if (kNotes.toString()) out.push(`Not run:\n${kNotes}`);
+  if (kNotes.toString()) out.push(`Notes (not run, or fewer runs):\n${kNotes}`);
   out.push('');
 
   const s = plan.steps[0];
   out.push(
     `DPO steps: reference forward + policy forward/backward, LoRA r = ${s?.lora.r} on ${s?.lora.target_modules.join(', ')}; ` +
-      `median of ${s?.timedRuns} steps after ${s?.warmupRuns} warm-up; kernels on = fused LM-head log-probs and DPO loss; peak = all GPU buffer bytes in use`,
+      `median of the timed steps (runs) after ${s?.warmupRuns} warm-up; kernels on = fused LM-head log-probs and DPO loss; peak = all GPU buffer bytes in use`,
   );
   const sNotes = new Notes();
   out.push(
     table(
-      ['model', 'layers', 'pairs×seq', 'tokens', 'kernels', 'step ms', 'tokens/s', 'peak MB', 'model GFLOP', 'efficiency'],
+      ['model', 'layers', 'pairs×seq', 'tokens', 'kernels', 'runs', 'step ms', 'tokens/s', 'peak MB', 'model GFLOP', 'efficiency'],
       r.steps.map((row) => [
         row.model,
         String(row.layers),
         `${row.pairs}×${row.seq_len}`,
         String(row.tokens),
         row.kernels ? 'on' : 'off',
+        String(row.timed_runs),
         sNotes.mark(fixed(row.step_ms, 0), row.failure),
         fixed(row.tokens_per_second, 1),
         mb(row.peak_bytes),
@@ -252,10 +318,11 @@ export function formatTable(r: BenchReport, plan: BenchPlan): string {
     ),
   );
   if (sNotes.toString()) out.push(`Not run:\n${sNotes}`);
-  const speedups = [...new Set(r.steps.map((row) => row.model))].map((model) => {
-    const on = r.steps.find((row) => row.model === model && row.kernels);
-    const off = r.steps.find((row) => row.model === model && !row.kernels);
-    return `${model} ${ratio(on?.tokens_per_second ?? null, off?.tokens_per_second ?? null, 2)}`;
+  const shapeOf = (row: StepRow) => `${row.model} (${row.layers} layers, ${row.pairs}×${row.seq_len})`;
+  const speedups = [...new Set(r.steps.map(shapeOf))].map((shape) => {
+    const on = r.steps.find((row) => shapeOf(row) === shape && row.kernels);
+    const off = r.steps.find((row) => shapeOf(row) === shape && !row.kernels);
+    return `${shape} ${ratio(on?.tokens_per_second ?? null, off?.tokens_per_second ?? null, 2)}`;
   });
   out.push(`tokens/s kernels on ÷ off: ${speedups.join(', ')}`);
   return out.join('\n');

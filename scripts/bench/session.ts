@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserServer, type Page } from '@playwright/test';
 import { createServer, type ViteDevServer } from 'vite';
 import { CHROMIUM_ARGS } from '../chromium';
-import type { AdapterReport, BenchApi } from './protocol';
+import type { AdapterReport, BenchApi, DeviceLimits } from './protocol';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PAGE_PATH = '/scripts/bench/bench.html';
@@ -28,9 +28,11 @@ async function freePort(): Promise<number> {
 
 export async function startVite(): Promise<{ server: ViteDevServer; url: string }> {
   const port = await freePort();
-  // No HMR and no file watching: an edit elsewhere in the tree must not reload the page mid-run.
+  // No HMR and no file watching: an edit elsewhere in the tree must not reload the page mid-run. Its own
+  // dependency cache: optimising the bench page's imports must not make other dev servers reload theirs.
   const server = await createServer({
     root: REPO_ROOT,
+    cacheDir: 'node_modules/.vite-bench',
     logLevel: 'error',
     clearScreen: false,
     server: { host: '127.0.0.1', port, strictPort: true, hmr: false, watch: null },
@@ -58,7 +60,10 @@ export class BenchSession {
   private server: BrowserServer | null = null;
   private browser: Browser | null = null;
   private page: Page | null = null;
+  private limits: DeviceLimits = 'adapter';
   adapter: AdapterReport | null = null;
+  /** The last report of each kind of device opened. */
+  readonly devices = new Map<DeviceLimits, AdapterReport>();
   version = '';
 
   constructor(
@@ -67,7 +72,8 @@ export class BenchSession {
     private readonly log: (message: string) => void,
   ) {}
 
-  async open(): Promise<AdapterReport> {
+  async open(limits: DeviceLimits = 'adapter'): Promise<AdapterReport> {
+    this.limits = limits;
     // A server, not a plain launch: its process can be killed if a wedged GPU process blocks closing.
     this.server = await chromium.launchServer({ executablePath: this.executablePath, args: CHROMIUM_ARGS });
     this.browser = await chromium.connect(this.server.wsEndpoint());
@@ -79,11 +85,13 @@ export class BenchSession {
     });
     // Without Vite's client the page cannot be reloaded under us (e.g. after dependency optimisation).
     await page.route('**/@vite/client', (route) => route.fulfill({ contentType: 'text/javascript', body: '' }));
-    await page.goto(this.url);
+    await page.goto(limits === 'adapter' ? this.url : `${this.url}?limits=${limits}`);
     await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, { timeout: PAGE_READY_MS });
     this.page = page;
-    this.adapter = await within(page.evaluate(() => window.bench.ready()), PAGE_READY_MS, 'starting the webgpu backend');
-    return this.adapter;
+    const report = await within(page.evaluate(() => window.bench.ready()), PAGE_READY_MS, 'starting the webgpu backend');
+    if (limits === 'adapter') this.adapter = report;
+    this.devices.set(limits, report);
+    return report;
   }
 
   async close(): Promise<void> {
@@ -100,13 +108,20 @@ export class BenchSession {
   }
 
   /**
-   * One measurement with a time limit. A timeout or a crash becomes a Failure; after it, or after a
+   * One measurement with a time limit, on a device with the given limits (the page is replaced when
+   * they differ from the open one's). A timeout or a crash becomes a Failure; after it, or after a
    * failure that left the page tainted, the browser is replaced before the next measurement.
    */
-  async measure<M extends Measurement>(name: M, c: CaseOf<M>, timeoutMs: number): Promise<ResultOf<M>> {
+  async measure<M extends Measurement>(name: M, c: CaseOf<M>, timeoutMs: number, limits: DeviceLimits = 'adapter'): Promise<ResultOf<M>> {
     let outcome: ResultOf<M>;
     try {
-      if (!this.page) await this.open();
+      if (this.page && this.limits !== limits) await this.close();
+      if (!this.page) {
+        const report = await this.open(limits);
+        if (limits !== 'adapter') {
+          this.log(`device with ${limits} limits: maxStorageBufferBindingSize ${report.maxStorageBufferBindingSize}, maxBufferSize ${report.maxBufferSize}`);
+        }
+      }
       const page = this.page!;
       outcome = (await within(
         page.evaluate(({ name, c }) => (window.bench[name] as (x: typeof c) => Promise<unknown>)(c), { name, c }),

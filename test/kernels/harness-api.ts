@@ -21,7 +21,12 @@ export interface LmHeadCase {
   vocab: number;
   hiddenSize: number;
   seed: number;
-  chunking: { rowsPerChunk?: number; vocabPerChunk?: number; maxChunkBytes?: number };
+  chunking: { rowsPerChunk?: number; vocabPerChunk?: number; maxChunkBytes?: number; maxBindingBytes?: number };
+  /**
+   * Rows of each head slice the fused scorer is given (summing to vocab), as a model holds a head larger
+   * than the binding limit; absent: one head tensor. The reference always gets the whole head.
+   */
+  headSliceRows?: number[];
 }
 
 /** max |fused − reference| / max |reference| (guarded), and whether that comparison meant anything. */
@@ -46,7 +51,7 @@ export interface LmHeadResult {
   grad: Record<GradTarget<ScoreName>, Comparison>;
   /** Without WPO the fused scorer returns no logSumP2, like the composed one. */
   wpoFieldOnlyWhenAsked: boolean;
-  /** Whether a gradient w.r.t. the head came back from each path. */
+  /** Whether a gradient w.r.t. the head (any of its slices) came back from each path. */
   headGradient: { fused: boolean; composed: boolean };
   /** Tensors left behind by a forward + backward run inside tf.tidy (should be 0). */
   leakedTensors: number;

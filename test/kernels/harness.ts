@@ -16,6 +16,7 @@ import {
   scoreTokensFused,
   scorerFor,
   selectiveLogSoftmax,
+  type SlicedHeadScorer,
   selectiveLogSoftmaxComposed,
   type LogSoftmaxRowStats,
 } from '../../src/core/kernels';
@@ -288,18 +289,29 @@ const api: KernelApi = {
     const rng = new Rng(c.seed);
     const hidden = tf.tensor2d(Float32Array.from({ length: c.rows * c.hiddenSize }, () => rng.normal()), [c.rows, c.hiddenSize]);
     const scale = 2 / Math.sqrt(c.hiddenSize);
-    const head = tf.tensor2d(Float32Array.from({ length: c.vocab * c.hiddenSize }, () => scale * rng.normal()), [c.vocab, c.hiddenSize]);
-    const labels = tf.tensor1d(Int32Array.from({ length: c.rows }, () => rng.int(c.vocab)), 'int32');
+    const headValues = Float32Array.from({ length: c.vocab * c.hiddenSize }, () => scale * rng.normal());
+    const head = tf.tensor2d(headValues, [c.vocab, c.hiddenSize]);
+    const sliceRows = c.headSliceRows ?? [c.vocab];
+    if (sliceRows.reduce((a, b) => a + b, 0) !== c.vocab) throw new Error(`lmHead: head slices ${sliceRows.join(' + ')} do not make V = ${c.vocab}`);
+    // Slices are built from host values, as a model too large for one binding would hold them.
+    const sliceStarts = sliceRows.map((_, i) => sliceRows.slice(0, i).reduce((a, b) => a + b, 0));
+    const pieces = c.headSliceRows
+      ? sliceRows.map((r, i) => tf.tensor2d(headValues.subarray(sliceStarts[i] * c.hiddenSize, (sliceStarts[i] + r) * c.hiddenSize), [r, c.hiddenSize]))
+      : [head];
+    const fusedHead = c.headSliceRows ? pieces : head;
+    // Labels on both edges of every slice first (the merge must pick each slice's own), then random.
+    const edges = sliceStarts.flatMap((start, i) => [start, start + sliceRows[i] - 1]);
+    const labels = tf.tensor1d(Int32Array.from({ length: c.rows }, (_, r) => (c.headSliceRows && r < edges.length ? edges[r] : rng.int(c.vocab))), 'int32');
     const fusedScorer = makeFusedScorer(c.chunking);
-    const plan = planLmHeadChunks(c.rows, c.vocab, c.hiddenSize, webgpu().device.limits.maxStorageBufferBindingSize, c.chunking);
+    const plan = planLmHeadChunks(c.rows, Math.max(...sliceRows), c.hiddenSize, webgpu().device.limits.maxStorageBufferBindingSize, c.chunking);
 
     // Every block shape the kernels write, poisoned.
     const rowCounts = new Set([plan.rowsPerChunk, c.rows % plan.rowsPerChunk || plan.rowsPerChunk]);
-    const widths = new Set([plan.vocabPerChunk, c.vocab % plan.vocabPerChunk || plan.vocabPerChunk]);
+    const widths = new Set(sliceRows.flatMap((r) => [Math.min(r, plan.vocabPerChunk), r % plan.vocabPerChunk || plan.vocabPerChunk]));
     const blockShapes = [...rowCounts].flatMap((n) => [[n, ROW_STAT_COLUMNS], ...[...widths].map((w) => [n, w])]);
 
     await poisonPool(blockShapes, 2);
-    const fusedScores = fusedScorer(hidden, head, labels, true);
+    const fusedScores = fusedScorer(hidden, fusedHead, labels, true);
     const referenceScores = scoreTokensComposed(hidden, head, labels, true);
     const forward = {} as Record<ScoreName, Comparison>;
     for (const name of SCORE_NAMES) {
@@ -308,29 +320,30 @@ const api: KernelApi = {
       if (!a || !b) throw new Error(`lmHead: ${name} missing from the scores`);
       forward[name] = compare(await read(a), await read(b));
     }
-    const withoutWpo = fusedScorer(hidden, head, labels, false);
+    const withoutWpo = fusedScorer(hidden, fusedHead, labels, false);
     const wpoFieldOnlyWhenAsked = withoutWpo.logSumP2 === undefined && withoutWpo.logp.shape[0] === c.rows;
 
     const grad = {} as Record<GradTarget<ScoreName>, Comparison>;
-    const lossOf = (scorer: TokenScorer, weights: Map<ScoreName, tf.Tensor1D>) => (h: tf.Tensor) =>
-      weightedSum(scorer(h as tf.Tensor2D, head, labels, true) as unknown as Record<ScoreName, tf.Tensor1D>, weights);
+    const composedScorer: SlicedHeadScorer = (h, _head, l, wpo) => scoreTokensComposed(h, head, l, wpo);
+    const lossOf = (scorer: SlicedHeadScorer, weights: Map<ScoreName, tf.Tensor1D>) => (h: tf.Tensor) =>
+      weightedSum(scorer(h as tf.Tensor2D, fusedHead, labels, true) as unknown as Record<ScoreName, tf.Tensor1D>, weights);
     for (const target of [...SCORE_NAMES, 'all'] as const) {
       const weights = upstream(SCORE_NAMES, target, c.rows, rng);
       await poisonPool(blockShapes, 2);
       const fusedGrad = tf.grad(lossOf(fusedScorer, weights))(hidden);
       const fusedValues = await read(fusedGrad);
-      const referenceGrad = tf.grad(lossOf(scoreTokensComposed, weights))(hidden);
+      const referenceGrad = tf.grad(lossOf(composedScorer, weights))(hidden);
       grad[target] = compare(fusedValues, await read(referenceGrad));
       disposeAll({ weights: [...weights.values()], fusedGrad, referenceGrad });
     }
 
     const allWeights = upstream(SCORE_NAMES, 'all', c.rows, rng);
-    const headGradientFrom = (scorer: TokenScorer) =>
+    const headGradientFrom = (scorer: SlicedHeadScorer, headTensors: tf.Tensor[]) =>
       tf.tidy(() => {
-        const { grads } = tf.engine().gradients(() => lossOf(scorer, allWeights)(hidden), [hidden, head], undefined, true);
-        return grads[1] != null;
+        const { grads } = tf.engine().gradients(() => lossOf(scorer, allWeights)(hidden), [hidden, ...headTensors], undefined, true);
+        return grads.slice(1).some((g) => g != null);
       });
-    const headGradient = { fused: headGradientFrom(fusedScorer), composed: headGradientFrom(scoreTokensComposed) };
+    const headGradient = { fused: headGradientFrom(fusedScorer, pieces), composed: headGradientFrom(composedScorer, [head]) };
 
     const tensorsBefore = tf.memory().numTensors;
     tf.tidy(() => {
@@ -338,7 +351,7 @@ const api: KernelApi = {
     });
     const leakedTensors = tf.memory().numTensors - tensorsBefore;
 
-    const peakAbove = async (scorer: TokenScorer) => {
+    const peakAbove = async (scorer: SlicedHeadScorer) => {
       const start = tf.memory().numBytes;
       const info = await tf.profile(() => tf.tidy(() => tf.grad(lossOf(scorer, allWeights))(hidden)));
       tf.dispose(info.result);
@@ -346,11 +359,11 @@ const api: KernelApi = {
     };
     const peakBytes = {
       fused: await peakAbove(fusedScorer),
-      composed: await peakAbove(scoreTokensComposed),
+      composed: await peakAbove(composedScorer),
       fullLogits: c.rows * c.vocab * 4,
     };
 
-    disposeAll({ hidden, head, labels, fusedScores, referenceScores, withoutWpo, allWeights: [...allWeights.values()] });
+    disposeAll({ hidden, head, pieces, labels, fusedScores, referenceScores, withoutWpo, allWeights: [...allWeights.values()] });
     return { plan, forward, grad, wpoFieldOnlyWhenAsked, headGradient, leakedTensors, peakBytes };
   },
 
@@ -375,6 +388,12 @@ const api: KernelApi = {
       cpuFusedError: errorOf(() => scorerFor('cpu', 'fused')),
       floatLabelsError: errorOf(() => selectiveLogSoftmax(logits, floatLabels as tf.Tensor1D)),
       oversizedBlockError: errorOf(() => planLmHeadChunks(8, 1000, 16, 4096, { rowsPerChunk: 8 })),
+      // A [5, 4] head is 80 bytes: one tensor over a 64-byte binding cannot be read by any shader.
+      wholeHeadOverBindingError: errorOf(() =>
+        tf.tidy(() => {
+          makeFusedScorer({ maxBindingBytes: 64 })(tf.ones([1, 4]) as tf.Tensor2D, empty.head, tf.zeros([1], 'int32') as tf.Tensor1D, false);
+        }),
+      ),
       noPositionsGiveEmptyScores: noPositions.logp.shape[0] === 0 && noPositions.logSumP2?.shape[0] === 0,
     };
     disposeAll({ logits, floatLabels, empty, noPositions });

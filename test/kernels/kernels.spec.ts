@@ -115,6 +115,26 @@ const lmHeadCases: { name: string; c: Omit<LmHeadCase, 'seed'>; rowBlocks: numbe
     rowBlocks: 3,
     vocabBlocks: 5,
   },
+  {
+    // A device binding 300 rows of the head at most: the head comes as four slices, each read whole.
+    name: 'head in row slices under a small binding limit',
+    c: { rows: 13, vocab: 1000, hiddenSize: 16, chunking: { maxBindingBytes: 300 * 16 * 4 }, headSliceRows: [300, 300, 300, 100] },
+    rowBlocks: 1,
+    vocabBlocks: 4,
+  },
+  {
+    // Uneven slices, each cut further into vocabulary blocks that never cross a slice, and row blocks.
+    name: 'uneven head slices, vocabulary and row blocks within them',
+    c: {
+      rows: 11,
+      vocab: 1037,
+      hiddenSize: 8,
+      chunking: { maxBindingBytes: 500 * 8 * 4, vocabPerChunk: 200, rowsPerChunk: 5 },
+      headSliceRows: [500, 37, 500],
+    },
+    rowBlocks: 3,
+    vocabBlocks: 7,
+  },
 ];
 
 for (const { name, c, rowBlocks, vocabBlocks } of lmHeadCases) {
@@ -123,7 +143,9 @@ for (const { name, c, rowBlocks, vocabBlocks } of lmHeadCases) {
     const r = await page.evaluate((arg) => window.kernels.lmHead(arg), { ...c, seed });
     const what = `LM head (seed ${seed})`;
     expect(Math.ceil(c.rows / r.plan.rowsPerChunk), `${what}: row blocks`).toBe(rowBlocks);
-    expect(Math.ceil(c.vocab / r.plan.vocabPerChunk), `${what}: vocabulary blocks`).toBe(vocabBlocks);
+    const sliceRows = c.headSliceRows ?? [c.vocab];
+    const blocksOverSlices = sliceRows.reduce((n, rows) => n + Math.ceil(rows / r.plan.vocabPerChunk), 0);
+    expect(blocksOverSlices, `${what}: vocabulary blocks`).toBe(vocabBlocks);
     for (const [stat, cmp] of Object.entries(r.forward)) {
       expect(cmp.maxAbsReference, `${what} ${stat}: reference all zero`).toBeGreaterThan(0);
       expectClose(cmp, `${what} ${stat}`);
@@ -152,6 +174,9 @@ test('scorerFor picks fused kernels on webgpu only, and misuse fails clearly', a
   expect(r.cpuFusedError).toContain("'webgpu' backend only, not 'cpu'");
   expect(r.floatLabelsError).toContain('labels must be [1] int32, got [1] float32');
   expect(r.oversizedBlockError).toContain("exceed the device's maxStorageBufferBindingSize of 4096 bytes");
+  expect(r.wholeHeadOverBindingError).toContain(
+    'head [5, 4] is 80 bytes, over the storage binding limit of 64 bytes; pass the head as row slices of at most 4 rows',
+  );
   expect(r.noPositionsGiveEmptyScores).toBe(true);
 });
 

@@ -43,11 +43,14 @@ export {
 export { logSoftmaxRowStatsComposed, selectiveLogSoftmaxComposed } from './selective-log-softmax-composed';
 export {
   DEFAULT_MAX_CHUNK_BYTES,
+  lmHeadSliceRows,
   makeFusedScorer,
   planLmHeadChunks,
   scoreTokensFused,
   type LmHeadChunkPlan,
   type LmHeadChunking,
+  type LmHeadWeight,
+  type SlicedHeadScorer,
 } from './lm-head-logps';
 export { dpoLossFused } from './dpo-loss';
 export {

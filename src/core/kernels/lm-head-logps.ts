@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { scoreTokensComposed, type TokenScorer, type TokenScores } from '../dpo/logps';
+import { scoreTokensComposed, type TokenScores } from '../dpo/logps';
 import { ROW_STAT } from './selective-log-softmax-programs';
 import {
   gradTerms,
@@ -11,13 +11,24 @@ import {
 
 /**
  * LM-head log-probs without the [N, V] logits: hidden [N, d] × head [V, d]ᵀ is taken a block of rows
- * (and, past the budget, a slice of the vocabulary, copying those head rows) at a time; each block's
- * logits go straight into the fused selective log-softmax and are freed. The backward pass recomputes
- * each block's logits (unless everything was one block, whose logits are kept), turns them into dlogits
- * with the fused backward kernel and accumulates dhidden = dlogits · head. The head is frozen: it is
- * never differentiated, so no [V, d] gradient is allocated; it must outlive the backward pass (a model
- * weight does).
+ * and a slice of the vocabulary at a time; each block's logits go straight into the fused selective
+ * log-softmax and are freed, and the slices' row statistics are merged (logsumexp relative to the row
+ * maximum; the label's logit from the slice that holds it). The backward pass recomputes each block's
+ * logits (unless everything was one block, whose logits are kept), turns them into dlogits with the
+ * fused backward kernel and accumulates dhidden = dlogits · head over the slices. The head is frozen:
+ * it is never differentiated, so no [V, d] gradient is allocated; it must outlive the backward pass (a
+ * model weight does).
+ *
+ * A head larger than the device's maxStorageBufferBindingSize (Qwen's 151,936 × 576 float32 is 350 MB;
+ * many devices bind at most 128 MiB) cannot be read by any shader as one tensor, so it is accepted as
+ * consecutive row slices, each within the limit; the vocabulary slices never cross a head slice.
  */
+
+/** The LM head [V, d]: one tensor, or consecutive row slices (vocabulary ranges) that make it up. */
+export type LmHeadWeight = tf.Tensor2D | readonly tf.Tensor2D[];
+
+/** A TokenScorer that also takes the head as row slices. */
+export type SlicedHeadScorer = (hidden: tf.Tensor2D, head: LmHeadWeight, labels: tf.Tensor1D, withWpo: boolean) => TokenScores;
 
 /** Caps on one block of logits; anything left out is planned from the device's binding limit. */
 export interface LmHeadChunking {
@@ -27,6 +38,11 @@ export interface LmHeadChunking {
   vocabPerChunk?: number;
   /** Largest block of logits in bytes (default 16 MiB, never above maxStorageBufferBindingSize). */
   maxChunkBytes?: number;
+  /**
+   * Largest storage binding to plan for, when below the device's maxStorageBufferBindingSize (tests
+   * stand in for a device with a small limit this way).
+   */
+  maxBindingBytes?: number;
 }
 
 export interface LmHeadChunkPlan {
@@ -39,9 +55,10 @@ export const DEFAULT_MAX_CHUNK_BYTES = 16 * 2 ** 20;
 const BYTES_PER_FLOAT = 4;
 
 /**
- * Picks block sizes for N rows, vocabulary V and hidden size d so that no block of logits, dlogits or
- * head slice passes min(maxChunkBytes, bindingLimitBytes). Whole vocabulary rows are preferred: the
- * vocabulary is split only when a single row of logits would not fit.
+ * Picks block sizes for N rows, vocabulary V (the widest head slice, when the head comes in slices) and
+ * hidden size d so that no block of logits, dlogits or head slice passes min(maxChunkBytes, binding
+ * limit), the binding limit being the device's unless chunking.maxBindingBytes is lower. Whole
+ * vocabulary rows are preferred: the vocabulary is split only when a single row of logits would not fit.
  */
 export function planLmHeadChunks(
   rows: number,
@@ -50,40 +67,58 @@ export function planLmHeadChunks(
   bindingLimitBytes: number,
   chunking: LmHeadChunking = {},
 ): LmHeadChunkPlan {
-  for (const key of ['rowsPerChunk', 'vocabPerChunk', 'maxChunkBytes'] as const) {
+  for (const key of ['rowsPerChunk', 'vocabPerChunk', 'maxChunkBytes', 'maxBindingBytes'] as const) {
     const value = chunking[key];
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
       throw new Error(`LM-head chunking: ${key} must be a positive integer, got ${value}`);
     }
   }
-  const budget = Math.floor(Math.min(chunking.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES, bindingLimitBytes) / BYTES_PER_FLOAT);
+  const bindingBytes = Math.min(bindingLimitBytes, chunking.maxBindingBytes ?? Infinity);
+  const budget = Math.floor(Math.min(chunking.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES, bindingBytes) / BYTES_PER_FLOAT);
   const plannedVocab = vocab <= budget ? vocab : Math.max(1, Math.floor(budget / Math.max(1, hiddenSize)));
   const vocabPerChunk = Math.min(vocab, chunking.vocabPerChunk ?? plannedVocab);
   const rowsPerChunk = Math.max(1, Math.min(rows, chunking.rowsPerChunk ?? Math.floor(budget / vocabPerChunk)));
-  const limitFloats = Math.floor(bindingLimitBytes / BYTES_PER_FLOAT);
+  const limitFloats = Math.floor(bindingBytes / BYTES_PER_FLOAT);
   if (rowsPerChunk * vocabPerChunk > limitFloats || (vocabPerChunk < vocab && vocabPerChunk * hiddenSize > limitFloats)) {
     throw new Error(
       `LM-head chunking: blocks of ${rowsPerChunk} rows × ${vocabPerChunk} vocabulary (hidden ${hiddenSize}) ` +
-        `exceed the device's maxStorageBufferBindingSize of ${bindingLimitBytes} bytes`,
+        `exceed the device's maxStorageBufferBindingSize of ${bindingBytes} bytes`,
     );
   }
   return { rowsPerChunk, vocabPerChunk };
 }
 
+/** Rows of the head a shader can bind at once for hidden size d under a binding limit. */
+export function lmHeadSliceRows(hiddenSize: number, bindingLimitBytes: number): number {
+  return Math.max(1, Math.floor(bindingLimitBytes / (BYTES_PER_FLOAT * hiddenSize)));
+}
+
+/** A range of the vocabulary within one head slice: global [start, start + width), local offset in the piece. */
 interface VocabSlice {
   start: number;
   width: number;
+  piece: tf.Tensor2D;
+  offset: number;
 }
 
-function vocabSlices(vocab: number, perChunk: number): VocabSlice[] {
+/** Vocabulary ranges of at most perChunk entries, none crossing a head piece. */
+function vocabSlices(pieces: readonly tf.Tensor2D[], perChunk: number): VocabSlice[] {
   const slices: VocabSlice[] = [];
-  for (let start = 0; start < vocab; start += perChunk) slices.push({ start, width: Math.min(perChunk, vocab - start) });
+  let start = 0;
+  for (const piece of pieces) {
+    const rows = piece.shape[0];
+    for (let offset = 0; offset < rows; offset += perChunk) {
+      const width = Math.min(perChunk, rows - offset);
+      slices.push({ start: start + offset, width, piece, offset });
+    }
+    start += rows;
+  }
   return slices;
 }
 
-/** The head rows of one vocabulary slice (the head itself when the slice is the whole vocabulary). */
-function headSlice(head: tf.Tensor2D, slice: VocabSlice): tf.Tensor2D {
-  return slice.width === head.shape[0] ? head : tf.slice(head, [slice.start, 0], [slice.width, -1]);
+/** The head rows of one vocabulary slice (its piece itself when the slice is the whole piece). */
+function headSlice(slice: VocabSlice): tf.Tensor2D {
+  return slice.width === slice.piece.shape[0] ? slice.piece : tf.slice(slice.piece, [slice.offset, 0], [slice.width, -1]);
 }
 
 /** Labels relative to a slice's first entry: a label outside the slice matches none of its columns. */
@@ -129,11 +164,11 @@ function overRowBlocks(rows: number, perBlock: number, block: (start: number, co
 }
 
 /** Row statistics [n, 5] of a block of hidden states against the whole vocabulary, slice by slice. */
-function blockRowStats(h: tf.Tensor2D, head: tf.Tensor2D, labels: tf.Tensor1D, slices: VocabSlice[]): tf.Tensor2D {
+function blockRowStats(h: tf.Tensor2D, labels: tf.Tensor1D, slices: VocabSlice[], vocab: number): tf.Tensor2D {
   const parts = slices.map((s) =>
-    tf.tidy(() => selectiveLogSoftmaxKernel(tf.matMul(h, headSlice(head, s), false, true), sliceLabels(labels, s))),
+    tf.tidy(() => selectiveLogSoftmaxKernel(tf.matMul(h, headSlice(s), false, true), sliceLabels(labels, s))),
   );
-  return slices.length === 1 ? parts[0] : mergeSliceStats(parts, slices, labels, head.shape[0]);
+  return slices.length === 1 ? parts[0] : mergeSliceStats(parts, slices, labels, vocab);
 }
 
 /** Backward-kernel terms [n, 7] for upstream dy [n, 3] of (logp, logitMean, logSumP2) and the saved shift [n, 3]. */
@@ -149,11 +184,11 @@ function blockTerms(dy: tf.Tensor2D, shift: tf.Tensor2D, labels: tf.Tensor1D, vo
 }
 
 /** dhidden [n, d] of a block: dlogits · head, recomputing the block's logits slice by slice. */
-function blockHiddenGrad(h: tf.Tensor2D, head: tf.Tensor2D, labels: tf.Tensor1D, terms: tf.Tensor2D, slices: VocabSlice[]): tf.Tensor2D {
+function blockHiddenGrad(h: tf.Tensor2D, labels: tf.Tensor1D, terms: tf.Tensor2D, slices: VocabSlice[]): tf.Tensor2D {
   let dh: tf.Tensor2D | null = null;
   for (const slice of slices) {
     const part = tf.tidy(() => {
-      const w = headSlice(head, slice);
+      const w = headSlice(slice);
       const dlogits = selectiveLogSoftmaxGradKernel(tf.matMul(h, w, false, true), sliceLabels(labels, slice), terms);
       return tf.matMul(dlogits, w) as tf.Tensor2D;
     });
@@ -168,36 +203,59 @@ function blockHiddenGrad(h: tf.Tensor2D, head: tf.Tensor2D, labels: tf.Tensor1D,
   return dh as tf.Tensor2D;
 }
 
-function assertScorerInputs(hidden: tf.Tensor, head: tf.Tensor, labels: tf.Tensor): void {
+/** The head's pieces, checked against hidden [N, d] and the binding limit. */
+function headPieces(head: LmHeadWeight, hiddenSize: number, limitBytes: number): readonly tf.Tensor2D[] {
+  const where = 'scoreTokensFused';
+  const pieces = Array.isArray(head) ? (head as readonly tf.Tensor2D[]) : [head as tf.Tensor2D];
+  if (pieces.length === 0) throw new Error(`${where}: head is an empty list of slices`);
+  pieces.forEach((piece, i) => {
+    const name = pieces.length === 1 ? 'head' : `head slice ${i}`;
+    if (piece.rank !== 2 || piece.dtype !== 'float32' || piece.shape[1] !== hiddenSize) {
+      throw new Error(`${where}: ${name} must be [rows, ${hiddenSize}] float32, got [${piece.shape.join(', ')}] ${piece.dtype}`);
+    }
+    const bytes = piece.size * BYTES_PER_FLOAT;
+    if (bytes > limitBytes) {
+      throw new Error(
+        `${where}: ${name} [${piece.shape.join(', ')}] is ${bytes} bytes, over the storage binding limit of ${limitBytes} bytes; ` +
+          `pass the head as row slices of at most ${lmHeadSliceRows(hiddenSize, limitBytes)} rows`,
+      );
+    }
+  });
+  return pieces;
+}
+
+function assertScorerInputs(hidden: tf.Tensor, labels: tf.Tensor): void {
   const where = 'scoreTokensFused';
   if (hidden.rank !== 2 || hidden.dtype !== 'float32') {
     throw new Error(`${where}: hidden must be [N, d] float32, got [${hidden.shape.join(', ')}] ${hidden.dtype}`);
-  }
-  if (head.rank !== 2 || head.dtype !== 'float32' || head.shape[1] !== hidden.shape[1]) {
-    throw new Error(`${where}: head must be [V, ${hidden.shape[1]}] float32, got [${head.shape.join(', ')}] ${head.dtype}`);
   }
   if (labels.rank !== 1 || labels.dtype !== 'int32' || labels.shape[0] !== hidden.shape[0]) {
     throw new Error(`${where}: labels must be [${hidden.shape[0]}] int32, got [${labels.shape.join(', ')}] ${labels.dtype}`);
   }
 }
 
-function bindingLimitBytes(): number {
+function deviceBindingLimitBytes(): number {
   const backend = tf.backend() as WebGPUBackend;
   const limit = backend.device?.limits?.maxStorageBufferBindingSize;
   if (!limit) throw new Error(`scoreTokensFused: needs the 'webgpu' backend (current backend: '${tf.getBackend()}')`);
   return limit;
 }
 
-/** A TokenScorer on the fused kernels with the given block caps (tests force several small blocks). */
-export function makeFusedScorer(chunking: LmHeadChunking = {}): TokenScorer {
+/** A scorer on the fused kernels with the given block caps (tests force several small blocks). */
+export function makeFusedScorer(chunking: LmHeadChunking = {}): SlicedHeadScorer {
   return (hidden, head, labels, withWpo) => {
-    assertScorerInputs(hidden, head, labels);
-    // No positions to score (nothing in the batch is a completion token): empty results, nothing to chunk.
-    if (hidden.shape[0] === 0) return scoreTokensComposed(hidden, head, labels, withWpo);
-    const plan = planLmHeadChunks(hidden.shape[0], head.shape[0], hidden.shape[1], bindingLimitBytes(), chunking);
+    assertScorerInputs(hidden, labels);
+    const limit = Math.min(deviceBindingLimitBytes(), chunking.maxBindingBytes ?? Infinity);
+    const pieces = headPieces(head, hidden.shape[1], limit);
     const [rows] = hidden.shape;
-    const vocab = head.shape[0];
-    const slices = vocabSlices(vocab, plan.vocabPerChunk);
+    const vocab = pieces.reduce((sum, p) => sum + p.shape[0], 0);
+    // No positions to score (nothing in the batch is a completion token): empty results, nothing to
+    // chunk; any piece of the head gives the composed ops the right empty shapes.
+    if (rows === 0) return scoreTokensComposed(hidden, pieces[0], labels, withWpo);
+    // Blocks are planned against the widest piece: no vocabulary slice is wider than the piece it lies in.
+    const widest = Math.max(...pieces.map((p) => p.shape[0]));
+    const plan = planLmHeadChunks(rows, widest, hidden.shape[1], limit, chunking);
+    const slices = vocabSlices(pieces, plan.vocabPerChunk);
     // When everything is one block, its logits (within the block budget) are kept for the backward
     // pass instead of being recomputed: one matMul fewer, no more memory than the block cap.
     const oneBlock = rows <= plan.rowsPerChunk && slices.length === 1;
@@ -207,11 +265,11 @@ export function makeFusedScorer(chunking: LmHeadChunking = {}): TokenScorer {
     // tf.memory().
     const scored = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [h, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-      const logits = oneBlock ? (tf.matMul(h, head, false, true) as tf.Tensor2D) : null;
+      const logits = oneBlock ? (tf.matMul(h, pieces[0], false, true) as tf.Tensor2D) : null;
       const stats = logits
         ? selectiveLogSoftmaxKernel(logits, labels)
         : overRowBlocks(rows, plan.rowsPerChunk, (start, count) =>
-            blockRowStats(tf.slice(h, [start, 0], [count, -1]), head, tf.slice(labels, [start], [count]), slices),
+            blockRowStats(tf.slice(h, [start, 0], [count, -1]), tf.slice(labels, [start], [count]), slices, vocab),
           );
       const pick = (cols: number[]) => tf.gather(stats, tf.tensor1d(cols, 'int32'), 1) as tf.Tensor2D;
       const shift = pick([ROW_STAT.max, ROW_STAT.logS1, ROW_STAT.logSumP2]);
@@ -219,7 +277,7 @@ export function makeFusedScorer(chunking: LmHeadChunking = {}): TokenScorer {
       return {
         value: pick([ROW_STAT.logp, ROW_STAT.logitMean, ROW_STAT.logSumP2]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          if (head.isDisposed) {
+          if (pieces.some((p) => p.isDisposed)) {
             throw new Error('scoreTokensFused: the head [V, d] was disposed before the backward pass; pass a weight that outlives the step');
           }
           const [savedHidden, savedLabels, savedShift, savedLogits] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D?];
@@ -231,8 +289,8 @@ export function makeFusedScorer(chunking: LmHeadChunking = {}): TokenScorer {
               lab,
               vocab,
             );
-            if (savedLogits) return tf.matMul(selectiveLogSoftmaxGradKernel(savedLogits, lab, terms), head) as tf.Tensor2D;
-            return blockHiddenGrad(tf.slice(savedHidden, [start, 0], [count, -1]), head, lab, terms, slices);
+            if (savedLogits) return tf.matMul(selectiveLogSoftmaxGradKernel(savedLogits, lab, terms), pieces[0]) as tf.Tensor2D;
+            return blockHiddenGrad(tf.slice(savedHidden, [start, 0], [count, -1]), lab, terms, slices);
           });
         },
       };
@@ -246,4 +304,4 @@ export function makeFusedScorer(chunking: LmHeadChunking = {}): TokenScorer {
 }
 
 /** The fused LM-head scorer with blocks planned from the device's limits. */
-export const scoreTokensFused: TokenScorer = makeFusedScorer();
+export const scoreTokensFused: SlicedHeadScorer = makeFusedScorer();
