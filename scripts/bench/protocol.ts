@@ -3,6 +3,7 @@
  * The driver asks for one measurement at a time, so a shape that hangs or loses the device costs only
  * itself: the driver gives up on it after a time limit and continues on a fresh page.
  */
+import type { RandomCheckpointDims } from '../../src/core/model/random-checkpoint';
 
 /**
  * Which limits the page's device was created with: the adapter's own (what tfjs asks for), or WebGPU's
@@ -91,16 +92,8 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: Failure 
 
 export type ModelName = 'tiny' | 'smollm2-135m-shape';
 
-/** Sizes of a Llama-family model, in config.json names. */
-export interface ModelDims {
-  vocab_size: number;
-  hidden_size: number;
-  intermediate_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  num_key_value_heads: number;
-  tie_word_embeddings: boolean;
-}
+/** Sizes of a Llama-family model, in config.json names: a random checkpoint's, with tying stated. */
+export type ModelDims = RandomCheckpointDims & { tie_word_embeddings: boolean };
 
 export interface LoraShape {
   r: number;
