@@ -14,6 +14,8 @@ export interface SoftmaxCase {
   rowKinds: RowKind[];
   /** Some labels set outside [0, V) (−100 and V): ignored positions. */
   masked: boolean;
+  /** Rows per dispatch dimension of the backward program (the device's 65,535 when absent). */
+  rowsPerDispatchDimension?: number;
 }
 
 export interface LmHeadCase {
@@ -74,6 +76,11 @@ export interface KernelApi {
     grad: Record<GradTarget<RowStatName>, Compared>;
   }>;
   lmHead(c: LmHeadCase): Promise<LmHeadResult>;
+  /**
+   * The LM head's two products, each run straight into a NaN-filled output, against tf.matMul:
+   * logits = hidden · headᵀ and dhidden = dlogits · head.
+   */
+  lmHeadMatmul(c: { rows: number; vocab: number; hiddenSize: number; seed: number }): Promise<{ logits: Comparison; hiddenGrad: Comparison }>;
   /** scorerFor's choices and the errors of misuse. */
   choices(): Promise<Record<string, boolean | string>>;
   /** Rough timings (ms, median) of fused and composed paths; printed, never asserted. */

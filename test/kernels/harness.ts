@@ -21,6 +21,7 @@ import {
   type LogSoftmaxRowStats,
 } from '../../src/core/kernels';
 import { gradTerms, validLabels } from '../../src/core/kernels/selective-log-softmax';
+import { runLmHeadHiddenGrad, runLmHeadLogits } from '../../src/core/kernels/lm-head-matmul-programs';
 import {
   ROW_STAT,
   ROW_STAT_COLUMNS,
@@ -234,7 +235,7 @@ const api: KernelApi = {
         c.vocab,
       );
       const poisoned = tf.fill([c.rows, c.vocab], NaN);
-      runSelectiveLogSoftmaxGrad(webgpu(), logits, labels, terms, poisoned);
+      runSelectiveLogSoftmaxGrad(webgpu(), logits, labels, terms, poisoned, c.rowsPerDispatchDimension);
       const fused = await read(poisoned);
       const reference = tf.grad((x: tf.Tensor) => {
         const s = logSoftmaxRowStatsComposed(x as tf.Tensor2D, labels);
@@ -285,6 +286,25 @@ const api: KernelApi = {
     return { forward, selectiveLogSoftmax: selective, grad: grad as Record<GradTarget<RowStatName>, Compared> };
   },
 
+  async lmHeadMatmul(c) {
+    const rng = new Rng(c.seed);
+    const normals = (n: number, scale: number) => Float32Array.from({ length: n }, () => scale * rng.normal());
+    const hidden = tf.tensor2d(normals(c.rows * c.hiddenSize, 1), [c.rows, c.hiddenSize]);
+    const head = tf.tensor2d(normals(c.vocab * c.hiddenSize, 1 / Math.sqrt(c.hiddenSize)), [c.vocab, c.hiddenSize]);
+    const dlogits = tf.tensor2d(normals(c.rows * c.vocab, 1 / c.vocab), [c.rows, c.vocab]);
+    // A label-like spike per row, as real dlogits have (onehot − softmax).
+    const spikes = tf.oneHot(tf.tensor1d(Int32Array.from({ length: c.rows }, () => rng.int(c.vocab)), 'int32'), c.vocab);
+    const dlogitsSpiked = tf.sub(dlogits, spikes) as tf.Tensor2D;
+    const logits = tf.fill([c.rows, c.vocab], NaN);
+    runLmHeadLogits(webgpu(), hidden, head, logits);
+    const hiddenGrad = tf.fill([c.rows, c.hiddenSize], NaN);
+    runLmHeadHiddenGrad(webgpu(), dlogitsSpiked, head, hiddenGrad);
+    return {
+      logits: compare(await read(logits), await read(tf.matMul(hidden, head, false, true))),
+      hiddenGrad: compare(await read(hiddenGrad), await read(tf.matMul(dlogitsSpiked, head))),
+    };
+  },
+
   async lmHead(c) {
     const rng = new Rng(c.seed);
     const hidden = tf.tensor2d(Float32Array.from({ length: c.rows * c.hiddenSize }, () => rng.normal()), [c.rows, c.hiddenSize]);
@@ -308,7 +328,7 @@ const api: KernelApi = {
     // Every block shape the kernels write, poisoned.
     const rowCounts = new Set([plan.rowsPerChunk, c.rows % plan.rowsPerChunk || plan.rowsPerChunk]);
     const widths = new Set(sliceRows.flatMap((r) => [Math.min(r, plan.vocabPerChunk), r % plan.vocabPerChunk || plan.vocabPerChunk]));
-    const blockShapes = [...rowCounts].flatMap((n) => [[n, ROW_STAT_COLUMNS], ...[...widths].map((w) => [n, w])]);
+    const blockShapes = [...rowCounts].flatMap((n) => [[n, ROW_STAT_COLUMNS], [n, c.hiddenSize], ...[...widths].map((w) => [n, w])]);
 
     await poisonPool(blockShapes, 2);
     const fusedScores = fusedScorer(hidden, fusedHead, labels, true);

@@ -57,6 +57,9 @@ const softmaxCases: Omit<SoftmaxCase, 'seed'>[] = [
   { rows: 13, vocab: 1000, rowKinds: ['normal', 'large', 'veryNegative', 'spike'], masked: true },
   { rows: 32, vocab: 4999, rowKinds: ['spike', 'normal', 'veryNegative', 'large'], masked: true },
   { rows: 64, vocab: 4096, rowKinds: ['normal', 'spike'], masked: false },
+  // More rows than one dispatch dimension holds (65,535 workgroups on a device; 16 here): the backward
+  // pass spills into z, with a partial last layer.
+  { rows: 50, vocab: 12, rowKinds: ['normal', 'spike', 'large'], masked: true, rowsPerDispatchDimension: 16 },
 ];
 
 const label = (c: Omit<SoftmaxCase, 'seed'>) =>
@@ -92,6 +95,24 @@ for (const c of [softmaxCases[0], softmaxCases[3]]) {
   });
 }
 
+const matmulCases = [
+  { rows: 1, vocab: 37, hiddenSize: 8 },
+  // Rows not a multiple of a tile's 8, vocabulary not a multiple of 4 (the demo model's 259).
+  { rows: 13, vocab: 259, hiddenSize: 64 },
+  { rows: 20, vocab: 1001, hiddenSize: 576 },
+];
+
+for (const c of matmulCases) {
+  test(`LM-head logits and hidden-gradient programs, N=${c.rows} V=${c.vocab} d=${c.hiddenSize}`, async () => {
+    const seed = freshSeed();
+    const result = await page.evaluate((arg) => window.kernels.lmHeadMatmul(arg), { ...c, seed });
+    for (const [name, comparison] of Object.entries(result)) {
+      expect(comparison.maxAbsReference, `${name}: the reference is all zero`).toBeGreaterThan(0);
+      expectClose(comparison, `${name} (seed ${seed})`);
+    }
+  });
+}
+
 const lmHeadCases: { name: string; c: Omit<LmHeadCase, 'seed'>; rowBlocks: number; vocabBlocks: number }[] = [
   { name: 'one block, N=1', c: { rows: 1, vocab: 37, hiddenSize: 8, chunking: {} }, rowBlocks: 1, vocabBlocks: 1 },
   // One block keeps its logits for the backward pass instead of recomputing them.
@@ -121,6 +142,13 @@ const lmHeadCases: { name: string; c: Omit<LmHeadCase, 'seed'>; rowBlocks: numbe
     c: { rows: 13, vocab: 1000, hiddenSize: 16, chunking: { maxBindingBytes: 300 * 16 * 4 }, headSliceRows: [300, 300, 300, 100] },
     rowBlocks: 1,
     vocabBlocks: 4,
+  },
+  {
+    // A hidden size the vec4 products cannot take: tfjs's matMul stands in for them.
+    name: 'hidden size not a multiple of 4',
+    c: { rows: 24, vocab: 301, hiddenSize: 6, chunking: { rowsPerChunk: 4 } },
+    rowBlocks: 6,
+    vocabBlocks: 1,
   },
   {
     // Uneven slices, each cut further into vocabulary blocks that never cross a slice, and row blocks.

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { scoreTokensComposed, type TokenScores } from '../dpo/logps';
+import { lmHeadHiddenGrad, lmHeadLogits } from './lm-head-matmul';
 import { ROW_STAT } from './selective-log-softmax-programs';
 import {
   gradTerms,
@@ -166,7 +167,7 @@ function overRowBlocks(rows: number, perBlock: number, block: (start: number, co
 /** Row statistics [n, 5] of a block of hidden states against the whole vocabulary, slice by slice. */
 function blockRowStats(h: tf.Tensor2D, labels: tf.Tensor1D, slices: VocabSlice[], vocab: number): tf.Tensor2D {
   const parts = slices.map((s) =>
-    tf.tidy(() => selectiveLogSoftmaxKernel(tf.matMul(h, headSlice(s), false, true), sliceLabels(labels, s))),
+    tf.tidy(() => selectiveLogSoftmaxKernel(lmHeadLogits(h, headSlice(s)), sliceLabels(labels, s))),
   );
   return slices.length === 1 ? parts[0] : mergeSliceStats(parts, slices, labels, vocab);
 }
@@ -189,8 +190,8 @@ function blockHiddenGrad(h: tf.Tensor2D, labels: tf.Tensor1D, terms: tf.Tensor2D
   for (const slice of slices) {
     const part = tf.tidy(() => {
       const w = headSlice(slice);
-      const dlogits = selectiveLogSoftmaxGradKernel(tf.matMul(h, w, false, true), sliceLabels(labels, slice), terms);
-      return tf.matMul(dlogits, w) as tf.Tensor2D;
+      const dlogits = selectiveLogSoftmaxGradKernel(lmHeadLogits(h, w), sliceLabels(labels, slice), terms);
+      return lmHeadHiddenGrad(dlogits, w);
     });
     if (dh === null) dh = part;
     else {
@@ -265,7 +266,7 @@ export function makeFusedScorer(chunking: LmHeadChunking = {}): SlicedHeadScorer
     // tf.memory().
     const scored = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [h, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-      const logits = oneBlock ? (tf.matMul(h, pieces[0], false, true) as tf.Tensor2D) : null;
+      const logits = oneBlock ? lmHeadLogits(h, pieces[0]) : null;
       const stats = logits
         ? selectiveLogSoftmaxKernel(logits, labels)
         : overRowBlocks(rows, plan.rowsPerChunk, (start, count) =>
@@ -289,7 +290,7 @@ export function makeFusedScorer(chunking: LmHeadChunking = {}): SlicedHeadScorer
               lab,
               vocab,
             );
-            if (savedLogits) return tf.matMul(selectiveLogSoftmaxGradKernel(savedLogits, lab, terms), pieces[0]) as tf.Tensor2D;
+            if (savedLogits) return lmHeadHiddenGrad(selectiveLogSoftmaxGradKernel(savedLogits, lab, terms), pieces[0]);
             return blockHiddenGrad(tf.slice(savedHidden, [start, 0], [count, -1]), lab, terms, slices);
           });
         },

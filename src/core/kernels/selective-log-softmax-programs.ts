@@ -1,5 +1,5 @@
 import type { TensorInfo } from '@tensorflow/tfjs';
-import { webgpu_util, type WebGPUBackend, type WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { shaders } from './shaders';
 
 /**
@@ -17,14 +17,46 @@ export const ROW_STAT_COLUMNS = 5;
 export const GRAD_TERM = { a: 0, b: 1, c: 2, e: 3, max: 4, logS1: 5, logSumP2: 6 } as const;
 export const GRAD_TERM_COLUMNS = 7;
 
-/**
- * Invocations per row. On SwiftShader larger workgroups cost more than they gain (N = 512, V = 8192:
- * 64 ran ~3× faster than 256, 32 only ~15% faster than 64); on a GPU, 64 per row still gives thousands
- * of invocations per dispatch at the N we score. A power of two, for the tree reduction.
- */
-const FORWARD_WORKGROUP_SIZE = 64;
+/** Logits per storage element: vec4 loads and stores where the row length allows them. */
+type Lanes = 1 | 4;
 
-/** One workgroup per row of logits: the row statistics in a single read of the row. */
+function lanesFor(vocab: number): Lanes {
+  return vocab % 4 === 0 ? 4 : 1;
+}
+
+/** The WGSL declarations the shaders expect for their element type (see the shaders' headers). */
+function lanesPrelude(lanes: Lanes): string {
+  if (lanes === 1) {
+    return `alias Lanes = f32;
+const LANES : i32 = 1;
+fn laneSum(x : f32) -> f32 { return x; }
+fn laneMax(x : f32) -> f32 { return x; }
+fn laneAt(x : f32, i : i32) -> f32 { return x; }
+fn addAtLane(x : f32, i : i32, v : f32) -> f32 { return x + v; }
+`;
+  }
+  return `alias Lanes = vec4<f32>;
+const LANES : i32 = 4;
+fn laneSum(x : vec4<f32>) -> f32 { return (x.x + x.y) + (x.z + x.w); }
+fn laneMax(x : vec4<f32>) -> f32 { return max(max(x.x, x.y), max(x.z, x.w)); }
+fn laneAt(x : vec4<f32>, i : i32) -> f32 { return x[i]; }
+fn addAtLane(x : vec4<f32>, i : i32, v : f32) -> vec4<f32> { var y = x; y[i] = y[i] + v; return y; }
+`;
+}
+
+/**
+ * True on adapters that run compute shaders on the CPU (SwiftShader, lavapipe). They execute a
+ * workgroup's invocations one SIMD group after another, so every barrier of a tree reduction costs a
+ * switch through all of them: a row reduced by 8 invocations ran ~25% faster there than by 64 (N = 1024,
+ * V = 32,000), while a GPU wants the 64 to keep its lanes busy.
+ */
+function isCpuAdapter(backend: WebGPUBackend): boolean {
+  const info = backend.adapterInfo as unknown as { architecture?: string; vendor?: string } | undefined;
+  const name = `${info?.vendor ?? ''} ${info?.architecture ?? ''}`.toLowerCase();
+  return /swiftshader|llvmpipe|lavapipe/.test(name);
+}
+
+/** One workgroup per row of logits: the row statistics in two sweeps over the row. */
 class SelectiveLogSoftmaxProgram implements WebGPUProgram {
   variableNames = ['logits', 'labels'];
   outputShape: number[];
@@ -32,37 +64,59 @@ class SelectiveLogSoftmaxProgram implements WebGPUProgram {
   dispatchLayout = { x: [0] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number];
+  variableComponents: number[];
+  private lanes: Lanes;
 
-  constructor(rows: number) {
+  constructor(rows: number, vocab: number, invocationsPerRow: number) {
+    this.lanes = lanesFor(vocab);
     this.outputShape = [rows, ROW_STAT_COLUMNS];
-    this.workgroupSize = [FORWARD_WORKGROUP_SIZE, 1, 1];
+    this.workgroupSize = [invocationsPerRow, 1, 1];
     this.dispatch = [rows, 1, 1];
-    this.shaderKey = `dpoSelectiveLogSoftmax_${FORWARD_WORKGROUP_SIZE}`;
+    this.variableComponents = [this.lanes, 1];
+    this.shaderKey = `dpoSelectiveLogSoftmax_${invocationsPerRow}_${this.lanes}`;
   }
 
   getUserCode(): string {
-    return `const WG : i32 = ${this.workgroupSize[0]};\n${shaders.selectiveLogSoftmaxForward}`;
+    return `const WG : i32 = ${this.workgroupSize[0]};\n${lanesPrelude(this.lanes)}${shaders.selectiveLogSoftmaxForward}`;
   }
 }
 
-/** One invocation per logit: the gradient w.r.t. the logits from the per-row terms. */
+/** WebGPU's guaranteed maxComputeWorkgroupsPerDimension: rows past it continue in the z dimension. */
+const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+
+/**
+ * The gradient w.r.t. the logits: workgroups of WG invocations over (runs of columns) × rows, each
+ * invocation writing PER_INVOCATION elements. Measured on SwiftShader (N = 1024, V = 32,000): 16
+ * elements per invocation ran 2× faster than one, which pays the row's setup for every element.
+ */
+const BACKWARD_WORKGROUP_SIZE = 64;
+const BACKWARD_PER_INVOCATION = 16;
+
 class SelectiveLogSoftmaxGradProgram implements WebGPUProgram {
   variableNames = ['logits', 'labels', 'terms'];
   outputShape: number[];
-  shaderKey = 'dpoSelectiveLogSoftmaxGrad';
-  dispatchLayout: { x: number[] };
+  shaderKey: string;
+  dispatchLayout = { x: [1], y: [0] };
   dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [64, 1, 1];
-  size = true;
+  workgroupSize: [number, number, number] = [BACKWARD_WORKGROUP_SIZE, 1, 1];
+  variableComponents: number[];
+  outputComponent: number;
+  private lanes: Lanes;
 
-  constructor(rows: number, vocab: number) {
+  constructor(rows: number, vocab: number, rowsPerDimension: number) {
+    this.lanes = lanesFor(vocab);
     this.outputShape = [rows, vocab];
-    this.dispatchLayout = webgpu_util.flatDispatchLayout(this.outputShape);
-    this.dispatch = webgpu_util.computeDispatch(this.dispatchLayout, this.outputShape, this.workgroupSize);
+    this.variableComponents = [this.lanes, 1, 1];
+    this.outputComponent = this.lanes;
+    const groupsPerRow = Math.ceil(vocab / this.lanes / (BACKWARD_WORKGROUP_SIZE * BACKWARD_PER_INVOCATION));
+    const rowGroups = Math.max(1, Math.min(rows, rowsPerDimension));
+    this.dispatch = [groupsPerRow, rowGroups, Math.ceil(rows / rowGroups)];
+    this.shaderKey = `dpoSelectiveLogSoftmaxGrad_${BACKWARD_WORKGROUP_SIZE}_${BACKWARD_PER_INVOCATION}_${this.lanes}`;
   }
 
   getUserCode(): string {
-    return shaders.selectiveLogSoftmaxBackward;
+    const consts = `const WG : i32 = ${BACKWARD_WORKGROUP_SIZE};\nconst PER_INVOCATION : i32 = ${BACKWARD_PER_INVOCATION};\n`;
+    return `${consts}${lanesPrelude(this.lanes)}${shaders.selectiveLogSoftmaxBackward}`;
   }
 }
 
@@ -89,12 +143,21 @@ export function runSelectiveLogSoftmax(
   const [rows] = logits.shape;
   expectInput(where, 'labels', labels, 'int32', [rows]);
   if (output) expectInput(where, 'output', output, 'float32', [rows, ROW_STAT_COLUMNS]);
-  return backend.runWebGPUProgram(new SelectiveLogSoftmaxProgram(rows), [logits, labels], 'float32', undefined, output);
+  const invocationsPerRow = isCpuAdapter(backend) ? 8 : 64;
+  return backend.runWebGPUProgram(
+    new SelectiveLogSoftmaxProgram(rows, logits.shape[1], invocationsPerRow),
+    [logits, labels],
+    'float32',
+    undefined,
+    output,
+  );
 }
 
 /**
  * Runs the backward program: logits [N, V], labels [N] int32 and terms [N, 7] (GRAD_TERM) → dlogits
- * [N, V]. `output`, when given, is written in place (tests pass a poisoned tensor).
+ * [N, V]. `output`, when given, is written in place (tests pass a poisoned tensor); rows beyond
+ * `rowsPerDimension` workgroups continue in the dispatch's z dimension (tests lower it to reach that
+ * path without 65,536 rows).
  */
 export function runSelectiveLogSoftmaxGrad(
   backend: WebGPUBackend,
@@ -102,6 +165,7 @@ export function runSelectiveLogSoftmaxGrad(
   labels: TensorInfo,
   terms: TensorInfo,
   output?: TensorInfo,
+  rowsPerDimension = MAX_WORKGROUPS_PER_DIMENSION,
 ): TensorInfo {
   const where = 'selective log-softmax gradient (webgpu)';
   expectInput(where, 'logits', logits, 'float32', [null, null]);
@@ -110,7 +174,7 @@ export function runSelectiveLogSoftmaxGrad(
   expectInput(where, 'terms', terms, 'float32', [rows, GRAD_TERM_COLUMNS]);
   if (output) expectInput(where, 'output', output, 'float32', [rows, vocab]);
   return backend.runWebGPUProgram(
-    new SelectiveLogSoftmaxGradProgram(rows, vocab),
+    new SelectiveLogSoftmaxGradProgram(rows, vocab, rowsPerDimension),
     [logits, labels, terms],
     'float32',
     undefined,

@@ -5,8 +5,12 @@
  */
 import selectiveLogSoftmaxForward from '../../../shaders/selective_log_softmax.wgsl?raw';
 import selectiveLogSoftmaxBackward from '../../../shaders/selective_log_softmax_backward.wgsl?raw';
+import lmHeadLogits from '../../../shaders/lm_head_logits.wgsl?raw';
+import lmHeadHiddenGrad from '../../../shaders/lm_head_hidden_grad.wgsl?raw';
 
 export const shaders = {
   selectiveLogSoftmaxForward,
   selectiveLogSoftmaxBackward,
+  lmHeadLogits,
+  lmHeadHiddenGrad,
 } as const;
