@@ -14,6 +14,8 @@ export interface SoftmaxCase {
   rowKinds: RowKind[];
   /** Some labels set outside [0, V) (−100 and V): ignored positions. */
   masked: boolean;
+  /** Invocations per row of the forward program (the adapter's choice when absent). */
+  invocationsPerRow?: number;
   /** Rows per dispatch dimension of the backward program (the device's 65,535 when absent). */
   rowsPerDispatchDimension?: number;
 }

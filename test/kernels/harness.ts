@@ -199,7 +199,7 @@ const api: KernelApi = {
   async forwardProgram(c) {
     const { logits, labels, kinds } = drawSoftmaxInputs(c);
     const poisoned = tf.fill([c.rows, ROW_STAT_COLUMNS], NaN);
-    runSelectiveLogSoftmax(webgpu(), logits, labels, poisoned);
+    runSelectiveLogSoftmax(webgpu(), logits, labels, poisoned, c.invocationsPerRow);
     const packed = await read(poisoned);
     const column = (k: number) => Array.from({ length: c.rows }, (_, r) => packed[r * ROW_STAT_COLUMNS + k]);
     const fused: Record<RowStatName, number[]> = {

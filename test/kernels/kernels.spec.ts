@@ -73,9 +73,12 @@ test('poisoning the buffer pool exposes a kernel that writes nothing', async () 
 
 for (const c of softmaxCases) {
   test(`selective log-softmax forward program, ${label(c)}`, async () => {
-    const seed = freshSeed();
-    const result = await page.evaluate((arg) => window.kernels.forwardProgram(arg), { ...c, seed });
-    expectEach(result, `forward (seed ${seed})`);
+    // The adapter's own width (8 invocations per row on a CPU adapter) and a GPU's 64, on any adapter.
+    for (const invocationsPerRow of [undefined, 64]) {
+      const seed = freshSeed();
+      const result = await page.evaluate((arg) => window.kernels.forwardProgram(arg), { ...c, seed, invocationsPerRow });
+      expectEach(result, `forward (seed ${seed}, ${invocationsPerRow ?? 'default'} invocations per row)`);
+    }
   });
 
   test(`selective log-softmax backward program, ${label(c)}`, async () => {

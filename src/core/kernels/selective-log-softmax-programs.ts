@@ -131,19 +131,24 @@ function expectInput(where: string, name: string, t: TensorInfo, dtype: string, 
 /**
  * Runs the forward program: logits [N, V] float32, labels [N] int32 → row statistics [N, 5]
  * (ROW_STAT). `output`, when given, is written in place (tests pass a poisoned tensor).
+ * `invocationsPerRow` (a power of two) overrides the adapter's choice: tests run the GPU width on any
+ * adapter.
  */
 export function runSelectiveLogSoftmax(
   backend: WebGPUBackend,
   logits: TensorInfo,
   labels: TensorInfo,
   output?: TensorInfo,
+  invocationsPerRow = isCpuAdapter(backend) ? 8 : 64,
 ): TensorInfo {
   const where = 'selective log-softmax (webgpu)';
   expectInput(where, 'logits', logits, 'float32', [null, null]);
   const [rows] = logits.shape;
   expectInput(where, 'labels', labels, 'int32', [rows]);
   if (output) expectInput(where, 'output', output, 'float32', [rows, ROW_STAT_COLUMNS]);
-  const invocationsPerRow = isCpuAdapter(backend) ? 8 : 64;
+  if (!(Number.isInteger(invocationsPerRow) && invocationsPerRow > 0 && (invocationsPerRow & (invocationsPerRow - 1)) === 0)) {
+    throw new Error(`${where}: invocationsPerRow must be a power of two, got ${invocationsPerRow}`);
+  }
   return backend.runWebGPUProgram(
     new SelectiveLogSoftmaxProgram(rows, logits.shape[1], invocationsPerRow),
     [logits, labels],
