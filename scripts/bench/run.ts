@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- [--quick] [--json] [--case-timeout SECONDS] [--budget MINUTES]`
+ * `npm run bench -- [--quick] [--json] [--case-timeout SECONDS] [--budget MINUTES] [--only NAME,…]`
  *
  * Opens the bench page in headless Chromium on whatever WebGPU adapter it finds (session.ts), runs the
  * plan (plan.ts) one measurement at a time, the cases behind issue 3's done-when figures first, and
@@ -22,6 +22,8 @@ interface Options {
   caseTimeoutMs?: number;
   /** Wall time for the whole run: cases that would end past it are skipped, and say so. */
   budgetMs?: number;
+  /** Only the cases whose name contains one of these (e.g. "lm_head_logps N=512", "step tiny"). */
+  only?: string[];
 }
 
 function parseArgs(argv: string[]): Options {
@@ -40,10 +42,18 @@ function parseArgs(argv: string[]): Options {
       const minutes = Number(text);
       if (!(minutes > 0)) throw new Error(`--budget needs a number of minutes > 0, got '${text}'`);
       options.budgetMs = minutes * 60_000;
+    } else if (arg === '--only' || arg.startsWith('--only=')) {
+      const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      const names = (text ?? '').split(',').map((n) => n.trim()).filter((n) => n.length > 0);
+      if (names.length === 0) throw new Error(`--only needs case names, e.g. --only "lm_head_logps N=512,step tiny"`);
+      options.only = names;
     } else if (arg === '--help' || arg === '-h') {
-      console.log('usage: npm run bench -- [--quick] [--json] [--case-timeout SECONDS] [--budget MINUTES]   (npm run --silent bench -- --json for bare JSON)');
+      console.log(
+        'usage: npm run bench -- [--quick] [--json] [--case-timeout SECONDS] [--budget MINUTES] [--only NAME,…]   ' +
+          '(npm run --silent bench -- --json for bare JSON)',
+      );
       process.exit(0);
-    } else throw new Error(`unknown option '${arg}' (options: --json, --quick, --case-timeout SECONDS, --budget MINUTES)`);
+    } else throw new Error(`unknown option '${arg}' (options: --json, --quick, --case-timeout SECONDS, --budget MINUTES, --only NAME,…)`);
   }
   return options;
 }
@@ -155,12 +165,18 @@ async function main(): Promise<number> {
       if (seconds === null || seconds * 1000 <= leftMs) return null;
       return { kind: 'skipped', reason: `skipped: ${workText(flops, seconds, probe)}, more than the ${Math.round(leftMs / 1000)} s left of ${budget}` };
     };
+    /** Skips a case that --only leaves out. */
+    const onlySkip = (name: string): Failure | null =>
+      !options.only || options.only.some((n) => name.includes(n))
+        ? null
+        : { kind: 'skipped', reason: `skipped: not selected (--only ${options.only.join(',')})` };
     const kernels: KernelResult[] = new Array(plan.kernels.length);
     const runKernel = async (i: number) => {
       const planned = plan.kernels[i];
       const p = planKernelCase(planned, adapter, probe, plan.caseTimeoutMs);
       const c = 'run' in p ? p.run : planned;
-      const skipped = 'skipped' in p ? p.skipped : p.failsAtOnce ? null : budgetSkip(kernelCaseFlops(c));
+      const name = `${planned.kernel}${planned.limits === 'adapter' ? '' : ` (${planned.limits} limits)`} N=${planned.N} V=${planned.V}`;
+      const skipped = onlySkip(name) ?? ('skipped' in p ? p.skipped : p.failsAtOnce ? null : budgetSkip(kernelCaseFlops(c)));
       const caseStarted = Date.now();
       const outcome = skipped ? ({ ok: false, failure: skipped } as const) : await session.measure('kernel', c, plan.caseTimeoutMs, c.limits);
       const device = c.limits === 'adapter' ? '' : ` (${c.limits} limits)`;
@@ -171,7 +187,8 @@ async function main(): Promise<number> {
     const steps: StepResult[] = new Array(plan.steps.length);
     const runStep = async (i: number) => {
       const c = plan.steps[i];
-      const skipped = skipReason(stepCaseFlops(c), probe, plan.caseTimeoutMs) ?? budgetSkip(stepCaseFlops(c));
+      const name = `step ${c.model} (${c.dims.num_hidden_layers} layers, ${c.pairs}×${c.seqLen})`;
+      const skipped = onlySkip(name) ?? skipReason(stepCaseFlops(c), probe, plan.caseTimeoutMs) ?? budgetSkip(stepCaseFlops(c));
       const caseStarted = Date.now();
       const outcome = skipped ? ({ ok: false, failure: skipped } as const) : await session.measure('step', c, plan.caseTimeoutMs);
       const took = `${Math.round((Date.now() - caseStarted) / 1000)} s`;
