@@ -120,7 +120,8 @@ class SelectiveLogSoftmaxGradProgram implements WebGPUProgram {
   }
 }
 
-function expectInput(where: string, name: string, t: TensorInfo, dtype: string, shape: (number | null)[]): void {
+/** Throws, naming the op and the input, unless t has this dtype and shape (null: any size). */
+export function expectInput(where: string, name: string, t: TensorInfo, dtype: string, shape: (number | null)[]): void {
   const fits = t.dtype === dtype && t.shape.length === shape.length && shape.every((s, i) => s === null || s === t.shape[i]);
   if (!fits) {
     const want = `[${shape.map((s) => s ?? '*').join(', ')}] ${dtype}`;
