@@ -121,7 +121,10 @@ async function serveShards(init: WorkerInit): Promise<void> {
     const arrays = (await Promise.all(grads.map((g) => g.data()))) as Float32Array[];
     tf.dispose(grads);
     const reply: ShardReply = { lossSum, tokens, grads: arrays };
-    port.postMessage(reply, arrays.map((a) => a.buffer as ArrayBuffer));
+    port.postMessage(
+      reply,
+      arrays.map((a) => a.buffer as ArrayBuffer),
+    );
   });
   port.postMessage('ready');
 }
@@ -147,7 +150,10 @@ function ask<T>(worker: Worker, message?: ShardRequest): Promise<T> {
 async function startWorker(init: WorkerInit): Promise<Worker> {
   const tsx = import.meta.resolve('tsx/esm/api');
   const self = JSON.stringify(import.meta.url);
-  const worker = new Worker(`import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${self}, ${self}));`, { eval: true, workerData: init });
+  const worker = new Worker(`import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${self}, ${self}));`, {
+    eval: true,
+    workerData: init,
+  });
   await ask<'ready'>(worker);
   return worker;
 }
@@ -243,7 +249,9 @@ async function report(tokenizer: ChatTokenizer, adapterDir: string | null): Prom
   for (const requested of ['upper', 'lower'] as const) {
     const part = score.answers.filter((_, i) => prompts[i].requested === requested);
     const count = (kind: string) => part.filter((a) => a.kind === kind).length;
-    console.log(`  asking for ${requested}case: ${count('preferred')}/${part.length} preferred, ${count('other-case')} in the other case, ${count('wrong')} wrong`);
+    console.log(
+      `  asking for ${requested}case: ${count('preferred')}/${part.length} preferred, ${count('other-case')} in the other case, ${count('wrong')} wrong`,
+    );
   }
   for (const a of score.answers.slice(0, 4)) console.log(`    ${a.prompt} → ${a.answer} (${a.kind})`);
   console.log(
@@ -251,7 +259,11 @@ async function report(tokenizer: ChatTokenizer, adapterDir: string | null): Prom
       `(${score.counts.preferred} preferred, ${score.counts['other-case']} other case, ${score.counts.wrong} wrong of ${prompts.length})`,
   );
   const tone = allTonePrompts();
-  const outs = await greedyBatch(model, tone.map((p) => chatIds(tokenizer, p.text)), { ...options, maxNewTokens: 32 });
+  const outs = await greedyBatch(
+    model,
+    tone.map((p) => chatIds(tokenizer, p.text)),
+    { ...options, maxNewTokens: 32 },
+  );
   const kinds = outs.map((o) => gradeToneAnswer(tokenizer.decode(o, true)));
   const count = (kind: string) => kinds.filter((k) => k === kind).length;
   console.log(`tone prompts: ${count('polite')} polite, ${count('curt')} curt, ${count('other')} other of ${tone.length}`);
@@ -272,7 +284,9 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage();
   await writeModel(await train(tokenizer, num('threads', 2)));
   const { user, system } = process.cpuUsage(cpu);
-  console.log(`training took ${((performance.now() - started) / 60000).toFixed(1)} minutes (${((user + system) / 6e7).toFixed(1)} CPU-minutes)`);
+  console.log(
+    `training took ${((performance.now() - started) / 60000).toFixed(1)} minutes (${((user + system) / 6e7).toFixed(1)} CPU-minutes)`,
+  );
   await report(tokenizer, null);
 }
 

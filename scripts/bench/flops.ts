@@ -56,7 +56,8 @@ export function stepFlops(s: StepShape): StepFlops {
   const layers = dims.num_hidden_layers;
   const shapes = linearShapes(dims);
   const unknown = s.lora.target_modules.filter((m) => !(m in shapes));
-  if (unknown.length > 0) throw new Error(`stepFlops: no FLOP count for LoRA target ${unknown.join(', ')} (Llama modules: ${Object.keys(shapes).join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(`stepFlops: no FLOP count for LoRA target ${unknown.join(', ')} (Llama modules: ${Object.keys(shapes).join(', ')})`);
   const linearParams = Object.values(shapes).reduce((sum, [i, o]) => sum + i * o, 0);
   const loraParams = s.lora.target_modules.reduce((sum, m) => sum + s.lora.r * (shapes[m][0] + shapes[m][1]), 0);
   const headDim = dims.hidden_size / dims.num_attention_heads;

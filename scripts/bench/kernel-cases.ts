@@ -26,7 +26,10 @@ function normals(count: number, scale: number, rng: Rng): Float32Array {
 }
 
 function labelsFor(rows: number, vocab: number, rng: Rng): tf.Tensor1D {
-  return tf.tensor1d(Int32Array.from({ length: rows }, () => rng.int(vocab)), 'int32');
+  return tf.tensor1d(
+    Int32Array.from({ length: rows }, () => rng.int(vocab)),
+    'int32',
+  );
 }
 
 /** Upstream weights of the per-row results, so the gradient is not the same for every row. */

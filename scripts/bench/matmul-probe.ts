@@ -10,7 +10,10 @@ import type { MatmulProbeCase, MatmulProbeResult } from './protocol';
 const FIRST_N = 256;
 
 function randomSquare(n: number, rng: Rng): tf.Tensor2D {
-  return tf.tensor2d(Float32Array.from({ length: n * n }, () => rng.uniform(-1, 1)), [n, n]);
+  return tf.tensor2d(
+    Float32Array.from({ length: n * n }, () => rng.uniform(-1, 1)),
+    [n, n],
+  );
 }
 
 async function onceMs(a: tf.Tensor2D, b: tf.Tensor2D): Promise<number> {

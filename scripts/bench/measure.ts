@@ -157,7 +157,8 @@ async function settleQueue(): Promise<void> {
  * before the op in a real step too).
  */
 export async function measureRuns(run: Run, warmup: number, timed: number, baseline: 'inputs' | 'none'): Promise<Measured> {
-  if (warmup < 0 || timed < 1) throw new Error(`measureRuns: need at least one timed run and no negative warm-up, got ${warmup} and ${timed}`);
+  if (warmup < 0 || timed < 1)
+    throw new Error(`measureRuns: need at least one timed run and no negative warm-up, got ${warmup} and ${timed}`);
   await settleQueue();
   const before = webgpu().bufferManager.numBytesUsed;
   const first = await withGpuPeak(() => timedRun(run));

@@ -111,7 +111,19 @@ export function benchPlan(mode: BenchMode, caseTimeoutMs?: number): BenchPlan {
   const kernels: KernelCase[] = [];
   const add = (kernel: KernelName, N: number, V: number, hidden: number, limits: DeviceLimits, priority: number) => {
     for (const path of ['fused', 'composed'] as const) {
-      kernels.push({ kernel, path, N, V, hidden, warmupRuns: 1, timedRuns: s.kernelTimedRuns, timeForward: true, limits, priority, seed: N + V });
+      kernels.push({
+        kernel,
+        path,
+        N,
+        V,
+        hidden,
+        warmupRuns: 1,
+        timedRuns: s.kernelTimedRuns,
+        timeForward: true,
+        limits,
+        priority,
+        seed: N + V,
+      });
     }
   };
   // The done-when figures run first, cheapest first, so that a run with a budget keeps them: selective
@@ -131,7 +143,14 @@ export function benchPlan(mode: BenchMode, caseTimeoutMs?: number): BenchPlan {
   add('lm_head_logps', s.defaultLimitsRows, 151936, SMOLLM2_135M.hidden_size, 'webgpu-default', mode === 'quick' ? 1 : 3);
   const steps: StepCase[] = [];
   const models = [
-    { model: 'tiny' as const, dims: TINY, pairs: s.tinyPairs, seqLen: s.tinySeqLen, timedRuns: s.stepTimedRuns, priority: mode === 'quick' ? 1 : 5 },
+    {
+      model: 'tiny' as const,
+      dims: TINY,
+      pairs: s.tinyPairs,
+      seqLen: s.tinySeqLen,
+      timedRuns: s.stepTimedRuns,
+      priority: mode === 'quick' ? 1 : 5,
+    },
     ...s.smol.map((size, i) => ({
       model: 'smollm2-135m-shape' as const,
       dims: { ...SMOLLM2_135M, num_hidden_layers: size.layers },

@@ -83,13 +83,16 @@ export interface BenchReport {
 }
 
 const DEFINITIONS: Record<string, string> = {
-  kernel_ms: 'median wall time of the timed runs (fused_runs, composed_runs) after warm-up, forward and backward together (value and gradient w.r.t. the logits or hidden states), read-back of one element included; a case cut to one run has no warm-up (see fused_note, composed_note)',
+  kernel_ms:
+    'median wall time of the timed runs (fused_runs, composed_runs) after warm-up, forward and backward together (value and gradient w.r.t. the logits or hidden states), read-back of one element included; a case cut to one run has no warm-up (see fused_note, composed_note)',
   kernel_forward_ms: 'the same for the forward pass alone (what the reference pass runs)',
-  kernel_peak_bytes: 'peak of tf.memory().numBytesInGPU (GPU buffers held by tensors and queued work) during one forward + backward run, minus the bytes held before it: what the op needs above its inputs (logits and labels; hidden, head and labels)',
+  kernel_peak_bytes:
+    'peak of tf.memory().numBytesInGPU (GPU buffers held by tensors and queued work) during one forward + backward run, minus the bytes held before it: what the op needs above its inputs (logits and labels; hidden, head and labels)',
   step: 'reference forward (adapter off) with its log-probs read back, then policy forward and backward to the LoRA gradients, loss and gradient norm read back; no optimizer update',
   tokens: 'tokens per step: 2 · pairs · seq_len (chosen and rejected rows, no padding; the second half of each row is completion)',
   step_peak_bytes: 'peak of tf.memory().numBytesInGPU during one step: all GPU buffers in use, model weights and adapter included',
-  model_flops: 'policy forward + policy backward + reference forward = 3·linear + 3·lora + 4·attention + 3·head, with linear = 2·tokens·layers·(Llama linear weights), lora = 2·tokens·layers·r·Σ(in+out) over q_proj and v_proj, attention = 4·rows·layers·heads·head_dim·seq_len², head = 2·scored tokens·V·d (frozen weights need input gradients only; see scripts/bench/flops.ts)',
+  model_flops:
+    'policy forward + policy backward + reference forward = 3·linear + 3·lora + 4·attention + 3·head, with linear = 2·tokens·layers·(Llama linear weights), lora = 2·tokens·layers·r·Σ(in+out) over q_proj and v_proj, attention = 4·rows·layers·heads·head_dim·seq_len², head = 2·scored tokens·V·d (frozen weights need input gradients only; see scripts/bench/flops.ts)',
   efficiency: 'model FLOPs / (median step time × matmul_gflops)',
 };
 
@@ -163,7 +166,13 @@ function kernelRows(results: KernelResult[]): KernelRow[] {
 function stepRow({ c, outcome }: StepResult, gflops: number | null): StepRow {
   const rows = 2 * c.pairs;
   const scored = rows * (c.seqLen - Math.floor(c.seqLen / 2));
-  const flops = stepFlops({ dims: c.dims, lora: c.lora, rows, seqLen: c.seqLen, scoredTokens: outcome.ok ? outcome.value.scoredTokens : scored });
+  const flops = stepFlops({
+    dims: c.dims,
+    lora: c.lora,
+    rows,
+    seqLen: c.seqLen,
+    scoredTokens: outcome.ok ? outcome.value.scoredTokens : scored,
+  });
   const ms = outcome.ok ? sig(outcome.value.medianMs) : null;
   return {
     model: c.model,
@@ -247,7 +256,10 @@ class Notes {
 
 export function formatTable(r: BenchReport, plan: BenchPlan): string {
   const out: string[] = [];
-  const probe = 'n' in r.matmul_probe ? `${r.matmul_probe.n}×${r.matmul_probe.n}×${r.matmul_probe.n} matMul, ${r.matmul_probe.median_ms.toFixed(1)} ms median → ${fixed(r.matmul_gflops, 2)} GFLOP/s` : `failed: ${r.matmul_probe.failure}`;
+  const probe =
+    'n' in r.matmul_probe
+      ? `${r.matmul_probe.n}×${r.matmul_probe.n}×${r.matmul_probe.n} matMul, ${r.matmul_probe.median_ms.toFixed(1)} ms median → ${fixed(r.matmul_gflops, 2)} GFLOP/s`
+      : `failed: ${r.matmul_probe.failure}`;
   out.push(`DPO Studio benchmark (${r.mode}) on adapter ${r.adapter.vendor || '?'} / ${r.adapter.architecture || '?'}, ${r.browser}`);
   out.push(`maxStorageBufferBindingSize ${r.limits.maxStorageBufferBindingSize} bytes, maxBufferSize ${r.limits.maxBufferSize} bytes`);
   if (r.default_limits) {
@@ -266,10 +278,28 @@ export function formatTable(r: BenchReport, plan: BenchPlan): string {
   );
   const kNotes = new Notes();
   const mb = (bytes: number | null) => fixed(bytes === null ? null : bytes / MB, 1);
-  const cell = (value: number | null, failure: string | null, note: string | null) => kNotes.mark(kNotes.mark(fixed(value, 1), failure), note);
+  const cell = (value: number | null, failure: string | null, note: string | null) =>
+    kNotes.mark(kNotes.mark(fixed(value, 1), failure), note);
   out.push(
     table(
-      ['kernel', 'device', 'N', 'V', 'd', 'runs', 'slices', 'fwd+bwd fused ms', 'composed ms', 'speed-up', 'fwd fused ms', 'composed ms', 'speed-up', 'peak fused MB', 'composed MB', 'fused/composed'],
+      [
+        'kernel',
+        'device',
+        'N',
+        'V',
+        'd',
+        'runs',
+        'slices',
+        'fwd+bwd fused ms',
+        'composed ms',
+        'speed-up',
+        'fwd fused ms',
+        'composed ms',
+        'speed-up',
+        'peak fused MB',
+        'composed MB',
+        'fused/composed',
+      ],
       r.kernels.map((row) => [
         row.kernel,
         row.limits === 'adapter' ? 'adapter' : 'default',

@@ -44,7 +44,10 @@ function parseArgs(argv: string[]): Options {
       options.budgetMs = minutes * 60_000;
     } else if (arg === '--only' || arg.startsWith('--only=')) {
       const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
-      const names = (text ?? '').split(',').map((n) => n.trim()).filter((n) => n.length > 0);
+      const names = (text ?? '')
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n.length > 0);
       if (names.length === 0) throw new Error(`--only needs case names, e.g. --only "lm_head_logps N=512,step tiny"`);
       options.only = names;
     } else if (arg === '--help' || arg === '-h') {
@@ -79,7 +82,10 @@ function workText(flops: number, seconds: number, probe: Outcome<MatmulProbeResu
 function skipReason(flops: number, probe: Outcome<MatmulProbeResult>, limitMs: number): Failure | null {
   const seconds = estimateSeconds(flops, probe);
   if (seconds === null || flops === 0 || seconds * 1000 <= limitMs) return null;
-  return { kind: 'skipped', reason: `skipped: ${workText(flops, seconds, probe)}, over the ${Math.round(limitMs / 1000)} s limit per case` };
+  return {
+    kind: 'skipped',
+    reason: `skipped: ${workText(flops, seconds, probe)}, over the ${Math.round(limitMs / 1000)} s limit per case`,
+  };
 }
 
 /** WebGPU's default maxStorageBufferBindingSize (maxBufferSize defaults to twice that). */
@@ -143,7 +149,9 @@ async function main(): Promise<number> {
   const started = Date.now();
   try {
     const adapter = await session.open();
-    log(`${session.version}, backend ${adapter.backend}, adapter ${adapter.vendor} / ${adapter.architecture}; ${plan.mode} plan, ${plan.caseTimeoutMs / 1000} s per case`);
+    log(
+      `${session.version}, backend ${adapter.backend}, adapter ${adapter.vendor} / ${adapter.architecture}; ${plan.mode} plan, ${plan.caseTimeoutMs / 1000} s per case`,
+    );
     if (adapter.backend !== 'webgpu') throw new Error(`tfjs started the '${adapter.backend}' backend, not 'webgpu'`);
 
     const probe = await session.measure('matmulProbe', plan.matmul, plan.caseTimeoutMs);
@@ -163,7 +171,10 @@ async function main(): Promise<number> {
       if (leftMs <= 0) return { kind: 'skipped', reason: `skipped: ${budget} was spent before this case` };
       const seconds = estimateSeconds(flops, probe);
       if (seconds === null || seconds * 1000 <= leftMs) return null;
-      return { kind: 'skipped', reason: `skipped: ${workText(flops, seconds, probe)}, more than the ${Math.round(leftMs / 1000)} s left of ${budget}` };
+      return {
+        kind: 'skipped',
+        reason: `skipped: ${workText(flops, seconds, probe)}, more than the ${Math.round(leftMs / 1000)} s left of ${budget}`,
+      };
     };
     /** Skips a case that --only leaves out. */
     const onlySkip = (name: string): Failure | null =>
@@ -178,10 +189,14 @@ async function main(): Promise<number> {
       const name = `${planned.kernel}${planned.limits === 'adapter' ? '' : ` (${planned.limits} limits)`} N=${planned.N} V=${planned.V}`;
       const skipped = onlySkip(name) ?? ('skipped' in p ? p.skipped : p.failsAtOnce ? null : budgetSkip(kernelCaseFlops(c)));
       const caseStarted = Date.now();
-      const outcome = skipped ? ({ ok: false, failure: skipped } as const) : await session.measure('kernel', c, plan.caseTimeoutMs, c.limits);
+      const outcome = skipped
+        ? ({ ok: false, failure: skipped } as const)
+        : await session.measure('kernel', c, plan.caseTimeoutMs, c.limits);
       const device = c.limits === 'adapter' ? '' : ` (${c.limits} limits)`;
       const took = `${Math.round((Date.now() - caseStarted) / 1000)} s`;
-      log(`${c.kernel}${device} N=${c.N} V=${c.V} d=${c.hidden} ${c.path}: ${describeOutcome(outcome)}${'run' in p && p.note && !skipped ? ' (1 run)' : ''}; ${took}, ${load()}`);
+      log(
+        `${c.kernel}${device} N=${c.N} V=${c.V} d=${c.hidden} ${c.path}: ${describeOutcome(outcome)}${'run' in p && p.note && !skipped ? ' (1 run)' : ''}; ${took}, ${load()}`,
+      );
       kernels[i] = { c, outcome, note: 'run' in p && !skipped ? p.note : null };
     };
     const steps: StepResult[] = new Array(plan.steps.length);
@@ -192,7 +207,9 @@ async function main(): Promise<number> {
       const caseStarted = Date.now();
       const outcome = skipped ? ({ ok: false, failure: skipped } as const) : await session.measure('step', c, plan.caseTimeoutMs);
       const took = `${Math.round((Date.now() - caseStarted) / 1000)} s`;
-      log(`step ${c.model} (${c.dims.num_hidden_layers} layers, ${c.pairs}×${c.seqLen}) kernels ${c.kernels ? 'on' : 'off'}: ${describeOutcome(outcome)}; ${took}, ${load()}`);
+      log(
+        `step ${c.model} (${c.dims.num_hidden_layers} layers, ${c.pairs}×${c.seqLen}) kernels ${c.kernels ? 'on' : 'off'}: ${describeOutcome(outcome)}; ${took}, ${load()}`,
+      );
       steps[i] = { c, outcome };
     };
     const priorities = [...new Set([...plan.kernels, ...plan.steps].map((c) => c.priority))].sort((a, b) => a - b);

@@ -88,7 +88,11 @@ export class BenchSession {
     await page.goto(limits === 'adapter' ? this.url : `${this.url}?limits=${limits}`);
     await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, { timeout: PAGE_READY_MS });
     this.page = page;
-    const report = await within(page.evaluate(() => window.bench.ready()), PAGE_READY_MS, 'starting the webgpu backend');
+    const report = await within(
+      page.evaluate(() => window.bench.ready()),
+      PAGE_READY_MS,
+      'starting the webgpu backend',
+    );
     if (limits === 'adapter') this.adapter = report;
     this.devices.set(limits, report);
     return report;
@@ -119,7 +123,9 @@ export class BenchSession {
       if (!this.page) {
         const report = await this.open(limits);
         if (limits !== 'adapter') {
-          this.log(`device with ${limits} limits: maxStorageBufferBindingSize ${report.maxStorageBufferBindingSize}, maxBufferSize ${report.maxBufferSize}`);
+          this.log(
+            `device with ${limits} limits: maxStorageBufferBindingSize ${report.maxStorageBufferBindingSize}, maxBufferSize ${report.maxBufferSize}`,
+          );
         }
       }
       const page = this.page!;
@@ -130,7 +136,10 @@ export class BenchSession {
       )) as ResultOf<M>;
     } catch (error) {
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-      outcome = { ok: false, failure: { kind: 'limit', reason: error instanceof TimeoutError ? reason : `the page failed: ${reason}` } } as ResultOf<M>;
+      outcome = {
+        ok: false,
+        failure: { kind: 'limit', reason: error instanceof TimeoutError ? reason : `the page failed: ${reason}` },
+      } as ResultOf<M>;
       await this.close();
       return outcome;
     }

@@ -40,7 +40,11 @@ function buildModel(c: StepCase): BuiltModel {
     built = null;
   }
   assertFits('embedding', [c.dims.vocab_size, c.dims.hidden_size]);
-  const { configJson, tensors } = randomCheckpoint('LlamaForCausalLM', { ...c.dims, max_position_embeddings: Math.max(2048, c.seqLen) }, c.seed);
+  const { configJson, tensors } = randomCheckpoint(
+    'LlamaForCausalLM',
+    { ...c.dims, max_position_embeddings: Math.max(2048, c.seqLen) },
+    c.seed,
+  );
   const config = parseModelConfig(configJson, `random ${c.model}`);
   const host = new Map<string, HostTensor>([...tensors].map(([name, t]) => [name, { dtype: 'F32', shape: t.shape, data: t.data }]));
   // The weights are kept tensors and the adapter variables, so both outlive the measurement's scope.

@@ -35,7 +35,13 @@ export function TrainBar() {
   return (
     <section className="trainbar" aria-label="Training controls">
       <div className="trainbar-buttons">
-        <button type="button" className="btn primary" onClick={() => void startTraining()} disabled={blocker !== null} title={blocker ?? undefined}>
+        <button
+          type="button"
+          className="btn primary"
+          onClick={() => void startTraining()}
+          disabled={blocker !== null}
+          title={blocker ?? undefined}
+        >
           Train
         </button>
         <button type="button" className="btn" onClick={pauseTraining} disabled={t.state !== 'running' || t.pausing}>
@@ -44,7 +50,12 @@ export function TrainBar() {
         <button type="button" className="btn" onClick={() => void resumeTraining()} disabled={!resumable}>
           Resume
         </button>
-        <button type="button" className="btn danger" onClick={stopTraining} disabled={!(running || t.state === 'paused' || t.state === 'interrupted')}>
+        <button
+          type="button"
+          className="btn danger"
+          onClick={stopTraining}
+          disabled={!(running || t.state === 'paused' || t.state === 'interrupted')}
+        >
           Stop
         </button>
       </div>
@@ -63,7 +74,9 @@ export function TrainBar() {
         <ProgressBar label="training progress" fraction={t.runId === null ? 0 : fraction} />
         {/* A problem wraps to be read whole; routine notes stay on one line so the bar keeps its height. */}
         <p className={`trainbar-note${t.checkpoint?.error || t.state === 'failed' ? ' bad' : ''}`} aria-live="polite">
-          {t.checkpoint?.error ?? t.message ?? (t.runId === null ? blocker ?? 'Press Train to start a run with the settings in Configure.' : '')}
+          {t.checkpoint?.error ??
+            t.message ??
+            (t.runId === null ? (blocker ?? 'Press Train to start a run with the settings in Configure.') : '')}
         </p>
       </div>
     </section>

@@ -33,10 +33,14 @@ async function hubFetch(url: string, what: string): Promise<Response> {
   try {
     response = await fetch(url, { credentials: 'omit' });
   } catch (e) {
-    throw new Error(`could not reach the Hugging Face Hub for ${what} (offline, or blocked): ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(
+      `could not reach the Hugging Face Hub for ${what} (offline, or blocked): ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
   if (response.status === 401 || response.status === 403) {
-    throw new Error(`${what}: the Hub refused access (HTTP ${response.status}); the repo may be gated or private, and DPO Studio downloads public repos only`);
+    throw new Error(
+      `${what}: the Hub refused access (HTTP ${response.status}); the repo may be gated or private, and DPO Studio downloads public repos only`,
+    );
   }
   if (response.status === 404) throw new Error(`${what}: not found on the Hub (HTTP 404); check the owner/name spelling`);
   if (!response.ok) throw new Error(`${what}: the Hub answered HTTP ${response.status} ${response.statusText}`);
@@ -51,7 +55,9 @@ async function listFiles(repo: string): Promise<Sibling[]> {
   const names = new Set(siblings.map((s) => s.rfilename));
   if (!names.has('config.json')) throw new Error(`${repo} has no config.json at its root: not a transformers model repo`);
   if (!names.has('model.safetensors') && !names.has('model.safetensors.index.json')) {
-    throw new Error(`${repo} has no safetensors weights (model.safetensors or model.safetensors.index.json); PyTorch .bin files cannot be read`);
+    throw new Error(
+      `${repo} has no safetensors weights (model.safetensors or model.safetensors.index.json); PyTorch .bin files cannot be read`,
+    );
   }
   if (!names.has('tokenizer.json')) throw new Error(`${repo} has no tokenizer.json (a fast tokenizer file is needed)`);
   return siblings;
@@ -91,7 +97,8 @@ export interface HubProgress {
 
 /** Every file the studio needs from `repo`, by path. */
 export async function downloadHubModel(repo: string, onProgress: (p: HubProgress) => void): Promise<Map<string, Uint8Array>> {
-  if (!REPO_PATTERN.test(repo)) throw new Error(`"${repo}" is not a Hub repo id; write it as owner/name, e.g. HuggingFaceTB/SmolLM2-135M-Instruct`);
+  if (!REPO_PATTERN.test(repo))
+    throw new Error(`"${repo}" is not a Hub repo id; write it as owner/name, e.g. HuggingFaceTB/SmolLM2-135M-Instruct`);
   const siblings = await listFiles(repo);
   const sizeOf = (path: string) => siblings.find((s) => s.rfilename === path)?.size ?? 0;
   const wanted = siblings.map((s) => s.rfilename).filter((name) => WANTED_FILES.includes(name));

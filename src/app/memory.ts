@@ -24,7 +24,12 @@ export function estimateTrainingMemory(model: ModelInfo, lora: LoraConfig, batch
   const headDim = d / model.heads;
   const kv = model.kvHeads * headDim;
   const weights = model.parameters * f32;
-  const targets = lora.target_modules === 'all-linear' ? model.linearModuleNames : lora.target_modules.length > 0 ? lora.target_modules : model.defaultTargets;
+  const targets =
+    lora.target_modules === 'all-linear'
+      ? model.linearModuleNames
+      : lora.target_modules.length > 0
+        ? lora.target_modules
+        : model.defaultTargets;
   const shape: Record<string, [number, number]> = {
     q_proj: [d, d],
     k_proj: [d, kv],

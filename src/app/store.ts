@@ -2,17 +2,8 @@ import { create } from 'zustand';
 import { DEFAULT_DPO_CONFIG, type DPOConfig } from '../core/dpo/config';
 import type { LogEntry } from '../core/dpo/trainer';
 import type { LoraConfig } from '../core/model/types';
-import type {
-  DatasetSummary,
-  EngineInfo,
-  ModelInfo,
-  PairScores,
-  PreviewRow,
-  Sample,
-  TokenStats,
-  TrainState,
-} from '../worker/protocol';
-import { DEFAULT_SAVE_STEPS, type RunRecord } from './storage';
+import type { DatasetSummary, EngineInfo, ModelInfo, PairScores, PreviewRow, Sample, TokenStats, TrainState } from '../worker/protocol';
+import { DEFAULT_SAVE_STEPS, type RunRecord } from '../storage';
 
 export type Section = 'dataset' | 'model' | 'configure' | 'train' | 'runs' | 'samples' | 'lab' | 'export';
 

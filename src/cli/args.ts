@@ -58,7 +58,10 @@ function convert(spec: OptionSpec, raw: string): ParsedValue {
       if (spec.choices && !spec.choices.includes(raw)) throw bad(`one of ${spec.choices.join(', ')}`);
       return raw;
     case 'list': {
-      const items = raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      const items = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
       if (items.length === 0) throw bad('a comma-separated list');
       for (const item of items) {
         if (spec.choices && !spec.choices.includes(item)) {

@@ -42,7 +42,14 @@ const COMMANDS: Record<string, { usage: string; specs: OptionSpec[]; run: (v: Ma
       'npm run dpo -- eval --model DIR [--adapter DIR] --data FILE [loss and data options] [--out FILE]\n\n' +
       'Scores every pair: policy = model (+ adapter), reference = model without the adapter. Writes one JSON\n' +
       'object per pair and a last line {"metrics": {...}} with TRL\'s metric names.',
-    specs: [...MODEL_OPTIONS, ...DATA_OPTIONS, ...LOSS_OPTIONS, ...EVAL_OPTIONS, optionNamed(TRAIN_OPTIONS, 'per_device_eval_batch_size'), HELP_OPTION],
+    specs: [
+      ...MODEL_OPTIONS,
+      ...DATA_OPTIONS,
+      ...LOSS_OPTIONS,
+      ...EVAL_OPTIONS,
+      optionNamed(TRAIN_OPTIONS, 'per_device_eval_batch_size'),
+      HELP_OPTION,
+    ],
     run: runEval,
   },
   train: {
@@ -162,8 +169,12 @@ function reportIssues(issues: DataIssue[], heading: string): void {
 async function loadPairs(values: Map<string, ParsedValue>, tokenizer: ChatTokenizer, config: DPOConfig): Promise<TokenizedPair[]> {
   const file = required(values, 'data');
   const parsed = parsePreferenceFile(await readFile(file, 'utf8'), file);
-  const counts = Object.entries(parsed.formatCounts).map(([f, n]) => `${f} ${n}`).join(', ');
-  console.error(`${file}: ${parsed.rows.length} valid pairs (${counts || 'none'}), ${parsed.issues.length} problems, ${parsed.identicalPairs} with chosen == rejected`);
+  const counts = Object.entries(parsed.formatCounts)
+    .map(([f, n]) => `${f} ${n}`)
+    .join(', ');
+  console.error(
+    `${file}: ${parsed.rows.length} valid pairs (${counts || 'none'}), ${parsed.issues.length} problems, ${parsed.identicalPairs} with chosen == rejected`,
+  );
   reportIssues(parsed.issues, 'skipped lines');
   const report = tokenizePairs(parsed.rows, tokenizer, { max_length: config.max_length, file });
   reportIssues(report.dropped, `dropped: prompt reaches max_length ${config.max_length}`);
@@ -278,7 +289,9 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
 
 function promptText(tokenizer: ChatTokenizer, prompt: string | Message[]): string {
   if (typeof prompt !== 'string') return tokenizer.applyChatTemplate(prompt, { addGenerationPrompt: true });
-  return tokenizer.hasChatTemplate ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }) : prompt;
+  return tokenizer.hasChatTemplate
+    ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true })
+    : prompt;
 }
 
 async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {

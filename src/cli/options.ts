@@ -5,15 +5,31 @@ import type { OptionSpec, ParsedValue } from './args';
 const d = DEFAULT_DPO_CONFIG;
 
 export const MODEL_OPTIONS: OptionSpec[] = [
-  { name: 'model', kind: 'string', help: 'Hugging Face model folder (config.json, *.safetensors, tokenizer files)', aliases: ['model_name_or_path'] },
+  {
+    name: 'model',
+    kind: 'string',
+    help: 'Hugging Face model folder (config.json, *.safetensors, tokenizer files)',
+    aliases: ['model_name_or_path'],
+  },
   { name: 'adapter', kind: 'string', help: 'PEFT adapter folder (adapter_config.json, adapter_model.safetensors) to start from' },
 ];
 
 export const DATA_OPTIONS: OptionSpec[] = [
-  { name: 'data', kind: 'string', help: 'preference dataset, JSONL or JSON array (prompt/chosen/rejected)', aliases: ['dataset_name', 'dataset'] },
+  {
+    name: 'data',
+    kind: 'string',
+    help: 'preference dataset, JSONL or JSON array (prompt/chosen/rejected)',
+    aliases: ['dataset_name', 'dataset'],
+  },
   { name: 'max_length', kind: 'int', help: 'tokens kept per prompt+completion sequence', default: String(d.max_length) },
   { name: 'max_prompt_length', kind: 'int', help: 'keep only the last N prompt tokens (TRL ≤ 0.28 option)' },
-  { name: 'truncation_mode', kind: 'string', help: 'which end of a long sequence to keep', choices: ['keep_start', 'keep_end'], default: d.truncation_mode },
+  {
+    name: 'truncation_mode',
+    kind: 'string',
+    help: 'which end of a long sequence to keep',
+    choices: ['keep_start', 'keep_end'],
+    default: d.truncation_mode,
+  },
 ];
 
 export const LOSS_OPTIONS: OptionSpec[] = [
@@ -21,7 +37,13 @@ export const LOSS_OPTIONS: OptionSpec[] = [
   { name: 'loss_type', kind: 'list', help: 'loss or comma-separated losses to combine', choices: LOSS_TYPES, default: 'sigmoid' },
   { name: 'loss_weights', kind: 'numbers', help: 'one weight per loss_type (RPO: sigmoid,sft with 1,α)' },
   { name: 'label_smoothing', kind: 'number', help: 'ε: conservative DPO on sigmoid; robust, exo_pair and aot use it too', default: '0' },
-  { name: 'f_divergence_type', kind: 'string', help: 'divergence in the log-ratio score', choices: F_DIVERGENCE_TYPES, default: d.f_divergence_type },
+  {
+    name: 'f_divergence_type',
+    kind: 'string',
+    help: 'divergence in the log-ratio score',
+    choices: F_DIVERGENCE_TYPES,
+    default: d.f_divergence_type,
+  },
   { name: 'f_alpha_divergence_coef', kind: 'number', help: 'α of alpha_divergence', default: String(d.f_alpha_divergence_coef) },
   { name: 'use_weighting', kind: 'bool', help: 'WPO: weight each pair by its (detached) length-normalised probability', default: 'false' },
   { name: 'ld_alpha', kind: 'number', help: 'LD-DPO: weight of completion tokens past the shorter completion' },
@@ -38,7 +60,13 @@ export const TRAIN_OPTIONS: OptionSpec[] = [
   { name: 'num_train_epochs', kind: 'number', help: 'passes over the training pairs', default: String(d.num_train_epochs) },
   { name: 'warmup_ratio', kind: 'number', help: 'fraction of steps with a linear warmup', default: '0' },
   { name: 'warmup_steps', kind: 'int', help: 'warmup steps (overrides warmup_ratio when > 0)', default: '0' },
-  { name: 'lr_scheduler_type', kind: 'string', help: 'learning-rate schedule', choices: ['linear', 'cosine', 'constant', 'constant_with_warmup'], default: d.lr_scheduler_type },
+  {
+    name: 'lr_scheduler_type',
+    kind: 'string',
+    help: 'learning-rate schedule',
+    choices: ['linear', 'cosine', 'constant', 'constant_with_warmup'],
+    default: d.lr_scheduler_type,
+  },
   { name: 'weight_decay', kind: 'number', help: 'AdamW decoupled weight decay', default: '0' },
   { name: 'adam_beta1', kind: 'number', help: 'AdamW β1', default: '0.9' },
   { name: 'adam_beta2', kind: 'number', help: 'AdamW β2', default: '0.999' },

@@ -38,9 +38,17 @@ function distinctPrompts(rows: PreferenceRow[], count: number): LabPrompt[] {
   return out;
 }
 
-async function resolvePrompts(source: LabPromptSource, model: ModelSession, dataset: DatasetSession | null, progress: Progress): Promise<LabPrompt[]> {
+async function resolvePrompts(
+  source: LabPromptSource,
+  model: ModelSession,
+  dataset: DatasetSession | null,
+  progress: Progress,
+): Promise<LabPrompt[]> {
   if (source.kind === 'texts') {
-    return source.texts.map((t) => t.trim()).filter((t) => t !== '').map((prompt) => ({ prompt, line: null }));
+    return source.texts
+      .map((t) => t.trim())
+      .filter((t) => t !== '')
+      .map((prompt) => ({ prompt, line: null }));
   }
   if (!dataset) throw new Error('load a preference dataset first, or type the prompts');
   if (source.kind === 'first') return distinctPrompts(dataset.rows, source.count);
@@ -49,7 +57,10 @@ async function resolvePrompts(source: LabPromptSource, model: ModelSession, data
   const pairs = dataset.trainingPairs(tokenized, config.max_length, config.truncation_mode);
   const held = splitTrainEval(pairs, config.eval_split, config.seed).eval;
   if (held.length === 0) return distinctPrompts(dataset.rows, source.count);
-  return distinctPrompts(held.map((p) => dataset.rows[p.index]), Infinity);
+  return distinctPrompts(
+    held.map((p) => dataset.rows[p.index]),
+    Infinity,
+  );
 }
 
 /**
@@ -69,7 +80,8 @@ export async function answerPrompts(
   const prompts = await resolvePrompts(request.prompts, model, dataset, progress);
   if (prompts.length === 0) throw new Error('there are no prompts to answer');
   const total = prompts.length * k * request.models.length;
-  if (total > MAX_ANSWERS) throw new Error(`${total} answers asked for; at most ${MAX_ANSWERS} at a time (fewer prompts or answers per prompt)`);
+  if (total > MAX_ANSWERS)
+    throw new Error(`${total} answers asked for; at most ${MAX_ANSWERS} at a time (fewer prompts or answers per prompt)`);
 
   const tok = model.tokenizer;
   const rows = prompts.flatMap((p) => {
@@ -92,7 +104,11 @@ export async function answerPrompts(
       const batch = rows.slice(start, start + ROWS_PER_BATCH);
       const part = rows.length > ROWS_PER_BATCH ? ` ${start + 1}–${start + batch.length} of ${rows.length}` : '';
       const report = (step: number) =>
-        progress('answer', `${which} answers${part}: token ${step} of at most ${request.maxNewTokens}`, (done + (batch.length * step) / request.maxNewTokens) / total);
+        progress(
+          'answer',
+          `${which} answers${part}: token ${step} of at most ${request.maxNewTokens}`,
+          (done + (batch.length * step) / request.maxNewTokens) / total,
+        );
       report(0);
       const out = await generateBatch(model.model, batch, {
         adapter,

@@ -2,7 +2,7 @@ import { parsePreferenceFile } from '../core/data/read';
 import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow, Text, TokenizedPair, TruncationMode } from '../core/data/types';
-import { fingerprintText } from './persist';
+import { datasetFingerprint } from '../storage';
 import type { DatasetSummary, Histogram, PreviewRow, Task, TokenStats } from './protocol';
 
 type Progress = (task: Task, label: string, fraction: number | null) => void;
@@ -62,7 +62,7 @@ async function parseWithProgress(text: string, name: string, progress: Progress)
   const counts = new Map<DatasetFormat, number>();
   let identicalPairs = 0;
   let lineOffset = 0;
-  for (let start = 0; start < body.length; ) {
+  for (let start = 0; start < body.length;) {
     let end = Math.min(body.length, start + PARSE_CHUNK_CHARS);
     if (end < body.length) {
       const newline = body.indexOf('\n', end);
@@ -72,7 +72,8 @@ async function parseWithProgress(text: string, name: string, progress: Progress)
     const parsed = parsePreferenceFile(piece, name);
     for (const row of parsed.rows) rows.push({ ...row, line: row.line + lineOffset });
     for (const issue of parsed.issues) if (issue.reason !== NO_ROWS) issues.push({ ...issue, line: issue.line + lineOffset });
-    for (const [format, n] of Object.entries(parsed.formatCounts) as [DatasetFormat, number][]) counts.set(format, (counts.get(format) ?? 0) + n);
+    for (const [format, n] of Object.entries(parsed.formatCounts) as [DatasetFormat, number][])
+      counts.set(format, (counts.get(format) ?? 0) + n);
     identicalPairs += parsed.identicalPairs;
     lineOffset += countNewlines(piece);
     start = end;
@@ -88,7 +89,9 @@ async function parseWithProgress(text: string, name: string, progress: Progress)
 /** A prompt or completion as readable text: plain strings as they are, messages as "role: content". */
 function displayText(value: Text): string {
   const text = typeof value === 'string' ? value : value.map((m) => `${m.role}: ${m.content}`).join('\n\n');
-  return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}… (${(text.length - PREVIEW_CHARS).toLocaleString('en-US')} more characters)` : text;
+  return text.length > PREVIEW_CHARS
+    ? `${text.slice(0, PREVIEW_CHARS)}… (${(text.length - PREVIEW_CHARS).toLocaleString('en-US')} more characters)`
+    : text;
 }
 
 function histogramOf(pairs: TokenizedPair[]): Histogram {
@@ -141,7 +144,7 @@ export class DatasetSession {
     const text = await readText(file, name, progress);
     const parsed = await parseWithProgress(text, name, progress);
     progress('dataset', `fingerprinting ${name}`, 1);
-    const fingerprint = await fingerprintText(text);
+    const fingerprint = await datasetFingerprint(text);
     return new DatasetSession(name, file.size, text, fingerprint, parsed);
   }
 

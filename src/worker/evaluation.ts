@@ -64,7 +64,11 @@ export async function scorePairs(
     for (const [k, v] of Object.entries(batchMetrics(r))) sums[k] = (sums[k] ?? 0) + v;
     lossSum += r.loss * part.length;
     batches++;
-    progress('score', `scored ${Math.min(i + bs, chosen.length)} of ${chosen.length} pairs`, Math.min(i + bs, chosen.length) / chosen.length);
+    progress(
+      'score',
+      `scored ${Math.min(i + bs, chosen.length)} of ${chosen.length} pairs`,
+      Math.min(i + bs, chosen.length) / chosen.length,
+    );
   }
   const metrics: Record<string, number> = {};
   for (const [k, v] of Object.entries(sums)) metrics[k] = v / batches;
@@ -92,7 +96,13 @@ export async function generateSamples(
   if (request.freePrompt !== null && request.freePrompt.trim() !== '') prompts.push({ prompt: request.freePrompt, line: null });
   if (prompts.length === 0) throw new Error('choose at least one prompt');
   const stopIds = stopTokenIds(session.tokenizer, session.generationConfig);
-  const options = { maxNewTokens: request.maxNewTokens, temperature: request.temperature, seed: request.seed, stopIds, lengthBucket: LENGTH_BUCKET };
+  const options = {
+    maxNewTokens: request.maxNewTokens,
+    temperature: request.temperature,
+    seed: request.seed,
+    stopIds,
+    lengthBucket: LENGTH_BUCKET,
+  };
   const samples: Sample[] = [];
   for (const [i, { prompt, line }] of prompts.entries()) {
     progress('generate', `answering prompt ${i + 1} of ${prompts.length}`, i / prompts.length);

@@ -11,10 +11,21 @@ import { zipFiles } from './zip';
 type Progress = (task: Task, label: string, fraction: number | null) => void;
 
 /** Tokenizer files travel with a merged model and with a model bundled beside a TRL script. */
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'chat_template.jinja', 'special_tokens_map.json'];
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'generation_config.json',
+  'chat_template.jinja',
+  'special_tokens_map.json',
+];
 
 function slug(name: string): string {
-  return name.replace(/^.*\//, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'model';
+  return (
+    name
+      .replace(/^.*\//, '')
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'model'
+  );
 }
 
 function zipped(fileName: string, files: Map<string, Uint8Array | string>): ExportedFile {
@@ -51,7 +62,12 @@ export async function exportMergedZip(policy: LoraAdapter, session: ModelSession
  * A runnable TRL script with the same hyperparameters, the training (and held-out) pairs as JSONL
  * beside it, and, for a model served by this page (the demo), the model itself.
  */
-export async function exportTrlZip(request: TrlExportRequest, session: ModelSession, rows: PreferenceRow[], pairs: TokenizedPair[]): Promise<ExportedFile> {
+export async function exportTrlZip(
+  request: TrlExportRequest,
+  session: ModelSession,
+  rows: PreferenceRow[],
+  pairs: TokenizedPair[],
+): Promise<ExportedFile> {
   const { train, eval: held } = splitTrainEval(pairs, request.config.eval_split, request.config.seed);
   const files = new Map<string, Uint8Array | string>();
   const bundled = session.source.kind === 'url';

@@ -11,6 +11,7 @@ export const LENGTH_BUCKET = 16;
 export function promptIds(session: ModelSession, prompt: Text): number[] {
   const tok = session.tokenizer;
   if (typeof prompt !== 'string') return tok.encode(tok.applyChatTemplate(prompt, { addGenerationPrompt: true }), false);
-  if (tok.hasChatTemplate) return tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), false);
+  if (tok.hasChatTemplate)
+    return tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), false);
   return tok.encode(prompt);
 }

@@ -67,7 +67,14 @@ function summarize(adapter: LoraAdapter, name: string): AdapterSummary {
   let parameters = 0;
   for (const { A, B } of adapter.modules.values()) parameters += A.size + B.size;
   const targets = adapter.config.target_modules === 'all-linear' ? ['all-linear'] : adapter.config.target_modules;
-  return { name, r: adapter.config.r, lora_alpha: adapter.config.lora_alpha, targetModules: targets, modules: adapter.modules.size, parameters };
+  return {
+    name,
+    r: adapter.config.r,
+    lora_alpha: adapter.config.lora_alpha,
+    targetModules: targets,
+    modules: adapter.modules.size,
+    parameters,
+  };
 }
 
 /** Adapter files chosen by the user: the two PEFT files, a folder holding them, or a zip of either. */
@@ -104,7 +111,8 @@ export class ModelSession {
       const files = await loadTokenizerFiles(src);
       const template = (await src.readText('chat_template.jinja')) ?? undefined;
       const tokenizer = ChatTokenizer.fromJSON(files.tokenizerJson, files.tokenizerConfig, template);
-      if (tokenizer.padTokenId === null) throw new Error(`${spec.name}: the tokenizer has neither a pad nor an EOS token to pad batches with`);
+      if (tokenizer.padTokenId === null)
+        throw new Error(`${spec.name}: the tokenizer has neither a pad nor an EOS token to pad batches with`);
       // A folder may carry a PEFT adapter beside the weights (in adapter/ or at its root).
       let startAdapter: { adapter: LoraAdapter; name: string } | null = null;
       for (const folder of ['adapter', '']) {

@@ -3,14 +3,9 @@
  * the dataset a run trains on, and stored model files. The page keeps the rest of the run record.
  */
 import type { FileSource } from '../core/model/types';
-import { datasetFingerprint, openStudioStorage, StorageFullError, type Checkpoint, type CheckpointInput } from '../app/storage';
-import type { DatasetSession } from './dataset-session';
+import { openStudioStorage, StorageFullError, type Checkpoint, type CheckpointInput } from '../storage';
 
 const storage = openStudioStorage();
-
-export function fingerprintText(text: string): Promise<string> {
-  return datasetFingerprint(text);
-}
 
 export function storeCheckpoint(runId: string, checkpoint: CheckpointInput): Promise<void> {
   return storage.saveCheckpoint(runId, checkpoint);
@@ -24,7 +19,7 @@ export function loadCheckpoint(runId: string): Promise<Checkpoint | undefined> {
  * Keeps the file a run trains on, once per content, so the run can resume after a reload. Where
  * storage is full the run trains all the same: the returned warning says what that costs.
  */
-export async function storeDataset(dataset: DatasetSession): Promise<string | null> {
+export async function storeDataset(dataset: { fingerprint: string; name: string; text: string }): Promise<string | null> {
   if (await storage.getDataset(dataset.fingerprint)) return null;
   try {
     await storage.putDataset(dataset.fingerprint, { name: dataset.name, text: dataset.text });

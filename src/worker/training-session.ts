@@ -57,7 +57,14 @@ export class TrainingSession {
    * from a loaded adapter trains a copy of it against a frozen copy, as TRL does with a PeftModel;
    * otherwise a fresh adapter trains against the base model with adapters off.
    */
-  static async prepare(session: ModelSession, pairs: TokenizedPair[], spec: RunSpec, backend: string, emit: Emit, progress: Progress): Promise<TrainingSession> {
+  static async prepare(
+    session: ModelSession,
+    pairs: TokenizedPair[],
+    spec: RunSpec,
+    backend: string,
+    emit: Emit,
+    progress: Progress,
+  ): Promise<TrainingSession> {
     const start = session.start?.adapter ?? null;
     const policy = start ? cloneAdapterTrainable(start) : createLoraAdapter(session.model, spec.lora, spec.config.seed);
     const reference = start ? cloneAdapterFrozen(start) : null;
@@ -80,7 +87,9 @@ export class TrainingSession {
         emit({ type: 'history', runId: spec.runId, entries: run.history });
       }
       if (spec.config.precompute_ref_log_probs) {
-        await run.trainer.precomputeReference((done, total) => progress('reference', `reference log-probs ${done} / ${total} pairs`, done / total));
+        await run.trainer.precomputeReference((done, total) =>
+          progress('reference', `reference log-probs ${done} / ${total} pairs`, done / total),
+        );
       }
     } catch (e) {
       run.dispose();
@@ -172,7 +181,12 @@ export class TrainingSession {
     } catch (e) {
       // The step that failed applied nothing: the adapter and the last checkpoint are the last good state.
       await this.checkpoint();
-      const message = e instanceof NonFiniteError ? `${e.message}. Training stopped at the last good step ${this.step}.` : e instanceof Error ? e.message : String(e);
+      const message =
+        e instanceof NonFiniteError
+          ? `${e.message}. Training stopped at the last good step ${this.step}.`
+          : e instanceof Error
+            ? e.message
+            : String(e);
       this.status('failed', message);
     }
   }

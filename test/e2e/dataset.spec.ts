@@ -55,7 +55,9 @@ test('markup in a dataset row shows as text and runs nothing', async ({ page }) 
   await expect(page.locator('#root script')).toHaveCount(0);
   // Also where prompts are offered for sampling.
   await goTo(page, 'Evaluate & sample');
-  await expect(page.getByRole('group', { name: 'Prompts from the dataset' }).getByText('Shout: <img src=x onerror=alert(1)>')).toBeVisible();
+  await expect(
+    page.getByRole('group', { name: 'Prompts from the dataset' }).getByText('Shout: <img src=x onerror=alert(1)>'),
+  ).toBeVisible();
   await expect(page.locator('img[src="x"]')).toHaveCount(0);
   await page.waitForTimeout(500);
   expect(rec.dialogs).toEqual([]);

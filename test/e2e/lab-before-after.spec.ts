@@ -34,7 +34,10 @@ async function answerHeldOut(page: Page, timeout = ANSWERING): Promise<Answered>
     rows.locator(`td[data-side="${side}"]`).evaluateAll((tds) =>
       tds.map((td) => {
         const answer = td.querySelector('.answer-text')!;
-        return { text: answer.hasAttribute('data-note') ? '' : answer.textContent!, mark: td.querySelector('.grade-mark')!.getAttribute('data-mark')! };
+        return {
+          text: answer.hasAttribute('data-note') ? '' : answer.textContent!,
+          mark: td.querySelector('.grade-mark')!.getAttribute('data-mark')!,
+        };
       }),
     );
   const rate = async (side: string) => {
@@ -61,7 +64,9 @@ function expectConsistent(a: Answered): void {
     const preferred = marks.filter((m) => m === 'preferred').length;
     expect(a.rates[side]).toEqual({ percent: Math.round((100 * preferred) / HELDOUT.length), preferred, total: HELDOUT.length });
     // Answers that are only whitespace show a note instead (read here as ''); the checker grades both as wrong.
-    a[side].forEach((c, i) => expect(c.mark, `${side} answer ${i + 1}: ${JSON.stringify(c.text)}`).toBe(gradeColorAnswer(HELDOUT[i].text, c.text)));
+    a[side].forEach((c, i) =>
+      expect(c.mark, `${side} answer ${i + 1}: ${JSON.stringify(c.text)}`).toBe(gradeColorAnswer(HELDOUT[i].text, c.text)),
+    );
   }
 }
 
@@ -108,7 +113,10 @@ test('headline: the demo preset trains to eval accuracy ≥ 0.9 and raises the p
   await expect(page.locator('.state-badge')).toHaveText('Finished', { timeout: 60_000 });
   const trainSeconds = (Date.now() - started) / 1000;
 
-  await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: /^Export/ }).click();
+  await page
+    .getByRole('navigation', { name: 'Sections' })
+    .getByRole('button', { name: /^Export/ })
+    .click();
   await page.getByLabel('Format', { exact: true }).selectOption('json');
   const file = await savedDownload(page, testInfo, () => page.getByRole('button', { name: 'Download metrics' }).click());
   const history = JSON.parse(readFileSync(file.path, 'utf8')) as Logged[];

@@ -42,7 +42,11 @@ async function logged(run: 'clean' | 'corrupted'): Promise<Record<string, number
   if (!(await details.evaluate((d: HTMLDetailsElement) => d.open))) await details.locator('summary').click();
   const rows = page.getByRole('table', { name: 'Logged steps' }).locator(`tr[data-run="${run}"]`);
   return rows.evaluateAll((trs) =>
-    trs.map((tr) => Object.fromEntries([...tr.querySelectorAll('td[data-key]')].map((td) => [td.getAttribute('data-key'), Number(td.getAttribute('data-value'))]))),
+    trs.map((tr) =>
+      Object.fromEntries(
+        [...tr.querySelectorAll('td[data-key]')].map((td) => [td.getAttribute('data-key'), Number(td.getAttribute('data-value'))]),
+      ),
+    ),
   );
 }
 
@@ -52,7 +56,9 @@ async function values(rows: Locator, field: string): Promise<number[]> {
 
 test('all pairs corrupted: loss pinned at ln 2, zero margins, accuracy and grad_norm; slope β/2 with zero gradient per corrupted pair', async ({}, testInfo) => {
   await runExercise('all pairs (100%)');
-  await expect(page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: /^Dataset/ })).toContainText('colors-train · 100% corrupted');
+  await expect(page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: /^Dataset/ })).toContainText(
+    'colors-train · 100% corrupted',
+  );
 
   const corrupted = await logged('corrupted');
   expect(corrupted).toHaveLength(STEPS);
@@ -129,7 +135,9 @@ test('half the pairs corrupted: the clean run is reused, clean pairs move and se
   for (const g of await values(good, 'grad')) expect(g).toBeGreaterThan(1e-6);
   for (const d of await values(bad, 'delta')) expect(d).toBe(0);
   for (const g of await values(bad, 'grad')) expect(g).toBe(0);
-  await expect(page.getByRole('complementary', { name: 'What the runs show' })).toContainText('corrupted pairs add no gradient but still count in the batch mean');
+  await expect(page.getByRole('complementary', { name: 'What the runs show' })).toContainText(
+    'corrupted pairs add no gradient but still count in the batch mean',
+  );
   await page.mouse.move(1, 1);
   await page.locator('#cx-runs-title').evaluate((h) => h.scrollIntoView({ block: 'start' }));
   await screenshots(page, 'lab-corruption-half');

@@ -26,7 +26,9 @@ function answerTexts(group: Locator): Promise<string[]> {
   return group.locator('tbody .answer-text').evaluateAll((spans) => spans.map((s) => (s.hasAttribute('data-note') ? '' : s.textContent!)));
 }
 
-test('make pairs: sample k answers per prompt, rank with the checker, overrule it by hand, save and load as the dataset', async ({ page }, testInfo) => {
+test('make pairs: sample k answers per prompt, rank with the checker, overrule it by hand, save and load as the dataset', async ({
+  page,
+}, testInfo) => {
   await openStudio(page);
   await openMakePairs(page);
   await page.getByLabel('number of dataset prompts').fill(String(PROMPTS));

@@ -35,7 +35,9 @@ test('a β sweep trains one stored run per β and shows how far each drifted fro
   await page.getByRole('button', { name: 'Run sweep' }).click();
   const table = page.getByRole('table', { name: 'Sweep results' });
   await expect(table.locator('tbody tr')).toHaveCount(BETAS.length);
-  await expect(page.getByRole('heading', { name: `β sweep: ${BETAS.length} of ${BETAS.length} runs finished` })).toBeVisible({ timeout: 360_000 });
+  await expect(page.getByRole('heading', { name: `β sweep: ${BETAS.length} of ${BETAS.length} runs finished` })).toBeVisible({
+    timeout: 360_000,
+  });
   await expect(page.getByRole('button', { name: 'Run sweep' })).toBeEnabled();
 
   const drifts = await table.locator('td[data-field="drift"]').evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-value'))));
@@ -43,7 +45,9 @@ test('a β sweep trains one stored run per β and shows how far each drifted fro
   for (const d of drifts) expect(Number.isFinite(d)).toBe(true);
   expect(new Set(drifts).size, `drifts ${drifts.join(', ')}`).toBe(BETAS.length);
   // drift = rewards/chosen ÷ β, so each run's shown margin is in its own β units; every run moved.
-  const margins = await table.locator('td[data-field="margin"]').evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-value'))));
+  const margins = await table
+    .locator('td[data-field="margin"]')
+    .evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-value'))));
   for (const m of margins) expect(Number.isFinite(m)).toBe(true);
   for (const title of ['drift from the reference (chosen)', 'rewards/margins']) {
     const chart = page.getByRole('figure', { name: title, exact: true });

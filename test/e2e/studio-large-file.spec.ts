@@ -16,7 +16,10 @@ test.describe.configure({ timeout: 900_000 });
 
 const TARGET_BYTES = 100 * 2 ** 20;
 const FILE = join(tmpdir(), 'dpo-studio-100mb.jsonl');
-const WORDS = 'the a river stone kettle silver lamp quiet pepper answer because which model prefers helpful honest careful short longer reply'.split(' ');
+const WORDS =
+  'the a river stone kettle silver lamp quiet pepper answer because which model prefers helpful honest careful short longer reply'.split(
+    ' ',
+  );
 
 /** Rows of 100–1,500 characters with a broken line every 10,000 rows, the same on every run. */
 async function writeLargeFile(): Promise<{ rows: number; broken: number }> {
@@ -31,7 +34,11 @@ async function writeLargeFile(): Promise<{ rows: number; broken: number }> {
     const line =
       rows % 10_000 === 9_999
         ? (broken++, '{"prompt": "cut off in the middle')
-        : JSON.stringify({ prompt: `Question ${rows}: ${words(4 + Math.floor(next() * 60))}?\n`, chosen: words(8 + Math.floor(next() * 90)), rejected: words(8 + Math.floor(next() * 90)) });
+        : JSON.stringify({
+            prompt: `Question ${rows}: ${words(4 + Math.floor(next() * 60))}?\n`,
+            chosen: words(8 + Math.floor(next() * 90)),
+            rejected: words(8 + Math.floor(next() * 90)),
+          });
     bytes += Buffer.byteLength(line) + 1;
     rows++;
     if (!out.write(`${line}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
@@ -46,7 +53,8 @@ function rendererRssBytes(): number {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.includes('--type=renderer') || cmdline.includes('--top-chrome-webui') || !descendsFrom(Number(pid), process.pid)) continue;
+      if (!cmdline.includes('--type=renderer') || cmdline.includes('--top-chrome-webui') || !descendsFrom(Number(pid), process.pid))
+        continue;
       const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (rss) total += Number(rss[1]) * 1024;
     } catch {
@@ -57,7 +65,7 @@ function rendererRssBytes(): number {
 }
 
 function descendsFrom(pid: number, ancestor: number): boolean {
-  for (let p = pid; p > 1; ) {
+  for (let p = pid; p > 1;) {
     if (p === ancestor) return true;
     const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
     p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
@@ -74,7 +82,9 @@ test('a 100 MB file parses in the worker with an advancing progress bar while th
     const w = window as unknown as Recorded;
     w.progressSeen = [];
     w.longTasks = [];
-    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.longTasks.push(Math.round(e.duration)))).observe({ type: 'longtask' });
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.longTasks.push(Math.round(e.duration)))).observe({
+      type: 'longtask',
+    });
     new MutationObserver(() => {
       const bar = document.querySelector('[role="progressbar"][aria-label^="reading "], [role="progressbar"][aria-label^="parsing "]');
       const pct = Number(bar?.getAttribute('aria-valuenow'));

@@ -14,7 +14,9 @@ test('without WebGPU the studio says so plainly and trains on the CPU backend', 
   expect(await page.evaluate(async () => !!(await (navigator as Navigator & { gpu?: GPU }).gpu?.requestAdapter()))).toBe(false);
   await expect(page.locator('.header .chip')).toHaveText('CPU backend · no WebGPU');
   // Said at once, wherever the person is, and again first thing in Model.
-  await expect(page.locator('.notice')).toContainText('No WebGPU in this browser, so training runs on the CPU backend: the same numbers, only slower.');
+  await expect(page.locator('.notice')).toContainText(
+    'No WebGPU in this browser, so training runs on the CPU backend: the same numbers, only slower.',
+  );
 
   await goTo(page, 'Model');
   const compute = page.getByRole('region', { name: 'Compute' });

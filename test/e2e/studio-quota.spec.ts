@@ -65,7 +65,9 @@ async function metricsJson(page: Page, testInfo: TestInfo): Promise<Logged[]> {
   return JSON.parse(readFileSync(file.path, 'utf8')) as Logged[];
 }
 
-test('storage fills up mid-run: the page says so, training goes on, and after a reload Resume continues from the last saved checkpoint', async ({ page }, testInfo) => {
+test('storage fills up mid-run: the page says so, training goes on, and after a reload Resume continues from the last saved checkpoint', async ({
+  page,
+}, testInfo) => {
   const rec = await openStudio(page);
   await page.getByLabel('Preference dataset').setInputFiles(PAIRS);
   await expect(page.getByTestId('valid-rows')).toHaveText('48');
@@ -91,7 +93,9 @@ test('storage fills up mid-run: the page says so, training goes on, and after a 
   await expect(chip).toHaveText(`checkpoint at step ${pausedAt} not saved`);
   await expect(page.getByRole('button', { name: 'Resume', exact: true })).toBeEnabled();
   // The page could not record the pause either, and says so without alarm.
-  await expect(page.locator('.notice')).toContainText("Browser storage is full: the run's new status could not be saved. Nothing saved earlier is lost");
+  await expect(page.locator('.notice')).toContainText(
+    "Browser storage is full: the run's new status could not be saved. Nothing saved earlier is lost",
+  );
   const beforeReload = await metricsJson(page, testInfo);
   expect(beforeReload.map((e) => e.step)).toEqual(Array.from({ length: pausedAt }, (_, i) => i + 1));
 
@@ -130,7 +134,9 @@ test('storage fills up mid-run: the page says so, training goes on, and after a 
     beforeReload.forEach((entry, i) => {
       const a = resumed[i][key] as number;
       const b = entry[key] as number;
-      expect(Math.abs(a - b), `${key} at step ${entry.step}: resumed ${a}, before the reload ${b}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(b)));
+      expect(Math.abs(a - b), `${key} at step ${entry.step}: resumed ${a}, before the reload ${b}`).toBeLessThanOrEqual(
+        1e-5 * Math.max(1, Math.abs(b)),
+      );
     });
   }
   expect(rec.pageErrors).toEqual([]);

@@ -67,7 +67,10 @@ export function outsideRequests(rec: Recorders, baseURL: string): string[] {
   return rec.requests.filter((url) => !url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:'));
 }
 
-export async function goTo(page: Page, section: 'Dataset' | 'Model' | 'Configure' | 'Train' | 'Runs' | 'Evaluate & sample' | 'Export'): Promise<void> {
+export async function goTo(
+  page: Page,
+  section: 'Dataset' | 'Model' | 'Configure' | 'Train' | 'Runs' | 'Evaluate & sample' | 'Export',
+): Promise<void> {
   const nav = page.getByRole('navigation', { name: 'Sections' });
   await nav.getByRole('button', { name: new RegExp(`^${section}`) }).click();
   await expect(page.getByRole('heading', { level: 2, name: section, exact: true })).toBeVisible();

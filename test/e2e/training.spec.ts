@@ -76,7 +76,9 @@ async function metricsJson(testInfo: TestInfo, runName: RegExp): Promise<Logged[
   return JSON.parse(readFileSync(file.path, 'utf8')) as Logged[];
 }
 
-test('train the demo model for a few steps, pausing once: every chart gets its points, and no request leaves the page', async ({ baseURL }) => {
+test('train the demo model for a few steps, pausing once: every chart gets its points, and no request leaves the page', async ({
+  baseURL,
+}) => {
   await configureSmallRun(page, { maxSteps: STEPS, saveSteps: 2 });
   await startRun();
   // Pause takes effect after the step in progress, with a checkpoint; Resume goes on from there.
@@ -111,7 +113,16 @@ test('export the adapter and metrics: the adapter reloads and gives the same eva
   const csv = await savedDownload(page, testInfo, () => page.getByRole('button', { name: 'Download metrics' }).click());
   const rows = readFileSync(csv.path, 'utf8').trim().split('\r\n');
   expect(rows).toHaveLength(STEPS + 1);
-  for (const name of ['step', 'loss', 'rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies', 'grad_norm', 'learning_rate']) {
+  for (const name of [
+    'step',
+    'loss',
+    'rewards/chosen',
+    'rewards/rejected',
+    'rewards/margins',
+    'rewards/accuracies',
+    'grad_norm',
+    'learning_rate',
+  ]) {
     expect(rows[0].split(',')).toContain(name);
   }
 
@@ -123,7 +134,11 @@ test('export the adapter and metrics: the adapter reloads and gives the same eva
   const zip = await savedDownload(page, testInfo, () => page.getByRole('button', { name: 'Export adapter' }).click());
   const files = await unzipFiles(new Uint8Array(readFileSync(zip.path)), zip.name);
   expect([...files.keys()].sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
-  expect(JSON.parse(new TextDecoder().decode(files.get('adapter_config.json')))).toMatchObject({ peft_type: 'LORA', r: 16, lora_alpha: 32 });
+  expect(JSON.parse(new TextDecoder().decode(files.get('adapter_config.json')))).toMatchObject({
+    peft_type: 'LORA',
+    r: 16,
+    lora_alpha: 32,
+  });
 
   await goTo(page, 'Model');
   await page.getByLabel('PEFT adapter').setInputFiles(zip.path);
@@ -131,10 +146,14 @@ test('export the adapter and metrics: the adapter reloads and gives the same eva
   const reloaded = await pairScores();
   await expect(page.getByTestId('scored-policy')).toHaveText(zip.name);
   expect(reloaded).toHaveLength(trained.length);
-  reloaded.forEach((v, i) => expect(Math.abs(v - trained[i]), `value ${i}: reloaded ${v}, trained ${trained[i]}`).toBeLessThanOrEqual(1e-4));
+  reloaded.forEach((v, i) =>
+    expect(Math.abs(v - trained[i]), `value ${i}: reloaded ${v}, trained ${trained[i]}`).toBeLessThanOrEqual(1e-4),
+  );
   // The base model scores differently: the comparison above is not trivially true.
   const policyChosen = trained[0];
-  const referenceChosen = Number(await page.getByRole('table', { name: 'Pair log-probs' }).locator('tbody tr').first().locator('td').nth(3).textContent());
+  const referenceChosen = Number(
+    await page.getByRole('table', { name: 'Pair log-probs' }).locator('tbody tr').first().locator('td').nth(3).textContent(),
+  );
   expect(policyChosen).not.toBe(referenceChosen);
 
   // The TRL script carries the same hyperparameters, with the pairs and the demo model beside it.
@@ -155,7 +174,9 @@ test('export the adapter and metrics: the adapter reloads and gives the same eva
   await goTo(page, 'Export');
   const merged = await savedDownload(page, testInfo, () => page.getByRole('button', { name: 'Export merged model' }).click());
   const mergedFiles = await unzipFiles(new Uint8Array(readFileSync(merged.path)), merged.name);
-  expect([...mergedFiles.keys()].sort()).toEqual(expect.arrayContaining(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']));
+  expect([...mergedFiles.keys()].sort()).toEqual(
+    expect.arrayContaining(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']),
+  );
   const folder = testInfo.outputPath('merged');
   mkdirSync(folder, { recursive: true });
   for (const [name, bytes] of mergedFiles) writeFileSync(join(folder, name), bytes);
@@ -164,7 +185,9 @@ test('export the adapter and metrics: the adapter reloads and gives the same eva
   await expect(page.getByRole('heading', { level: 2, name: 'picked model files' })).toBeVisible({ timeout: 30_000 });
   const fromMerged = await pairScores();
   await expect(page.getByTestId('scored-policy')).toHaveText('base model (no adapter)');
-  fromMerged.forEach((v, i) => expect(Math.abs(v - trained[i]), `value ${i}: merged ${v}, base + adapter ${trained[i]}`).toBeLessThanOrEqual(2e-3));
+  fromMerged.forEach((v, i) =>
+    expect(Math.abs(v - trained[i]), `value ${i}: merged ${v}, base + adapter ${trained[i]}`).toBeLessThanOrEqual(2e-3),
+  );
 
   expect(outsideRequests(rec, baseURL!)).toEqual([]);
 });
@@ -213,11 +236,23 @@ test('a reload mid-run: Resume continues from the saved step and ends where the 
   const steps = Array.from({ length: STEPS }, (_, i) => i + 1);
   expect(uninterrupted.map((e) => e.step)).toEqual(steps);
   expect(resumed.map((e) => e.step)).toEqual(steps);
-  for (const key of ['loss', 'rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies', 'logps/chosen', 'logps/rejected', 'grad_norm', 'learning_rate']) {
+  for (const key of [
+    'loss',
+    'rewards/chosen',
+    'rewards/rejected',
+    'rewards/margins',
+    'rewards/accuracies',
+    'logps/chosen',
+    'logps/rejected',
+    'grad_norm',
+    'learning_rate',
+  ]) {
     resumed.forEach((entry, i) => {
       const a = entry[key] as number;
       const b = uninterrupted[i][key] as number;
-      expect(Math.abs(a - b), `${key} at step ${entry.step}: resumed ${a}, uninterrupted ${b}`).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(b)));
+      expect(Math.abs(a - b), `${key} at step ${entry.step}: resumed ${a}, uninterrupted ${b}`).toBeLessThanOrEqual(
+        1e-5 * Math.max(1, Math.abs(b)),
+      );
     });
   }
   expect(outsideRequests(rec, baseURL!)).toEqual([]);
@@ -250,7 +285,9 @@ test('runs side by side: a copy with another beta trains, gets renamed, and its 
   await page.getByLabel('Compare β 0.5 · sigmoid').check();
   await expect(page.getByRole('heading', { name: 'Comparing 2 runs' })).toBeVisible();
   for (const { title } of CHARTS) {
-    await expect(page.getByRole('figure', { name: title, exact: true }).locator('.recharts-line-curve')).toHaveCount(title === 'logps' ? 4 : 2);
+    await expect(page.getByRole('figure', { name: title, exact: true }).locator('.recharts-line-curve')).toHaveCount(
+      title === 'logps' ? 4 : 2,
+    );
   }
   await screenshots(page, 'runs-compared');
   expect(outsideRequests(rec, baseURL!)).toEqual([]);

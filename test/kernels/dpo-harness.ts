@@ -214,7 +214,13 @@ async function gradsOf(loss: LossFn, inputs: LossInputs, config: LossConfig, obj
 }
 
 /** Every quantity of one path; `poison` fills the buffer pool with NaN before each computation. */
-async function quantitiesOf(loss: LossFn, inputs: LossInputs, config: LossConfig, objectives: Objectives, poison: boolean): Promise<Quantities> {
+async function quantitiesOf(
+  loss: LossFn,
+  inputs: LossInputs,
+  config: LossConfig,
+  objectives: Objectives,
+  poison: boolean,
+): Promise<Quantities> {
   const pairs = inputs.chosen_logps.shape[0];
   const poisonIfAsked = () => (poison ? poisonPool([[pairs + 1, DPO_LOSS_COLUMNS], [pairs], []]) : Promise.resolve());
   await poisonIfAsked();
@@ -293,7 +299,13 @@ function compareScaled(actual: ArrayLike<number>, reference: ArrayLike<number>, 
   return out;
 }
 
-function compareGrads(actual: Float32Array[], reference: Float32Array[], scale: Float32Array[], kinds: PairKind[], hasSft: boolean): LossGrads {
+function compareGrads(
+  actual: Float32Array[],
+  reference: Float32Array[],
+  scale: Float32Array[],
+  kinds: PairKind[],
+  hasSft: boolean,
+): LossGrads {
   const out: LossGrads = {
     chosen: compareScaled(actual[0], reference[0], scale[0], kinds),
     rejected: compareScaled(actual[1], reference[1], scale[1], kinds),
@@ -307,7 +319,10 @@ function isSorting(config: LossConfig): boolean {
 }
 
 /** The raw program straight into a NaN-filled output, read back as Quantities' forward part and loss gradient. */
-async function runProgramPoisoned(inputs: LossInputs, config: LossConfig): Promise<{ unwrittenCells: number; q: Omit<Quantities, 'perPairGrad' | 'rewardGrad'> }> {
+async function runProgramPoisoned(
+  inputs: LossInputs,
+  config: LossConfig,
+): Promise<{ unwrittenCells: number; q: Omit<Quantities, 'perPairGrad' | 'rewardGrad'> }> {
   const pairs = inputs.chosen_logps.shape[0];
   const poisoned = tf.fill([pairs + 1, DPO_LOSS_COLUMNS], NaN);
   runDpoLoss(
@@ -337,7 +352,11 @@ async function runProgramPoisoned(inputs: LossInputs, config: LossConfig): Promi
       perPair: column(DPO_LOSS_COLUMN.perPair).map((v, i) => v + sft * cell(i, DPO_LOSS_COLUMN.sftCoefficient)),
       chosenRewards: column(DPO_LOSS_COLUMN.chosenReward),
       rejectedRewards: column(DPO_LOSS_COLUMN.rejectedReward),
-      lossGrad: [column(DPO_LOSS_COLUMN.lossGradChosen), column(DPO_LOSS_COLUMN.lossGradRejected), Float32Array.of(cell(pairs, DPO_LOSS_COLUMN.sftCoefficient))],
+      lossGrad: [
+        column(DPO_LOSS_COLUMN.lossGradChosen),
+        column(DPO_LOSS_COLUMN.lossGradRejected),
+        Float32Array.of(cell(pairs, DPO_LOSS_COLUMN.sftCoefficient)),
+      ],
     },
   };
 }
@@ -375,10 +394,10 @@ async function lossCase(c: LossCase): Promise<LossResult> {
 
   const before = tf.memory().numTensors;
   tf.tidy(() => {
-    tf.grads((a: tf.Tensor, b: tf.Tensor) => dpoLossFused({ ...inputs, chosen_logps: a as tf.Tensor1D, rejected_logps: b as tf.Tensor1D }, config).loss)([
-      inputs.chosen_logps,
-      inputs.rejected_logps,
-    ]);
+    tf.grads(
+      (a: tf.Tensor, b: tf.Tensor) =>
+        dpoLossFused({ ...inputs, chosen_logps: a as tf.Tensor1D, rejected_logps: b as tf.Tensor1D }, config).loss,
+    )([inputs.chosen_logps, inputs.rejected_logps]);
   });
   const leakedTensors = tf.memory().numTensors - before;
   tf.dispose([inputs, weights.perPair, weights.chosen, weights.rejected] as unknown as tf.TensorContainer);
@@ -491,7 +510,12 @@ function randomAdapter(model: CausalLM, seed: number): LoraAdapter {
   const adapter = createLoraAdapter(model, { r: 4, lora_alpha: 8, lora_dropout: 0, target_modules: 'all-linear', use_rslora: false }, seed);
   const rng = new Rng(seed ^ 0xb);
   for (const { B } of adapter.modules.values()) {
-    B.assign(tf.tensor(Float32Array.from({ length: B.size }, () => 0.3 * rng.normal()), B.shape));
+    B.assign(
+      tf.tensor(
+        Float32Array.from({ length: B.size }, () => 0.3 * rng.normal()),
+        B.shape,
+      ),
+    );
   }
   return adapter;
 }
@@ -505,7 +529,12 @@ async function fullStep(c: StepCase): Promise<StepResult> {
   const config = dpoConfig(c.config);
   const policy = randomAdapter(model, c.seed);
   const params = [...policy.modules.values()].flatMap((m) => [m.A, m.B]);
-  const batch = collatePreference(pairs, { max_length: config.max_length, max_prompt_length: null, truncation_mode: 'keep_start', pad_token_id: padTokenId });
+  const batch = collatePreference(pairs, {
+    max_length: config.max_length,
+    max_prompt_length: null,
+    truncation_mode: 'keep_start',
+    pad_token_id: padTokenId,
+  });
   const index = completionIndex(batch, config.ld_alpha);
 
   const run = async (mode: 'fused' | 'composed') => {
@@ -559,7 +588,12 @@ async function trainerSteps(c: StepCase & { steps: number }): Promise<TrainerRes
   });
   const run = async (mode: 'fused' | 'composed') => {
     const policy = randomAdapter(model, c.seed);
-    const trainer = new DPOTrainer({ models: { model, policy, reference: null, ...kernelsFor('webgpu', mode) }, train: pairs, config, padTokenId });
+    const trainer = new DPOTrainer({
+      models: { model, policy, reference: null, ...kernelsFor('webgpu', mode) },
+      train: pairs,
+      config,
+      padTokenId,
+    });
     const logs: Record<string, number>[] = [];
     while (!trainer.done) {
       const entry = await trainer.step();

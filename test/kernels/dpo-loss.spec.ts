@@ -80,28 +80,36 @@ const lossCases: CaseSpec[] = [
   { name: 'cDPO: sigmoid with label smoothing', pairs: 9, config: { label_smoothing: 0.1, beta: 0.3 }, pairKinds: MIXED },
   { name: 'robust, ε = 0.2', pairs: 9, config: { loss_type: ['robust'], label_smoothing: 0.2 }, pairKinds: MIXED },
   { name: 'exo_pair, ε = 0.05, β = 2', pairs: 9, config: { loss_type: ['exo_pair'], label_smoothing: 0.05, beta: 2 }, pairKinds: MIXED },
-  { name: 'aot, ε = 0.1, 100 pairs with tied sort keys', pairs: 100, config: { loss_type: ['aot'], label_smoothing: 0.1 }, pairKinds: MIXED },
-  { name: 'aot_unpaired, ε = 0.1, one pair', pairs: 1, config: { loss_type: ['aot_unpaired'], label_smoothing: 0.1 }, pairKinds: ['normal'] },
+  {
+    name: 'aot, ε = 0.1, 100 pairs with tied sort keys',
+    pairs: 100,
+    config: { loss_type: ['aot'], label_smoothing: 0.1 },
+    pairKinds: MIXED,
+  },
+  {
+    name: 'aot_unpaired, ε = 0.1, one pair',
+    pairs: 1,
+    config: { loss_type: ['aot_unpaired'], label_smoothing: 0.1 },
+    pairKinds: ['normal'],
+  },
   {
     name: 'aot and aot_unpaired with sigmoid, weighted',
     pairs: 17,
     config: { loss_type: ['aot', 'sigmoid', 'aot_unpaired'], loss_weights: [0.6, 1.3, 0.4], label_smoothing: 0.05 },
     pairKinds: MIXED,
   },
-  ...(['forward_kl', 'js_divergence', 'alpha_divergence'] as const).map(
-    (f): CaseSpec => ({
-      name: `${f} on every score-reading loss`,
-      pairs: 11,
-      config: {
-        f_divergence_type: f,
-        loss_type: ['sigmoid', 'hinge', 'ipo', 'nca_pair', 'bco_pair', 'sppo_hard', 'apo_down', 'discopop', 'sigmoid_norm'],
-        loss_weights: [1, 0.5, 0.01, 0.7, 0.3, 0.01, 0.9, 0.4, 1.1],
-      },
-      pairKinds: MIXED,
-      // e^{±u} must stay finite for forward KL and α = 0.5.
-      largeScale: 30,
-    }),
-  ),
+  ...(['forward_kl', 'js_divergence', 'alpha_divergence'] as const).map((f): CaseSpec => ({
+    name: `${f} on every score-reading loss`,
+    pairs: 11,
+    config: {
+      f_divergence_type: f,
+      loss_type: ['sigmoid', 'hinge', 'ipo', 'nca_pair', 'bco_pair', 'sppo_hard', 'apo_down', 'discopop', 'sigmoid_norm'],
+      loss_weights: [1, 0.5, 0.01, 0.7, 0.3, 0.01, 0.9, 0.4, 1.1],
+    },
+    pairKinds: MIXED,
+    // e^{±u} must stay finite for forward KL and α = 0.5.
+    largeScale: 30,
+  })),
   {
     // (α − 1)·u reaches 80 at u = 40: scores clamp there and pass no gradient.
     name: 'alpha_divergence α = 3, exponent clamped at 80',
@@ -110,11 +118,20 @@ const lossCases: CaseSpec[] = [
     pairKinds: ['large', 'normal', 'large', 'tie', 'start'],
     largeScale: 70,
   },
-  { name: 'alpha_divergence α = 1 is reverse KL', pairs: 7, config: { f_divergence_type: 'alpha_divergence', f_alpha_divergence_coef: 1 }, pairKinds: MIXED },
+  {
+    name: 'alpha_divergence α = 1 is reverse KL',
+    pairs: 7,
+    config: { f_divergence_type: 'alpha_divergence', f_alpha_divergence_coef: 1 },
+    pairKinds: MIXED,
+  },
   {
     name: 'reference_free',
     pairs: 10,
-    config: { reference_free: true, loss_type: ['sigmoid', 'aot', 'aot_unpaired', 'apo_zero', 'ipo'], loss_weights: [1, 0.5, 0.5, 1, 0.001] },
+    config: {
+      reference_free: true,
+      loss_type: ['sigmoid', 'aot', 'aot_unpaired', 'apo_zero', 'ipo'],
+      loss_weights: [1, 0.5, 0.5, 1, 0.001],
+    },
     pairKinds: MIXED,
   },
   {
@@ -130,8 +147,18 @@ const lossCases: CaseSpec[] = [
     pairKinds: MIXED,
   },
   { name: 'discopop, τ = 0.3', pairs: 9, config: { loss_type: ['discopop'], discopop_tau: 0.3 }, pairKinds: MIXED },
-  { name: 'MPO: sigmoid + bco_pair + sft', pairs: 8, config: { loss_type: ['sigmoid', 'bco_pair', 'sft'], loss_weights: [0.8, 0.2, 1] }, pairKinds: MIXED },
-  { name: 'a loss type listed twice', pairs: 6, config: { loss_type: ['hinge', 'ipo', 'hinge'], loss_weights: [0.5, 0.01, 0.25] }, pairKinds: MIXED },
+  {
+    name: 'MPO: sigmoid + bco_pair + sft',
+    pairs: 8,
+    config: { loss_type: ['sigmoid', 'bco_pair', 'sft'], loss_weights: [0.8, 0.2, 1] },
+    pairKinds: MIXED,
+  },
+  {
+    name: 'a loss type listed twice',
+    pairs: 6,
+    config: { loss_type: ['hinge', 'ipo', 'hinge'], loss_weights: [0.5, 0.01, 0.25] },
+    pairKinds: MIXED,
+  },
   {
     name: 'all fifteen loss types at once',
     pairs: 21,
@@ -194,8 +221,14 @@ test('kernelsFor picks the fused loss on webgpu only; the kernel runs up to its 
 
 const stepCases: { name: string; config: StepCase['config'] }[] = [
   { name: 'sigmoid (defaults)', config: {} },
-  { name: 'RPO with WPO weights and LD-DPO', config: { loss_type: ['sigmoid', 'sft'], loss_weights: [1, 0.5], use_weighting: true, ld_alpha: 0.5 } },
-  { name: 'ipo + aot_unpaired + apo_down, JS divergence', config: { loss_type: ['ipo', 'aot_unpaired', 'apo_down'], label_smoothing: 0.1, f_divergence_type: 'js_divergence' } },
+  {
+    name: 'RPO with WPO weights and LD-DPO',
+    config: { loss_type: ['sigmoid', 'sft'], loss_weights: [1, 0.5], use_weighting: true, ld_alpha: 0.5 },
+  },
+  {
+    name: 'ipo + aot_unpaired + apo_down, JS divergence',
+    config: { loss_type: ['ipo', 'aot_unpaired', 'apo_down'], label_smoothing: 0.1, f_divergence_type: 'js_divergence' },
+  },
 ];
 
 for (const { name, config } of stepCases) {
@@ -231,9 +264,10 @@ test('two DPOTrainer steps log the same metrics with and without the fused kerne
     for (const [name, value] of Object.entries(composed)) {
       const scale = name.startsWith('rewards/') && name !== 'rewards/accuracies' ? rewardScale : Math.abs(value);
       expect(Number.isFinite(fused[name]), `${what}: ${name} at step ${s + 1} is not finite`).toBe(true);
-      expect(Math.abs(fused[name] - value), `${what}: ${name} at step ${s + 1}: fused ${fused[name]}, composed ${value}`).toBeLessThanOrEqual(
-        TOLERANCE * scale,
-      );
+      expect(
+        Math.abs(fused[name] - value),
+        `${what}: ${name} at step ${s + 1}: fused ${fused[name]}, composed ${value}`,
+      ).toBeLessThanOrEqual(TOLERANCE * scale);
     }
   });
   console.log(`${what}: step 2 loss ${r.fused[1].loss} (fused) / ${r.composed[1].loss} (composed)`);

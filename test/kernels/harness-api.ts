@@ -82,7 +82,12 @@ export interface KernelApi {
    * The LM head's two products, each run straight into a NaN-filled output, against tf.matMul:
    * logits = hidden · headᵀ and dhidden = dlogits · head.
    */
-  lmHeadMatmul(c: { rows: number; vocab: number; hiddenSize: number; seed: number }): Promise<{ logits: Comparison; hiddenGrad: Comparison }>;
+  lmHeadMatmul(c: {
+    rows: number;
+    vocab: number;
+    hiddenSize: number;
+    seed: number;
+  }): Promise<{ logits: Comparison; hiddenGrad: Comparison }>;
   /** scorerFor's choices and the errors of misuse. */
   choices(): Promise<Record<string, boolean | string>>;
   /** Rough timings (ms, median) of fused and composed paths; printed, never asserted. */

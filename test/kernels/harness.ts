@@ -28,16 +28,7 @@ import {
   runSelectiveLogSoftmax,
   runSelectiveLogSoftmaxGrad,
 } from '../../src/core/kernels/selective-log-softmax-programs';
-import type {
-  Compared,
-  Comparison,
-  GradTarget,
-  KernelApi,
-  RowKind,
-  RowStatName,
-  ScoreName,
-  SoftmaxCase,
-} from './harness-api';
+import type { Compared, Comparison, GradTarget, KernelApi, RowKind, RowStatName, ScoreName, SoftmaxCase } from './harness-api';
 
 const ROW_STAT_NAMES: RowStatName[] = ['logp', 'logSumExp', 'logitMean', 'logSumP2'];
 const SCORE_NAMES: ScoreName[] = ['logp', 'logitMean', 'logSumP2'];
@@ -62,7 +53,13 @@ function compareByKind(actual: ArrayLike<number>, reference: ArrayLike<number>, 
   const width = actual.length / kinds.length;
   const floorOf = (rows: number[]) => (floors ? Math.max(...rows.map((r) => floors[r])) : 0);
   const allRows = kinds.map((_, r) => r);
-  const out: Compared = { all: compare(actual, reference, floorOf(allRows)), normal: undefined, large: undefined, veryNegative: undefined, spike: undefined };
+  const out: Compared = {
+    all: compare(actual, reference, floorOf(allRows)),
+    normal: undefined,
+    large: undefined,
+    veryNegative: undefined,
+    spike: undefined,
+  };
   for (const kind of new Set(kinds)) {
     const a: number[] = [];
     const b: number[] = [];
@@ -260,7 +257,10 @@ const api: KernelApi = {
     const fused = await readStats(fusedStats);
     const referenceStats = logSoftmaxRowStatsComposed(logits, labels);
     const ref = await readStats(referenceStats);
-    const forward = Object.fromEntries(ROW_STAT_NAMES.map((n) => [n, compareByKind(fused[n], ref[n], kinds)])) as Record<RowStatName, Compared>;
+    const forward = Object.fromEntries(ROW_STAT_NAMES.map((n) => [n, compareByKind(fused[n], ref[n], kinds)])) as Record<
+      RowStatName,
+      Compared
+    >;
 
     await poisonPool([[c.rows, ROW_STAT_COLUMNS]]);
     const logp = selectiveLogSoftmax(logits, labels);
@@ -293,7 +293,13 @@ const api: KernelApi = {
     const head = tf.tensor2d(normals(c.vocab * c.hiddenSize, 1 / Math.sqrt(c.hiddenSize)), [c.vocab, c.hiddenSize]);
     const dlogits = tf.tensor2d(normals(c.rows * c.vocab, 1 / c.vocab), [c.rows, c.vocab]);
     // A label-like spike per row, as real dlogits have (onehot − softmax).
-    const spikes = tf.oneHot(tf.tensor1d(Int32Array.from({ length: c.rows }, () => rng.int(c.vocab)), 'int32'), c.vocab);
+    const spikes = tf.oneHot(
+      tf.tensor1d(
+        Int32Array.from({ length: c.rows }, () => rng.int(c.vocab)),
+        'int32',
+      ),
+      c.vocab,
+    );
     const dlogitsSpiked = tf.sub(dlogits, spikes) as tf.Tensor2D;
     const logits = tf.fill([c.rows, c.vocab], NaN);
     runLmHeadLogits(webgpu(), hidden, head, logits);
@@ -307,23 +313,38 @@ const api: KernelApi = {
 
   async lmHead(c) {
     const rng = new Rng(c.seed);
-    const hidden = tf.tensor2d(Float32Array.from({ length: c.rows * c.hiddenSize }, () => rng.normal()), [c.rows, c.hiddenSize]);
+    const hidden = tf.tensor2d(
+      Float32Array.from({ length: c.rows * c.hiddenSize }, () => rng.normal()),
+      [c.rows, c.hiddenSize],
+    );
     const scale = 2 / Math.sqrt(c.hiddenSize);
     const headValues = Float32Array.from({ length: c.vocab * c.hiddenSize }, () => scale * rng.normal());
     const head = tf.tensor2d(headValues, [c.vocab, c.hiddenSize]);
     const sliceRows = c.headSliceRows ?? [c.vocab];
-    if (sliceRows.reduce((a, b) => a + b, 0) !== c.vocab) throw new Error(`lmHead: head slices ${sliceRows.join(' + ')} do not make V = ${c.vocab}`);
+    if (sliceRows.reduce((a, b) => a + b, 0) !== c.vocab)
+      throw new Error(`lmHead: head slices ${sliceRows.join(' + ')} do not make V = ${c.vocab}`);
     // Slices are built from host values, as a model too large for one binding would hold them.
     const sliceStarts = sliceRows.map((_, i) => sliceRows.slice(0, i).reduce((a, b) => a + b, 0));
     const pieces = c.headSliceRows
-      ? sliceRows.map((r, i) => tf.tensor2d(headValues.subarray(sliceStarts[i] * c.hiddenSize, (sliceStarts[i] + r) * c.hiddenSize), [r, c.hiddenSize]))
+      ? sliceRows.map((r, i) =>
+          tf.tensor2d(headValues.subarray(sliceStarts[i] * c.hiddenSize, (sliceStarts[i] + r) * c.hiddenSize), [r, c.hiddenSize]),
+        )
       : [head];
     const fusedHead = c.headSliceRows ? pieces : head;
     // Labels on both edges of every slice first (the merge must pick each slice's own), then random.
     const edges = sliceStarts.flatMap((start, i) => [start, start + sliceRows[i] - 1]);
-    const labels = tf.tensor1d(Int32Array.from({ length: c.rows }, (_, r) => (c.headSliceRows && r < edges.length ? edges[r] : rng.int(c.vocab))), 'int32');
+    const labels = tf.tensor1d(
+      Int32Array.from({ length: c.rows }, (_, r) => (c.headSliceRows && r < edges.length ? edges[r] : rng.int(c.vocab))),
+      'int32',
+    );
     const fusedScorer = makeFusedScorer(c.chunking);
-    const plan = planLmHeadChunks(c.rows, Math.max(...sliceRows), c.hiddenSize, webgpu().device.limits.maxStorageBufferBindingSize, c.chunking);
+    const plan = planLmHeadChunks(
+      c.rows,
+      Math.max(...sliceRows),
+      c.hiddenSize,
+      webgpu().device.limits.maxStorageBufferBindingSize,
+      c.chunking,
+    );
 
     // Every block shape the kernels write, poisoned.
     const rowCounts = new Set([plan.rowsPerChunk, c.rows % plan.rowsPerChunk || plan.rowsPerChunk]);
@@ -398,7 +419,11 @@ const api: KernelApi = {
     };
     const logits = tf.tensor2d([[1, 2, 3]]);
     const floatLabels = tf.tensor1d([1]);
-    const empty = { hidden: tf.zeros([0, 4]) as tf.Tensor2D, head: tf.ones([5, 4]) as tf.Tensor2D, labels: tf.zeros([0], 'int32') as tf.Tensor1D };
+    const empty = {
+      hidden: tf.zeros([0, 4]) as tf.Tensor2D,
+      head: tf.ones([5, 4]) as tf.Tensor2D,
+      labels: tf.zeros([0], 'int32') as tf.Tensor1D,
+    };
     const noPositions = scoreTokensFused(empty.hidden, empty.head, empty.labels, true);
     const out = {
       webgpuAutoIsFused: scorerFor('webgpu', 'auto') === scoreTokensFused,
@@ -411,7 +436,12 @@ const api: KernelApi = {
       // A [5, 4] head is 80 bytes: one tensor over a 64-byte binding cannot be read by any shader.
       wholeHeadOverBindingError: errorOf(() =>
         tf.tidy(() => {
-          makeFusedScorer({ maxBindingBytes: 64 })(tf.ones([1, 4]) as tf.Tensor2D, empty.head, tf.zeros([1], 'int32') as tf.Tensor1D, false);
+          makeFusedScorer({ maxBindingBytes: 64 })(
+            tf.ones([1, 4]) as tf.Tensor2D,
+            empty.head,
+            tf.zeros([1], 'int32') as tf.Tensor1D,
+            false,
+          );
         }),
       ),
       noPositionsGiveEmptyScores: noPositions.logp.shape[0] === 0 && noPositions.logSumP2?.shape[0] === 0,
@@ -437,10 +467,22 @@ const api: KernelApi = {
     };
     const rng = new Rng(7);
     const [rows, vocab, hiddenSize] = [64, 4999, 64];
-    const logits = tf.tensor2d(Float32Array.from({ length: rows * vocab }, () => 3 * rng.normal()), [rows, vocab]);
-    const labels = tf.tensor1d(Int32Array.from({ length: rows }, () => rng.int(vocab)), 'int32');
-    const hidden = tf.tensor2d(Float32Array.from({ length: rows * hiddenSize }, () => rng.normal()), [rows, hiddenSize]);
-    const head = tf.tensor2d(Float32Array.from({ length: vocab * hiddenSize }, () => rng.normal() / 4), [vocab, hiddenSize]);
+    const logits = tf.tensor2d(
+      Float32Array.from({ length: rows * vocab }, () => 3 * rng.normal()),
+      [rows, vocab],
+    );
+    const labels = tf.tensor1d(
+      Int32Array.from({ length: rows }, () => rng.int(vocab)),
+      'int32',
+    );
+    const hidden = tf.tensor2d(
+      Float32Array.from({ length: rows * hiddenSize }, () => rng.normal()),
+      [rows, hiddenSize],
+    );
+    const head = tf.tensor2d(
+      Float32Array.from({ length: vocab * hiddenSize }, () => rng.normal() / 4),
+      [vocab, hiddenSize],
+    );
     const step = (scorer: TokenScorer) => () =>
       tf.tidy(() => tf.grad((h: tf.Tensor) => tf.sum((scorer(h as tf.Tensor2D, head, labels, false) as TokenScores).logp))(hidden));
     const out = {

@@ -40,7 +40,10 @@ export async function boot(): Promise<void> {
     const info = await engine().call('init', { backend: preference });
     set({ engine: info });
     if (!info.webgpu.available) {
-      set({ notice: `No WebGPU in this browser, so training runs on the CPU backend: the same numbers, only slower. ${info.webgpu.reason ?? ''}`.trim() });
+      set({
+        notice:
+          `No WebGPU in this browser, so training runs on the CPU backend: the same numbers, only slower. ${info.webgpu.reason ?? ''}`.trim(),
+      });
     }
   } catch (e) {
     set({ engineError: `The training engine could not start: ${message(e)}` });

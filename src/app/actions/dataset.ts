@@ -5,7 +5,12 @@ import { get, set } from '../store';
 import { message, session } from './session';
 
 /** The demo preference sets served under /datasets/ (built with the demo model); the first opens at start. */
-export const DEMO_DATASETS = DEMO_DATASET_FILES.map((d) => ({ name: d.file, url: `/datasets/${d.file}`, title: d.title, about: d.description }));
+export const DEMO_DATASETS = DEMO_DATASET_FILES.map((d) => ({
+  name: d.file,
+  url: `/datasets/${d.file}`,
+  title: d.title,
+  about: d.description,
+}));
 
 let tokenStatsTimer: ReturnType<typeof setTimeout> | null = null;
 

@@ -1,6 +1,6 @@
 /** Worker events (progress, status, logs, checkpoints) into the store, and run status into storage. */
 import type { StreamEvent, TrainState } from '../../worker/protocol';
-import { StorageFullError, type RunStatus } from '../storage';
+import { StorageFullError, type RunStatus } from '../../storage';
 import { get, set, type Busy } from '../store';
 import { refreshRuns, refreshStorageUsage } from './runs';
 import { message, setTraining, storage, storageMessage } from './session';
@@ -62,16 +62,24 @@ export function onEvent(event: StreamEvent): void {
       const unsaved = ended && get().training.checkpoint?.error != null;
       const status = event.state === 'finished' && unsaved ? 'stopped' : STATUS_OF[event.state];
       if (status) {
-        void storage
-          .updateRun(event.runId, { status, totalSteps: event.totalSteps, error: event.message })
-          .then(refreshRuns, (e) => set({ notice: e instanceof StorageFullError ? storageMessage(e, "the run's new status") : `Could not update the run record: ${message(e)}` }));
+        void storage.updateRun(event.runId, { status, totalSteps: event.totalSteps, error: event.message }).then(refreshRuns, (e) =>
+          set({
+            notice:
+              e instanceof StorageFullError ? storageMessage(e, "the run's new status") : `Could not update the run record: ${message(e)}`,
+          }),
+        );
       }
       if (ended) void refreshStorageUsage();
       return;
     }
     case 'trainProgress':
       if (event.runId !== get().training.runId) return;
-      setTraining({ step: event.step, totalSteps: event.totalSteps, secondsPerStep: event.secondsPerStep, tokensPerSecond: event.tokensPerSecond });
+      setTraining({
+        step: event.step,
+        totalSteps: event.totalSteps,
+        secondsPerStep: event.secondsPerStep,
+        tokensPerSecond: event.tokensPerSecond,
+      });
       return;
     case 'log':
       if (event.runId !== get().training.runId) return;

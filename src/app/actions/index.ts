@@ -10,4 +10,13 @@ export { downloadMetrics, exportAdapter, exportMerged, exportTrl, generateSample
 export { deleteRun, duplicateRun, openRun, refreshStorageUsage, renameRun, toggleCompare } from './runs';
 export { canResume, pauseTraining, resumeStoredRun, resumeTraining, startTraining, stopTraining, trainBlocker } from './training';
 export { applyDemoPreset, prepareDemoExperiment } from './lab';
-export { answerBeforeAfter, downloadMadePairs, loadMadePairs, madePairs, pickAnswer, rankWithChecker, sampleAnswers, useLabSamples } from './lab-samples';
+export {
+  answerBeforeAfter,
+  downloadMadePairs,
+  loadMadePairs,
+  madePairs,
+  pickAnswer,
+  rankWithChecker,
+  sampleAnswers,
+  useLabSamples,
+} from './lab-samples';

@@ -5,7 +5,16 @@
  */
 import { create } from 'zustand';
 import type { Text } from '../../core/data/types';
-import { checkerPick, demoTaskOf, type CheckerPick, gradeDemoAnswer, preferredRate, type AnswerGrade, type DemoTask, type PreferredRate } from '../../core/demo/answer-grading';
+import {
+  checkerPick,
+  demoTaskOf,
+  type CheckerPick,
+  gradeDemoAnswer,
+  preferredRate,
+  type AnswerGrade,
+  type DemoTask,
+  type PreferredRate,
+} from '../../core/demo/answer-grading';
 import { allColorPrompts } from '../../core/demo/colors';
 import { toJsonl } from '../../core/demo/datasets';
 import type { AnswerModel, AnswerRequest, AnswerSet, LabPromptSource } from '../../worker/protocol';
@@ -112,21 +121,37 @@ const promptsOf = (answers: AnswerSet): Text[] => answers.prompts.map((p) => p.p
 /** Greedy answers of the reference and the policy to the same prompts, graded when they are a demo task's. */
 export async function answerBeforeAfter(from: BeforeAfterPrompts): Promise<void> {
   const prompts: LabPromptSource =
-    from === 'heldout' ? { kind: 'texts', texts: HELDOUT_COLOR_PROMPTS } : { kind: 'eval', count: DATASET_PROMPTS, config: studio().config.dpo };
+    from === 'heldout'
+      ? { kind: 'texts', texts: HELDOUT_COLOR_PROMPTS }
+      : { kind: 'eval', count: DATASET_PROMPTS, config: studio().config.dpo };
   set({ beforeAfterBusy: { label: 'starting', fraction: 0 }, beforeAfterError: null });
   const started = performance.now();
   try {
     const answers = await answer(
-      { prompts, models: ['reference', 'policy'], answersPerPrompt: 1, maxNewTokens: from === 'heldout' ? COLOR_ANSWER_TOKENS : ANSWER_TOKENS, temperature: 0, seed: 0 },
+      {
+        prompts,
+        models: ['reference', 'policy'],
+        answersPerPrompt: 1,
+        maxNewTokens: from === 'heldout' ? COLOR_ANSWER_TOKENS : ANSWER_TOKENS,
+        temperature: 0,
+        seed: 0,
+      },
       (busy) => set({ beforeAfterBusy: busy }),
     );
     const task = demoTaskOf(promptsOf(answers));
     const grades = task
-      ? answers.prompts.map((p) => ({ reference: gradeDemoAnswer(task, p.prompt, p.reference![0]), policy: gradeDemoAnswer(task, p.prompt, p.policy![0]) }))
+      ? answers.prompts.map((p) => ({
+          reference: gradeDemoAnswer(task, p.prompt, p.reference![0]),
+          policy: gradeDemoAnswer(task, p.prompt, p.policy![0]),
+        }))
       : null;
-    const rates = grades ? { reference: preferredRate(grades.map((g) => g.reference)), policy: preferredRate(grades.map((g) => g.policy)) } : null;
+    const rates = grades
+      ? { reference: preferredRate(grades.map((g) => g.reference)), policy: preferredRate(grades.map((g) => g.policy)) }
+      : null;
     const source =
-      from === 'heldout' ? `${answers.prompts.length} held-out colour prompts (colors-heldout.jsonl)` : `${answers.prompts.length} prompts of ${studio().dataset?.name ?? 'the dataset'}`;
+      from === 'heldout'
+        ? `${answers.prompts.length} held-out colour prompts (colors-heldout.jsonl)`
+        : `${answers.prompts.length} prompts of ${studio().dataset?.name ?? 'the dataset'}`;
     set({ beforeAfter: { answers, task, grades, rates, source, seconds: (performance.now() - started) / 1000 } });
   } catch (e) {
     set({ beforeAfterError: message(e) });
@@ -198,7 +223,14 @@ export function rankWithChecker(): void {
 export function madePairs(state: Pick<LabSamplesState, 'sampled' | 'picks'>): MadePairs {
   const { sampled, picks } = state;
   if (!sampled) return { pairs: [], skipped: [] };
-  return pairsFromPicks(sampled.answers.prompts.map((p, i) => ({ prompt: p.prompt, answers: p[sampled.model] ?? [], best: picks[i]?.best ?? null, worst: picks[i]?.worst ?? null })));
+  return pairsFromPicks(
+    sampled.answers.prompts.map((p, i) => ({
+      prompt: p.prompt,
+      answers: p[sampled.model] ?? [],
+      best: picks[i]?.best ?? null,
+      worst: picks[i]?.worst ?? null,
+    })),
+  );
 }
 
 export const MADE_PAIRS_FILE = 'made-pairs.jsonl';

@@ -2,7 +2,7 @@
 import { metricsCsv, metricsJson } from '../../core/export/metrics';
 import { downloadFile } from '../download';
 import { engine } from '../engine';
-import type { RunRecord } from '../storage';
+import type { RunRecord } from '../../storage';
 import { get, set } from '../store';
 import { message, session } from './session';
 
@@ -17,7 +17,12 @@ export async function scorePairs(count: number): Promise<void> {
   }
 }
 
-export async function generateSamples(rowIndices: number[], freePrompt: string | null, maxNewTokens: number, temperature: number): Promise<void> {
+export async function generateSamples(
+  rowIndices: number[],
+  freePrompt: string | null,
+  maxNewTokens: number,
+  temperature: number,
+): Promise<void> {
   set({ sampleBusy: { label: 'generating', fraction: 0 }, sampleError: null });
   try {
     set({ samples: await engine().call('generate', { rowIndices, freePrompt, maxNewTokens, temperature, seed: get().config.dpo.seed }) });

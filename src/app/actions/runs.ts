@@ -1,5 +1,5 @@
 /** The stored runs: list, compare, rename, delete, duplicate with changes, open in the Train view. */
-import { storageUsage, type RunRecord } from '../storage';
+import { storageUsage, type RunRecord } from '../../storage';
 import { get, IDLE_TRAINING, set } from '../store';
 import { scheduleTokenStats } from './dataset';
 import { message, session, showStoredRun, storage, storageMessage } from './session';
@@ -54,7 +54,12 @@ export async function duplicateRun(id: string, changes: Parameters<typeof storag
   try {
     const copy = await storage.duplicateRun(id, changes);
     await refreshRuns();
-    set({ config: { ...get().config, dpo: copy.config, lora: copy.lora, saveSteps: copy.saveSteps }, parseErrors: {}, draftRunId: copy.id, section: 'configure' });
+    set({
+      config: { ...get().config, dpo: copy.config, lora: copy.lora, saveSteps: copy.saveSteps },
+      parseErrors: {},
+      draftRunId: copy.id,
+      section: 'configure',
+    });
     scheduleTokenStats();
   } catch (e) {
     set({ notice: storageMessage(e, 'the copy') });

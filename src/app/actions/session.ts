@@ -3,7 +3,7 @@
  * loaded model's source, the run the worker holds, the latest dataset request).
  */
 import type { ModelSource } from '../../worker/protocol';
-import { openStudioStorage, StorageFullError, type RunRecord } from '../storage';
+import { openStudioStorage, StorageFullError, type RunRecord } from '../../storage';
 import { get, IDLE_TRAINING, set } from '../store';
 
 export const storage = openStudioStorage();
@@ -37,7 +37,6 @@ export function storedHubSource(key: string, name: string): ModelSource {
   return { kind: 'stored', id: key, name };
 }
 
-
 export function recordModel(source: ModelSource): RunRecord['model'] {
   return { kind: source.kind === 'url' ? 'demo' : source.kind === 'files' ? 'folder' : 'hub', id: source.id, name: source.name };
 }
@@ -56,7 +55,10 @@ export function showStoredRun(run: RunRecord): void {
       step: run.step,
       totalSteps: run.totalSteps,
       history: run.history,
-      message: run.status === 'running' ? `This run was interrupted at step ${run.step}; Resume continues from its last checkpoint.` : (run.error ?? null),
+      message:
+        run.status === 'running'
+          ? `This run was interrupted at step ${run.step}; Resume continues from its last checkpoint.`
+          : (run.error ?? null),
     },
     config: { ...get().config, dpo: run.config, lora: run.lora, saveSteps: run.saveSteps },
     parseErrors: {},

@@ -2,7 +2,7 @@
 import type { RunSpec } from '../../worker/protocol';
 import { engine } from '../engine';
 import { formatSetting } from '../format';
-import { StorageFullError, type RunRecord } from '../storage';
+import { StorageFullError, type RunRecord } from '../../storage';
 import { get, IDLE_TRAINING, set, type StudioConfig } from '../store';
 import { configProblems } from './config';
 import { loadDatasetFile } from './dataset';
@@ -40,7 +40,13 @@ export async function startTraining(options: { name?: string; showTrain?: boolea
   if (trainBlocker(state) || !session.modelSource || !state.dataset) return;
   const config = state.config;
   // The bar shows the new run at once, not the last run's end while the record is written.
-  set({ trainError: null, notice: null, scores: null, samples: null, training: { ...IDLE_TRAINING, state: 'preparing', message: 'Creating the run' } });
+  set({
+    trainError: null,
+    notice: null,
+    scores: null,
+    samples: null,
+    training: { ...IDLE_TRAINING, state: 'preparing', message: 'Creating the run' },
+  });
   let run: RunRecord;
   try {
     const base = {
@@ -56,10 +62,26 @@ export async function startTraining(options: { name?: string; showTrain?: boolea
       ? await storage.updateRun(draftId, { ...base, history: [], step: 0, error: undefined })
       : await storage.createRun({ ...base, name: options.name ?? runName(config, state.runs.length + 1) });
   } catch (e) {
-    set({ trainError: e instanceof StorageFullError ? `${storageMessage(e, 'the new run')} The run did not start.` : `Could not create the run record: ${message(e)}`, training: IDLE_TRAINING });
+    set({
+      trainError:
+        e instanceof StorageFullError
+          ? `${storageMessage(e, 'the new run')} The run did not start.`
+          : `Could not create the run record: ${message(e)}`,
+      training: IDLE_TRAINING,
+    });
     return;
   }
-  set({ draftRunId: null, training: { ...IDLE_TRAINING, runId: run.id, state: 'preparing', totalSteps: run.totalSteps, message: 'Preparing: tokenizing the pairs and building the adapter' }, ...(options.showTrain === false ? {} : { section: 'train' as const }) });
+  set({
+    draftRunId: null,
+    training: {
+      ...IDLE_TRAINING,
+      runId: run.id,
+      state: 'preparing',
+      totalSteps: run.totalSteps,
+      message: 'Preparing: tokenizing the pairs and building the adapter',
+    },
+    ...(options.showTrain === false ? {} : { section: 'train' as const }),
+  });
   await refreshRuns();
   await launch({ runId: run.id, config: config.dpo, lora: config.lora, saveSteps: config.saveSteps, resume: false });
 }
@@ -134,13 +156,15 @@ export async function resumeStoredRun(runId: string): Promise<void> {
     set({ trainError: text });
   };
   if (get().model?.id !== run.model.id) {
-    if (run.model.kind === 'folder') return fail(`This run trained ${run.model.name}, a model folder: open that folder in Model, then Resume.`);
+    if (run.model.kind === 'folder')
+      return fail(`This run trained ${run.model.name}, a model folder: open that folder in Model, then Resume.`);
     const ok = await loadModel(run.model.kind === 'demo' ? demoModel() : storedHubSource(run.model.id, run.model.name));
     if (!ok) return fail(`Could not load ${run.model.name} to resume: ${get().modelError}`);
   }
   if (get().dataset?.fingerprint !== run.dataset.fingerprint) {
     const stored = await storage.getDataset(run.dataset.fingerprint);
-    if (!stored) return fail(`The dataset of this run (${run.dataset.name}) is not in browser storage; drop the same file again, then Resume.`);
+    if (!stored)
+      return fail(`The dataset of this run (${run.dataset.name}) is not in browser storage; drop the same file again, then Resume.`);
     await loadDatasetFile(new Blob([stored.text]), stored.name);
     if (get().dataset?.fingerprint !== run.dataset.fingerprint) return fail(`Could not reload ${run.dataset.name}: ${get().datasetError}`);
   }

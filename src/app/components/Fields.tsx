@@ -37,32 +37,48 @@ interface NumberFieldProps extends FieldShell {
   placeholder?: string;
 }
 
+/** The number a field's text means: null for an allowed empty field, undefined when it is not one. */
+function parseNumber(t: string, allowEmpty: boolean | undefined, integer: boolean | undefined): number | null | undefined {
+  if (t.trim() === '') return allowEmpty ? null : undefined;
+  const n = Number(t);
+  if (!Number.isFinite(n)) return undefined;
+  if (integer && !Number.isInteger(n)) return undefined;
+  return n;
+}
+
 /**
  * A number input that keeps what the person typed ("1e-", "0.") while it is not yet a number,
  * says why next to the field, and hands on only numbers.
  */
-export function NumberField({ label, hint, error, value, onChange, onParseError, allowEmpty, integer, step, disabled, placeholder }: NumberFieldProps) {
+export function NumberField({
+  label,
+  hint,
+  error,
+  value,
+  onChange,
+  onParseError,
+  allowEmpty,
+  integer,
+  step,
+  disabled,
+  placeholder,
+}: NumberFieldProps) {
   const id = useId();
   const [text, setText] = useState(value === null ? '' : String(value));
   const [parseError, setParseError] = useState<string | null>(null);
   useEffect(() => {
     // Follow outside changes (a duplicated run's settings) unless the text already means this value.
-    setText((t) => (parse(t) === value ? t : value === null ? '' : String(value)));
-  }, [value]);
+    setText((t) => (parseNumber(t, allowEmpty, integer) === value ? t : value === null ? '' : String(value)));
+  }, [value, allowEmpty, integer]);
 
-  function parse(t: string): number | null | undefined {
-    if (t.trim() === '') return allowEmpty ? null : undefined;
-    const n = Number(t);
-    if (!Number.isFinite(n)) return undefined;
-    if (integer && !Number.isInteger(n)) return undefined;
-    return n;
-  }
+  const parse = (t: string) => parseNumber(t, allowEmpty, integer);
 
   function change(t: string) {
     setText(t);
     const n = parse(t);
     if (n === undefined) {
-      const message = t.trim() === '' ? `${label} needs a value` : integer ? `${label} must be a whole number` : `${label} must be a number`;
+      const message =
+        t.trim() === '' ? `${label} needs a value` : integer ? `${label} must be a whole number` : `${label} must be a number`;
       setParseError(message);
       onParseError(message);
     } else {

@@ -31,7 +31,9 @@ export const LengthHistograms = memo(function LengthHistograms({ stats, tokenize
         <h2 id="lengths-heading">Token lengths</h2>
         <span className="muted small">
           tokenizer of {tokenizer} · bins of {h.width} token{h.width === 1 ? '' : 's'}
-          {limitShown ? ' · red line: max_length (prompt + completion)' : stats.maxLength !== null && ` · max_length ${stats.maxLength} lies beyond these lengths`}
+          {limitShown
+            ? ' · red line: max_length (prompt + completion)'
+            : stats.maxLength !== null && ` · max_length ${stats.maxLength} lies beyond these lengths`}
         </span>
       </div>
       <div className="histograms">
@@ -53,7 +55,9 @@ export const LengthHistograms = memo(function LengthHistograms({ stats, tokenize
                       contentStyle={{ background: theme === 'dark' ? '#161b22' : '#fff', border: `1px solid ${c.grid}`, fontSize: 12 }}
                     />
                     <Bar dataKey="count" fill={p.color} isAnimationActive={false} />
-                    {limitShown && <ReferenceLine x={Math.floor(stats.maxLength! / h.width) * h.width} stroke={c.limit} strokeDasharray="4 3" />}
+                    {limitShown && (
+                      <ReferenceLine x={Math.floor(stats.maxLength! / h.width) * h.width} stroke={c.limit} strokeDasharray="4 3" />
+                    )}
                   </BarChart>
                 </ResponsiveContainer>
               </div>

@@ -65,7 +65,11 @@ export const MetricChart = memo(function MetricChart({ title, rows, lines, domai
               />
               {/* In the lines' own order (train before eval), not recharts' alphabetical one. */}
               {legend && (
-                <Legend iconType="plainline" wrapperStyle={{ fontSize: 11 }} itemSorter={(item) => lines.findIndex((l) => l.column === item.dataKey)} />
+                <Legend
+                  iconType="plainline"
+                  wrapperStyle={{ fontSize: 11 }}
+                  itemSorter={(item) => lines.findIndex((l) => l.column === item.dataKey)}
+                />
               )}
               {lines.map((l) => (
                 <Line

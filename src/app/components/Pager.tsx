@@ -22,16 +22,34 @@ export function Pager({ label, page, pageSize, total, onPage }: Props) {
       <button type="button" className="btn small" onClick={() => onPage(0)} disabled={page === 0} aria-label={`first page of ${label}`}>
         «
       </button>
-      <button type="button" className="btn small" onClick={() => onPage(page - 1)} disabled={page === 0} aria-label={`previous page of ${label}`}>
+      <button
+        type="button"
+        className="btn small"
+        onClick={() => onPage(page - 1)}
+        disabled={page === 0}
+        aria-label={`previous page of ${label}`}
+      >
         ‹ Prev
       </button>
       <span className="pager-where">
         {first.toLocaleString('en-US')}–{last.toLocaleString('en-US')} of {total.toLocaleString('en-US')}
       </span>
-      <button type="button" className="btn small" onClick={() => onPage(page + 1)} disabled={page >= pages - 1} aria-label={`next page of ${label}`}>
+      <button
+        type="button"
+        className="btn small"
+        onClick={() => onPage(page + 1)}
+        disabled={page >= pages - 1}
+        aria-label={`next page of ${label}`}
+      >
         Next ›
       </button>
-      <button type="button" className="btn small" onClick={() => onPage(pages - 1)} disabled={page >= pages - 1} aria-label={`last page of ${label}`}>
+      <button
+        type="button"
+        className="btn small"
+        onClick={() => onPage(pages - 1)}
+        disabled={page >= pages - 1}
+        aria-label={`last page of ${label}`}
+      >
         »
       </button>
     </nav>

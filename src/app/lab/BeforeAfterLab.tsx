@@ -38,7 +38,19 @@ function KindBar({ grades, who }: { grades: AnswerGrade[]; who: string }) {
   );
 }
 
-function RateCard({ who, detail, rate, grades, testId }: { who: string; detail: string; rate: PreferredRate; grades: AnswerGrade[]; testId: string }) {
+function RateCard({
+  who,
+  detail,
+  rate,
+  grades,
+  testId,
+}: {
+  who: string;
+  detail: string;
+  rate: PreferredRate;
+  grades: AnswerGrade[];
+  testId: string;
+}) {
   return (
     <div className="ba-rate">
       <span className="ba-who">
@@ -58,9 +70,16 @@ function RateCard({ who, detail, rate, grades, testId }: { who: string; detail: 
 function Headline({ result }: { result: BeforeAfterResult }) {
   const { rates, grades, task } = result;
   if (!rates || !grades || !task) {
-    return <p className="info-box">These prompts are not all from a demo task, so there is no checker to grade them: read the answers side by side.</p>;
+    return (
+      <p className="info-box">
+        These prompts are not all from a demo task, so there is no checker to grade them: read the answers side by side.
+      </p>
+    );
   }
-  const delta = rates.policy.rate !== null && rates.reference.rate !== null ? Math.round(rates.policy.rate * 100) - Math.round(rates.reference.rate * 100) : null;
+  const delta =
+    rates.policy.rate !== null && rates.reference.rate !== null
+      ? Math.round(rates.policy.rate * 100) - Math.round(rates.reference.rate * 100)
+      : null;
   return (
     <section className="ba-headline" aria-labelledby="ba-rate-heading">
       <h3 id="ba-rate-heading" className="ba-title">
@@ -74,11 +93,23 @@ function Headline({ result }: { result: BeforeAfterResult }) {
       </h3>
       <p className="muted small ba-about">{CHECKER_ABOUT[task]}</p>
       <div className="ba-rates">
-        <RateCard who="Reference" detail="adapter off" rate={rates.reference} grades={grades.map((g) => g.reference)} testId="rate-reference" />
+        <RateCard
+          who="Reference"
+          detail="adapter off"
+          rate={rates.reference}
+          grades={grades.map((g) => g.reference)}
+          testId="rate-reference"
+        />
         <span className="ba-arrow" aria-hidden="true">
           →
         </span>
-        <RateCard who="Policy" detail={result.answers.policy} rate={rates.policy} grades={grades.map((g) => g.policy)} testId="rate-policy" />
+        <RateCard
+          who="Policy"
+          detail={result.answers.policy}
+          rate={rates.policy}
+          grades={grades.map((g) => g.policy)}
+          testId="rate-policy"
+        />
       </div>
     </section>
   );
@@ -144,7 +175,9 @@ export function BeforeAfterLab() {
   const dataset = useStudio((s) => s.dataset);
   const training = useStudio((s) => s.training);
   const { beforeAfter: result, beforeAfterBusy: busy, beforeAfterError: error } = useLabSamples();
-  const [from, setFrom] = useState<BeforeAfterPrompts>(() => (dataset === null || dataset.name.startsWith('colors') ? 'heldout' : 'dataset'));
+  const [from, setFrom] = useState<BeforeAfterPrompts>(() =>
+    dataset === null || dataset.name.startsWith('colors') ? 'heldout' : 'dataset',
+  );
   const [preparing, setPreparing] = useState(false);
   const [prepared, setPrepared] = useState<string | null>(null);
   const trainingNow = training.state === 'running' || training.state === 'preparing';
@@ -156,7 +189,9 @@ export function BeforeAfterLab() {
     try {
       await prepareDemoExperiment();
       setFrom('heldout');
-      setPrepared(`Demo model, colors-train.jsonl and the demo preset are ready: press Train (${useStudio.getState().config.dpo.max_steps} steps), then answer again.`);
+      setPrepared(
+        `Demo model, colors-train.jsonl and the demo preset are ready: press Train (${useStudio.getState().config.dpo.max_steps} steps), then answer again.`,
+      );
     } catch (e) {
       setPrepared(`Could not prepare the demo experiment: ${message(e)}`);
     } finally {
@@ -185,8 +220,9 @@ export function BeforeAfterLab() {
           </div>
         </div>
         <p className="muted ba-intro">
-          The same prompts answered greedily by the <strong>reference</strong> (the model with its adapter off) and by the <strong>policy</strong> (the latest
-          run&apos;s adapter, or a loaded one). On a demo task the checker marks every answer, and the share of preferred answers shows what DPO changed.
+          The same prompts answered greedily by the <strong>reference</strong> (the model with its adapter off) and by the{' '}
+          <strong>policy</strong> (the latest run&apos;s adapter, or a loaded one). On a demo task the checker marks every answer, and the
+          share of preferred answers shows what DPO changed.
         </p>
         <div className="row-gap ba-source" role="radiogroup" aria-label="Prompts">
           <label className="check-label">
@@ -201,7 +237,8 @@ export function BeforeAfterLab() {
         {prepared && <p className="info-box ba-note">{prepared}</p>}
         {noPolicy && !prepared && (
           <p className="muted small ba-note">
-            No run yet: the policy is the base model, so both columns will match. Train a run first (the demo preset trains {DEMO_PRESET.dpo.max_steps} steps).
+            No run yet: the policy is the base model, so both columns will match. Train a run first (the demo preset trains{' '}
+            {DEMO_PRESET.dpo.max_steps} steps).
           </p>
         )}
         {busy && <BusyLine label={busy.label} fraction={busy.fraction} />}

@@ -9,7 +9,16 @@ import { corruptPairs } from '../../core/demo/datasets';
 import { DEMO_PRESET } from '../../core/demo/preset';
 import type { DPOConfig } from '../../core/dpo/config';
 import type { LogEntry } from '../../core/dpo/trainer';
-import { applyDemoPreset, demoDatasetRows, ensureDemoModel, loadLabDataset, measurePairGradients, prepareDemoExperiment, trainLabRun, type LabRunEnd } from '../actions/lab';
+import {
+  applyDemoPreset,
+  demoDatasetRows,
+  ensureDemoModel,
+  loadLabDataset,
+  measurePairGradients,
+  prepareDemoExperiment,
+  trainLabRun,
+  type LabRunEnd,
+} from '../actions/lab';
 import { message } from '../actions/session';
 import { stopTraining } from '../actions/training';
 import { get as studio, set as setStudio } from '../store';
@@ -96,7 +105,8 @@ function applyExerciseConfig(config: DPOConfig): void {
 
 /** A finished run must have finished: a stopped or failed one ends the exercise with its reason. */
 function finishedRun(end: LabRunEnd, name: string, config: DPOConfig): ExerciseRun {
-  if (end.state !== 'finished') throw new Error(end.state === 'stopped' ? `${name} was stopped` : `${name} failed: ${end.message ?? 'unknown error'}`);
+  if (end.state !== 'finished')
+    throw new Error(end.state === 'stopped' ? `${name} was stopped` : `${name} failed: ${end.message ?? 'unknown error'}`);
   return { runId: end.runId, name, history: end.history, state: end.state, config };
 }
 
@@ -163,7 +173,9 @@ export async function runCorruptionExercise(): Promise<void> {
     const chosen = tablePairs(rows, corrupted);
     const measured = await measurePairGradients({ rows: chosen.map((c) => c.row), config, lora: DEMO_PRESET.lora });
     // The worker names the policy by run id; the exercise knows the run by name.
-    const policy = measured.policy.startsWith(`run ${run.runId}`) ? `the adapter of “${name}” after ${settings.steps} steps` : measured.policy;
+    const policy = measured.policy.startsWith(`run ${run.runId}`)
+      ? `the adapter of “${name}” after ${settings.steps} steps`
+      : measured.policy;
     set({ table: { policy, pairs: chosen.map((c, i) => ({ ...c, measured: measured.pairs[i] })) } });
     step('measure', 'done');
   } catch (e) {

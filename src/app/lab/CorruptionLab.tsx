@@ -26,7 +26,19 @@ function fractionLabel(f: number): string {
 }
 
 /** A whole number ≥ 1 typed in a small field, or the reason it is not one. */
-function SmallIntField({ label, value, onChange, hint, disabled }: { label: string; value: number; onChange: (v: number | null) => void; hint: string; disabled: boolean }) {
+function SmallIntField({
+  label,
+  value,
+  onChange,
+  hint,
+  disabled,
+}: {
+  label: string;
+  value: number;
+  onChange: (v: number | null) => void;
+  hint: string;
+  disabled: boolean;
+}) {
   const id = useId();
   const [text, setText] = useState(String(value));
   const n = Number(text);
@@ -59,8 +71,16 @@ function Steps({ fraction }: { fraction: number }) {
   const steps = useCorruption((s) => s.steps);
   const { steps: n, batchSize } = useCorruption((s) => s.settings);
   const items: { id: ExerciseStep; title: string; about: string }[] = [
-    { id: 'clean', title: 'Train a clean run', about: `${CLEAN_FILE}, ${n} steps of ${batchSize} pairs. Reused when the settings have not changed.` },
-    { id: 'corrupt', title: 'Corrupt the pairs', about: `rejected := chosen on ${fractionLabel(fraction)}, loaded as the dataset “${corruptedDatasetName(fraction)}”.` },
+    {
+      id: 'clean',
+      title: 'Train a clean run',
+      about: `${CLEAN_FILE}, ${n} steps of ${batchSize} pairs. Reused when the settings have not changed.`,
+    },
+    {
+      id: 'corrupt',
+      title: 'Corrupt the pairs',
+      about: `rejected := chosen on ${fractionLabel(fraction)}, loaded as the dataset “${corruptedDatasetName(fraction)}”.`,
+    },
     { id: 'corrupted', title: 'Train again', about: 'the same model, settings and seed on the corrupted pairs.' },
     { id: 'measure', title: 'Measure each pair', about: 'the loss’s slope and the gradient it sends to the adapter, pair by pair.' },
   ];
@@ -95,7 +115,13 @@ function Setup() {
       <div className="cx-controls">
         <div className="field cx-field">
           <label htmlFor="cx-fraction">Corrupted pairs</label>
-          <select id="cx-fraction" value={settings.fraction} disabled={running} aria-describedby="cx-fraction-hint" onChange={(e) => updateSettings({ fraction: Number(e.target.value) })}>
+          <select
+            id="cx-fraction"
+            value={settings.fraction}
+            disabled={running}
+            aria-describedby="cx-fraction-hint"
+            onChange={(e) => updateSettings({ fraction: Number(e.target.value) })}
+          >
             {FRACTIONS.map((f) => (
               <option key={f} value={f}>
                 {fractionLabel(f)}
@@ -107,9 +133,20 @@ function Setup() {
           </span>
         </div>
         <SmallIntField label="Steps" value={settings.steps} hint="per run" onChange={number('steps')} disabled={running} />
-        <SmallIntField label="Batch size" value={settings.batchSize} hint="pairs per step" onChange={number('batchSize')} disabled={running} />
+        <SmallIntField
+          label="Batch size"
+          value={settings.batchSize}
+          hint="pairs per step"
+          onChange={number('batchSize')}
+          disabled={running}
+        />
         <div className="cx-actions">
-          <button type="button" className="btn primary" disabled={running || Object.values(invalid).some(Boolean)} onClick={() => void runCorruptionExercise()}>
+          <button
+            type="button"
+            className="btn primary"
+            disabled={running || Object.values(invalid).some(Boolean)}
+            onClick={() => void runCorruptionExercise()}
+          >
             Run the exercise
           </button>
           {running && (
@@ -120,8 +157,8 @@ function Setup() {
         </div>
       </div>
       <p className="muted small cx-preset">
-        Demo model · demo preset for both runs: <code>{p.loss_type.join('+')}</code> · β {p.beta} · lr {formatSetting(p.learning_rate)} · LoRA r {DEMO_PRESET.lora.r} · seed {p.seed}. The runs are stored with
-        the others in Runs.
+        Demo model · demo preset for both runs: <code>{p.loss_type.join('+')}</code> · β {p.beta} · lr {formatSetting(p.learning_rate)} ·
+        LoRA r {DEMO_PRESET.lora.r} · seed {p.seed}. The runs are stored with the others in Runs.
       </p>
       <Steps fraction={settings.fraction} />
     </section>
@@ -133,7 +170,11 @@ function Check({ ok, label, children }: { ok?: boolean; label: string; children:
   const mark = ok === undefined ? '•' : ok ? '✓' : '!';
   return (
     <li className={`cx-check ${ok === undefined ? 'note' : ok ? 'ok' : 'off'}`}>
-      <span className="cx-check-mark" aria-label={ok === undefined ? undefined : ok ? 'as expected' : 'not as expected'} aria-hidden={ok === undefined || undefined}>
+      <span
+        className="cx-check-mark"
+        aria-label={ok === undefined ? undefined : ok ? 'as expected' : 'not as expected'}
+        aria-hidden={ok === undefined || undefined}
+      >
         {mark}
       </span>
       <span>
@@ -162,11 +203,14 @@ function FullyCorrupted({ c }: { c: RunFigures }) {
         </Check>
       </ul>
       <p className="cx-why">
-        <strong>Why.</strong> log π(chosen) = log π(rejected), so the loss is −log σ(0) = ln 2 whatever the weights. The slope there is β/2, far from flat;
-        but the gradient is slope × (∇log π(chosen) − ∇log π(rejected)) = slope × 0.
+        <strong>Why.</strong> log π(chosen) = log π(rejected), so the loss is −log σ(0) = ln 2 whatever the weights. The slope there is β/2,
+        far from flat; but the gradient is slope × (∇log π(chosen) − ∇log π(rejected)) = slope × 0.
       </p>
       {c.gradNormMax > 0 && (
-        <p className="muted small cx-footnote">AdamW divides each step by the gradient&apos;s running size, so even rounding noise nudges the adapter a little, in no useful direction.</p>
+        <p className="muted small cx-footnote">
+          AdamW divides each step by the gradient&apos;s running size, so even rounding noise nudges the adapter a little, in no useful
+          direction.
+        </p>
       )}
     </>
   );
@@ -178,33 +222,50 @@ function PartlyCorrupted({ c, clean, fraction }: { c: RunFigures; clean: RunFigu
     <>
       <ul className="cx-checks">
         <Check label="The loss leaves ln 2.">
-          {formatMetric(c.finalLoss)} after {c.steps} steps{clean && <> (clean run: {formatMetric(clean.finalLoss)})</>}: the clean pairs still move it.
+          {formatMetric(c.finalLoss)} after {c.steps} steps{clean && <> (clean run: {formatMetric(clean.finalLoss)})</>}: the clean pairs
+          still move it.
         </Check>
         <Check label="Accuracy is capped by the clean share.">
-          Mean {formatMetric(c.meanAccuracy)}. Corrupted pairs always tie, and ties count as wrong, so a batch scores at most its share of clean pairs: {formatMetric(share)}{' '}
-          on average.
+          Mean {formatMetric(c.meanAccuracy)}. Corrupted pairs always tie, and ties count as wrong, so a batch scores at most its share of
+          clean pairs: {formatMetric(share)} on average.
         </Check>
         <Check label="The step is diluted.">
           Mean grad_norm {formatMetric(c.gradNormMean)}
-          {clean && <> (clean run: {formatMetric(clean.gradNormMean)})</>}: corrupted pairs add no gradient but still count in the batch mean.
+          {clean && <> (clean run: {formatMetric(clean.gradNormMean)})</>}: corrupted pairs add no gradient but still count in the batch
+          mean.
         </Check>
       </ul>
       <p className="cx-why">
-        <strong>Why.</strong> The batch gradient is (1/B)·Σ∇ℓᵢ. Corrupted pairs add exactly 0 to the sum but stay in B, so the gradient shrinks to about the clean
-        share: under plain SGD, a learning rate {formatMetric(share)}× as large. AdamW rescales by the gradient&apos;s running size, which hides much of a steady
-        shrink; what is left is fewer useful pairs per step.
+        <strong>Why.</strong> The batch gradient is (1/B)·Σ∇ℓᵢ. Corrupted pairs add exactly 0 to the sum but stay in B, so the gradient
+        shrinks to about the clean share: under plain SGD, a learning rate {formatMetric(share)}× as large. AdamW rescales by the
+        gradient&apos;s running size, which hides much of a steady shrink; what is left is fewer useful pairs per step.
       </p>
     </>
   );
 }
 
-function Explanation({ clean, corrupted, fraction, done }: { clean: RunFigures | null; corrupted: RunFigures | null; fraction: number; done: boolean }) {
+function Explanation({
+  clean,
+  corrupted,
+  fraction,
+  done,
+}: {
+  clean: RunFigures | null;
+  corrupted: RunFigures | null;
+  fraction: number;
+  done: boolean;
+}) {
   if (!corrupted || !done) {
     return (
       <aside className="cx-explain" aria-label="What the runs show">
         <h4>Predict first</h4>
-        <p>With rejected = chosen, what will the loss do? The margins? The accuracy: 0.5 or 0? And the gradient: large, because the model cannot tell the answers apart, or small?</p>
-        <p className="muted small">The clean run is the baseline: its loss starts at ln 2 ≈ 0.693 (policy = reference at step 1) and falls as the margins grow.</p>
+        <p>
+          With rejected = chosen, what will the loss do? The margins? The accuracy: 0.5 or 0? And the gradient: large, because the model
+          cannot tell the answers apart, or small?
+        </p>
+        <p className="muted small">
+          The clean run is the baseline: its loss starts at ln 2 ≈ 0.693 (policy = reference at step 1) and falls as the margins grow.
+        </p>
       </aside>
     );
   }
@@ -245,10 +306,10 @@ function PairTable({ pairs, policy, beta }: { pairs: MeasuredPair[]; policy: str
         Per pair: how steep the loss is, and how much gradient it sends
       </h3>
       <p className="muted cx-pairs-about">
-        Under {policy}. <strong>Δ</strong> is how much more than the reference the policy prefers the chosen answer (log-ratio difference). The{' '}
-        <strong>slope</strong> |∂loss/∂Δ| is how hard the loss pulls: for sigmoid β·σ(−βΔ): β/2 = {reportNumber(beta / 2)} at Δ = 0, smaller
-        once the policy prefers the chosen answer, up to β while it prefers the rejected one. <strong>‖∇θ loss‖</strong> is
-        the size of the pair&apos;s gradient over every LoRA parameter: what the optimizer actually gets.
+        Under {policy}. <strong>Δ</strong> is how much more than the reference the policy prefers the chosen answer (log-ratio difference).
+        The <strong>slope</strong> |∂loss/∂Δ| is how hard the loss pulls: for sigmoid β·σ(−βΔ): β/2 = {reportNumber(beta / 2)} at Δ = 0,
+        smaller once the policy prefers the chosen answer, up to β while it prefers the rejected one. <strong>‖∇θ loss‖</strong> is the size
+        of the pair&apos;s gradient over every LoRA parameter: what the optimizer actually gets.
         {twins && ' Each prompt appears twice: its clean pair and its corrupted copy.'}
       </p>
       <div className="table-wrap">
@@ -324,8 +385,9 @@ function PairTable({ pairs, policy, beta }: { pairs: MeasuredPair[]; policy: str
         </table>
       </div>
       <p className="cx-lesson">
-        <strong>Same slope, different gradient.</strong> The loss pulls on a corrupted pair as hard as on a clean one, but the pull acts through ∇log π(chosen) −
-        ∇log π(rejected), and for a corrupted pair those are the same vector: the pull cancels inside the pair and nothing reaches the weights.
+        <strong>Same slope, different gradient.</strong> The loss pulls on a corrupted pair as hard as on a clean one, but the pull acts
+        through ∇log π(chosen) − ∇log π(rejected), and for a corrupted pair those are the same vector: the pull cancels inside the pair and
+        nothing reaches the weights.
       </p>
     </section>
   );
@@ -383,7 +445,9 @@ function downloadReport(): void {
   const c = ex.corrupted.config;
   const text = corruptionReport({
     date: new Date(),
-    model: model ? `${model.name} (${model.modelType}, ${model.layers} layers, hidden ${model.hiddenSize}, vocabulary ${model.vocabSize})` : 'the demo model',
+    model: model
+      ? `${model.name} (${model.modelType}, ${model.layers} layers, hidden ${model.hiddenSize}, vocabulary ${model.vocabSize})`
+      : 'the demo model',
     cleanDataset: CLEAN_FILE,
     corruptedDataset: ex.corrupted.datasetName,
     corruptedCount: ex.corrupted.corruptedCount,
@@ -423,8 +487,8 @@ export function CorruptionLab() {
   return (
     <div className="cx">
       <p className="cx-intro">
-        Train DPO on the colour task and watch the loss; then make each rejected answer a copy of its chosen answer, train again with the same seed, and see
-        what the loss and the gradients do. Everything runs here, on the demo model.
+        Train DPO on the colour task and watch the loss; then make each rejected answer a copy of its chosen answer, train again with the
+        same seed, and see what the loss and the gradients do. Everything runs here, on the demo model.
       </p>
       <Setup />
       {ex.error && (
@@ -455,8 +519,8 @@ export function CorruptionLab() {
           <div className="cx-report-text">
             <h3 id="cx-report-title">Hand it in</h3>
             <p className="muted small">
-              A short markdown report: the setup, the figures of both runs, the per-pair table and what they imply about gradient magnitudes when the
-              preference is ambiguous.
+              A short markdown report: the setup, the figures of both runs, the per-pair table and what they imply about gradient magnitudes
+              when the preference is ambiguous.
             </p>
           </div>
           <button type="button" className="btn primary" onClick={downloadReport}>

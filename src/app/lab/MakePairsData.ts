@@ -32,8 +32,12 @@ export function pairsFromPicks(items: PromptPicks[]): MadePairs {
     if (item.best === null || item.worst === null) skipped.push({ index, reason: 'not picked' });
     else if (item.best === item.worst) skipped.push({ index, reason: 'best and worst are the same answer' });
     else if (item.answers[item.best] === item.answers[item.worst]) skipped.push({ index, reason: 'best and worst read the same' });
-    else pairs.push({ prompt: asUser(item.prompt), chosen: asAssistant(item.answers[item.best]), rejected: asAssistant(item.answers[item.worst]) });
+    else
+      pairs.push({
+        prompt: asUser(item.prompt),
+        chosen: asAssistant(item.answers[item.best]),
+        rejected: asAssistant(item.answers[item.worst]),
+      });
   });
   return { pairs, skipped };
 }
-

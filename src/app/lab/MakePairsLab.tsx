@@ -20,7 +20,13 @@ function NumberField({ label, field, hint }: { label: string; field: ReturnType<
   return (
     <label className="field narrow">
       <span>{label}</span>
-      <input value={field.text} onChange={(e) => field.setText(e.target.value)} inputMode="decimal" aria-invalid={!field.ok || undefined} title={hint} />
+      <input
+        value={field.text}
+        onChange={(e) => field.setText(e.target.value)}
+        inputMode="decimal"
+        aria-invalid={!field.ok || undefined}
+        title={hint}
+      />
     </label>
   );
 }
@@ -28,7 +34,9 @@ function NumberField({ label, field, hint }: { label: string; field: ReturnType<
 function Settings() {
   const model = useStudio((s) => s.model);
   const dataset = useStudio((s) => s.dataset);
-  const policy = useStudio((s) => (s.training.runId !== null ? `the run's adapter` : s.model?.startAdapter ? s.model.startAdapter.name : null));
+  const policy = useStudio((s) =>
+    s.training.runId !== null ? `the run's adapter` : s.model?.startAdapter ? s.model.startAdapter.name : null,
+  );
   const busy = useLabSamples((s) => s.sampleBusy);
   const error = useLabSamples((s) => s.sampleError);
   const trainingNow = useStudio((s) => s.training.state === 'running' || s.training.state === 'preparing');
@@ -46,20 +54,33 @@ function Settings() {
 
   const run = () => {
     const prompts: LabPromptSource = from === 'dataset' ? { kind: 'first', count: count.value } : { kind: 'texts', texts: typedPrompts };
-    void sampleAnswers({ prompts, model: which, answersPerPrompt: k.value, temperature: temperature.value, seed: seed.value, maxNewTokens: maxNew.value });
+    void sampleAnswers({
+      prompts,
+      model: which,
+      answersPerPrompt: k.value,
+      temperature: temperature.value,
+      seed: seed.value,
+      maxNewTokens: maxNew.value,
+    });
   };
 
   return (
     <section className="card" aria-labelledby="mp-heading">
       <div className="card-head">
         <h2 id="mp-heading">Make pairs</h2>
-        <button type="button" className="btn primary" onClick={run} disabled={!canRun} title={trainingNow ? 'Pause or stop the run first' : undefined}>
+        <button
+          type="button"
+          className="btn primary"
+          onClick={run}
+          disabled={!canRun}
+          title={trainingNow ? 'Pause or stop the run first' : undefined}
+        >
           {busy ? 'Sampling…' : 'Sample answers'}
         </button>
       </div>
       <p className="muted mp-intro">
-        The step before DPO: sample several answers to each prompt, pick the best and the worst, and keep them as a preference pair. Pick by hand, or let
-        the demo task&apos;s checker rank them.
+        The step before DPO: sample several answers to each prompt, pick the best and the worst, and keep them as a preference pair. Pick by
+        hand, or let the demo task&apos;s checker rank them.
       </p>
       <div className="mp-settings">
         <fieldset className="mp-box">
@@ -164,7 +185,13 @@ function PromptCard({ sampled, index, skip }: { sampled: SampledAnswers; index: 
                 </div>
               </td>
               <td className="mp-pick-col">
-                <input type="radio" name={`mp-best-${index}`} aria-label={`answer ${j + 1} is the best`} checked={pick?.best === j} onChange={() => pickAnswer(index, 'best', j)} />
+                <input
+                  type="radio"
+                  name={`mp-best-${index}`}
+                  aria-label={`answer ${j + 1} is the best`}
+                  checked={pick?.best === j}
+                  onChange={() => pickAnswer(index, 'best', j)}
+                />
               </td>
               <td className="mp-pick-col">
                 <input
@@ -223,7 +250,12 @@ function Results({ sampled }: { sampled: SampledAnswers }) {
           <button type="button" className="btn" onClick={downloadMadePairs} disabled={made.pairs.length === 0}>
             Download JSONL
           </button>
-          <button type="button" className="btn primary" onClick={() => void loadMadePairs()} disabled={made.pairs.length === 0 || datasetBusy !== null}>
+          <button
+            type="button"
+            className="btn primary"
+            onClick={() => void loadMadePairs()}
+            disabled={made.pairs.length === 0 || datasetBusy !== null}
+          >
             Use as dataset
           </button>
         </div>
@@ -231,12 +263,13 @@ function Results({ sampled }: { sampled: SampledAnswers }) {
       {!sampled.task && <p className="muted small">These prompts are not all from a demo task, so there is no checker: pick by hand.</p>}
       {checker && (
         <p className="info-box mp-checker" role="status">
-          The {TASK_NAME[sampled.task!]}&apos;s checker paired {checker.paired} of {n} prompts: a preferred answer is chosen, a near miss (else another
-          non-preferred answer) rejected.
+          The {TASK_NAME[sampled.task!]}&apos;s checker paired {checker.paired} of {n} prompts: a preferred answer is chosen, a near miss
+          (else another non-preferred answer) rejected.
           {checker.unpaired.length > 0 && (
             <>
               {' '}
-              No pair for {checker.unpaired.length} {checker.unpaired.length === 1 ? 'prompt' : 'prompts'}: {summarize(checker.unpaired.map((u) => u.reason))}.
+              No pair for {checker.unpaired.length} {checker.unpaired.length === 1 ? 'prompt' : 'prompts'}:{' '}
+              {summarize(checker.unpaired.map((u) => u.reason))}.
             </>
           )}
         </p>

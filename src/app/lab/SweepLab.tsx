@@ -18,7 +18,13 @@ function lastOf(history: LogEntry[], read: (e: LogEntry) => number | undefined):
 
 const shown = (v: number | undefined) => (v === undefined ? '—' : formatMetric(v));
 
-const STATUS_TEXT: Record<SweepRun['status'], string> = { waiting: 'waiting', running: 'training…', finished: 'finished', stopped: 'stopped', failed: 'failed' };
+const STATUS_TEXT: Record<SweepRun['status'], string> = {
+  waiting: 'waiting',
+  running: 'training…',
+  finished: 'finished',
+  stopped: 'stopped',
+  failed: 'failed',
+};
 
 function Setup() {
   const { settings, running, error } = useSweep();
@@ -38,10 +44,20 @@ function Setup() {
             Vary
           </span>
           <div className="segmented" role="group" aria-labelledby="sw-mode-label">
-            <button type="button" aria-pressed={settings.mode === 'beta'} disabled={running} onClick={() => updateSweepSettings({ mode: 'beta' })}>
+            <button
+              type="button"
+              aria-pressed={settings.mode === 'beta'}
+              disabled={running}
+              onClick={() => updateSweepSettings({ mode: 'beta' })}
+            >
               β
             </button>
-            <button type="button" aria-pressed={settings.mode === 'loss'} disabled={running} onClick={() => updateSweepSettings({ mode: 'loss' })}>
+            <button
+              type="button"
+              aria-pressed={settings.mode === 'loss'}
+              disabled={running}
+              onClick={() => updateSweepSettings({ mode: 'loss' })}
+            >
               loss type
             </button>
           </div>
@@ -96,7 +112,8 @@ function Setup() {
             aria-invalid={!stepsOk || undefined}
             onChange={(e) => {
               setStepsText(e.target.value);
-              if (/^\d+$/.test(e.target.value.trim()) && Number(e.target.value) >= 1) updateSweepSettings({ steps: Number(e.target.value) });
+              if (/^\d+$/.test(e.target.value.trim()) && Number(e.target.value) >= 1)
+                updateSweepSettings({ steps: Number(e.target.value) });
             }}
           />
           <span id="sw-steps-hint" className={stepsOk ? 'field-hint' : 'field-error'}>
@@ -104,7 +121,12 @@ function Setup() {
           </span>
         </div>
         <div className="sw-actions">
-          <button type="button" className="btn primary" disabled={running || !stepsOk || planError !== null} onClick={() => void runSweep()}>
+          <button
+            type="button"
+            className="btn primary"
+            disabled={running || !stepsOk || planError !== null}
+            onClick={() => void runSweep()}
+          >
             Run sweep
           </button>
           {running && (
@@ -115,8 +137,9 @@ function Setup() {
         </div>
       </div>
       <p className="muted small sw-about">
-        {model?.name ?? 'No model'} · {dataset?.name ?? 'no dataset'} · the Configure settings for everything else (batch {config.per_device_train_batch_size}, lr{' '}
-        {formatSetting(config.learning_rate)}, seed {config.seed}): the same for every run. Each run is stored in Runs.
+        {model?.name ?? 'No model'} · {dataset?.name ?? 'no dataset'} · the Configure settings for everything else (batch{' '}
+        {config.per_device_train_batch_size}, lr {formatSetting(config.learning_rate)}, seed {config.seed}): the same for every run. Each
+        run is stored in Runs.
       </p>
       {error && (
         <p className="error-text" role="alert">
@@ -138,12 +161,13 @@ function Observation({ runs }: { runs: { beta: number; drift: number | undefined
     <p className={`sw-observed ${falling ? 'agrees' : 'differs'}`} data-testid="sweep-observation">
       {falling ? (
         <>
-          Here too: |drift| {formatMetric(Math.abs(first.drift))} at β {first.beta} down to {formatMetric(Math.abs(last.drift))} at β {last.beta}.
+          Here too: |drift| {formatMetric(Math.abs(first.drift))} at β {first.beta} down to {formatMetric(Math.abs(last.drift))} at β{' '}
+          {last.beta}.
         </>
       ) : (
         <>
-          Not (yet) in this sweep: with few steps, AdamW moves every run by about the same amount at first; the gap opens as the higher-β runs saturate. Try
-          more steps.
+          Not (yet) in this sweep: with few steps, AdamW moves every run by about the same amount at first; the gap opens as the higher-β
+          runs saturate. Try more steps.
         </>
       )}
     </p>
@@ -155,12 +179,12 @@ function RuleOfThumb({ varied, runs }: { varied: 'beta' | 'loss'; runs: { beta: 
     <aside className="sw-rule" aria-label="Rule of thumb">
       <h4>Rule of thumb: lower β moves further from the reference</h4>
       <p>
-        DPO&apos;s reward is β·(log π − log π<sub>ref</sub>). The loss is satisfied once β times the log-ratio margin is large, so a small β needs the policy&apos;s
-        log-probs to move further before the pull fades. β is the strength of the leash to the reference.
+        DPO&apos;s reward is β·(log π − log π<sub>ref</sub>). The loss is satisfied once β times the log-ratio margin is large, so a small β
+        needs the policy&apos;s log-probs to move further before the pull fades. β is the strength of the leash to the reference.
       </p>
       <p className="muted small">
-        <strong>drift</strong> = mean log π − log π<sub>ref</sub> of the chosen answers = rewards/chosen ÷ β, in nats. Margins are in reward units, so they carry a
-        factor β; drift does not.
+        <strong>drift</strong> = mean log π − log π<sub>ref</sub> of the chosen answers = rewards/chosen ÷ β, in nats. Margins are in reward
+        units, so they carry a factor β; drift does not.
       </p>
       {varied === 'beta' ? (
         <Observation runs={runs} />
@@ -251,20 +275,25 @@ export function SweepLab() {
     return {
       withDrift: withLive.map((r) => ({ ...r, drift: lastOf(r.history, (e) => driftOf(e, r.beta)) })),
       series: started.map((r): OverlaySeries => ({ id: r.name, name: r.label, history: r.history })),
-      driftSeries: started.map((r): OverlaySeries => ({ id: r.name, name: r.label, history: r.history.map((e) => ({ ...e, drift: driftOf(e, r.beta) ?? NaN })) })),
+      driftSeries: started.map((r): OverlaySeries => ({
+        id: r.name,
+        name: r.label,
+        history: r.history.map((e) => ({ ...e, drift: driftOf(e, r.beta) ?? NaN })),
+      })),
     };
   }, [runs, liveRunId, liveHistory]);
   return (
     <div className="sw">
       <p className="sw-intro">
-        One press trains several short runs one after another, all from the same seed, changing only β or the loss type, and overlays how far each moves the
-        policy from the reference.
+        One press trains several short runs one after another, all from the same seed, changing only β or the loss type, and overlays how
+        far each moves the policy from the reference.
       </p>
       <Setup />
       {varied && runs.length > 0 && (
         <section aria-labelledby="sw-results-title">
           <h3 id="sw-results-title" className="section-title">
-            {varied === 'beta' ? 'β sweep' : 'Loss-type sweep'}: {runs.filter((r) => r.status === 'finished').length} of {runs.length} runs finished
+            {varied === 'beta' ? 'β sweep' : 'Loss-type sweep'}: {runs.filter((r) => r.status === 'finished').length} of {runs.length} runs
+            finished
           </h3>
           <div className="cx-results">
             <div className="cx-charts">

@@ -88,7 +88,13 @@ export function plannedRuns(settings: SweepSettings, base: { beta: number; loss_
     return betas.map((beta) => ({ ...blank, label: `β ${beta}`, beta, lossType: base.loss_type, name: `Sweep · β ${beta} · ${loss}` }));
   }
   if (settings.losses.length === 0) return 'choose at least one loss type';
-  return settings.losses.map((type) => ({ ...blank, label: type, beta: base.beta, lossType: [type], name: `Sweep · ${type} · β ${base.beta}` }));
+  return settings.losses.map((type) => ({
+    ...blank,
+    label: type,
+    beta: base.beta,
+    lossType: [type],
+    name: `Sweep · ${type} · β ${base.beta}`,
+  }));
 }
 
 function updateRun(i: number, changes: Partial<SweepRun>): void {

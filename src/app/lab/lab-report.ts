@@ -137,8 +137,12 @@ export function corruptionFindings(input: Pick<CorruptionReportInput, 'fraction'
       `(β, approached when the model strongly prefers the rejected answer). ` +
       `The gradient that reaches the weights is that slope times ∇(log π(chosen) − log π(rejected)), and for identical answers the two gradients are ` +
       `the same vector, so the product is exactly zero` +
-      (corruptedPairs.length > 0 ? ` (measured on ${corruptedPairs.length} corrupted pairs: largest ‖∇ℓ‖ = ${reportNumber(maxCorruptedGrad)})` : '') +
-      (cleanGrads.length > 0 ? `, while clean pairs at a similar slope sent ‖∇ℓ‖ between ${reportNumber(Math.min(...cleanGrads))} and ${reportNumber(Math.max(...cleanGrads))}.` : '.'),
+      (corruptedPairs.length > 0
+        ? ` (measured on ${corruptedPairs.length} corrupted pairs: largest ‖∇ℓ‖ = ${reportNumber(maxCorruptedGrad)})`
+        : '') +
+      (cleanGrads.length > 0
+        ? `, while clean pairs at a similar slope sent ‖∇ℓ‖ between ${reportNumber(Math.min(...cleanGrads))} and ${reportNumber(Math.max(...cleanGrads))}.`
+        : '.'),
   );
   out.push(
     `So a pair's gradient magnitude depends on how differently the model sees its two answers as much as on how wrong the model is about it. ` +
@@ -172,9 +176,13 @@ export function corruptionReport(input: CorruptionReportInput): string {
   lines.push('## Setup', '', '| | |', '|---|---|');
   lines.push(`| Model | ${cell(input.model)} with a LoRA adapter (r ${input.lora.r}, alpha ${input.lora.lora_alpha}) |`);
   lines.push(`| Clean data | ${cell(input.cleanDataset)}, ${input.totalPairs} pairs |`);
-  lines.push(`| Corrupted data | ${cell(input.corruptedDataset)}: rejected := chosen on ${input.corruptedCount} of ${input.totalPairs} pairs (${percent(input.fraction)}, seed ${input.corruptionSeed}) |`);
+  lines.push(
+    `| Corrupted data | ${cell(input.corruptedDataset)}: rejected := chosen on ${input.corruptedCount} of ${input.totalPairs} pairs (${percent(input.fraction)}, seed ${input.corruptionSeed}) |`,
+  );
   lines.push(`| Loss | ${config.loss_type.join(' + ')}, β = ${config.beta} |`);
-  lines.push(`| Optimizer | AdamW, learning rate ${formatSetting(config.learning_rate)}, ${config.lr_scheduler_type} schedule, max_grad_norm ${config.max_grad_norm} |`);
+  lines.push(
+    `| Optimizer | AdamW, learning rate ${formatSetting(config.learning_rate)}, ${config.lr_scheduler_type} schedule, max_grad_norm ${config.max_grad_norm} |`,
+  );
   lines.push(`| Steps | ${config.max_steps} of batch ${config.per_device_train_batch_size} |`);
   lines.push(`| Seed | ${config.seed}, the same for both runs |`, '');
 
@@ -194,10 +202,13 @@ export function corruptionReport(input: CorruptionReportInput): string {
     lines.push('## Per pair', '');
     lines.push(
       `Measured under ${cell(input.table.policy)}. Δ is how much more the policy than the reference prefers the chosen answer ` +
-        '(log-ratio difference); the slope is |∂ℓ/∂Δ|, for sigmoid β·σ(−βΔ); ‖∇θ ℓ‖ is the L2 norm of the pair\'s gradient over every LoRA parameter.',
+        "(log-ratio difference); the slope is |∂ℓ/∂Δ|, for sigmoid β·σ(−βΔ); ‖∇θ ℓ‖ is the L2 norm of the pair's gradient over every LoRA parameter.",
       '',
     );
-    lines.push('| line | prompt | chosen | rejected | kind | Δ | margin | loss | \\|∂ℓ/∂Δ\\| | ‖∇θ ℓ‖ |', '|---:|---|---|---|---|---:|---:|---:|---:|---:|');
+    lines.push(
+      '| line | prompt | chosen | rejected | kind | Δ | margin | loss | \\|∂ℓ/∂Δ\\| | ‖∇θ ℓ‖ |',
+      '|---:|---|---|---|---|---:|---:|---:|---:|---:|',
+    );
     for (const p of input.table.pairs) {
       const m = p.measured;
       const kind = m.identical ? 'corrupted' : p.originalOf !== null ? `clean (original of line ${p.originalOf})` : 'clean';

@@ -81,11 +81,18 @@ export function ConfigPanel() {
   };
 
   const pairs = tokenStats?.pairs ?? dataset?.rows ?? 0;
-  const trainPairs = dpo.eval_split > 0 ? pairs - (dpo.eval_split < 1 ? Math.round(dpo.eval_split * pairs) : Math.floor(dpo.eval_split)) : pairs;
-  const perEpoch = Math.max(1, Math.ceil(Math.ceil(Math.max(trainPairs, 0) / Math.max(1, dpo.per_device_train_batch_size)) / Math.max(1, dpo.gradient_accumulation_steps)));
+  const trainPairs =
+    dpo.eval_split > 0 ? pairs - (dpo.eval_split < 1 ? Math.round(dpo.eval_split * pairs) : Math.floor(dpo.eval_split)) : pairs;
+  const perEpoch = Math.max(
+    1,
+    Math.ceil(
+      Math.ceil(Math.max(trainPairs, 0) / Math.max(1, dpo.per_device_train_batch_size)) / Math.max(1, dpo.gradient_accumulation_steps),
+    ),
+  );
   const totalSteps = dpo.max_steps > 0 ? dpo.max_steps : Math.ceil(perEpoch * dpo.num_train_epochs);
   const targets = model?.linearModuleNames ?? [];
-  const chosenTargets = lora.target_modules === 'all-linear' ? targets : lora.target_modules.length > 0 ? lora.target_modules : (model?.defaultTargets ?? []);
+  const chosenTargets =
+    lora.target_modules === 'all-linear' ? targets : lora.target_modules.length > 0 ? lora.target_modules : (model?.defaultTargets ?? []);
   const problemCount = Object.keys(problems).length;
 
   return (
@@ -93,8 +100,8 @@ export function ConfigPanel() {
       <div className="panel-head">
         <h2 className="panel-title">Configure</h2>
         <p className="muted">
-          TRL&apos;s DPOConfig names and defaults, with a learning rate suited to LoRA ({formatSetting(DEFAULT_DPO_CONFIG.learning_rate)} instead of TRL&apos;s
-          1e-6).
+          TRL&apos;s DPOConfig names and defaults, with a learning rate suited to LoRA ({formatSetting(DEFAULT_DPO_CONFIG.learning_rate)}{' '}
+          instead of TRL&apos;s 1e-6).
         </p>
       </div>
       {draft && (
@@ -105,7 +112,8 @@ export function ConfigPanel() {
       <div className="config-summary" aria-live="polite">
         {dataset ? (
           <span>
-            {formatInt(Math.max(trainPairs, 0))} training pairs → {formatInt(perEpoch)} steps per epoch → <strong>{formatInt(totalSteps)} steps</strong>
+            {formatInt(Math.max(trainPairs, 0))} training pairs → {formatInt(perEpoch)} steps per epoch →{' '}
+            <strong>{formatInt(totalSteps)} steps</strong>
           </span>
         ) : (
           <span>Load a dataset to see the number of steps.</span>
@@ -161,7 +169,12 @@ export function ConfigPanel() {
       </Group>
 
       <Group title="Sequences">
-        {num('max_length', 'max length', { integer: true, allowEmpty: true, placeholder: 'none', hint: 'Tokens per prompt + completion. TRL: 1024' })}
+        {num('max_length', 'max length', {
+          integer: true,
+          allowEmpty: true,
+          placeholder: 'none',
+          hint: 'Tokens per prompt + completion. TRL: 1024',
+        })}
         <SelectField
           label="truncation mode"
           value={dpo.truncation_mode}
@@ -174,7 +187,14 @@ export function ConfigPanel() {
         />
       </Group>
 
-      <Group title="LoRA adapter" note={model?.startAdapter ? `Training continues the loaded adapter ${model.startAdapter.name}; these settings apply to fresh adapters.` : undefined}>
+      <Group
+        title="LoRA adapter"
+        note={
+          model?.startAdapter
+            ? `Training continues the loaded adapter ${model.startAdapter.name}; these settings apply to fresh adapters.`
+            : undefined
+        }
+      >
         <NumberField
           label="LoRA r"
           integer
@@ -221,7 +241,9 @@ export function ConfigPanel() {
               </label>
             ))}
           </div>
-          <p className="field-hint">PEFT&apos;s default for this architecture is {model?.defaultTargets.join(', ') ?? '—'}; all of them is &quot;all-linear&quot;.</p>
+          <p className="field-hint">
+            PEFT&apos;s default for this architecture is {model?.defaultTargets.join(', ') ?? '—'}; all of them is &quot;all-linear&quot;.
+          </p>
         </div>
       </Group>
 
@@ -237,7 +259,12 @@ export function ConfigPanel() {
           hint="Same numbers; precomputing saves a forward pass per step"
         />
         {num('eval_split', 'eval split', { hint: 'Held-out fraction (< 1) or count of pairs; 0 is none' })}
-        {num('eval_steps', 'eval steps', { integer: true, allowEmpty: true, placeholder: 'end only', hint: 'Evaluate every N steps (and at the end)' })}
+        {num('eval_steps', 'eval steps', {
+          integer: true,
+          allowEmpty: true,
+          placeholder: 'end only',
+          hint: 'Evaluate every N steps (and at the end)',
+        })}
         <CheckField
           label="LoRA dropout on"
           checked={!dpo.disable_dropout}

@@ -57,8 +57,8 @@ function DropZone() {
       </div>
       <p className="dropzone-title">{compact ? 'Drop another file here' : 'Drop a preference file here'}</p>
       <p className="muted dropzone-about">
-        JSON Lines or a JSON array with <code>prompt</code> / <code>chosen</code> / <code>rejected</code> (text or chat messages). It stays on
-        this machine.
+        JSON Lines or a JSON array with <code>prompt</code> / <code>chosen</code> / <code>rejected</code> (text or chat messages). It stays
+        on this machine.
       </p>
       <label className="btn primary file-button">
         Choose file…
@@ -82,7 +82,12 @@ function DropZone() {
         }}
       >
         <span className="muted">or a demo set:</span>
-        <select aria-label="Demo dataset" value={demoUrl} onChange={(e) => setDemoUrl(e.target.value)} title={DEMO_DATASETS.find((d) => d.url === demoUrl)?.about}>
+        <select
+          aria-label="Demo dataset"
+          value={demoUrl}
+          onChange={(e) => setDemoUrl(e.target.value)}
+          title={DEMO_DATASETS.find((d) => d.url === demoUrl)?.about}
+        >
           {DEMO_DATASETS.map((d) => (
             <option key={d.url} value={d.url}>
               {d.title}
@@ -156,9 +161,7 @@ function Summary() {
         )}
       </dl>
       {formats.length > 1 && (
-        <p className="muted small">
-          Mixed formats: {formats.map(([f, n]) => `${f} ${n}`).join(', ')}. The most common one is shown.
-        </p>
+        <p className="muted small">Mixed formats: {formats.map(([f, n]) => `${f} ${n}`).join(', ')}. The most common one is shown.</p>
       )}
       {tokenBusy && <BusyLine label={tokenBusy.label} fraction={tokenBusy.fraction} />}
       {tokenError && <p className="error-text">Tokenization: {tokenError}</p>}
@@ -273,8 +276,20 @@ export function DatasetPanel() {
       {dataset && (
         <>
           <Summary />
-          <Issues key={`skipped-${dataset.fingerprint}`} issues={dataset.issues} title="Rows skipped" fileStem={`${dataset.name}-problems`} />
-          {stats && <Issues key={`tok-${dataset.fingerprint}-${stats.maxLength}`} issues={stats.issues} title="Tokenization notes" fileStem={`${dataset.name}-tokenization`} />}
+          <Issues
+            key={`skipped-${dataset.fingerprint}`}
+            issues={dataset.issues}
+            title="Rows skipped"
+            fileStem={`${dataset.name}-problems`}
+          />
+          {stats && (
+            <Issues
+              key={`tok-${dataset.fingerprint}-${stats.maxLength}`}
+              issues={stats.issues}
+              title="Tokenization notes"
+              fileStem={`${dataset.name}-tokenization`}
+            />
+          )}
           {stats && model && <LengthHistograms stats={stats} tokenizer={model.name} />}
           <Preview />
         </>

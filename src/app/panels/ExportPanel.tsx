@@ -13,13 +13,16 @@ export function ExportPanel() {
   const [format, setFormat] = useState<'csv' | 'json'>('csv');
   const chosenId = runId || training.runId || runs[0]?.id || '';
   const chosen = runs.find((r) => r.id === chosenId);
-  const history = chosen && chosen.id === training.runId && training.history.length >= chosen.history.length ? training.history : (chosen?.history ?? []);
+  const history =
+    chosen && chosen.id === training.runId && training.history.length >= chosen.history.length ? training.history : (chosen?.history ?? []);
   const hasAdapter = training.runId !== null || !!model?.startAdapter;
   return (
     <div className="panel">
       <div className="panel-head">
         <h2 className="panel-title">Export</h2>
-        <p className="muted">Take the result elsewhere: PEFT and transformers load these files; the TRL script reruns the experiment on GPUs.</p>
+        <p className="muted">
+          Take the result elsewhere: PEFT and transformers load these files; the TRL script reruns the experiment on GPUs.
+        </p>
       </div>
       {busy && <p className="muted">{busy}…</p>}
       {error && (
@@ -31,8 +34,8 @@ export function ExportPanel() {
         <section className="card" aria-labelledby="ex-adapter">
           <h2 id="ex-adapter">Adapter (PEFT)</h2>
           <p className="muted small">
-            <code>adapter_config.json</code> and <code>adapter_model.safetensors</code> in a zip: <code>PeftModel.from_pretrained(base, folder)</code>{' '}
-            loads it, and so does Model → Load PEFT adapter here.
+            <code>adapter_config.json</code> and <code>adapter_model.safetensors</code> in a zip:{' '}
+            <code>PeftModel.from_pretrained(base, folder)</code> loads it, and so does Model → Load PEFT adapter here.
           </p>
           <button type="button" className="btn primary" onClick={() => void exportAdapter()} disabled={busy !== null || !hasAdapter}>
             Export adapter
@@ -42,8 +45,8 @@ export function ExportPanel() {
         <section className="card" aria-labelledby="ex-merged">
           <h2 id="ex-merged">Merged model</h2>
           <p className="muted small">
-            The adapter folded into the base weights: <code>config.json</code>, <code>model.safetensors</code> (float32) and the tokenizer files. Loads
-            with <code>AutoModelForCausalLM</code>, no PEFT needed.
+            The adapter folded into the base weights: <code>config.json</code>, <code>model.safetensors</code> (float32) and the tokenizer
+            files. Loads with <code>AutoModelForCausalLM</code>, no PEFT needed.
           </p>
           <button type="button" className="btn" onClick={() => void exportMerged()} disabled={busy !== null || !hasAdapter}>
             Export merged model
@@ -79,8 +82,8 @@ export function ExportPanel() {
         <section className="card" aria-labelledby="ex-trl">
           <h2 id="ex-trl">TRL script</h2>
           <p className="muted small">
-            <code>train_dpo.py</code> with a DPOConfig holding these settings, the pairs as <code>train.jsonl</code> (and <code>eval.jsonl</code>) beside
-            it; the demo model comes along. Run it with <code>accelerate launch train_dpo.py</code>.
+            <code>train_dpo.py</code> with a DPOConfig holding these settings, the pairs as <code>train.jsonl</code> (and{' '}
+            <code>eval.jsonl</code>) beside it; the demo model comes along. Run it with <code>accelerate launch train_dpo.py</code>.
           </p>
           <button type="button" className="btn" onClick={() => void exportTrl()} disabled={busy !== null || !model || !dataset}>
             Export TRL script

@@ -1,13 +1,5 @@
 import { useId } from 'react';
-import {
-  chooseBackend,
-  deleteStoredModel,
-  loadAdapterFiles,
-  loadDemoModel,
-  loadHubModel,
-  loadModelFolder,
-  setHubRepo,
-} from '../actions';
+import { chooseBackend, deleteStoredModel, loadAdapterFiles, loadDemoModel, loadHubModel, loadModelFolder, setHubRepo } from '../actions';
 import { BusyLine } from '../components/ProgressBar';
 import { formatBytes, formatCount, formatInt } from '../format';
 import { REPO_PATTERN } from '../hub';
@@ -59,8 +51,8 @@ function EngineCard() {
               <>Training runs on the CPU backend, as chosen. WebGPU is available and much faster.</>
             ) : (
               <>
-                <strong>No WebGPU here.</strong> {engine.webgpu.reason} Training still works on the CPU backend: the same numbers, only slower. A
-                current Chrome or Edge with hardware acceleration on gives WebGPU.
+                <strong>No WebGPU here.</strong> {engine.webgpu.reason} Training still works on the CPU backend: the same numbers, only
+                slower. A current Chrome or Edge with hardware acceleration on gives WebGPU.
               </>
             )}
           </p>
@@ -97,7 +89,8 @@ function SourceCard() {
         <div className="source">
           <h3>Model folder</h3>
           <p className="muted small">
-            A Hugging Face folder: <code>config.json</code>, <code>*.safetensors</code>, <code>tokenizer.json</code>, optionally a PEFT adapter.
+            A Hugging Face folder: <code>config.json</code>, <code>*.safetensors</code>, <code>tokenizer.json</code>, optionally a PEFT
+            adapter.
           </p>
           <div className="row-gap">
             <label className="btn file-button" htmlFor={folderId}>
@@ -171,7 +164,13 @@ function SourceCard() {
                   <button type="button" className="btn small" disabled={disabled} onClick={() => void loadHubModel(m.key.slice(4))}>
                     Load
                   </button>
-                  <button type="button" className="btn small ghost" disabled={disabled} onClick={() => void deleteStoredModel(m.key)} aria-label={`Delete ${m.key.slice(4)} from browser storage`}>
+                  <button
+                    type="button"
+                    className="btn small ghost"
+                    disabled={disabled}
+                    onClick={() => void deleteStoredModel(m.key)}
+                    aria-label={`Delete ${m.key.slice(4)} from browser storage`}
+                  >
                     Delete
                   </button>
                 </li>
@@ -198,7 +197,12 @@ function LoadedModelCard() {
   const onCpu = useStudio((s) => s.engine?.backend === 'cpu');
   const adapterId = useId();
   if (!model) return null;
-  const mem = estimateTrainingMemory(model, config.lora, config.dpo.per_device_train_batch_size, config.dpo.max_length ?? model.maxPositions);
+  const mem = estimateTrainingMemory(
+    model,
+    config.lora,
+    config.dpo.per_device_train_batch_size,
+    config.dpo.max_length ?? model.maxPositions,
+  );
   return (
     <section className="card" aria-labelledby="loaded-heading">
       <div className="card-head">
@@ -241,18 +245,19 @@ function LoadedModelCard() {
           Estimated {onCpu ? 'memory' : 'GPU memory'} for training: <strong data-testid="memory-estimate">{formatBytes(mem.total)}</strong>
         </h3>
         <p className="muted small">
-          batch {config.dpo.per_device_train_batch_size} × max_length {config.dpo.max_length ?? model.maxPositions}: weights {formatBytes(mem.weights)},
-          adapter with AdamW state {formatBytes(mem.adapter)}, activations {formatBytes(mem.activations)}, logits {formatBytes(mem.logits)}. An
-          upper-bound estimate; change batch size and max length in Configure.
+          batch {config.dpo.per_device_train_batch_size} × max_length {config.dpo.max_length ?? model.maxPositions}: weights{' '}
+          {formatBytes(mem.weights)}, adapter with AdamW state {formatBytes(mem.adapter)}, activations {formatBytes(mem.activations)},
+          logits {formatBytes(mem.logits)}. An upper-bound estimate; change batch size and max length in Configure.
         </p>
       </div>
       <div className="adapter-box">
         <h3>Start from an adapter</h3>
         {model.startAdapter ? (
           <p>
-            <strong>{model.startAdapter.name}</strong>: r {model.startAdapter.r}, α {model.startAdapter.lora_alpha}, {model.startAdapter.modules} modules (
-            {model.startAdapter.targetModules.join(', ')}), {formatCount(model.startAdapter.parameters)} parameters. Training continues it against a
-            frozen copy (TRL&apos;s behaviour for a PeftModel); scoring and samples use it until a run trains.
+            <strong>{model.startAdapter.name}</strong>: r {model.startAdapter.r}, α {model.startAdapter.lora_alpha},{' '}
+            {model.startAdapter.modules} modules ({model.startAdapter.targetModules.join(', ')}),{' '}
+            {formatCount(model.startAdapter.parameters)} parameters. Training continues it against a frozen copy (TRL&apos;s behaviour for a
+            PeftModel); scoring and samples use it until a run trains.
           </p>
         ) : (
           <p className="muted small">None: training creates a fresh LoRA adapter, and the reference is the model with adapters off.</p>

@@ -6,7 +6,7 @@ import { MetricChart } from '../components/MetricChart';
 import { formatBytes, formatDate, formatMetric, formatSetting } from '../format';
 import { CHARTS, chartLines, chartRows, PALETTE } from '../metrics';
 import { useStudio } from '../store';
-import type { RunRecord } from '../storage';
+import type { RunRecord } from '../../storage';
 import { useResolvedTheme } from '../theme';
 
 function last(history: LogEntry[], key: string): number | undefined {
@@ -30,7 +30,11 @@ function DuplicateForm({ run, onDone }: { run: RunRecord; onDone: () => void }) 
   const betaOk = beta.trim() !== '' && Number(beta) > 0;
   const lrOk = lr.trim() !== '' && Number(lr) > 0;
   const nameOk = name.trim() !== '';
-  const problems = [!nameOk && 'the copy needs a name', !betaOk && 'beta must be a number > 0', !lrOk && 'learning rate must be a number > 0'].filter(Boolean);
+  const problems = [
+    !nameOk && 'the copy needs a name',
+    !betaOk && 'beta must be a number > 0',
+    !lrOk && 'learning rate must be a number > 0',
+  ].filter(Boolean);
   return (
     <form
       className="duplicate-form"
@@ -67,7 +71,8 @@ function DuplicateForm({ run, onDone }: { run: RunRecord; onDone: () => void }) 
         </select>
       </label>
       <label>
-        copy learning rate <input value={lr} onChange={(e) => setLr(e.target.value)} aria-invalid={!lrOk || undefined} inputMode="decimal" />
+        copy learning rate{' '}
+        <input value={lr} onChange={(e) => setLr(e.target.value)} aria-invalid={!lrOk || undefined} inputMode="decimal" />
       </label>
       <button type="submit" className="btn small primary" disabled={problems.length > 0}>
         Create copy
@@ -95,7 +100,8 @@ function RunRow({ run, color, live }: { run: RunRecord; color: string | null; li
   const [duplicating, setDuplicating] = useState(false);
   const selected = compare.includes(run.id);
   const notStarted = run.step === 0 && run.history.length === 0 && run.status === 'stopped';
-  const resumable = !live && (run.status === 'running' || run.status === 'paused' || run.status === 'stopped') && run.step > 0 && run.step < run.totalSteps;
+  const resumable =
+    !live && (run.status === 'running' || run.status === 'paused' || run.status === 'stopped') && run.step > 0 && run.step < run.totalSteps;
   return (
     <>
       <tr className={selected ? 'selected' : undefined}>
@@ -130,7 +136,9 @@ function RunRow({ run, color, live }: { run: RunRecord; color: string | null; li
           </div>
         </td>
         <td className="status-cell">
-          <span className={`status-pill p-${notStarted ? 'draft' : live === 'training' ? 'running' : (live ?? run.status)}`}>{notStarted ? 'not started' : (live ?? STATUS_TEXT[run.status])}</span>
+          <span className={`status-pill p-${notStarted ? 'draft' : live === 'training' ? 'running' : (live ?? run.status)}`}>
+            {notStarted ? 'not started' : (live ?? STATUS_TEXT[run.status])}
+          </span>
           <span className="muted small block">
             step {run.step} / {run.totalSteps || '?'}
           </span>
@@ -164,11 +172,23 @@ function RunRow({ run, color, live }: { run: RunRecord; color: string | null; li
             Duplicate…
           </button>
           {confirmDelete ? (
-            <button type="button" className="btn small danger" onClick={() => void deleteRun(run.id)} onBlur={() => setConfirmDelete(false)} autoFocus>
+            <button
+              type="button"
+              className="btn small danger"
+              onClick={() => void deleteRun(run.id)}
+              onBlur={() => setConfirmDelete(false)}
+              autoFocus
+            >
               Confirm delete
             </button>
           ) : (
-            <button type="button" className="btn small ghost" onClick={() => setConfirmDelete(true)} aria-label={`Delete ${run.name}`} disabled={live !== null}>
+            <button
+              type="button"
+              className="btn small ghost"
+              onClick={() => setConfirmDelete(true)}
+              aria-label={`Delete ${run.name}`}
+              disabled={live !== null}
+            >
               Delete
             </button>
           )}
@@ -237,8 +257,12 @@ export function RunsPanel() {
                 <th scope="col">Run</th>
                 <th scope="col">Status</th>
                 <th scope="col">Settings</th>
-                <th scope="col" className="num">Loss</th>
-                <th scope="col" className="num">Accuracy</th>
+                <th scope="col" className="num">
+                  Loss
+                </th>
+                <th scope="col" className="num">
+                  Accuracy
+                </th>
                 <th scope="col">
                   <span className="visually-hidden">Actions</span>
                 </th>
@@ -246,7 +270,12 @@ export function RunsPanel() {
             </thead>
             <tbody>
               {withLive.map((run) => (
-                <RunRow key={run.id} run={run} color={colorOf(run.id)} live={run.id !== liveId ? null : training.state === 'paused' ? 'paused' : 'training'} />
+                <RunRow
+                  key={run.id}
+                  run={run}
+                  color={colorOf(run.id)}
+                  live={run.id !== liveId ? null : training.state === 'paused' ? 'paused' : 'training'}
+                />
               ))}
             </tbody>
           </table>

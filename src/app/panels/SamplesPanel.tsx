@@ -23,15 +23,16 @@ function Scores() {
         </button>
       </div>
       <p className="muted small">
-        Summed completion log-probs of the policy (the latest run&apos;s adapter, or a loaded one) and the reference, on the eval split or the first{' '}
-        {SCORED_PAIRS} pairs.
+        Summed completion log-probs of the policy (the latest run&apos;s adapter, or a loaded one) and the reference, on the eval split or
+        the first {SCORED_PAIRS} pairs.
       </p>
       {error && <p className="error-text">{error}</p>}
       {scores && (
         <>
           <p>
-            Policy: <strong data-testid="scored-policy">{scores.policy}</strong> · {scores.split} pairs · loss {formatMetric(scores.metrics.loss)} · accuracy{' '}
-            {formatMetric(scores.metrics['rewards/accuracies'])} · margin {formatMetric(scores.metrics['rewards/margins'])}
+            Policy: <strong data-testid="scored-policy">{scores.policy}</strong> · {scores.split} pairs · loss{' '}
+            {formatMetric(scores.metrics.loss)} · accuracy {formatMetric(scores.metrics['rewards/accuracies'])} · margin{' '}
+            {formatMetric(scores.metrics['rewards/margins'])}
           </p>
           <table className="table scores" aria-label="Pair log-probs">
             <thead>
@@ -70,7 +71,11 @@ function Scores() {
 /** A generated answer; one that is empty or only whitespace says so rather than showing nothing. */
 function SampleText({ text }: { text: string }) {
   if (text.trim() === '') {
-    return <p className="sample-text muted">{text.length === 0 ? '(nothing: the model stopped at once)' : `(${text.length} whitespace characters)`}</p>;
+    return (
+      <p className="sample-text muted">
+        {text.length === 0 ? '(nothing: the model stopped at once)' : `(${text.length} whitespace characters)`}
+      </p>
+    );
   }
   return <p className="sample-text">{text}</p>;
 }
@@ -92,7 +97,10 @@ function Samples() {
     let live = true;
     engine()
       .call('previewRows', { offset: 0, count: PROMPT_CHOICES })
-      .then((r) => live && setChoices(r.rows), () => undefined);
+      .then(
+        (r) => live && setChoices(r.rows),
+        () => undefined,
+      );
     return () => {
       live = false;
     };
@@ -134,7 +142,12 @@ function Samples() {
             </label>
             <label className="field narrow">
               <span>temperature</span>
-              <input value={temperature} onChange={(e) => setTemperature(e.target.value)} inputMode="decimal" aria-invalid={!temperatureOk || undefined} />
+              <input
+                value={temperature}
+                onChange={(e) => setTemperature(e.target.value)}
+                inputMode="decimal"
+                aria-invalid={!temperatureOk || undefined}
+              />
             </label>
           </div>
           <button

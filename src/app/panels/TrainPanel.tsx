@@ -38,8 +38,8 @@ export function TrainPanel() {
         <p className="muted">
           {run ? (
             <>
-              <strong>{run.name}</strong> · {run.dataset.name} · {run.model.name} · batch {run.config.per_device_train_batch_size} · max_length{' '}
-              {run.config.max_length ?? 'none'} · checkpoint every {run.saveSteps}
+              <strong>{run.name}</strong> · {run.dataset.name} · {run.model.name} · batch {run.config.per_device_train_batch_size} ·
+              max_length {run.config.max_length ?? 'none'} · checkpoint every {run.saveSteps}
             </>
           ) : training.runId ? (
             'Starting…'

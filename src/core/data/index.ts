@@ -4,4 +4,10 @@ export { extractStringPrompt, extractMessagesPrompt } from './extract-prompt';
 export { ChatTokenizer, type ChatTemplateOptions } from './tokenizer';
 export { tokenizePairs, type TokenizeOptions } from './tokenize';
 export { collatePreference, batchIndices, type CollateOptions } from './collate';
-export { byteLevelTokenizerFiles, byteLevelAlphabet, CHATML_TEMPLATE, BYTE_TOKENIZER_SPECIAL_TOKENS, type ByteTokenizerOptions } from './byte-tokenizer';
+export {
+  byteLevelTokenizerFiles,
+  byteLevelAlphabet,
+  CHATML_TEMPLATE,
+  BYTE_TOKENIZER_SPECIAL_TOKENS,
+  type ByteTokenizerOptions,
+} from './byte-tokenizer';

@@ -110,7 +110,10 @@ export function readRow(value: unknown, line: number, file: string): RowResult {
   if (issues.length || chosen === undefined || rejected === undefined) return failed();
 
   if (typeof chosen !== typeof rejected) {
-    fail(`chosen is ${typeof chosen === 'string' ? 'a string' : 'a message list'} but rejected is not; both must be the same kind`, 'rejected');
+    fail(
+      `chosen is ${typeof chosen === 'string' ? 'a string' : 'a message list'} but rejected is not; both must be the same kind`,
+      'rejected',
+    );
     return failed();
   }
   const identical = deepEqual(chosen, rejected);

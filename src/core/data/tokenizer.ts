@@ -116,7 +116,9 @@ export class ChatTokenizer {
    */
   applyChatTemplate(messages: Message[], opts: ChatTemplateOptions): string {
     if (this.chatTemplate === null) {
-      throw new Error('this tokenizer has no chat template (tokenizer_config.json has no "chat_template"), so conversational data cannot be rendered');
+      throw new Error(
+        'this tokenizer has no chat template (tokenizer_config.json has no "chat_template"), so conversational data cannot be rendered',
+      );
     }
     const specialTokens: Config = {};
     for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token', 'sep_token', 'cls_token', 'mask_token']) {

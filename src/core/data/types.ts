@@ -16,11 +16,7 @@ export type Text = string | Message[];
  * - ultrafeedback_binarized: prompt string with chosen / rejected message lists holding the prompt turn
  */
 export type DatasetFormat =
-  | 'standard'
-  | 'conversational'
-  | 'implicit_prompt'
-  | 'implicit_prompt_conversational'
-  | 'ultrafeedback_binarized';
+  'standard' | 'conversational' | 'implicit_prompt' | 'implicit_prompt_conversational' | 'ultrafeedback_binarized';
 
 /** One valid preference pair, normalised so that prompt is always explicit. */
 export interface PreferenceRow {

@@ -70,8 +70,7 @@ export function preferredRate(grades: AnswerGrade[]): PreferredRate {
 const NEAR_MISS = new Set<AnswerGrade['kind']>(['other-case', 'curt']);
 
 export type CheckerPick =
-  | { chosen: number; rejected: number }
-  | { chosen: null; rejected: null; reason: 'no answer is preferred' | 'every answer is preferred' };
+  { chosen: number; rejected: number } | { chosen: null; rejected: null; reason: 'no answer is preferred' | 'every answer is preferred' };
 
 /**
  * The checker's pair among one prompt's answers (indices into them): the first preferred answer is

@@ -36,7 +36,9 @@ export async function scoreColorPrompts(
   const batchSize = options.batchSize ?? 32;
   for (let i = 0; i < prompts.length; i += batchSize) {
     const chunk = prompts.slice(i, i + batchSize);
-    const ids = chunk.map((p) => tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: p.text }], { addGenerationPrompt: true }), false));
+    const ids = chunk.map((p) =>
+      tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: p.text }], { addGenerationPrompt: true }), false),
+    );
     const outs = await greedyBatch(model, ids, options);
     chunk.forEach((p, j) => {
       const answer = tokenizer.decode(outs[j], true);

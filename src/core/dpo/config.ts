@@ -139,11 +139,7 @@ export function validateDpoConfig(c: DPOConfig): ConfigProblem[] {
     `loss_weights has ${c.loss_weights?.length} values for ${c.loss_type.length} loss types`,
   );
   need(c.label_smoothing >= 0 && c.label_smoothing < 0.5, 'label_smoothing', 'label_smoothing must be in [0, 0.5)');
-  need(
-    !c.loss_type.includes('exo_pair') || c.label_smoothing > 0,
-    'label_smoothing',
-    'exo_pair needs label_smoothing > 0 (e.g. 1e-3)',
-  );
+  need(!c.loss_type.includes('exo_pair') || c.label_smoothing > 0, 'label_smoothing', 'exo_pair needs label_smoothing > 0 (e.g. 1e-3)');
   need(
     !c.use_weighting || !c.loss_type.some((t) => t === 'aot' || t === 'aot_unpaired'),
     'use_weighting',
@@ -153,9 +149,21 @@ export function validateDpoConfig(c: DPOConfig): ConfigProblem[] {
   need(c.max_length === null || c.max_length >= 2, 'max_length', 'max_length must be at least 2');
   need(c.max_prompt_length === null || c.max_prompt_length >= 1, 'max_prompt_length', 'max_prompt_length must be at least 1');
   need(c.learning_rate > 0, 'learning_rate', 'learning_rate must be greater than 0');
-  need(Number.isInteger(c.per_device_train_batch_size) && c.per_device_train_batch_size >= 1, 'per_device_train_batch_size', 'batch size must be a whole number ≥ 1');
-  need(Number.isInteger(c.per_device_eval_batch_size) && c.per_device_eval_batch_size >= 1, 'per_device_eval_batch_size', 'eval batch size must be a whole number ≥ 1');
-  need(Number.isInteger(c.gradient_accumulation_steps) && c.gradient_accumulation_steps >= 1, 'gradient_accumulation_steps', 'gradient accumulation must be a whole number ≥ 1');
+  need(
+    Number.isInteger(c.per_device_train_batch_size) && c.per_device_train_batch_size >= 1,
+    'per_device_train_batch_size',
+    'batch size must be a whole number ≥ 1',
+  );
+  need(
+    Number.isInteger(c.per_device_eval_batch_size) && c.per_device_eval_batch_size >= 1,
+    'per_device_eval_batch_size',
+    'eval batch size must be a whole number ≥ 1',
+  );
+  need(
+    Number.isInteger(c.gradient_accumulation_steps) && c.gradient_accumulation_steps >= 1,
+    'gradient_accumulation_steps',
+    'gradient accumulation must be a whole number ≥ 1',
+  );
   need(c.max_steps > 0 || c.num_train_epochs > 0, 'max_steps', 'set max_steps > 0 or num_train_epochs > 0');
   need(c.warmup_ratio >= 0 && c.warmup_ratio < 1, 'warmup_ratio', 'warmup_ratio must be in [0, 1)');
   need(c.max_grad_norm >= 0, 'max_grad_norm', 'max_grad_norm must be ≥ 0');

@@ -70,12 +70,7 @@ export interface TokenScores {
  * Scores N hidden states [N, d] against the head [V, d]: the composed-op reference, materialising the
  * [N, V] logits. Log-softmax in float32 with max subtraction (tf.logSumExp subtracts the max).
  */
-export function scoreTokensComposed(
-  hidden: tf.Tensor2D,
-  head: tf.Tensor2D,
-  labels: tf.Tensor1D,
-  withWpo: boolean,
-): TokenScores {
+export function scoreTokensComposed(hidden: tf.Tensor2D, head: tf.Tensor2D, labels: tf.Tensor1D, withWpo: boolean): TokenScores {
   return tidyObject(() => {
     const [n] = hidden.shape;
     const vocab = head.shape[0];
@@ -106,10 +101,7 @@ export function gatherRows(x: tf.Tensor2D, idx: tf.Tensor1D): tf.Tensor2D {
     save([indices]);
     return {
       value: tf.gather(input, indices),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.scatterND(tf.expandDims(saved[0], 1), dy, input.shape),
-        tf.zerosLike(saved[0]),
-      ],
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.scatterND(tf.expandDims(saved[0], 1), dy, input.shape), tf.zerosLike(saved[0])],
     };
   });
   return f(x, idx) as tf.Tensor2D;

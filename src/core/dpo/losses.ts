@@ -84,9 +84,7 @@ export function validateLossConfig(config: LossConfig): void {
     throw new Error(`${where}.label_smoothing must be > 0 for loss_type 'exo_pair' (log ε is part of the loss); TRL uses e.g. 1e-3`);
   }
   if (!(F_DIVERGENCE_TYPES as readonly string[]).includes(config.f_divergence_type)) {
-    throw new Error(
-      `${where}.f_divergence_type: unknown '${config.f_divergence_type}'; expected one of ${F_DIVERGENCE_TYPES.join(', ')}`,
-    );
+    throw new Error(`${where}.f_divergence_type: unknown '${config.f_divergence_type}'; expected one of ${F_DIVERGENCE_TYPES.join(', ')}`);
   }
   if (config.f_divergence_type === 'alpha_divergence' && !Number.isFinite(config.f_alpha_divergence_coef)) {
     throw new Error(`${where}.f_alpha_divergence_coef must be finite, got ${config.f_alpha_divergence_coef}`);
@@ -176,10 +174,7 @@ const PER_ROW_LOSS: Record<LossType, (t: LossTerms) => tf.Tensor> = {
   nca_pair: (t) => {
     const rc = tf.mul(t.sC, t.beta);
     const rr = tf.mul(t.sR, t.beta);
-    return tf.sub(
-      tf.neg(logSigmoid(rc)),
-      tf.mul(tf.add(logSigmoid(tf.neg(rc)), logSigmoid(tf.neg(rr))), 0.5),
-    );
+    return tf.sub(tf.neg(logSigmoid(rc)), tf.mul(tf.add(logSigmoid(tf.neg(rc)), logSigmoid(tf.neg(rr))), 0.5));
   },
 
   robust: (t) => {

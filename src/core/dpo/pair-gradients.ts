@@ -59,7 +59,15 @@ function lossPartials(inputs: LossInputs, config: LossConfig): tf.Tensor[] {
   const xs: tf.Tensor[] = [inputs.chosen_logps, inputs.rejected_logps];
   if (inputs.sft_loss) xs.push(inputs.sft_loss);
   const f = (...args: tf.Tensor[]) => {
-    const loss = dpoLoss({ ...inputs, chosen_logps: args[0] as tf.Tensor1D, rejected_logps: args[1] as tf.Tensor1D, sft_loss: args[2] as tf.Scalar | undefined }, config).loss;
+    const loss = dpoLoss(
+      {
+        ...inputs,
+        chosen_logps: args[0] as tf.Tensor1D,
+        rejected_logps: args[1] as tf.Tensor1D,
+        sft_loss: args[2] as tf.Scalar | undefined,
+      },
+      config,
+    ).loss;
     const anchor = args.map((a) => tf.sum(a)).reduce((s, a) => tf.add(s, a));
     return tf.add(loss, tf.mul(anchor, 0)) as tf.Scalar;
   };
@@ -108,7 +116,13 @@ function singleRow(batch: PreferenceBatch, index: CompletionIndex, row: number):
  * ∇θ of (coefLogps·L + coefPlain·P) for one sequence, one tensor per parameter (zeros where the
  * sequence does not reach a parameter). Dropout stays off, as in evaluation.
  */
-function rowGradient(models: DpoModels, row: { ids: Int32Array; index: CompletionIndex }, coefLogps: number, coefPlain: number, params: tf.Variable[]): tf.Tensor[] {
+function rowGradient(
+  models: DpoModels,
+  row: { ids: Int32Array; index: CompletionIndex },
+  coefLogps: number,
+  coefPlain: number,
+  params: tf.Variable[],
+): tf.Tensor[] {
   const T = row.ids.length;
   const { grads, value } = tf.variableGrads(() => {
     const ids = tf.tensor2d(row.ids, [1, T], 'int32');

@@ -29,13 +29,7 @@ function checkCount(name: string, value: number): void {
  * The learning rate after `step` optimizer updates (LambdaLR's last_epoch): update k (1-based) runs at
  * learningRateAt(k − 1, …), and the rate the scheduler reports after k updates is learningRateAt(k, …).
  */
-export function learningRateAt(
-  step: number,
-  totalSteps: number,
-  warmupSteps: number,
-  base: number,
-  type: LrSchedulerType,
-): number {
+export function learningRateAt(step: number, totalSteps: number, warmupSteps: number, base: number, type: LrSchedulerType): number {
   checkCount('step', step);
   checkCount('totalSteps', totalSteps);
   checkCount('warmupSteps', warmupSteps);

@@ -200,7 +200,11 @@ export class DPOTrainer {
         let kept: Parameters<typeof readBatchResult>[1] | undefined;
         const dropout = { on: !c.disable_dropout, seed: this.dropoutRng.int(2 ** 31) };
         const { value, grads } = tf.variableGrads(
-          () => tf.div(policyLoss(this.models, batch, index, ref, c, (x) => (kept = x), dropout), micro) as tf.Scalar,
+          () =>
+            tf.div(
+              policyLoss(this.models, batch, index, ref, c, (x) => (kept = x), dropout),
+              micro,
+            ) as tf.Scalar,
           this.params,
         );
         const lossValue = (await value.data())[0] * micro;

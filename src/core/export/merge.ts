@@ -110,7 +110,9 @@ export async function mergeAdapter(
     const [r, inFeatures] = pair.shapeA;
     const [outFeatures, rB] = pair.shapeB;
     if (rB !== r) {
-      throw new Error(`mergeAdapter: "${path}": lora_A ${shapeText(pair.shapeA)} and lora_B ${shapeText(pair.shapeB)} disagree on the rank`);
+      throw new Error(
+        `mergeAdapter: "${path}": lora_A ${shapeText(pair.shapeA)} and lora_B ${shapeText(pair.shapeB)} disagree on the rank`,
+      );
     }
     const weight = base.get(name)!;
     const fanInFanOut = isGpt2 && isGpt2Conv1DPath(modulePath);

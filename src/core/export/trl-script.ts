@@ -45,7 +45,10 @@ function loraArgs(lora: LoraConfig): Arg[] {
         : pyLiteral(lora.target_modules, 'lora.target_modules');
   return [
     ['r', pyInt(lora.r, 'lora.r')],
-    ['lora_alpha', Number.isInteger(lora.lora_alpha) ? pyInt(lora.lora_alpha, 'lora.lora_alpha') : pyFloat(lora.lora_alpha, 'lora.lora_alpha')],
+    [
+      'lora_alpha',
+      Number.isInteger(lora.lora_alpha) ? pyInt(lora.lora_alpha, 'lora.lora_alpha') : pyFloat(lora.lora_alpha, 'lora.lora_alpha'),
+    ],
     ['lora_dropout', pyFloat(lora.lora_dropout, 'lora.lora_dropout')],
     ['target_modules', targets],
     ['use_rslora', pyLiteral(lora.use_rslora, 'lora.use_rslora')],

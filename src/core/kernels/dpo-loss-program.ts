@@ -59,7 +59,9 @@ export function lossTypeWeights(config: LossConfig): Record<LossType, number> {
 function fDivergenceCode(config: LossConfig): number {
   // α → 1 is reverse KL; the composed loss switches at the same tolerance.
   const alphaIsOne = Math.abs(config.f_alpha_divergence_coef - 1) < 1e-6;
-  return config.f_divergence_type === 'alpha_divergence' && alphaIsOne ? F_DIVERGENCE_CODE.reverse_kl : F_DIVERGENCE_CODE[config.f_divergence_type];
+  return config.f_divergence_type === 'alpha_divergence' && alphaIsOne
+    ? F_DIVERGENCE_CODE.reverse_kl
+    : F_DIVERGENCE_CODE[config.f_divergence_type];
 }
 
 interface UniformField {
@@ -140,18 +142,15 @@ class DpoLossProgram implements WebGPUProgram {
  * Runs the program: the seven [B] inputs and the uniform values (dpoLossUniformValues) → [B + 1, 14]
  * (DPO_LOSS_COLUMN). `output`, when given, is written in place (tests pass a poisoned tensor).
  */
-export function runDpoLoss(
-  backend: WebGPUBackend,
-  inputs: DpoLossProgramInputs,
-  uniformValues: number[],
-  output?: TensorInfo,
-): TensorInfo {
+export function runDpoLoss(backend: WebGPUBackend, inputs: DpoLossProgramInputs, uniformValues: number[], output?: TensorInfo): TensorInfo {
   const where = 'DPO loss (webgpu)';
   const pairs = inputs.chosen.shape[0] ?? 0;
   for (const name of DPO_LOSS_PROGRAM_INPUTS) {
     const t = inputs[name];
     if (t.dtype !== 'float32' || t.shape.length !== 1 || t.shape[0] !== pairs) {
-      throw new Error(`${where}: ${INPUT_FIELD[name]} must be [${pairs}] float32 like chosen_logps, got [${t.shape.join(', ')}] ${t.dtype}`);
+      throw new Error(
+        `${where}: ${INPUT_FIELD[name]} must be [${pairs}] float32 like chosen_logps, got [${t.shape.join(', ')}] ${t.dtype}`,
+      );
     }
   }
   if (!(pairs >= 1 && pairs <= DPO_LOSS_MAX_PAIRS)) {
@@ -161,7 +160,9 @@ export function runDpoLoss(
     throw new Error(`${where}: ${uniformValues.length} uniform values, expected ${UNIFORM_FIELDS.length} (use dpoLossUniformValues)`);
   }
   if (output && (output.dtype !== 'float32' || output.shape.join() !== [pairs + 1, DPO_LOSS_COLUMNS].join())) {
-    throw new Error(`${where}: output must be [${pairs + 1}, ${DPO_LOSS_COLUMNS}] float32, got [${output.shape.join(', ')}] ${output.dtype}`);
+    throw new Error(
+      `${where}: output must be [${pairs + 1}, ${DPO_LOSS_COLUMNS}] float32, got [${output.shape.join(', ')}] ${output.dtype}`,
+    );
   }
   const ordered = DPO_LOSS_PROGRAM_INPUTS.map((name) => inputs[name]);
   const uniforms = UNIFORM_FIELDS.map((field, k) => ({

@@ -41,7 +41,14 @@ if (tf.getKernel(KERNEL, 'webgpu') === undefined) {
 
 function checkInputs(inputs: LossInputs, config: LossConfig): void {
   const where = 'dpoLossFused';
-  const fields = ['chosen_logps', 'rejected_logps', 'ref_chosen_logps', 'ref_rejected_logps', 'chosen_lengths', 'rejected_lengths'] as const;
+  const fields = [
+    'chosen_logps',
+    'rejected_logps',
+    'ref_chosen_logps',
+    'ref_rejected_logps',
+    'chosen_lengths',
+    'rejected_lengths',
+  ] as const;
   for (const name of fields) {
     if (!(inputs[name] instanceof tf.Tensor)) throw new Error(`${where}: inputs.${name} is missing`);
   }
@@ -83,7 +90,9 @@ export function dpoLossFused(inputs: LossInputs, config: LossConfig): LossOutput
   checkInputs(inputs, config);
   const backend = tf.getBackend();
   if (backend !== 'webgpu') {
-    throw new Error(`dpoLossFused: the fused kernel runs on the 'webgpu' backend only (current backend: '${backend}'); use dpoLoss elsewhere`);
+    throw new Error(
+      `dpoLossFused: the fused kernel runs on the 'webgpu' backend only (current backend: '${backend}'); use dpoLoss elsewhere`,
+    );
   }
   const pairs = inputs.chosen_logps.shape[0];
   if (pairs > DPO_LOSS_MAX_PAIRS) return dpoLoss(inputs, config);

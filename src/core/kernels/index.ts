@@ -35,11 +35,7 @@ export function kernelsFor(backendName: string, mode: KernelMode): { scorer: Tok
   return { scorer: scorerFor(backendName, mode), loss: lossFor(backendName, mode) };
 }
 
-export {
-  logSoftmaxRowStats,
-  selectiveLogSoftmax,
-  type LogSoftmaxRowStats,
-} from './selective-log-softmax';
+export { logSoftmaxRowStats, selectiveLogSoftmax, type LogSoftmaxRowStats } from './selective-log-softmax';
 export { logSoftmaxRowStatsComposed, selectiveLogSoftmaxComposed } from './selective-log-softmax-composed';
 export {
   DEFAULT_MAX_CHUNK_BYTES,

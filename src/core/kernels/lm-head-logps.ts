@@ -3,12 +3,7 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { scoreTokensComposed, type TokenScores } from '../dpo/logps';
 import { lmHeadHiddenGrad, lmHeadLogits } from './lm-head-matmul';
 import { ROW_STAT } from './selective-log-softmax-programs';
-import {
-  gradTerms,
-  selectiveLogSoftmaxGradKernel,
-  selectiveLogSoftmaxKernel,
-  validLabels,
-} from './selective-log-softmax';
+import { gradTerms, selectiveLogSoftmaxGradKernel, selectiveLogSoftmaxKernel, validLabels } from './selective-log-softmax';
 
 /**
  * LM-head log-probs without the [N, V] logits: hidden [N, d] × head [V, d]ᵀ is taken a block of rows
@@ -136,12 +131,19 @@ function sliceLabels(labels: tf.Tensor1D, slice: VocabSlice): tf.Tensor1D {
  */
 function mergeSliceStats(parts: tf.Tensor2D[], slices: VocabSlice[], labels: tf.Tensor1D, vocab: number): tf.Tensor2D {
   return tf.tidy(() => {
-    const column = (k: number) => tf.stack(parts.map((p) => tf.squeeze(tf.slice(p, [0, k], [-1, 1]), [1])), 1) as tf.Tensor2D;
+    const column = (k: number) =>
+      tf.stack(
+        parts.map((p) => tf.squeeze(tf.slice(p, [0, k], [-1, 1]), [1])),
+        1,
+      ) as tf.Tensor2D;
     const maxes = column(ROW_STAT.max);
     const rowMax = tf.max(maxes, 1);
     const rel = tf.add(tf.sub(maxes, tf.expandDims(rowMax, 1)), column(ROW_STAT.logS1));
     const logS1 = tf.logSumExp(rel, 1);
-    const holds = tf.stack(slices.map((s) => validLabels(labels, s.start, s.width)), 1);
+    const holds = tf.stack(
+      slices.map((s) => validLabels(labels, s.start, s.width)),
+      1,
+    );
     const pickedRel = tf.sum(tf.mul(holds, tf.add(column(ROW_STAT.logp), rel)), 1);
     const logp = tf.mul(tf.sub(pickedRel, logS1), tf.sum(holds, 1));
     const widths = tf.tensor1d(slices.map((s) => s.width / vocab));
@@ -166,9 +168,7 @@ function overRowBlocks(rows: number, perBlock: number, block: (start: number, co
 
 /** Row statistics [n, 5] of a block of hidden states against the whole vocabulary, slice by slice. */
 function blockRowStats(h: tf.Tensor2D, labels: tf.Tensor1D, slices: VocabSlice[], vocab: number): tf.Tensor2D {
-  const parts = slices.map((s) =>
-    tf.tidy(() => selectiveLogSoftmaxKernel(lmHeadLogits(h, headSlice(s)), sliceLabels(labels, s))),
-  );
+  const parts = slices.map((s) => tf.tidy(() => selectiveLogSoftmaxKernel(lmHeadLogits(h, headSlice(s)), sliceLabels(labels, s))));
   return slices.length === 1 ? parts[0] : mergeSliceStats(parts, slices, labels, vocab);
 }
 
@@ -279,7 +279,9 @@ export function makeFusedScorer(chunking: LmHeadChunking = {}): SlicedHeadScorer
         value: pick([ROW_STAT.logp, ROW_STAT.logitMean, ROW_STAT.logSumP2]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           if (pieces.some((p) => p.isDisposed)) {
-            throw new Error('scoreTokensFused: the head [V, d] was disposed before the backward pass; pass a weight that outlives the step');
+            throw new Error(
+              'scoreTokensFused: the head [V, d] was disposed before the backward pass; pass a weight that outlives the step',
+            );
           }
           const [savedHidden, savedLabels, savedShift, savedLogits] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D?];
           return overRowBlocks(rows, plan.rowsPerChunk, (start, count) => {

@@ -23,7 +23,12 @@ export function lmHeadMatmulFits(hiddenSize: number): boolean {
 }
 
 /** The shaders' ROWS_* placeholders, unrolled for ROWS rows so every accumulator stays a register. */
-function unrollRows(source: string, declare: (i: number) => string, accumulate: (i: number) => string, store: (i: number) => string): string {
+function unrollRows(
+  source: string,
+  declare: (i: number) => string,
+  accumulate: (i: number) => string,
+  store: (i: number) => string,
+): string {
   const rows = Array.from({ length: ROWS }, (_, i) => i);
   const expand = (text: string, marker: string, line: (i: number) => string) => {
     const pattern = new RegExp(`^( *)${marker}$`, 'm');

@@ -1,10 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import {
-  ROW_STAT,
-  runSelectiveLogSoftmax,
-  runSelectiveLogSoftmaxGrad,
-} from './selective-log-softmax-programs';
+import { ROW_STAT, runSelectiveLogSoftmax, runSelectiveLogSoftmaxGrad } from './selective-log-softmax-programs';
 
 /**
  * The fused selective log-softmax as tfjs kernels on the webgpu backend, with its gradient registered,
@@ -51,8 +47,7 @@ if (tf.getKernel(FORWARD_KERNEL, 'webgpu') === undefined) {
   tf.registerKernel({
     kernelName: FORWARD_KERNEL,
     backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend }) =>
-      runSelectiveLogSoftmax(backend as WebGPUBackend, input(inputs, 'logits'), input(inputs, 'labels')),
+    kernelFunc: ({ inputs, backend }) => runSelectiveLogSoftmax(backend as WebGPUBackend, input(inputs, 'logits'), input(inputs, 'labels')),
   });
   tf.registerKernel({
     kernelName: BACKWARD_KERNEL,
@@ -87,7 +82,9 @@ if (tf.getKernel(FORWARD_KERNEL, 'webgpu') === undefined) {
 function assertWebGpu(op: string): void {
   const backend = tf.getBackend();
   if (backend !== 'webgpu') {
-    throw new Error(`${op}: the fused kernel runs on the 'webgpu' backend only (current backend: '${backend}'); use the composed reference elsewhere`);
+    throw new Error(
+      `${op}: the fused kernel runs on the 'webgpu' backend only (current backend: '${backend}'); use the composed reference elsewhere`,
+    );
   }
 }
 
@@ -102,9 +99,7 @@ function assertLogitsAndLabels(op: string, logits: tf.Tensor, labels: tf.Tensor)
 
 /** 1 where lo ≤ label < lo + width, else 0, as float32 [N]. */
 export function validLabels(labels: tf.Tensor1D, lo: number, width: number): tf.Tensor1D {
-  return tf.tidy(() =>
-    tf.cast(tf.logicalAnd(tf.greaterEqual(labels, lo), tf.less(labels, lo + width)), 'float32'),
-  ) as tf.Tensor1D;
+  return tf.tidy(() => tf.cast(tf.logicalAnd(tf.greaterEqual(labels, lo), tf.less(labels, lo + width)), 'float32')) as tf.Tensor1D;
 }
 
 /**

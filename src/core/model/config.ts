@@ -117,7 +117,10 @@ function parseRopeScaling(keys: ConfigKeys): RopeScaling | null {
   // Older configs spell rope_type as "type".
   const ropeType = params.rope_type ?? params.type ?? 'default';
   if (typeof ropeType !== 'string' || !SUPPORTED_ROPE_TYPES.includes(ropeType)) {
-    throw keys.error(key, `has rope type ${JSON.stringify(ropeType)}, which is not supported; supported: ${SUPPORTED_ROPE_TYPES.join(', ')}`);
+    throw keys.error(
+      key,
+      `has rope type ${JSON.stringify(ropeType)}, which is not supported; supported: ${SUPPORTED_ROPE_TYPES.join(', ')}`,
+    );
   }
   if (ropeType === 'default') return null;
   const field = (name: string): number => {

@@ -51,7 +51,10 @@ export async function generateBatch(model: CausalLM, prompts: number[][], option
     const picked = tf.tidy(() => {
       const hidden = model.hidden(tf.tensor2d(ids, [rows.length, T], 'int32'), { adapter: options.adapter });
       const flat = tf.reshape(hidden, [-1, model.config.hidden_size]) as tf.Tensor2D;
-      const at = tf.tensor1d(rows.map((r, i) => i * T + seqs[r].length - 1), 'int32');
+      const at = tf.tensor1d(
+        rows.map((r, i) => i * T + seqs[r].length - 1),
+        'int32',
+      );
       const logits = tf.matMul(tf.gather(flat, at), model.headWeight(), false, true);
       return greedy ? tf.argMax(logits, 1) : logits;
     });

@@ -5,10 +5,5 @@ export { memorySource, subSource, urlSource, fileListSource, filePath, readJsonF
 export { loadCausalLM, createCausalLM } from './load';
 export { createLoraAdapter, cloneAdapterFrozen, disposeAdapter, loraScaling, selectTargetModules } from './lora';
 export { saveAdapter, loadAdapter, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from './peft';
-export {
-  randomCheckpoint,
-  type RandomCheckpoint,
-  type RandomCheckpointDims,
-  type RandomCheckpointOptions,
-} from './random-checkpoint';
+export { randomCheckpoint, type RandomCheckpoint, type RandomCheckpointDims, type RandomCheckpointOptions } from './random-checkpoint';
 export { generateIds, type GenerateOptions } from './generate';

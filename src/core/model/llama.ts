@@ -182,13 +182,7 @@ export function causalMask(seq: number, slidingWindow: number | null): tf.Tensor
  * per query head, the H/KV query heads of a group are stacked along the sequence axis, so one batched
  * matmul serves them.
  */
-export function causalAttention(
-  q: tf.Tensor4D,
-  k: tf.Tensor4D,
-  v: tf.Tensor4D,
-  mask: tf.Tensor2D,
-  g: AttentionGeometry,
-): tf.Tensor2D {
+export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D, g: AttentionGeometry): tf.Tensor2D {
   const group = g.heads / g.kvHeads;
   // Scaling q rather than the scores touches T times fewer numbers.
   const grouped = tf.reshape(tf.mul(q, g.scale), [g.batch, g.kvHeads, group * g.seq, g.headDim]);

@@ -67,9 +67,7 @@ function checkTensors(expected: Map<string, number[]>, tensors: Map<string, Host
 export function createCausalLM(config: ModelConfig, tensors: Map<string, HostTensor>, source: string): CausalLM {
   const builder = Object.hasOwn(BUILDERS, config.architecture) ? BUILDERS[config.architecture] : undefined;
   if (!builder) {
-    throw new Error(
-      `${source}: architecture "${config.architecture}" is not supported (supported: ${Object.keys(BUILDERS).join(', ')})`,
-    );
+    throw new Error(`${source}: architecture "${config.architecture}" is not supported (supported: ${Object.keys(BUILDERS).join(', ')})`);
   }
   const named = new Map<string, HostTensor>();
   for (const [name, tensor] of tensors) named.set(builder.canonicalName(name), tensor);

@@ -164,8 +164,7 @@ export async function loadAdapter(src: FileSource, model: CausalLM): Promise<Lor
   if (bytes === null) {
     const hasBin = (await src.readBytes('adapter_model.bin')) !== null;
     throw new Error(
-      `${weightsPath} is missing` +
-        (hasBin ? ': only adapter_model.bin was found; re-save the adapter with safe_serialization=True' : ''),
+      `${weightsPath} is missing` + (hasBin ? ': only adapter_model.bin was found; re-save the adapter with safe_serialization=True' : ''),
     );
   }
   const modulesByPath = new Map(model.linearModules().map((m) => [m.path, m]));
@@ -194,9 +193,7 @@ export async function loadAdapter(src: FileSource, model: CausalLM): Promise<Lor
   const config = parseAdapterConfig(json, configPath, () => [...halves.keys()]);
   const expectShape = ([name, tensor]: [string, HostTensor], shape: number[], why: string) => {
     if (tensor.shape.length !== 2 || tensor.shape[0] !== shape[0] || tensor.shape[1] !== shape[1]) {
-      throw new Error(
-        `${weightsPath}: tensor "${name}" has shape [${tensor.shape.join(', ')}], expected [${shape.join(', ')}] (${why})`,
-      );
+      throw new Error(`${weightsPath}: tensor "${name}" has shape [${tensor.shape.join(', ')}], expected [${shape.join(', ')}] (${why})`);
     }
   };
   // Model order, so that an adapter reads and saves the same way whatever order the file lists it in.

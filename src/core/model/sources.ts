@@ -109,13 +109,19 @@ export function fileListSource(files: readonly PickedFile[], name: string): File
   }
   function find(path: string): PickedFile | null {
     const wanted = trimSlashes(path);
-    const exact = only(indicesWhere((p) => p === wanted), wanted);
+    const exact = only(
+      indicesWhere((p) => p === wanted),
+      wanted,
+    );
     const slash = wanted.lastIndexOf('/');
     if (exact !== null || slash < 0) return exact;
     const folder = wanted.slice(0, slash + 1);
     if (paths.some((p) => p.startsWith(folder))) return null;
     const bareName = wanted.slice(slash + 1);
-    return only(indicesWhere((p) => p.slice(p.lastIndexOf('/') + 1) === bareName), wanted);
+    return only(
+      indicesWhere((p) => p.slice(p.lastIndexOf('/') + 1) === bareName),
+      wanted,
+    );
   }
   return {
     name,

@@ -48,10 +48,16 @@ export function validateSftConfig(c: SFTConfig): string[] {
     if (!ok) problems.push(message);
   };
   need(c.learning_rate > 0, `learning_rate: must be > 0, got ${c.learning_rate}`);
-  need(Number.isInteger(c.per_device_train_batch_size) && c.per_device_train_batch_size >= 1, `per_device_train_batch_size: must be a whole number ≥ 1, got ${c.per_device_train_batch_size}`);
+  need(
+    Number.isInteger(c.per_device_train_batch_size) && c.per_device_train_batch_size >= 1,
+    `per_device_train_batch_size: must be a whole number ≥ 1, got ${c.per_device_train_batch_size}`,
+  );
   need(c.max_steps > 0 || c.num_train_epochs > 0, 'max_steps: set max_steps > 0 or num_train_epochs > 0');
   need(c.max_grad_norm >= 0, `max_grad_norm: must be ≥ 0, got ${c.max_grad_norm}`);
   need(Number.isInteger(c.logging_steps) && c.logging_steps >= 1, `logging_steps: must be a whole number ≥ 1, got ${c.logging_steps}`);
-  need(c.max_length === null || (Number.isInteger(c.max_length) && c.max_length >= 2), `max_length: must be a whole number ≥ 2 or null, got ${c.max_length}`);
+  need(
+    c.max_length === null || (Number.isInteger(c.max_length) && c.max_length >= 2),
+    `max_length: must be a whole number ≥ 2 or null, got ${c.max_length}`,
+  );
   return problems;
 }

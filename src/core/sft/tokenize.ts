@@ -23,7 +23,8 @@ function startsWith(ids: number[], prefix: number[]): boolean {
 function jointIds(example: SftExample, index: number, tok: ChatTokenizer): { prompt: number[]; full: number[] } {
   const { prompt, completion } = example;
   if (typeof prompt !== 'string' && typeof completion !== 'string') {
-    const render = (messages: Message[], addGenerationPrompt: boolean) => tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt }), false);
+    const render = (messages: Message[], addGenerationPrompt: boolean) =>
+      tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt }), false);
     return { prompt: render(prompt, true), full: render([...prompt, ...completion], false) };
   }
   if (typeof prompt === 'string' && typeof completion === 'string') {

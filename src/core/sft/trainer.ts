@@ -69,7 +69,12 @@ export class SFTTrainer {
     this.stepsPerEpoch = Math.ceil(init.train.length / c.per_device_train_batch_size);
     this.totalSteps = c.max_steps > 0 ? c.max_steps : Math.ceil(this.stepsPerEpoch * c.num_train_epochs);
     this.warmupSteps = warmupStepsFor(this.totalSteps, c.warmup_ratio, c.warmup_steps);
-    this.optimizer = new AdamW(init.params, { beta1: c.adam_beta1, beta2: c.adam_beta2, eps: c.adam_epsilon, weight_decay: c.weight_decay });
+    this.optimizer = new AdamW(init.params, {
+      beta1: c.adam_beta1,
+      beta2: c.adam_beta2,
+      eps: c.adam_epsilon,
+      weight_decay: c.weight_decay,
+    });
     this.epochBatches = this.batchesFor(0);
     this.gradients = init.gradients ?? localGradients(init.model, init.params, init.adapter, this.collateOptions);
   }
@@ -113,7 +118,10 @@ export class SFTTrainer {
       const { grads: clipped, norm } = await clipGradNorm(mean, c.max_grad_norm);
       try {
         if (!Number.isFinite(norm)) throw new Error(`SFT: non-finite gradient norm at step ${this.globalStep + 1}`);
-        this.optimizer.step(clipped, learningRateAt(this.globalStep, this.totalSteps, this.warmupSteps, c.learning_rate, c.lr_scheduler_type));
+        this.optimizer.step(
+          clipped,
+          learningRateAt(this.globalStep, this.totalSteps, this.warmupSteps, c.learning_rate, c.lr_scheduler_type),
+        );
       } finally {
         tf.dispose(clipped);
       }

@@ -38,7 +38,15 @@ describe('npm run dpo', () => {
   it('explains itself: --help per command, unknown options and bad values are clear errors', async () => {
     const help = await dpo('train', '--help');
     expect(help.code).toBe(0);
-    for (const flag of ['--beta', '--loss_type', '--learning_rate', '--per_device_train_batch_size', '--lora_r', '--output_dir', '--precompute_ref_log_probs']) {
+    for (const flag of [
+      '--beta',
+      '--loss_type',
+      '--learning_rate',
+      '--per_device_train_batch_size',
+      '--lora_r',
+      '--output_dir',
+      '--precompute_ref_log_probs',
+    ]) {
       expect(help.stdout).toContain(flag);
     }
     const unknown = await dpo('eval', '--model', modelDir, '--data', dataFile, '--betta', '0.1');
@@ -55,7 +63,10 @@ describe('npm run dpo', () => {
   it('eval writes a JSON object per valid pair and the metrics last; bad lines go to stderr with their numbers', async () => {
     const r = await dpo('eval', '--model', modelDir, '--data', dataFile, '--beta', '0.1', '--per_device_eval_batch_size', '4');
     expect(r.code, r.stderr).toBe(0);
-    const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const out = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(out).toHaveLength(7);
     expect(r.stderr).toMatch(/pairs\.jsonl:3\b/);
     expect(r.stderr).toMatch(/pairs\.jsonl:5\b.*rejected/);
@@ -73,7 +84,15 @@ describe('npm run dpo', () => {
     const { metrics } = out[6];
     expect(metrics.loss).toBeCloseTo(LN2, 6);
     expect(metrics['rewards/accuracies']).toBe(0);
-    for (const k of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected']) {
+    for (const k of [
+      'rewards/chosen',
+      'rewards/rejected',
+      'rewards/margins',
+      'logps/chosen',
+      'logps/rejected',
+      'logits/chosen',
+      'logits/rejected',
+    ]) {
       expect(Number.isFinite(metrics[k]), k).toBe(true);
     }
   });
@@ -81,17 +100,54 @@ describe('npm run dpo', () => {
   it('train writes metrics.jsonl, a PEFT adapter and trainer_state.json; eval with the adapter sees the change', async () => {
     const outDir = join(dir, 'run');
     const r = await dpo(
-      'train', '--model', modelDir, '--data', 'examples/shout-whisper.jsonl', '--output-dir', outDir,
-      '--max_steps', '4', '--per_device_train_batch_size', '4', '--learning_rate', '1e-2', '--logging_steps', '2',
-      '--lora_r', '4', '--lora_target_modules', 'q_proj,v_proj', '--eval_split', '0.25', '--eval_steps', '2',
+      'train',
+      '--model',
+      modelDir,
+      '--data',
+      'examples/shout-whisper.jsonl',
+      '--output-dir',
+      outDir,
+      '--max_steps',
+      '4',
+      '--per_device_train_batch_size',
+      '4',
+      '--learning_rate',
+      '1e-2',
+      '--logging_steps',
+      '2',
+      '--lora_r',
+      '4',
+      '--lora_target_modules',
+      'q_proj,v_proj',
+      '--eval_split',
+      '0.25',
+      '--eval_steps',
+      '2',
     );
     expect(r.code, r.stderr).toBe(0);
-    const logs = readFileSync(join(outDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const logs = readFileSync(join(outDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const train = logs.filter((l) => 'loss' in l);
     const evals = logs.filter((l) => 'eval_loss' in l);
     expect(train.map((l) => l.step)).toEqual([2, 4]);
     expect(evals.map((l) => l.step)).toEqual([2, 4]);
-    for (const k of ['loss', 'rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected', 'grad_norm', 'learning_rate', 'tokens_per_second', 'epoch']) {
+    for (const k of [
+      'loss',
+      'rewards/chosen',
+      'rewards/rejected',
+      'rewards/accuracies',
+      'rewards/margins',
+      'logps/chosen',
+      'logps/rejected',
+      'logits/chosen',
+      'logits/rejected',
+      'grad_norm',
+      'learning_rate',
+      'tokens_per_second',
+      'epoch',
+    ]) {
       expect(train[0], k).toHaveProperty([k]);
     }
     expect(evals[0]).toHaveProperty(['eval_rewards/accuracies']);
@@ -102,7 +158,15 @@ describe('npm run dpo', () => {
     expect(state.global_step).toBe(4);
     expect(state.log_history).toHaveLength(logs.length);
 
-    const evalAfter = await dpo('eval', '--model', modelDir, '--adapter', join(outDir, 'adapter'), '--data', 'examples/shout-whisper.jsonl');
+    const evalAfter = await dpo(
+      'eval',
+      '--model',
+      modelDir,
+      '--adapter',
+      join(outDir, 'adapter'),
+      '--data',
+      'examples/shout-whisper.jsonl',
+    );
     expect(evalAfter.code, evalAfter.stderr).toBe(0);
     const first = JSON.parse(evalAfter.stdout.split('\n')[0]);
     expect(first.policy_chosen_logps).not.toBe(first.ref_chosen_logps);

@@ -13,7 +13,13 @@ const pair = (index: number, prompt_ids: number[], chosen_ids: number[], rejecte
 
 // The example in the docstring of TRL's DataCollatorForPreference.
 const PAIRS = [pair(0, [1, 2, 3], [4, 5], [6]), pair(1, [7, 8], [9], [10, 11])];
-const options = (o: Partial<CollateOptions>): CollateOptions => ({ max_length: null, max_prompt_length: null, truncation_mode: 'keep_start', pad_token_id: 0, ...o });
+const options = (o: Partial<CollateOptions>): CollateOptions => ({
+  max_length: null,
+  max_prompt_length: null,
+  truncation_mode: 'keep_start',
+  pad_token_id: 0,
+  ...o,
+});
 
 /** The batch as nested rows, to compare with hand-written matrices. */
 function rows(b: PreferenceBatch) {

@@ -12,7 +12,9 @@ describe('parsePreferenceFile: formats', () => {
     const d = parsePreferenceFile(jsonl({ prompt: 'The sky is', chosen: ' blue.', rejected: ' green.' }), 'a.jsonl');
     expect(d.issues).toEqual([]);
     expect(d.format).toBe('standard');
-    expect(d.rows).toEqual([{ line: 1, format: 'standard', conversational: false, prompt: 'The sky is', chosen: ' blue.', rejected: ' green.' }]);
+    expect(d.rows).toEqual([
+      { line: 1, format: 'standard', conversational: false, prompt: 'The sky is', chosen: ' blue.', rejected: ' green.' },
+    ]);
   });
 
   it('reads conversational rows and keeps per-row tools and chat_template_kwargs', () => {
@@ -42,7 +44,10 @@ describe('parsePreferenceFile: formats', () => {
   });
 
   it('parses tools given as a JSON string, as TRL does', () => {
-    const d = parsePreferenceFile(jsonl({ prompt: [user('q')], chosen: [assistant('a')], rejected: [assistant('b')], tools: '[{"name":"f"}]' }), 't.jsonl');
+    const d = parsePreferenceFile(
+      jsonl({ prompt: [user('q')], chosen: [assistant('a')], rejected: [assistant('b')], tools: '[{"name":"f"}]' }),
+      't.jsonl',
+    );
     expect(d.rows[0].tools).toEqual([{ name: 'f' }]);
   });
 
@@ -203,7 +208,8 @@ describe('parsePreferenceFile: bad input', () => {
   });
 
   it('reads a JSON array with BOM and CRLF, numbering each element by the line where it starts', () => {
-    const text = '\uFEFF  [\r\n  {"prompt": "a", "chosen": "b", "rejected": "c"},\r\n  "not a row",\r\n  {\r\n    "prompt": "d",\r\n    "chosen": "e",\r\n    "rejected": "f"\r\n  }, {"prompt": "g"}\r\n]\r\n';
+    const text =
+      '\uFEFF  [\r\n  {"prompt": "a", "chosen": "b", "rejected": "c"},\r\n  "not a row",\r\n  {\r\n    "prompt": "d",\r\n    "chosen": "e",\r\n    "rejected": "f"\r\n  }, {"prompt": "g"}\r\n]\r\n';
     const d = parsePreferenceFile(text, 'rows.json');
     expect(d.rows.map((r) => [r.line, r.prompt])).toEqual([
       [2, 'a'],
@@ -228,12 +234,16 @@ describe('parsePreferenceFile: bad input', () => {
 
   it('says when an array is cut short', () => {
     const d = parsePreferenceFile('[{"prompt": "a", "chosen": "b", "rejected": "c"},\n', 'cut.json');
-    expect(d.issues).toEqual([{ file: 'cut.json', line: 2, reason: 'invalid JSON at line 2, column 1: unexpected end of input, expected a value' }]);
+    expect(d.issues).toEqual([
+      { file: 'cut.json', line: 2, reason: 'invalid JSON at line 2, column 1: unexpected end of input, expected a value' },
+    ]);
   });
 
   it('explains a pretty-printed single object instead of reporting every line', () => {
     const d = parsePreferenceFile('{\n  "prompt": "a",\n  "chosen": "b",\n  "rejected": "c"\n}\n', 'one.json');
-    expect(d.issues).toEqual([{ file: 'one.json', line: 1, reason: 'the file is one JSON object, not JSON Lines or a JSON array of rows' }]);
+    expect(d.issues).toEqual([
+      { file: 'one.json', line: 1, reason: 'the file is one JSON object, not JSON Lines or a JSON array of rows' },
+    ]);
   });
 
   it('reports an empty file and an empty array', () => {
@@ -259,7 +269,20 @@ describe('parsePreferenceFile: bad input', () => {
   });
 
   it('never throws, whatever it is given', () => {
-    for (const text of ['', '\uFEFF', '[', ']', '{', 'null', '[null]', '"x"', '[1e999]', '\u0000', '[{"chosen": {}}]', '{"__proto__": {"chosen": "a"}}']) {
+    for (const text of [
+      '',
+      '\uFEFF',
+      '[',
+      ']',
+      '{',
+      'null',
+      '[null]',
+      '"x"',
+      '[1e999]',
+      '\u0000',
+      '[{"chosen": {}}]',
+      '{"__proto__": {"chosen": "a"}}',
+    ]) {
       const d = parsePreferenceFile(text, 'x');
       expect(d.rows).toEqual([]);
       expect(d.issues.length).toBeGreaterThan(0);

@@ -65,7 +65,13 @@ describe('tokenizePairs with the byte tokenizer', () => {
   it("passes each row's tools and chat_template_kwargs to the template", () => {
     const t = byteTokenizer('{{ mood }}{{ tools | length }}{% for m in messages %}{{ m.content }}{% endfor %}');
     const r = tokenizePairs(
-      rowsOf({ prompt: [user('q')], chosen: [assistant('a')], rejected: [assistant('b')], tools: [{ name: 'f' }], chat_template_kwargs: { mood: '!' } }),
+      rowsOf({
+        prompt: [user('q')],
+        chosen: [assistant('a')],
+        rejected: [assistant('b')],
+        tools: [{ name: 'f' }],
+        chat_template_kwargs: { mood: '!' },
+      }),
       t,
       { max_length: null },
     );
@@ -82,7 +88,8 @@ describe('tokenizePairs with the byte tokenizer', () => {
         file: 'f.jsonl',
         line: 2,
         field: 'prompt',
-        reason: 'prompt is 13 tokens, not shorter than max_length 13 (prompt+chosen 15, prompt+rejected 16 tokens); no completion token would survive truncation',
+        reason:
+          'prompt is 13 tokens, not shorter than max_length 13 (prompt+chosen 15, prompt+rejected 16 tokens); no completion token would survive truncation',
       },
     ]);
     expect(tokenizePairs(rows, tok, { max_length: 14 }).dropped).toEqual([]);
@@ -100,11 +107,15 @@ describe('tokenizePairs with the byte tokenizer', () => {
     expect(r.pairs[0].prompt_ids).toEqual(utf8('ok>>'));
     expect(r.pairs[0].chosen_ids).toEqual(utf8('fine'));
     expect(r.pairs[0].rejected_ids).toEqual(utf8('d')); // 'okbad' cut after 4 tokens
-    expect(r.mismatches).toEqual([{ file: 'm.jsonl', line: 1, field: 'rejected', reason: expect.stringContaining('not a prefix of the tokenized prompt+rejected') }]);
+    expect(r.mismatches).toEqual([
+      { file: 'm.jsonl', line: 1, field: 'rejected', reason: expect.stringContaining('not a prefix of the tokenized prompt+rejected') },
+    ]);
   });
 
   it('reports rows the template cannot render and keeps the others', () => {
-    const t = byteTokenizer("{% for m in messages %}{% if m.role == 'tool' %}{{ raise_exception('no tools here') }}{% endif %}{{ m.content }}{% endfor %}");
+    const t = byteTokenizer(
+      "{% for m in messages %}{% if m.role == 'tool' %}{{ raise_exception('no tools here') }}{% endif %}{{ m.content }}{% endfor %}",
+    );
     const rows = rowsOf(
       { prompt: [user('a')], chosen: [assistant('b')], rejected: [assistant('c')] },
       { prompt: [{ role: 'tool', content: 'a' }], chosen: [assistant('b')], rejected: [assistant('c')] },
@@ -134,7 +145,9 @@ describe('tokenizePairs with the real Qwen3 tokenizer', () => {
   });
 
   it('single turn, default enable_thinking: the empty think block lands in the completion, and the prompt is a prefix', () => {
-    const r = tokenizePairs(rowsOf({ prompt: [user('Hi?')], chosen: [assistant('Hello.')], rejected: [assistant('Go.')] }), qwen, { max_length: null });
+    const r = tokenizePairs(rowsOf({ prompt: [user('Hi?')], chosen: [assistant('Hello.')], rejected: [assistant('Go.')] }), qwen, {
+      max_length: null,
+    });
     expect(r.mismatches).toEqual([]);
     expect(text(r.pairs[0].prompt_ids)).toBe('<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n');
     expect(text(r.pairs[0].chosen_ids)).toBe('<think>\n\n</think>\n\nHello.<|im_end|>\n');
@@ -143,7 +156,12 @@ describe('tokenizePairs with the real Qwen3 tokenizer', () => {
 
   it('enable_thinking=false (per-row kwargs): the think block moves into the prompt, still a prefix', () => {
     const r = tokenizePairs(
-      rowsOf({ prompt: [user('Hi?')], chosen: [assistant('Hello.')], rejected: [assistant('Go.')], chat_template_kwargs: { enable_thinking: false } }),
+      rowsOf({
+        prompt: [user('Hi?')],
+        chosen: [assistant('Hello.')],
+        rejected: [assistant('Go.')],
+        chat_template_kwargs: { enable_thinking: false },
+      }),
       qwen,
       { max_length: null },
     );
@@ -203,7 +221,11 @@ describe('tokenizePairs with the real Qwen3 tokenizer', () => {
     expect(r.pairs[0].chosen_ids).toEqual([151645]); // only EOS survives the cut
     expect(r.mismatches).toEqual([{ file: 'plain.jsonl', line: 1, field: 'chosen', reason: expect.any(String) }]);
     // Implicit prompt: the space goes with the completion, so the boundary is clean.
-    expect(r.pairs[1]).toMatchObject({ prompt_ids: [9707], chosen_ids: [1879, 151645], prefix_mismatch: { chosen: false, rejected: false } });
+    expect(r.pairs[1]).toMatchObject({
+      prompt_ids: [9707],
+      chosen_ids: [1879, 151645],
+      prefix_mismatch: { chosen: false, rejected: false },
+    });
     expect(text(r.pairs[1].rejected_ids)).toBe(' there<|im_end|>');
   });
 

@@ -69,7 +69,8 @@ describe('byte-level test tokenizer', () => {
   });
 
   it('matches the files kept in test/fixtures/tokenizer/byte-level', () => {
-    const read = (name: string) => JSON.parse(readFileSync(new URL(`../../fixtures/tokenizer/byte-level/${name}`, import.meta.url), 'utf8'));
+    const read = (name: string) =>
+      JSON.parse(readFileSync(new URL(`../../fixtures/tokenizer/byte-level/${name}`, import.meta.url), 'utf8'));
     const f = byteLevelTokenizerFiles();
     expect(read('tokenizer.json')).toEqual(f.tokenizerJson);
     expect(read('tokenizer_config.json')).toEqual(f.tokenizerConfig);
@@ -81,7 +82,9 @@ describe('byte-level test tokenizer', () => {
       { role: 'system', content: 'Be brief.' },
       { role: 'user', content: 'Hi' },
     ];
-    expect(tok.applyChatTemplate(messages, { addGenerationPrompt: false })).toBe('<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n');
+    expect(tok.applyChatTemplate(messages, { addGenerationPrompt: false })).toBe(
+      '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n',
+    );
     expect(tok.applyChatTemplate(messages, { addGenerationPrompt: true })).toBe(
       '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n',
     );
@@ -100,14 +103,21 @@ describe('ChatTokenizer', () => {
         '{{ bos_token }}|{{ eos_token }}|{{ pad_token }}|{% if tools is none %}no tools{% else %}{{ tools | length }} tools{% endif %}|{{ add_generation_prompt }}|{{ flavour }}|{{ messages[0].content }}',
     });
     const m = [{ role: 'user', content: 'x' }];
-    expect(tok.applyChatTemplate(m, { addGenerationPrompt: true, kwargs: { flavour: 'mint' } })).toBe('<|im_start|>|<|endoftext|>|<|endoftext|>|no tools|true|mint|x');
+    expect(tok.applyChatTemplate(m, { addGenerationPrompt: true, kwargs: { flavour: 'mint' } })).toBe(
+      '<|im_start|>|<|endoftext|>|<|endoftext|>|no tools|true|mint|x',
+    );
     expect(tok.applyChatTemplate(m, { addGenerationPrompt: false, tools: [{ name: 'f' }, { name: 'g' }] })).toContain('|2 tools|false|');
     // TRL passes `tools or None`: an empty list means no tools.
     expect(tok.applyChatTemplate(m, { addGenerationPrompt: false, tools: [] })).toContain('|no tools|');
   });
 
   it('uses the template named "default" from a list, and a chat_template.jinja text over the config', () => {
-    const tok = withConfig({ chat_template: [{ name: 'tool_use', template: 'T' }, { name: 'default', template: 'D' }] });
+    const tok = withConfig({
+      chat_template: [
+        { name: 'tool_use', template: 'T' },
+        { name: 'default', template: 'D' },
+      ],
+    });
     expect(tok.applyChatTemplate([], { addGenerationPrompt: false })).toBe('D');
     const fromFile = ChatTokenizer.fromJSON(files.tokenizerJson, files.tokenizerConfig, 'F{{ messages | length }}');
     expect(fromFile.applyChatTemplate([], { addGenerationPrompt: false })).toBe('F0');
@@ -133,7 +143,11 @@ describe('ChatTokenizer', () => {
       post_processor: {
         type: 'TemplateProcessing',
         single: [{ SpecialToken: { id: '<|im_start|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-        pair: [{ SpecialToken: { id: '<|im_start|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+        pair: [
+          { SpecialToken: { id: '<|im_start|>', type_id: 0 } },
+          { Sequence: { id: 'A', type_id: 0 } },
+          { Sequence: { id: 'B', type_id: 1 } },
+        ],
         special_tokens: { '<|im_start|>': { id: '<|im_start|>', ids: [257], tokens: ['<|im_start|>'] } },
       },
     };

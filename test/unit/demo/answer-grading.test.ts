@@ -42,7 +42,11 @@ describe('gradeDemoAnswer', () => {
 
 describe('preferredRate', () => {
   it('counts preferred answers over all answers', () => {
-    expect(preferredRate([g('preferred', true), g('wrong'), g('other-case'), g('preferred', true), g('wrong')])).toEqual({ preferred: 2, total: 5, rate: 0.4 });
+    expect(preferredRate([g('preferred', true), g('wrong'), g('other-case'), g('preferred', true), g('wrong')])).toEqual({
+      preferred: 2,
+      total: 5,
+      rate: 0.4,
+    });
     expect(preferredRate([])).toEqual({ preferred: 0, total: 0, rate: null });
   });
 });
@@ -59,6 +63,10 @@ describe('checkerPick', () => {
 
   it('reports prompts with no split instead of making a pair', () => {
     expect(checkerPick([g('wrong'), g('other-case')])).toEqual({ chosen: null, rejected: null, reason: 'no answer is preferred' });
-    expect(checkerPick([g('preferred', true), g('preferred', true)])).toEqual({ chosen: null, rejected: null, reason: 'every answer is preferred' });
+    expect(checkerPick([g('preferred', true), g('preferred', true)])).toEqual({
+      chosen: null,
+      rejected: null,
+      reason: 'every answer is preferred',
+    });
   });
 });

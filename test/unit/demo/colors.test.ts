@@ -23,8 +23,15 @@ describe('the colour task', () => {
   });
 
   it('parses a prompt given as text or as a conversation', () => {
-    expect(parseColorPrompt('use lowercase. What color is a banana?')).toMatchObject({ item: 'a banana', color: 'yellow', requested: 'lower' });
-    expect(parseColorPrompt([{ role: 'user', content: ' ANSWER IN CAPITALS. Color of coal? ' }])).toMatchObject({ color: 'black', requested: 'upper' });
+    expect(parseColorPrompt('use lowercase. What color is a banana?')).toMatchObject({
+      item: 'a banana',
+      color: 'yellow',
+      requested: 'lower',
+    });
+    expect(parseColorPrompt([{ role: 'user', content: ' ANSWER IN CAPITALS. Color of coal? ' }])).toMatchObject({
+      color: 'black',
+      requested: 'upper',
+    });
     expect(parseColorPrompt('What color is a banana?')).toBeNull();
   });
 });

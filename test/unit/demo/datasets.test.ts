@@ -67,7 +67,11 @@ describe('demoSftExamples', () => {
   const answersTo = (prompt: string) => examples.filter((e) => text(e.prompt) === prompt).map((e) => text(e.completion));
 
   it('never shows a held-out prompt', () => {
-    const held = new Set(allColorPrompts().filter((p) => p.heldOut).map((p) => p.text));
+    const held = new Set(
+      allColorPrompts()
+        .filter((p) => p.heldOut)
+        .map((p) => p.text),
+    );
     expect(examples.some((e) => held.has(text(e.prompt)))).toBe(false);
   });
 

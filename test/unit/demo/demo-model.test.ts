@@ -29,7 +29,8 @@ beforeAll(async () => {
   stopIds = stopTokenIds(tokenizer, files.generationConfig);
 });
 
-const promptIds = (text: string) => tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: text }], { addGenerationPrompt: true }), false);
+const promptIds = (text: string) =>
+  tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: text }], { addGenerationPrompt: true }), false);
 
 describe('the committed demo model', () => {
   it('is a small byte-level Llama with a chat template that stops on <|im_end|>', () => {
@@ -50,7 +51,13 @@ describe('the committed demo model', () => {
   });
 
   it('answers a request politely or curtly', async () => {
-    const ids = await generateIds(model, promptIds(allTonePrompts()[5].text), { adapter: null, maxNewTokens: 32, temperature: 0, seed: 0, stopIds });
+    const ids = await generateIds(model, promptIds(allTonePrompts()[5].text), {
+      adapter: null,
+      maxNewTokens: 32,
+      temperature: 0,
+      seed: 0,
+      stopIds,
+    });
     expect(gradeToneAnswer(tokenizer.decode(ids, true))).not.toBe('other');
   });
 
@@ -58,13 +65,16 @@ describe('the committed demo model', () => {
     const texts = [allColorPrompts()[5].text, allTonePrompts()[0].text, allColorPrompts()[200].text];
     const batched = await greedyBatch(model, texts.map(promptIds), { adapter: null, maxNewTokens: 32, stopIds });
     for (const [i, text] of texts.entries()) {
-      expect(batched[i]).toEqual(await generateIds(model, promptIds(text), { adapter: null, maxNewTokens: 32, temperature: 0, seed: 0, stopIds }));
+      expect(batched[i]).toEqual(
+        await generateIds(model, promptIds(text), { adapter: null, maxNewTokens: 32, temperature: 0, seed: 0, stopIds }),
+      );
     }
   });
 });
 
 describe('the committed demo datasets', () => {
   it('are what the generator writes (rerun `npm run make-demo-model -- --datasets-only` after changing it)', () => {
-    for (const [file, text] of Object.entries(demoDatasetContents())) expect(readFileSync(`${DATASETS_DIR}/${file}`, 'utf8'), file).toBe(text);
+    for (const [file, text] of Object.entries(demoDatasetContents()))
+      expect(readFileSync(`${DATASETS_DIR}/${file}`, 'utf8'), file).toBe(text);
   });
 });

@@ -13,7 +13,12 @@ import { examplePairs, tokenize } from '../../helpers/tiny';
 import { logSoftmax64, referenceLogits, relativeMaxError } from '../model/reference';
 
 /** Σ log p(token) over the completion, from the float64 reference run on the unpadded sequence. */
-function referenceCompletionLogp(configJson: Record<string, unknown>, tensors: Map<string, { shape: number[]; data: Float32Array }>, prompt: number[], completion: number[]): number {
+function referenceCompletionLogp(
+  configJson: Record<string, unknown>,
+  tensors: Map<string, { shape: number[]; data: Float32Array }>,
+  prompt: number[],
+  completion: number[],
+): number {
   const ids = [...prompt, ...completion];
   const logits = referenceLogits(configJson, tensors, ids);
   let sum = 0;
@@ -42,12 +47,24 @@ describe('eval log-probs against an independent float64 implementation', () => {
     it(`${arch}: summed completion log-probs match to 1e-4 relative, in a padded batch`, async () => {
       const { configJson, tensors } = randomCheckpoint(
         arch,
-        { vocab_size: 259, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, max_position_embeddings: 128, ...dims } as Parameters<typeof randomCheckpoint>[1],
+        {
+          vocab_size: 259,
+          hidden_size: 32,
+          intermediate_size: 64,
+          num_hidden_layers: 2,
+          max_position_embeddings: 128,
+          ...dims,
+        } as Parameters<typeof randomCheckpoint>[1],
         17,
       );
       const host = new Map([...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, ...t }]));
       const model = createCausalLM(parseModelConfig(configJson, arch), host, arch);
-      const batch = collatePreference(pairs, { max_length: null, max_prompt_length: null, truncation_mode: 'keep_start', pad_token_id: tokenizer.padTokenId! });
+      const batch = collatePreference(pairs, {
+        max_length: null,
+        max_prompt_length: null,
+        truncation_mode: 'keep_start',
+        pad_token_id: tokenizer.padTokenId!,
+      });
       expect(new Set(pairs.map((p) => p.prompt_ids.length + p.chosen_ids.length)).size).toBeGreaterThan(1);
       const r = await evaluateBatch({ model, policy: null, reference: null }, batch, DEFAULT_DPO_CONFIG);
       const ours = [...r.chosenLogps, ...r.rejectedLogps];

@@ -1,12 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import {
-  F_DIVERGENCE_TYPES,
-  LOSS_TYPES,
-  type FDivergenceType,
-  type LossConfig,
-  type LossType,
-} from '../../../src/core/dpo/config';
+import { F_DIVERGENCE_TYPES, LOSS_TYPES, type FDivergenceType, type LossConfig, type LossType } from '../../../src/core/dpo/config';
 import { dpoLoss, rewardMetrics, type LossInputs } from '../../../src/core/dpo/losses';
 
 // ---------------------------------------------------------------------------------------------
@@ -191,18 +185,19 @@ function autodiff(b: Batch, cfg: LossConfig) {
     refChosen: tf.variable(inputs.ref_chosen_logps),
     wpo: tf.variable(inputs.wpo_weights ?? tf.ones([n])),
   };
-  const { grads } = tf.variableGrads(() =>
-    dpoLoss(
-      {
-        ...inputs,
-        chosen_logps: vars.chosen as tf.Tensor1D,
-        rejected_logps: vars.rejected as tf.Tensor1D,
-        ref_chosen_logps: vars.refChosen as tf.Tensor1D,
-        sft_loss: b.sft === undefined ? undefined : (vars.sft as tf.Scalar),
-        wpo_weights: b.w === undefined ? undefined : (vars.wpo as tf.Tensor1D),
-      },
-      cfg,
-    ).loss,
+  const { grads } = tf.variableGrads(
+    () =>
+      dpoLoss(
+        {
+          ...inputs,
+          chosen_logps: vars.chosen as tf.Tensor1D,
+          rejected_logps: vars.rejected as tf.Tensor1D,
+          ref_chosen_logps: vars.refChosen as tf.Tensor1D,
+          sft_loss: b.sft === undefined ? undefined : (vars.sft as tf.Scalar),
+          wpo_weights: b.w === undefined ? undefined : (vars.wpo as tf.Tensor1D),
+        },
+        cfg,
+      ).loss,
   );
   const read = (v: tf.Variable): number[] => {
     const g = grads[v.name];
@@ -262,8 +257,20 @@ describe('dpoLoss: every loss type against the float64 reference', () => {
           const got = evaluate(BATCH, cfg);
           expectAllClose(got.perPair, expected.perPair, 2e-5, 2e-6, 'per_pair');
           expectClose(got.loss, expected.loss, 2e-5, 2e-6, 'loss');
-          expectAllClose(got.chosenRewards, BATCH.pc.map((p, i) => 0.25 * (p - BATCH.rc[i])), 1e-6, 1e-6, 'chosen_rewards');
-          expectAllClose(got.rejectedRewards, BATCH.pr.map((p, i) => 0.25 * (p - BATCH.rr[i])), 1e-6, 1e-6, 'rejected_rewards');
+          expectAllClose(
+            got.chosenRewards,
+            BATCH.pc.map((p, i) => 0.25 * (p - BATCH.rc[i])),
+            1e-6,
+            1e-6,
+            'chosen_rewards',
+          );
+          expectAllClose(
+            got.rejectedRewards,
+            BATCH.pr.map((p, i) => 0.25 * (p - BATCH.rr[i])),
+            1e-6,
+            1e-6,
+            'rejected_rewards',
+          );
 
           const g = autodiff(BATCH, cfg);
           expectAllClose(g.chosen, finiteDiffGrad(BATCH, cfg, 'pc'), 1e-4, 1e-5, 'dL/dchosen_logps');
@@ -437,7 +444,13 @@ describe('dpoLoss: options', () => {
     const sigmoidOnly = refLoss(BATCH, config({ beta: 0.25 }));
     const got = evaluate(BATCH, cfg);
     expectClose(got.loss, sigmoidOnly.loss + 0.5 * 1.75, 1e-6, 1e-7, 'loss');
-    expectAllClose(got.perPair, sigmoidOnly.perPair.map((l) => l + 0.5 * 1.75), 1e-6, 1e-7, 'per_pair');
+    expectAllClose(
+      got.perPair,
+      sigmoidOnly.perPair.map((l) => l + 0.5 * 1.75),
+      1e-6,
+      1e-7,
+      'per_pair',
+    );
     const g = autodiff(BATCH, cfg);
     expectClose(g.sft, 0.5, 1e-7, 0, 'dL/dsft_loss');
     expectAllClose(g.chosen, finiteDiffGrad(BATCH, cfg, 'pc'), 1e-4, 1e-6, 'dL/dchosen_logps');
@@ -492,7 +505,13 @@ describe('dpoLoss: options', () => {
       const got = evaluate(BATCH, cfg);
       const zeroRef = evaluate({ ...BATCH, rc: [0, 0, 0, 0], rr: [0, 0, 0, 0] }, config({ beta: 0.25, loss_type: [type] }));
       expectAllClose(got.perPair, zeroRef.perPair, 1e-6, 1e-7, 'per_pair');
-      expectAllClose(got.chosenRewards, BATCH.pc.map((p, i) => 0.25 * (p - BATCH.rc[i])), 1e-6, 1e-7, 'chosen_rewards');
+      expectAllClose(
+        got.chosenRewards,
+        BATCH.pc.map((p, i) => 0.25 * (p - BATCH.rc[i])),
+        1e-6,
+        1e-7,
+        'chosen_rewards',
+      );
       const withRef = evaluate(BATCH, config({ beta: 0.25, loss_type: [type] }));
       expect(Math.abs(withRef.loss - got.loss)).toBeGreaterThan(1e-3);
     });
@@ -503,7 +522,13 @@ describe('dpoLoss: options', () => {
     const cfg = config({ beta: 0.25, loss_type: ['sigmoid', 'sft'], loss_weights: [1, 0.3], use_weighting: true });
     const unweighted = refLoss(BATCH, { ...cfg, use_weighting: false }).perPair;
     const got = evaluate(b, cfg);
-    expectAllClose(got.perPair, unweighted.map((l, i) => l * (b.w as number[])[i]), 1e-6, 1e-7, 'per_pair');
+    expectAllClose(
+      got.perPair,
+      unweighted.map((l, i) => l * (b.w as number[])[i]),
+      1e-6,
+      1e-7,
+      'per_pair',
+    );
     const g = autodiff(b, cfg);
     expectAllClose(g.wpo, [0, 0, 0, 0], 0, 0, 'dL/dwpo_weights');
     expectAllClose(g.chosen, finiteDiffGrad(b, cfg, 'pc'), 1e-4, 1e-6, 'dL/dchosen_logps');
@@ -523,8 +548,8 @@ describe('dpoLoss: options', () => {
       { loss_type: ['aot', 'aot_unpaired', 'sft'] as LossType[] },
       { loss_type: ['discopop', 'sigmoid'] as LossType[], use_weighting: true },
     ]) {
-      const { value, grads } = tf.variableGrads(() =>
-        dpoLoss({ ...inputs, chosen_logps: chosen as tf.Tensor1D, rejected_logps: rejected as tf.Tensor1D }, config(over)).loss,
+      const { value, grads } = tf.variableGrads(
+        () => dpoLoss({ ...inputs, chosen_logps: chosen as tf.Tensor1D, rejected_logps: rejected as tf.Tensor1D }, config(over)).loss,
       );
       tf.dispose([value, ...Object.values(grads)]);
       expect(tf.memory().numTensors).toBe(withVariables);

@@ -27,9 +27,7 @@ function adamwReference(p0: number[], grads: number[][], lrs: number[], o: AdamW
 // Two parameters ([3] and [2, 2]) flattened in order; values exact in float32.
 const P0 = [0.5, -1.25, 2.0, 0.75, -0.5, 1.5, -2.25].map(Math.fround);
 const STEPS = 5;
-const GRADS = Array.from({ length: STEPS }, (_, k) =>
-  P0.map((_, j) => Math.fround(Math.sin(1.3 * j + 0.7 * (k + 1)) * 0.1 * (j + 1))),
-);
+const GRADS = Array.from({ length: STEPS }, (_, k) => P0.map((_, j) => Math.fround(Math.sin(1.3 * j + 0.7 * (k + 1)) * 0.1 * (j + 1))));
 const LRS = [1e-2, 5e-3, 2e-2, 1e-2, 0];
 
 function makeParams(values: number[]): tf.Variable[] {
@@ -66,7 +64,7 @@ describe('AdamW', () => {
     const [a, b] = Array.from(p.dataSync());
     expect(a).toBeCloseTo(0.99 - 0.1 * (0.5 / (0.5 + 1e-8)), 6);
     expect(b).toBeCloseTo(0.99 + 0.1 * (2 / (2 + 1e-8)), 6);
-    const state = (await opt.getState());
+    const state = await opt.getState();
     expect(state.step).toBe(1);
     expect(Array.from(state.m[0])).toEqual([Math.fround(0.05), Math.fround(-0.2)].map((x) => expect.closeTo(x, 7)));
     expect(state.v[0][1]).toBeCloseTo(0.001 * 4, 9);
@@ -104,7 +102,7 @@ describe('AdamW', () => {
     const original = makeParams(P0);
     const optA = new AdamW(original, OPTS);
     runSteps(optA, 0, 3);
-    const state = (await optA.getState());
+    const state = await optA.getState();
 
     const after3 = flat(original);
     const resumed = makeParams(after3);
@@ -147,11 +145,9 @@ describe('AdamW', () => {
     expect(() => opt.step([g[0]], 1e-3)).toThrow(/got 1 gradients for 2 parameters/);
     expect(() => opt.step([g[1], g[0]], 1e-3)).toThrow(/gradient 0 has shape \[2, 2\], expected \[3\]/);
     expect(() => opt.step(g, -1)).toThrow(/lr must be finite and >= 0/);
-    const state = (await opt.getState());
+    const state = await opt.getState();
     expect(() => opt.setState({ ...state, m: [state.m[0]] })).toThrow(/state.m has 1 arrays for 2 parameters/);
-    expect(() => opt.setState({ ...state, v: [state.v[0], new Float32Array(3)] })).toThrow(
-      /state.v\[1\] has 3 values, expected 4/,
-    );
+    expect(() => opt.setState({ ...state, v: [state.v[0], new Float32Array(3)] })).toThrow(/state.v\[1\] has 3 values, expected 4/);
     expect(() => opt.setState({ ...state, step: 1.5 })).toThrow(/step must be an integer >= 0/);
     expect(() => new AdamW(params, { ...OPTS, beta2: 1 })).toThrow(/beta2 must be in \[0, 1\)/);
     expect(() => new AdamW(params, { ...OPTS, weight_decay: -0.1 })).toThrow(/weight_decay must be finite and >= 0/);

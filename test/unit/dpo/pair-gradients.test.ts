@@ -134,18 +134,41 @@ describe('pairGradients: per-pair slope and LoRA gradient size', () => {
     await tf.setBackend('cpu');
     const { configJson, tensors } = randomCheckpoint(
       'LlamaForCausalLM',
-      { vocab_size: 259, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 128, tie_word_embeddings: true },
+      {
+        vocab_size: 259,
+        hidden_size: 16,
+        intermediate_size: 32,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        max_position_embeddings: 128,
+        tie_word_embeddings: true,
+      },
       5,
     );
-    model = createCausalLM(parseModelConfig(configJson, 'tiny'), new Map([...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, ...t }])), 'tiny');
+    model = createCausalLM(
+      parseModelConfig(configJson, 'tiny'),
+      new Map([...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, ...t }])),
+      'tiny',
+    );
     const { tokenizerJson, tokenizerConfig } = byteLevelTokenizerFiles();
     const tokenizer = ChatTokenizer.fromJSON(tokenizerJson, tokenizerConfig);
     pad = tokenizer.padTokenId!;
     // An attention and an MLP module at rank 1, and short pairs, keep the coordinate-wise finite differences quick.
-    policy = createLoraAdapter(model, { r: 1, lora_alpha: 2, lora_dropout: 0, target_modules: ['q_proj', 'down_proj'], use_rslora: false }, 9);
+    policy = createLoraAdapter(
+      model,
+      { r: 1, lora_alpha: 2, lora_dropout: 0, target_modules: ['q_proj', 'down_proj'], use_rslora: false },
+      9,
+    );
     // B ≠ 0: the policy differs from the reference, so clean pairs have Δ ≠ 0 and gradients reach A too.
     const rng = new Rng(21);
-    for (const { B } of policy.modules.values()) B.assign(tf.tensor(Float32Array.from({ length: B.size }, () => rng.normal()), B.shape));
+    for (const { B } of policy.modules.values())
+      B.assign(
+        tf.tensor(
+          Float32Array.from({ length: B.size }, () => rng.normal()),
+          B.shape,
+        ),
+      );
     models = { model, policy, reference: null };
     const rows = [
       { prompt: 'Shout: sky\n', chosen: 'BLUE!', rejected: 'blue.' },
@@ -159,7 +182,15 @@ describe('pairGradients: per-pair slope and LoRA gradient size', () => {
     const modules: Module64[] = [];
     for (const [path, { A, B }] of policy.modules) {
       const [r, inDim] = A.shape;
-      modules.push({ key: `${path}.weight`, base: base.get(`${path}.weight`)!.data as Float64Array, A: Float64Array.from(A.dataSync()), B: Float64Array.from(B.dataSync()), r, inDim, outDim: B.shape[0] });
+      modules.push({
+        key: `${path}.weight`,
+        base: base.get(`${path}.weight`)!.data as Float64Array,
+        A: Float64Array.from(A.dataSync()),
+        B: Float64Array.from(B.dataSync()),
+        r,
+        inDim,
+        outDim: B.shape[0],
+      });
     }
     float64 = (pair) => new Float64Pair(configJson, base, modules, policy.scaling, pair);
   });
@@ -217,7 +248,10 @@ describe('pairGradients: per-pair slope and LoRA gradient size', () => {
   });
 
   it('losses that are not a function of Δ alone still pull on a corrupted pair: apo_down and an sft term', async () => {
-    for (const cfg of [config({ beta: 0.5, loss_type: ['apo_down'] }), config({ beta: 0.5, loss_type: ['sigmoid', 'sft'], loss_weights: [1, 0.5] })]) {
+    for (const cfg of [
+      config({ beta: 0.5, loss_type: ['apo_down'] }),
+      config({ beta: 0.5, loss_type: ['sigmoid', 'sft'], loss_weights: [1, 0.5] }),
+    ]) {
       const name = cfg.loss_type.join('+');
       const [c] = await pairGradients(models, [corrupted], cfg, pad);
       const fd = float64(corrupted).finiteDifferenceNorm(cfg);
@@ -229,7 +263,12 @@ describe('pairGradients: per-pair slope and LoRA gradient size', () => {
   it("matches the norm of the trainer's own batch gradient (one pair through policyLoss)", async () => {
     const cfg = config({ beta: 0.5 });
     const [g] = await pairGradients(models, [clean[1]], cfg, pad);
-    const batch = collatePreference([clean[1]], { max_length: null, max_prompt_length: null, truncation_mode: 'keep_start', pad_token_id: pad });
+    const batch = collatePreference([clean[1]], {
+      max_length: null,
+      max_prompt_length: null,
+      truncation_mode: 'keep_start',
+      pad_token_id: pad,
+    });
     const index = completionIndex(batch, null);
     const ref = await referenceLogps(models, batch, index);
     const params = [...policy.modules.values()].flatMap((m) => [m.A, m.B]);

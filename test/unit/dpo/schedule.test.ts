@@ -74,9 +74,7 @@ describe('learningRateAt', () => {
   });
 
   it('clear errors', () => {
-    expect(() => learningRateAt(1, 10, 0, BASE, 'polynomial' as LrSchedulerType)).toThrow(
-      /unknown lr_scheduler_type 'polynomial'/,
-    );
+    expect(() => learningRateAt(1, 10, 0, BASE, 'polynomial' as LrSchedulerType)).toThrow(/unknown lr_scheduler_type 'polynomial'/);
     expect(() => learningRateAt(-1, 10, 0, BASE, 'linear')).toThrow(/step must be an integer >= 0, got -1/);
     expect(() => learningRateAt(1, 10, 0, NaN, 'linear')).toThrow(/base rate must be finite/);
   });

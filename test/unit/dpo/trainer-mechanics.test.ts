@@ -18,7 +18,16 @@ const pairs = tokenize(examplePairs().slice(0, 16), tokenizer);
 function model(poison = false): CausalLM {
   const { configJson, tensors } = randomCheckpoint(
     'LlamaForCausalLM',
-    { vocab_size: 259, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 128, tie_word_embeddings: true },
+    {
+      vocab_size: 259,
+      hidden_size: 16,
+      intermediate_size: 32,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      max_position_embeddings: 128,
+      tie_word_embeddings: true,
+    },
     23,
   );
   const host = new Map([...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, ...t }]));
@@ -27,12 +36,28 @@ function model(poison = false): CausalLM {
 }
 
 function config(overrides: Partial<DPOConfig> = {}): DPOConfig {
-  return { ...DEFAULT_DPO_CONFIG, per_device_train_batch_size: 4, max_steps: 6, learning_rate: 1e-2, logging_steps: 1, seed: 9, ...overrides };
+  return {
+    ...DEFAULT_DPO_CONFIG,
+    per_device_train_batch_size: 4,
+    max_steps: 6,
+    learning_rate: 1e-2,
+    logging_steps: 1,
+    seed: 9,
+    ...overrides,
+  };
 }
 
 function setup(cfg: DPOConfig, m = model()): { trainer: DPOTrainer; policy: LoraAdapter } {
   const policy = createLoraAdapter(m, { r: 4, lora_alpha: 8, lora_dropout: 0, target_modules: ['q_proj', 'v_proj'], use_rslora: false }, 5);
-  return { trainer: new DPOTrainer({ models: { model: m, policy, reference: null }, train: pairs, config: cfg, padTokenId: tokenizer.padTokenId! }), policy };
+  return {
+    trainer: new DPOTrainer({
+      models: { model: m, policy, reference: null },
+      train: pairs,
+      config: cfg,
+      padTokenId: tokenizer.padTokenId!,
+    }),
+    policy,
+  };
 }
 
 async function steps(trainer: DPOTrainer, n: number): Promise<LogEntry[]> {
@@ -47,10 +72,25 @@ async function adapterValues(policy: LoraAdapter): Promise<number[]> {
   return out;
 }
 
-function expectLogsClose(a: LogEntry[], b: LogEntry[], tol: number, keys = ['loss', 'rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies', 'logps/chosen', 'grad_norm', 'learning_rate']) {
+function expectLogsClose(
+  a: LogEntry[],
+  b: LogEntry[],
+  tol: number,
+  keys = [
+    'loss',
+    'rewards/chosen',
+    'rewards/rejected',
+    'rewards/margins',
+    'rewards/accuracies',
+    'logps/chosen',
+    'grad_norm',
+    'learning_rate',
+  ],
+) {
   expect(a.map((l) => l.step)).toEqual(b.map((l) => l.step));
   for (let i = 0; i < a.length; i++) {
-    for (const k of keys) expect(Math.abs(a[i][k] - b[i][k]), `${k} at step ${a[i].step}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b[i][k])));
+    for (const k of keys)
+      expect(Math.abs(a[i][k] - b[i][k]), `${k} at step ${a[i].step}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(b[i][k])));
   }
 }
 
@@ -90,7 +130,10 @@ describe('DPOTrainer mechanics', () => {
   it('a non-finite loss stops the run with the step and the batch lines named, keeping the adapter', async () => {
     const { trainer, policy } = setup(config(), model(true));
     const before = await adapterValues(policy);
-    const error = await trainer.step().then(() => null, (e: unknown) => e);
+    const error = await trainer.step().then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(NonFiniteError);
     const e = error as NonFiniteError;
     expect(e.step).toBe(1);
@@ -102,7 +145,11 @@ describe('DPOTrainer mechanics', () => {
 
   it('training from an existing adapter measures against a frozen copy of it (TRL with a PeftModel)', async () => {
     const m = model();
-    const start = createLoraAdapter(m, { r: 4, lora_alpha: 8, lora_dropout: 0, target_modules: ['q_proj', 'v_proj'], use_rslora: false }, 5);
+    const start = createLoraAdapter(
+      m,
+      { r: 4, lora_alpha: 8, lora_dropout: 0, target_modules: ['q_proj', 'v_proj'], use_rslora: false },
+      5,
+    );
     for (const { B } of start.modules.values()) B.assign(tf.randomNormal(B.shape, 0, 0.5, 'float32', 1));
     const run = async (reference: LoraAdapter | null) => {
       const policy = cloneAdapterFrozen(start);
@@ -110,7 +157,12 @@ describe('DPOTrainer mechanics', () => {
         pair.A = tf.variable(pair.A, true);
         pair.B = tf.variable(pair.B, true);
       }
-      const trainer = new DPOTrainer({ models: { model: m, policy, reference }, train: pairs, config: config({ max_steps: 1 }), padTokenId: tokenizer.padTokenId! });
+      const trainer = new DPOTrainer({
+        models: { model: m, policy, reference },
+        train: pairs,
+        config: config({ max_steps: 1 }),
+        padTokenId: tokenizer.padTokenId!,
+      });
       return (await trainer.step())!;
     };
     // Against the frozen start, policy == reference at step 1: u = 0 exactly, loss ln 2, margins 0.

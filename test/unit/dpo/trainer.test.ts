@@ -21,13 +21,20 @@ function config(overrides: Partial<DPOConfig>): DPOConfig {
 
 async function run(corrupt: 'none' | 'all' | 'half', overrides: Partial<DPOConfig> = {}): Promise<LogEntry[]> {
   const { model, tokenizer } = tinyModel('LlamaForCausalLM', 11);
-  const rows = examplePairs().map((r, i) =>
-    corrupt === 'all' || (corrupt === 'half' && i % 2 === 0) ? { ...r, rejected: r.chosen } : r,
-  );
+  const rows = examplePairs().map((r, i) => (corrupt === 'all' || (corrupt === 'half' && i % 2 === 0) ? { ...r, rejected: r.chosen } : r));
   const pairs = tokenize(rows, tokenizer);
   const cfg = config(overrides);
-  const policy = createLoraAdapter(model, { r: 8, lora_alpha: 16, lora_dropout: 0, target_modules: 'all-linear', use_rslora: false }, cfg.seed);
-  const trainer = new DPOTrainer({ models: { model, policy, reference: null }, train: pairs, config: cfg, padTokenId: tokenizer.padTokenId! });
+  const policy = createLoraAdapter(
+    model,
+    { r: 8, lora_alpha: 16, lora_dropout: 0, target_modules: 'all-linear', use_rslora: false },
+    cfg.seed,
+  );
+  const trainer = new DPOTrainer({
+    models: { model, policy, reference: null },
+    train: pairs,
+    config: cfg,
+    padTokenId: tokenizer.padTokenId!,
+  });
   const logs: LogEntry[] = [];
   while (!trainer.done) {
     const entry = await trainer.step();
@@ -56,7 +63,19 @@ describe('DPOTrainer on a tiny Llama', () => {
     expect(last.at(-1)!.loss).toBeLessThan(0.6);
     expect(last.at(-1)!['rewards/margins']).toBeGreaterThan(0);
     for (const l of logs) {
-      for (const k of ['loss', 'rewards/chosen', 'rewards/rejected', 'rewards/margins', 'logps/chosen', 'logps/rejected', 'logits/chosen', 'logits/rejected', 'grad_norm', 'learning_rate', 'tokens_per_second']) {
+      for (const k of [
+        'loss',
+        'rewards/chosen',
+        'rewards/rejected',
+        'rewards/margins',
+        'logps/chosen',
+        'logps/rejected',
+        'logits/chosen',
+        'logits/rejected',
+        'grad_norm',
+        'learning_rate',
+        'tokens_per_second',
+      ]) {
         expect(Number.isFinite(l[k]), `${k} at step ${l.step}`).toBe(true);
       }
     }

@@ -4,7 +4,10 @@ import { parsePreferenceFile } from '../../../src/core/data/read';
 
 function parseLines(text: string): unknown[] {
   expect(text.endsWith('\n')).toBe(true);
-  return text.trimEnd().split('\n').map((line) => JSON.parse(line));
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line));
 }
 
 describe('datasetJsonl', () => {
@@ -30,7 +33,12 @@ describe('datasetJsonl', () => {
 
   it('refuses a file mixing plain text and conversations, naming the row', () => {
     const text = { line: 3, prompt: 'a', chosen: 'b', rejected: 'c' };
-    const chat = { line: 7, prompt: [{ role: 'user', content: 'a' }], chosen: [{ role: 'assistant', content: 'b' }], rejected: [{ role: 'assistant', content: 'c' }] };
+    const chat = {
+      line: 7,
+      prompt: [{ role: 'user', content: 'a' }],
+      chosen: [{ role: 'assistant', content: 'b' }],
+      rejected: [{ role: 'assistant', content: 'c' }],
+    };
     expect(() => datasetJsonl([text, chat])).toThrow('row 2 (line 7) is conversational but the first row is plain text');
   });
 

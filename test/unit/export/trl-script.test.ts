@@ -125,7 +125,13 @@ function runScript(script: string, files: Record<string, string>, versions: { tr
   const recordFile = join(dir, 'calls.json');
   const result = spawnSync(PYTHON!, [join(dir, 'experiment', 'train_dpo.py')], {
     cwd: dir, // not the script's folder: dataset paths must resolve beside the script
-    env: { ...process.env, PYTHONPATH: join(dir, 'stubs'), RECORD_FILE: recordFile, STUB_TRL: versions.trl, STUB_TRANSFORMERS: versions.transformers },
+    env: {
+      ...process.env,
+      PYTHONPATH: join(dir, 'stubs'),
+      RECORD_FILE: recordFile,
+      STUB_TRL: versions.trl,
+      STUB_TRANSFORMERS: versions.transformers,
+    },
     encoding: 'utf8',
   });
   if (result.status !== 0) throw new Error(`the script failed:\n${result.stderr}`);
@@ -147,7 +153,13 @@ const CURRENT = { trl: '1.9.0', transformers: '5.1.0' };
 const LEGACY = { trl: '0.28.0', transformers: '4.57.1' };
 
 function options(config: Partial<DPOConfig>, extra: Partial<TrlScriptOptions> = {}): TrlScriptOptions {
-  return { config: { ...DEFAULT_DPO_CONFIG, ...config }, lora: LORA, modelId: 'HuggingFaceTB/SmolLM2-135M', datasetFile: 'pairs.jsonl', ...extra };
+  return {
+    config: { ...DEFAULT_DPO_CONFIG, ...config },
+    lora: LORA,
+    modelId: 'HuggingFaceTB/SmolLM2-135M',
+    datasetFile: 'pairs.jsonl',
+    ...extra,
+  };
 }
 
 describe.skipIf(PYTHON === null)('trlScript runs under Python with the studio’s hyperparameters', () => {
@@ -229,7 +241,12 @@ describe.skipIf(PYTHON === null)('trlScript runs under Python with the studio’
     });
     expect(one('AutoModelForCausalLM.from_pretrained')).toEqual({ name: 'HuggingFaceTB/SmolLM2-135M', dtype: 'torch.float32' });
     expect(one('AutoTokenizer.from_pretrained')).toEqual({ name: 'HuggingFaceTB/SmolLM2-135M' });
-    expect(one('load_dataset')).toMatchObject({ kind: 'json', data_files: expect.stringMatching(/experiment\/pairs\.jsonl$/), split: 'train', rows: ROWS });
+    expect(one('load_dataset')).toMatchObject({
+      kind: 'json',
+      data_files: expect.stringMatching(/experiment\/pairs\.jsonl$/),
+      split: 'train',
+      rows: ROWS,
+    });
     expect(one('DPOTrainer')).toEqual({
       model: 'model',
       args: 'args',
@@ -250,7 +267,11 @@ describe.skipIf(PYTHON === null)('trlScript runs under Python with the studio’
   });
 
   it('leaves PEFT’s default targets to PEFT when the studio used them (no target list)', () => {
-    const { one } = runScript(trlScript(options({}, { lora: { ...LORA, target_modules: [] } })), { 'pairs.jsonl': datasetJsonl(ROWS) }, CURRENT);
+    const { one } = runScript(
+      trlScript(options({}, { lora: { ...LORA, target_modules: [] } })),
+      { 'pairs.jsonl': datasetJsonl(ROWS) },
+      CURRENT,
+    );
     expect(one('LoraConfig').target_modules).toBeNull();
   });
 
@@ -326,7 +347,9 @@ describe('trlScript without Python', () => {
 
   it('refuses values with no Python literal, naming the field', () => {
     expect(() => trlScript(options({ beta: Number.NaN }))).toThrow('beta: NaN has no Python literal');
-    expect(() => trlScript(options({ per_device_train_batch_size: 2.5 }))).toThrow('per_device_train_batch_size: expected a whole number, got 2.5');
+    expect(() => trlScript(options({ per_device_train_batch_size: 2.5 }))).toThrow(
+      'per_device_train_batch_size: expected a whole number, got 2.5',
+    );
   });
 
   it('writes Python literals, not JavaScript ones', () => {

@@ -58,7 +58,15 @@ const CASES: Case[] = [
   {
     label: 'Llama, grouped-query attention (4 heads, 2 KV heads), tied embeddings',
     arch: 'LlamaForCausalLM',
-    dims: { vocab_size: 96, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, tie_word_embeddings: true },
+    dims: {
+      vocab_size: 96,
+      hidden_size: 32,
+      intermediate_size: 48,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      tie_word_embeddings: true,
+    },
   },
   {
     label: 'Llama 3 rope_scaling (head_dim 16 puts frequencies in all three bands)',
@@ -88,12 +96,28 @@ const CASES: Case[] = [
   {
     label: 'Qwen2 with q/k/v biases and rope_theta 1e6',
     arch: 'Qwen2ForCausalLM',
-    dims: { vocab_size: 120, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 1, tie_word_embeddings: true },
+    dims: {
+      vocab_size: 120,
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 1,
+      tie_word_embeddings: true,
+    },
   },
   {
     label: 'GPT-2',
     arch: 'GPT2LMHeadModel',
-    dims: { vocab_size: 100, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 4, max_position_embeddings: 16 },
+    dims: {
+      vocab_size: 100,
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 4,
+      max_position_embeddings: 16,
+    },
   },
 ];
 

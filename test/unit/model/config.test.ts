@@ -202,7 +202,10 @@ describe('parseModelConfig', () => {
       tie_word_embeddings: false,
     });
     expect(parseModelConfig({ ...minimal, head_dim: 48, attention_bias: true, mlp_bias: true }, 'x').head_dim).toBe(48);
-    expect(parseModelConfig({ ...minimal, attention_bias: true, mlp_bias: true }, 'x')).toMatchObject({ attention_bias: true, mlp_bias: true });
+    expect(parseModelConfig({ ...minimal, attention_bias: true, mlp_bias: true }, 'x')).toMatchObject({
+      attention_bias: true,
+      mlp_bias: true,
+    });
   });
 
   it('Llama 3.2: llama3 rope scaling and a list of eos ids', () => {
@@ -306,7 +309,9 @@ describe('parseModelConfig', () => {
   });
 
   it('refuses an unsupported architecture, naming it and the supported ones', () => {
-    expect(() => parseModelConfig({ ...qwen25_05B, architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3' }, 'Qwen3-0.6B/config.json')).toThrow(
+    expect(() =>
+      parseModelConfig({ ...qwen25_05B, architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3' }, 'Qwen3-0.6B/config.json'),
+    ).toThrow(
       'Qwen3-0.6B/config.json: architecture "Qwen3ForCausalLM" is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel',
     );
     expect(() => parseModelConfig({ hidden_size: 8 }, 'bare.json')).toThrow(/bare\.json: names no architecture/);
@@ -318,12 +323,18 @@ describe('parseModelConfig', () => {
     expect(() => parseModelConfig(noHidden, 'm/config.json')).toThrow('m/config.json: "hidden_size" is required but missing');
     const { n_layer, ...noLayers } = gpt2;
     expect(() => parseModelConfig(noLayers, 'g/config.json')).toThrow('g/config.json: "n_layer" is required but missing');
-    expect(() => parseModelConfig({ ...tinyLlama, vocab_size: '32000' }, 'm')).toThrow(/m: "vocab_size" must be a positive integer, got "32000"/);
-    expect(() => parseModelConfig({ ...tinyLlama, num_key_value_heads: 5 }, 'm')).toThrow(/m: "num_key_value_heads" \(5\) must divide "num_attention_heads" \(32\)/);
+    expect(() => parseModelConfig({ ...tinyLlama, vocab_size: '32000' }, 'm')).toThrow(
+      /m: "vocab_size" must be a positive integer, got "32000"/,
+    );
+    expect(() => parseModelConfig({ ...tinyLlama, num_key_value_heads: 5 }, 'm')).toThrow(
+      /m: "num_key_value_heads" \(5\) must divide "num_attention_heads" \(32\)/,
+    );
     expect(() => parseModelConfig({ ...tinyLlama, num_attention_heads: 30, num_key_value_heads: 30 }, 'm')).toThrow(
       /m: "num_attention_heads" \(30\) must divide the hidden size \(2048\)/,
     );
-    expect(() => parseModelConfig({ ...tinyLlama, tie_word_embeddings: 'yes' }, 'm')).toThrow(/"tie_word_embeddings" must be true or false/);
+    expect(() => parseModelConfig({ ...tinyLlama, tie_word_embeddings: 'yes' }, 'm')).toThrow(
+      /"tie_word_embeddings" must be true or false/,
+    );
   });
 });
 
@@ -366,7 +377,9 @@ describe('loadTokenizerFiles', () => {
     const withTemplate = new Map([...all, ['chat_template.jinja', '{{ messages[0].content }}']]);
     expect((await loadTokenizerFiles(memorySource(withTemplate, 'm'))).chatTemplate).toBe('{{ messages[0].content }}');
     const without = (name: string) => new Map([...all].filter(([path]) => path !== name));
-    await expect(loadTokenizerFiles(memorySource(without('tokenizer.json'), 'models/t'))).rejects.toThrow(/models\/t: tokenizer\.json is missing/);
+    await expect(loadTokenizerFiles(memorySource(without('tokenizer.json'), 'models/t'))).rejects.toThrow(
+      /models\/t: tokenizer\.json is missing/,
+    );
     await expect(loadTokenizerFiles(memorySource(without('tokenizer_config.json'), 'models/t'))).rejects.toThrow(
       'models/t: tokenizer_config.json is missing',
     );

@@ -72,7 +72,15 @@ const cases: { label: string; arch: Architecture; dims: RandomCheckpointDims; lo
   {
     label: 'GPT-2 Conv1D, all-linear',
     arch: 'GPT2LMHeadModel',
-    dims: { vocab_size: 56, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 2, max_position_embeddings: 16 },
+    dims: {
+      vocab_size: 56,
+      hidden_size: 16,
+      intermediate_size: 32,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      num_key_value_heads: 2,
+      max_position_embeddings: 16,
+    },
     lora: { r: 2, lora_alpha: 4, lora_dropout: 0, target_modules: 'all-linear', use_rslora: false },
   },
 ];

@@ -117,8 +117,8 @@ describe('LoRA initialisation', () => {
     const variance = values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length;
     expect(Math.abs(mean)).toBeLessThan(0.1 * bound);
     // Uniform on ±bound has variance bound²/3; 1024 draws put the estimate within a few percent.
-    expect(variance / (bound * bound / 3)).toBeGreaterThan(0.88);
-    expect(variance / (bound * bound / 3)).toBeLessThan(1.12);
+    expect(variance / ((bound * bound) / 3)).toBeGreaterThan(0.88);
+    expect(variance / ((bound * bound) / 3)).toBeLessThan(1.12);
 
     const again = createLoraAdapter(model, loraConfig({ r: 8 }), 42);
     const other = createLoraAdapter(model, loraConfig({ r: 8 }), 43);
@@ -202,8 +202,18 @@ describe('target module selection', () => {
 describe('LoRA forward against the merged float64 reference', () => {
   const cases: { label: string; arch: Architecture; dims: RandomCheckpointDims; config: LoraConfig }[] = [
     { label: 'Llama, all-linear', arch: 'LlamaForCausalLM', dims: LLAMA_DIMS, config: loraConfig({ target_modules: 'all-linear' }) },
-    { label: 'Qwen2 (biased q/k/v), rsLoRA', arch: 'Qwen2ForCausalLM', dims: LLAMA_DIMS, config: loraConfig({ target_modules: ['q_proj', 'k_proj', 'v_proj', 'down_proj'], use_rslora: true }) },
-    { label: 'GPT-2 Conv1D (fan_in_fan_out), all-linear', arch: 'GPT2LMHeadModel', dims: GPT2_DIMS, config: loraConfig({ target_modules: 'all-linear' }) },
+    {
+      label: 'Qwen2 (biased q/k/v), rsLoRA',
+      arch: 'Qwen2ForCausalLM',
+      dims: LLAMA_DIMS,
+      config: loraConfig({ target_modules: ['q_proj', 'k_proj', 'v_proj', 'down_proj'], use_rslora: true }),
+    },
+    {
+      label: 'GPT-2 Conv1D (fan_in_fan_out), all-linear',
+      arch: 'GPT2LMHeadModel',
+      dims: GPT2_DIMS,
+      config: loraConfig({ target_modules: 'all-linear' }),
+    },
   ];
   for (const c of cases) {
     it(c.label, () => {

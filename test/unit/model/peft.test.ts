@@ -97,7 +97,7 @@ describe('saveAdapter writes PEFT’s format', () => {
   it('names tensors base_model.model.<module>.lora_A/B.weight in float32 with PEFT’s metadata', async () => {
     const model = tinyModel('LlamaForCausalLM');
     const adapter = trainedAdapter(model);
-    const files = (await saveAdapter(adapter, 'HuggingFaceTB/SmolLM2-135M'));
+    const files = await saveAdapter(adapter, 'HuggingFaceTB/SmolLM2-135M');
     expect([...files.keys()].sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
     const { tensors, metadata } = weightsOf(files);
     expect(metadata).toEqual({ format: 'pt' });
@@ -115,7 +115,7 @@ describe('saveAdapter writes PEFT’s format', () => {
   it('writes every adapter_config.json key PEFT writes, in its sorted order', async () => {
     const model = tinyModel('LlamaForCausalLM');
     const adapter = trainedAdapter(model, { target_modules: ['v_proj', 'q_proj'], use_rslora: true });
-    const config = configOf((await saveAdapter(adapter, 'my/base')));
+    const config = configOf(await saveAdapter(adapter, 'my/base'));
     expect(Object.keys(config)).toEqual(PEFT_CONFIG_KEYS);
     expect(config).toMatchObject({
       peft_type: 'LORA',
@@ -142,7 +142,7 @@ describe('saveAdapter writes PEFT’s format', () => {
   it('marks GPT-2 adapters fan_in_fan_out and keeps PEFT’s [r, in] / [out, r] layout', async () => {
     const model = tinyModel('GPT2LMHeadModel', { ...DIMS, num_key_value_heads: 4, max_position_embeddings: 16 });
     const adapter = trainedAdapter(model);
-    const files = (await saveAdapter(adapter, 'openai-community/gpt2'));
+    const files = await saveAdapter(adapter, 'openai-community/gpt2');
     expect(configOf(files)).toMatchObject({ fan_in_fan_out: true, target_modules: ['c_attn'] });
     const { tensors } = weightsOf(files);
     expect(tensors.get('base_model.model.transformer.h.0.attn.c_attn.lora_A.weight')?.shape).toEqual([4, 16]);
@@ -154,7 +154,7 @@ describe('saveAdapter writes PEFT’s format', () => {
   it('saves all-linear as the adapted module paths, as PEFT expands it', async () => {
     const model = tinyModel('LlamaForCausalLM');
     const adapter = trainedAdapter(model, { target_modules: 'all-linear' });
-    const targets = configOf((await saveAdapter(adapter, 'base'))).target_modules as string[];
+    const targets = configOf(await saveAdapter(adapter, 'base')).target_modules as string[];
     expect(targets).toHaveLength(14);
     expect(targets).toContain('model.layers.1.mlp.down_proj');
     expect(targets).not.toContain('lm_head');
@@ -168,7 +168,7 @@ describe('loadAdapter', () => {
     for (const arch of ['Qwen2ForCausalLM', 'GPT2LMHeadModel'] as const) {
       const model = tinyModel(arch, { ...DIMS, num_key_value_heads: arch === 'GPT2LMHeadModel' ? 4 : 2, max_position_embeddings: 16 });
       const adapter = trainedAdapter(model, { target_modules: 'all-linear', use_rslora: true });
-      const loaded = await loadAdapter(memorySource((await saveAdapter(adapter, 'base')), 'adapter'), model);
+      const loaded = await loadAdapter(memorySource(await saveAdapter(adapter, 'base'), 'adapter'), model);
       expect([...loaded.modules.keys()]).toEqual([...adapter.modules.keys()]);
       for (const [path, { A, B }] of adapter.modules) {
         const other = loaded.modules.get(path)!;
@@ -192,7 +192,7 @@ describe('loadAdapter', () => {
   it('accepts in-memory PEFT names with the adapter name (lora_A.default.weight)', async () => {
     const model = tinyModel('LlamaForCausalLM');
     const adapter = trainedAdapter(model);
-    const files = (await saveAdapter(adapter, 'base'));
+    const files = await saveAdapter(adapter, 'base');
     const { tensors } = weightsOf(files);
     const renamed = new Map([...tensors].map(([name, t]) => [name.replace(/\.lora_([AB])\.weight$/, '.lora_$1.default.weight'), t]));
     files.set('adapter_model.safetensors', serializeSafetensors(renamed));
@@ -207,7 +207,7 @@ describe('loadAdapter', () => {
   it('names the tensor, the expected and the actual shape when the adapter does not fit', async () => {
     const small = tinyModel('LlamaForCausalLM');
     const adapter = trainedAdapter(small);
-    const files = (await saveAdapter(adapter, 'base'));
+    const files = await saveAdapter(adapter, 'base');
     const wider = tinyModel('LlamaForCausalLM', { ...DIMS, hidden_size: 32 });
     await expect(loadAdapter(memorySource(files, 'adapter'), wider)).rejects.toThrow(
       'adapter/adapter_model.safetensors: tensor "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" has shape [4, 16], expected [4, 32]',
@@ -223,7 +223,7 @@ describe('loadAdapter', () => {
   it('refuses modules the model lacks, unsupported PEFT features and missing files', async () => {
     const llama = tinyModel('LlamaForCausalLM');
     const adapter = trainedAdapter(llama);
-    const files = (await saveAdapter(adapter, 'base'));
+    const files = await saveAdapter(adapter, 'base');
     const gpt2 = tinyModel('GPT2LMHeadModel', { ...DIMS, num_key_value_heads: 4, max_position_embeddings: 16 });
     await expect(loadAdapter(memorySource(files, 'adapter'), gpt2)).rejects.toThrow(
       /adapts module "model\.layers\.0\.self_attn\.q_proj", which GPT2LMHeadModel does not have/,

@@ -278,7 +278,22 @@ describe('serializeSafetensors', () => {
   // Produced by the Python safetensors 0.8.0 library (safetensors.numpy.save with metadata {"format": "pt"})
   // from float32 values, saved as float32 and as float16 (numpy's float16 cast rounds to nearest even).
   const pythonValues = new Float32Array([
-    1, -2, 65504, 65519, 65520, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -24, 2 ** -25, 3 * 2 ** -25, 1e-8, 0.1, -1 / 3, Infinity, -0, NaN,
+    1,
+    -2,
+    65504,
+    65519,
+    65520,
+    1 + 2 ** -11,
+    1 + 3 * 2 ** -11,
+    2 ** -24,
+    2 ** -25,
+    3 * 2 ** -25,
+    1e-8,
+    0.1,
+    -1 / 3,
+    Infinity,
+    -0,
+    NaN,
   ]);
   const pythonTensors = {
     'w.weight': { shape: [4, 4], data: pythonValues },
@@ -287,10 +302,8 @@ describe('serializeSafetensors', () => {
     B: { shape: [2], data: new Float32Array([-7.5, 3]) },
   };
   const pythonFiles = {
-    F32:
-      'CAEAAAAAAAB7Il9fbWV0YWRhdGFfXyI6eyJmb3JtYXQiOiJwdCJ9LCJCIjp7ImR0eXBlIjoiRjMyIiwic2hhcGUiOlsyXSwiZGF0YV9vZmZzZXRzIjpbMCw4XX0sImEuMTAiOnsiZHR5cGUiOiJGMzIiLCJzaGFwZSI6W10sImRhdGFfb2Zmc2V0cyI6WzgsMTJdfSwiYS4yIjp7ImR0eXBlIjoiRjMyIiwic2hhcGUiOlswLDNdLCJkYXRhX29mZnNldHMiOlsxMiwxMl19LCJ3LndlaWdodCI6eyJkdHlwZSI6IkYzMiIsInNoYXBlIjpbNCw0XSwiZGF0YV9vZmZzZXRzIjpbMTIsNzZdfX0AAPDAAABAQAAAoEAAAIA/AAAAwADgf0cA739HAPB/RwAQgD8AMIA/AACAMwAAADMAAMAzd8wrMs3MzD2rqqq+AACAfwAAAIAAAMB/',
-    F16:
-      'CAEAAAAAAAB7Il9fbWV0YWRhdGFfXyI6eyJmb3JtYXQiOiJwdCJ9LCJCIjp7ImR0eXBlIjoiRjE2Iiwic2hhcGUiOlsyXSwiZGF0YV9vZmZzZXRzIjpbMCw0XX0sImEuMTAiOnsiZHR5cGUiOiJGMTYiLCJzaGFwZSI6W10sImRhdGFfb2Zmc2V0cyI6WzQsNl19LCJhLjIiOnsiZHR5cGUiOiJGMTYiLCJzaGFwZSI6WzAsM10sImRhdGFfb2Zmc2V0cyI6WzYsNl19LCJ3LndlaWdodCI6eyJkdHlwZSI6IkYxNiIsInNoYXBlIjpbNCw0XSwiZGF0YV9vZmZzZXRzIjpbNiwzOF19fSAgICCAxwBCAEUAPADA/3v/ewB8ADwCPAEAAAACAAAAZi5VtQB8AIAAfg==',
+    F32: 'CAEAAAAAAAB7Il9fbWV0YWRhdGFfXyI6eyJmb3JtYXQiOiJwdCJ9LCJCIjp7ImR0eXBlIjoiRjMyIiwic2hhcGUiOlsyXSwiZGF0YV9vZmZzZXRzIjpbMCw4XX0sImEuMTAiOnsiZHR5cGUiOiJGMzIiLCJzaGFwZSI6W10sImRhdGFfb2Zmc2V0cyI6WzgsMTJdfSwiYS4yIjp7ImR0eXBlIjoiRjMyIiwic2hhcGUiOlswLDNdLCJkYXRhX29mZnNldHMiOlsxMiwxMl19LCJ3LndlaWdodCI6eyJkdHlwZSI6IkYzMiIsInNoYXBlIjpbNCw0XSwiZGF0YV9vZmZzZXRzIjpbMTIsNzZdfX0AAPDAAABAQAAAoEAAAIA/AAAAwADgf0cA739HAPB/RwAQgD8AMIA/AACAMwAAADMAAMAzd8wrMs3MzD2rqqq+AACAfwAAAIAAAMB/',
+    F16: 'CAEAAAAAAAB7Il9fbWV0YWRhdGFfXyI6eyJmb3JtYXQiOiJwdCJ9LCJCIjp7ImR0eXBlIjoiRjE2Iiwic2hhcGUiOlsyXSwiZGF0YV9vZmZzZXRzIjpbMCw0XX0sImEuMTAiOnsiZHR5cGUiOiJGMTYiLCJzaGFwZSI6W10sImRhdGFfb2Zmc2V0cyI6WzQsNl19LCJhLjIiOnsiZHR5cGUiOiJGMTYiLCJzaGFwZSI6WzAsM10sImRhdGFfb2Zmc2V0cyI6WzYsNl19LCJ3LndlaWdodCI6eyJkdHlwZSI6IkYxNiIsInNoYXBlIjpbNCw0XSwiZGF0YV9vZmZzZXRzIjpbNiwzOF19fSAgICCAxwBCAEUAPADA/3v/ewB8ADwCPAEAAAACAAAAZi5VtQB8AIAAfg==',
   } as const;
 
   for (const dtype of ['F32', 'F16'] as const) {
@@ -301,7 +314,8 @@ describe('serializeSafetensors', () => {
       expect(metadata).toEqual({ format: 'pt' });
       expect(tensors.get('a.2')!.shape).toEqual([0, 3]);
       const w = Array.from(tensors.get('w.weight')!.data);
-      const expected = dtype === 'F32' ? Array.from(pythonValues) : Array.from(pythonValues, (x) => halfValueFromDefinition(halfBitsByDefinition(x)));
+      const expected =
+        dtype === 'F32' ? Array.from(pythonValues) : Array.from(pythonValues, (x) => halfValueFromDefinition(halfBitsByDefinition(x)));
       expect(w.slice(0, 15)).toEqual(expected.slice(0, 15));
       expect(w[15]).toBeNaN();
     });
@@ -324,7 +338,9 @@ describe('parseSafetensors errors name the source and the tensor', () => {
   });
 
   it('a file truncated inside the header, or shorter than the length field', () => {
-    expect(() => parseSafetensors(good.subarray(0, 20), 'cut.safetensors')).toThrow(/cut\.safetensors: .*header length \d+ runs past the end of the file \(20 bytes\)/);
+    expect(() => parseSafetensors(good.subarray(0, 20), 'cut.safetensors')).toThrow(
+      /cut\.safetensors: .*header length \d+ runs past the end of the file \(20 bytes\)/,
+    );
     expect(() => parseSafetensors(good.subarray(0, 5), 'tiny.bin')).toThrow(/tiny\.bin: not a safetensors file: 5 bytes/);
   });
 
@@ -349,9 +365,9 @@ describe('parseSafetensors errors name the source and the tensor', () => {
 
   it('a dtype that is not a float', () => {
     const data = new Uint8Array(16);
-    expect(() => parseSafetensors(handMadeFile('{"position_ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}}', data), 'i.st')).toThrow(
-      /i\.st: tensor "position_ids" has dtype I64; only F32, F16, BF16 and F64/,
-    );
+    expect(() =>
+      parseSafetensors(handMadeFile('{"position_ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]}}', data), 'i.st'),
+    ).toThrow(/i\.st: tensor "position_ids" has dtype I64; only F32, F16, BF16 and F64/);
     expect(() => parseSafetensors(handMadeFile('{"mask":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}', data), 'u.st')).toThrow(
       /u\.st: tensor "mask" has dtype U8/,
     );
@@ -455,6 +471,8 @@ describe('loadModelTensors', () => {
       ]),
       'models/bad',
     );
-    await expect(loadModelTensors(src)).rejects.toThrow(/models\/bad\/model-00001-of-00002\.safetensors: tensor "model\.layers\.0\.mlp\.up_proj\.weight"/);
+    await expect(loadModelTensors(src)).rejects.toThrow(
+      /models\/bad\/model-00001-of-00002\.safetensors: tensor "model\.layers\.0\.mlp\.up_proj\.weight"/,
+    );
   });
 });

@@ -51,7 +51,11 @@ describe('memorySource and subSource', () => {
 describe('fileListSource', () => {
   it('matches paths below the picked folder', async () => {
     const src = fileListSource(
-      [picked('SmolLM2/config.json', 'root config'), picked('SmolLM2/adapter/config.json', 'adapter config'), picked('SmolLM2/adapter/adapter_config.json', 'lora')],
+      [
+        picked('SmolLM2/config.json', 'root config'),
+        picked('SmolLM2/adapter/config.json', 'adapter config'),
+        picked('SmolLM2/adapter/adapter_config.json', 'lora'),
+      ],
       'SmolLM2',
     );
     expect(await src.readText('config.json')).toBe('root config');

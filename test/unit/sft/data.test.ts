@@ -13,7 +13,10 @@ const EOS = 256;
 
 describe('tokenizeSftExamples', () => {
   it('splits a chat example after the generation prompt: the reply, <|im_end|> and the newline are the completion', () => {
-    const [t] = tokenizeSftExamples([{ prompt: [{ role: 'user', content: 'Hi?' }], completion: [{ role: 'assistant', content: 'Yo' }] }], tok);
+    const [t] = tokenizeSftExamples(
+      [{ prompt: [{ role: 'user', content: 'Hi?' }], completion: [{ role: 'assistant', content: 'Yo' }] }],
+      tok,
+    );
     expect(t.prompt_ids).toEqual([IM_START, ...bytes('user\nHi?'), IM_END, ...bytes('\n'), IM_START, ...bytes('assistant\n')]);
     expect(t.completion_ids).toEqual([...bytes('Yo'), IM_END, ...bytes('\n')]);
     expect(t.prefix_mismatch).toBe(false);
@@ -37,7 +40,12 @@ describe('tokenizeSftExamples', () => {
   });
 });
 
-const ex = (index: number, prompt_ids: number[], completion_ids: number[]): TokenizedSftExample => ({ index, prompt_ids, completion_ids, prefix_mismatch: false });
+const ex = (index: number, prompt_ids: number[], completion_ids: number[]): TokenizedSftExample => ({
+  index,
+  prompt_ids,
+  completion_ids,
+  prefix_mismatch: false,
+});
 
 describe('collateSft and sftTokenIndex', () => {
   it('right-pads, masks the prompt and padding, and scores each completion token from the position before it', () => {

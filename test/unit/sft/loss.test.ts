@@ -15,7 +15,12 @@ beforeAll(async () => {
 
 const V = 11;
 const D = 4;
-const ex = (index: number, prompt_ids: number[], completion_ids: number[]): TokenizedSftExample => ({ index, prompt_ids, completion_ids, prefix_mismatch: false });
+const ex = (index: number, prompt_ids: number[], completion_ids: number[]): TokenizedSftExample => ({
+  index,
+  prompt_ids,
+  completion_ids,
+  prefix_mismatch: false,
+});
 
 /**
  * A bigram "model": the hidden state at t is the embedding row of token t, so the logits at t are
@@ -95,7 +100,15 @@ describe('sftLoss', () => {
   it('on a real Llama equals the float64 log-softmax of its full logits at the completion positions', async () => {
     const { configJson, tensors } = randomCheckpoint(
       'LlamaForCausalLM',
-      { vocab_size: 259, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 32 },
+      {
+        vocab_size: 259,
+        hidden_size: 16,
+        intermediate_size: 32,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        max_position_embeddings: 32,
+      },
       3,
       { std: 0.3 },
     );

@@ -20,19 +20,39 @@ beforeAll(async () => {
 function tinyCheckpoint(arch: Architecture = 'LlamaForCausalLM', std = 0.02) {
   const { configJson, tensors } = randomCheckpoint(
     arch,
-    { vocab_size: 40, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: arch === 'GPT2LMHeadModel' ? 2 : 1, max_position_embeddings: 16, tie_word_embeddings: true },
+    {
+      vocab_size: 40,
+      hidden_size: 16,
+      intermediate_size: 32,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: arch === 'GPT2LMHeadModel' ? 2 : 1,
+      max_position_embeddings: 16,
+      tie_word_embeddings: true,
+    },
     5,
     { std },
   );
   return { config: parseModelConfig(configJson, 'tiny'), tensors };
 }
 
-const ex = (index: number, prompt_ids: number[], completion_ids: number[]): TokenizedSftExample => ({ index, prompt_ids, completion_ids, prefix_mismatch: false });
+const ex = (index: number, prompt_ids: number[], completion_ids: number[]): TokenizedSftExample => ({
+  index,
+  prompt_ids,
+  completion_ids,
+  prefix_mismatch: false,
+});
 
 /** Four prompts that share their first token, each with its own completion to memorise. */
 const MEMORISE = [ex(0, [1, 2], [10, 11, 12]), ex(1, [1, 3], [13, 14, 15]), ex(2, [1, 4], [16, 17, 18]), ex(3, [1, 5], [19, 20, 21])];
 
-const config = (o: Partial<SFTConfig>): SFTConfig => ({ ...DEFAULT_SFT_CONFIG, per_device_train_batch_size: 4, logging_steps: 1, lr_scheduler_type: 'constant', ...o });
+const config = (o: Partial<SFTConfig>): SFTConfig => ({
+  ...DEFAULT_SFT_CONFIG,
+  per_device_train_batch_size: 4,
+  logging_steps: 1,
+  lr_scheduler_type: 'constant',
+  ...o,
+});
 
 describe('createTrainableCausalLM', () => {
   it('builds the same forward pass as the frozen loader, over variables that export back to the input', async () => {
@@ -54,7 +74,9 @@ describe('createTrainableCausalLM', () => {
   it('names a misshapen tensor and the expected shape', () => {
     const { config: c, tensors } = tinyCheckpoint();
     tensors.set('model.norm.weight', { shape: [3], data: new Float32Array(3) });
-    expect(() => createTrainableCausalLM(c, tensors, 'demo')).toThrow(/demo: [\s\S]*"model\.norm\.weight" has shape \[3\], expected \[16\]/);
+    expect(() => createTrainableCausalLM(c, tensors, 'demo')).toThrow(
+      /demo: [\s\S]*"model\.norm\.weight" has shape \[3\], expected \[16\]/,
+    );
   });
 });
 
@@ -79,7 +101,14 @@ describe('SFTTrainer', () => {
   it('full fine-tuning memorises a tiny set: the loss falls by over 90%', async () => {
     const { config: c, tensors } = tinyCheckpoint();
     const { model, params } = createTrainableCausalLM(c, tensors, 'tiny');
-    const trainer = new SFTTrainer({ model, params: [...params.values()], adapter: null, train: MEMORISE, config: config({ learning_rate: 2e-2, max_steps: 40 }), padTokenId: 0 });
+    const trainer = new SFTTrainer({
+      model,
+      params: [...params.values()],
+      adapter: null,
+      train: MEMORISE,
+      config: config({ learning_rate: 2e-2, max_steps: 40 }),
+      padTokenId: 0,
+    });
     const first = await trainer.evaluate(MEMORISE);
     const logs = [];
     while (!trainer.done) logs.push((await trainer.step())!);
@@ -99,7 +128,14 @@ describe('SFTTrainer', () => {
     const adapter = createLoraAdapter(base, { r: 4, lora_alpha: 8, lora_dropout: 0, target_modules: 'all-linear', use_rslora: false }, 1);
     const params = [...adapter.modules.values()].flatMap((m) => [m.A, m.B]);
     const head = await base.headWeight().data();
-    const trainer = new SFTTrainer({ model: base, params, adapter, train: MEMORISE, config: config({ learning_rate: 2e-2, max_steps: 20 }), padTokenId: 0 });
+    const trainer = new SFTTrainer({
+      model: base,
+      params,
+      adapter,
+      train: MEMORISE,
+      config: config({ learning_rate: 2e-2, max_steps: 20 }),
+      padTokenId: 0,
+    });
     const first = await trainer.evaluate(MEMORISE);
     while (!trainer.done) await trainer.step();
     expect(await trainer.evaluate(MEMORISE)).toBeLessThan(0.8 * first);
@@ -118,7 +154,15 @@ describe('SFTTrainer', () => {
         const [a, b] = [await local(examples.slice(0, 1)), await local(examples.slice(1))];
         return { lossSum: a.lossSum + b.lossSum, tokens: a.tokens + b.tokens, grads: a.grads.map((g, i) => tf.add(g, b.grads[i])) };
       };
-      const trainer = new SFTTrainer({ model, params: list, adapter: null, train: MEMORISE, config: config({ learning_rate: 1e-2, max_steps: 3 }), padTokenId: 0, gradients: split ? halves : undefined });
+      const trainer = new SFTTrainer({
+        model,
+        params: list,
+        adapter: null,
+        train: MEMORISE,
+        config: config({ learning_rate: 1e-2, max_steps: 3 }),
+        padTokenId: 0,
+        gradients: split ? halves : undefined,
+      });
       const losses = [];
       while (!trainer.done) losses.push((await trainer.step())!.loss);
       const weights = await exportWeights(params);
@@ -135,8 +179,20 @@ describe('SFTTrainer', () => {
     const { config: c, tensors } = tinyCheckpoint();
     const { model, params } = createTrainableCausalLM(c, tensors, 'tiny');
     const frozen = tf.variable(tf.zeros([2]), false);
-    expect(() => new SFTTrainer({ model, params: [frozen], adapter: null, train: MEMORISE, config: config({}), padTokenId: 0 })).toThrow(/must be trainable/);
-    expect(() => new SFTTrainer({ model, params: [...params.values()], adapter: null, train: MEMORISE, config: config({ learning_rate: 0 }), padTokenId: 0 })).toThrow(/learning_rate/);
+    expect(() => new SFTTrainer({ model, params: [frozen], adapter: null, train: MEMORISE, config: config({}), padTokenId: 0 })).toThrow(
+      /must be trainable/,
+    );
+    expect(
+      () =>
+        new SFTTrainer({
+          model,
+          params: [...params.values()],
+          adapter: null,
+          train: MEMORISE,
+          config: config({ learning_rate: 0 }),
+          padTokenId: 0,
+        }),
+    ).toThrow(/learning_rate/);
     model.dispose();
   });
 });

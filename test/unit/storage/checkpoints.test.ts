@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DPO_CONFIG } from '../../../src/core/dpo/config';
-import { openStudioStorage, StorageFullError, type NewRun } from '../../../src/app/storage';
+import { openStudioStorage, StorageFullError, type NewRun } from '../../../src/storage';
 import { allKeys, failingStore, freshStore, quotaError, trainerState } from './helpers';
 
 const NEW_RUN: NewRun = {
@@ -78,7 +78,10 @@ describe('saveCheckpoint / loadLatestCheckpoint', () => {
     const page = openStudioStorage(store);
     const worker = openStudioStorage(store);
     const run = await page.createRun(NEW_RUN);
-    await Promise.all([page.renameRun(run.id, 'renamed'), worker.saveCheckpoint(run.id, { step: 2, state: trainerState(2), history: history(2) })]);
+    await Promise.all([
+      page.renameRun(run.id, 'renamed'),
+      worker.saveCheckpoint(run.id, { step: 2, state: trainerState(2), history: history(2) }),
+    ]);
     expect(await page.getRun(run.id)).toMatchObject({ name: 'renamed', step: 2, history: history(2) });
   });
 });
@@ -104,9 +107,9 @@ describe('a failed save leaves the previous checkpoint loadable', () => {
   it('when writing the new checkpoint fails', async () => {
     const { store, run } = await withSavedStep2();
     const broken = failingStore(store, (op, key) => (op === 'put' && key.startsWith('ckpt/') ? new Error('disk went away') : null));
-    await expect(openStudioStorage(broken).saveCheckpoint(run.id, { step: 4, state: trainerState(4), history: history(4) })).rejects.toThrow(
-      'disk went away',
-    );
+    await expect(
+      openStudioStorage(broken).saveCheckpoint(run.id, { step: 4, state: trainerState(4), history: history(4) }),
+    ).rejects.toThrow('disk went away');
     await expectStep2(store, run.id);
     expect(await checkpointKeys(store)).toHaveLength(1);
   });
@@ -114,16 +117,18 @@ describe('a failed save leaves the previous checkpoint loadable', () => {
   it('when the tab dies mid-write (the transaction aborts after the request was issued)', async () => {
     const { store, run } = await withSavedStep2();
     const broken = failingStore(store, (op, key) => (op === 'put' && key.startsWith('ckpt/') ? new Error('tab closed') : null), 'abort');
-    await expect(openStudioStorage(broken).saveCheckpoint(run.id, { step: 4, state: trainerState(4), history: history(4) })).rejects.toThrow();
+    await expect(
+      openStudioStorage(broken).saveCheckpoint(run.id, { step: 4, state: trainerState(4), history: history(4) }),
+    ).rejects.toThrow();
     await expectStep2(store, run.id);
   });
 
   it('when switching the pointer fails: the new checkpoint is dropped again', async () => {
     const { store, run } = await withSavedStep2();
     const broken = failingStore(store, (op, key) => (op === 'put' && key.startsWith('ckpt-latest/') ? new Error('switch failed') : null));
-    await expect(openStudioStorage(broken).saveCheckpoint(run.id, { step: 4, state: trainerState(4), history: history(4) })).rejects.toThrow(
-      'switch failed',
-    );
+    await expect(
+      openStudioStorage(broken).saveCheckpoint(run.id, { step: 4, state: trainerState(4), history: history(4) }),
+    ).rejects.toThrow('switch failed');
     await expectStep2(store, run.id);
     expect(await checkpointKeys(store)).toHaveLength(1);
   });
@@ -132,9 +137,9 @@ describe('a failed save leaves the previous checkpoint loadable', () => {
     const { store, run } = await withSavedStep2();
     // The run record is written last in the switch transaction.
     const broken = failingStore(store, (op, key) => (op === 'put' && key.startsWith('run/') ? new Error('late failure') : null));
-    await expect(openStudioStorage(broken).saveCheckpoint(run.id, { step: 4, state: trainerState(4), history: history(4) })).rejects.toThrow(
-      'late failure',
-    );
+    await expect(
+      openStudioStorage(broken).saveCheckpoint(run.id, { step: 4, state: trainerState(4), history: history(4) }),
+    ).rejects.toThrow('late failure');
     await expectStep2(store, run.id);
   });
 
@@ -143,7 +148,9 @@ describe('a failed save leaves the previous checkpoint loadable', () => {
     const broken = failingStore(store, (op, key) =>
       (op === 'put' && key.startsWith('ckpt-latest/')) || op === 'delete' ? new Error('storage unavailable') : null,
     );
-    await expect(openStudioStorage(broken).saveCheckpoint(run.id, { step: 4, state: trainerState(4), history: history(4) })).rejects.toThrow();
+    await expect(
+      openStudioStorage(broken).saveCheckpoint(run.id, { step: 4, state: trainerState(4), history: history(4) }),
+    ).rejects.toThrow();
     await expectStep2(store, run.id);
     expect(await checkpointKeys(store)).toHaveLength(2);
 

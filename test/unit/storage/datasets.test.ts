@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createStore } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
-import { datasetFingerprint, openStudioStorage, StorageFullError } from '../../../src/app/storage';
+import { datasetFingerprint, openStudioStorage, StorageFullError } from '../../../src/storage';
 import { failingStore, freshStore, quotaError } from './helpers';
 
 describe('datasetFingerprint', () => {

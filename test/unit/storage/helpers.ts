@@ -23,7 +23,11 @@ export type Failure = { op: 'put' | 'delete'; key: string } | null;
  * with the error reported on the transaction (Chrome reports quota failures this way, the request
  * itself only seeing AbortError).
  */
-export function failingStore(inner: UseStore, fail: (op: 'put' | 'delete', key: string) => Error | null, mode: 'throw' | 'abort' = 'throw'): UseStore {
+export function failingStore(
+  inner: UseStore,
+  fail: (op: 'put' | 'delete', key: string) => Error | null,
+  mode: 'throw' | 'abort' = 'throw',
+): UseStore {
   return ((txMode: IDBTransactionMode, callback: (s: IDBObjectStore) => unknown) =>
     inner(txMode, (real) => {
       let txError: Error | null = null;
@@ -37,7 +41,8 @@ export function failingStore(inner: UseStore, fail: (op: 'put' | 'delete', key: 
           return Reflect.set(target, prop, value, target);
         },
       });
-      const wrap = (op: 'put' | 'delete', method: (...args: never[]) => IDBRequest) =>
+      const wrap =
+        (op: 'put' | 'delete', method: (...args: never[]) => IDBRequest) =>
         (...args: unknown[]) => {
           const key = String(op === 'put' ? args[1] : args[0]);
           const error = fail(op, key);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openStudioStorage, StorageFullError } from '../../../src/app/storage';
+import { openStudioStorage, StorageFullError } from '../../../src/storage';
 import { loadModelConfig } from '../../../src/core/model/config';
 import { randomCheckpoint } from '../../../src/core/model/random-checkpoint';
 import { loadModelTensors, serializeSafetensors } from '../../../src/core/model/safetensors';
@@ -42,15 +42,33 @@ describe('stored model files', () => {
     const storage = openStudioStorage(freshStore().store);
     expect(await storage.getModelFiles('nope')).toBeUndefined();
     expect(await storage.modelFileSource('nope')).toBeUndefined();
-    await storage.putModelFiles('m', new Map<string, Uint8Array | string>([['a.txt', 'hé'], ['b.bin', new Uint8Array([1, 2, 3])]]));
+    await storage.putModelFiles(
+      'm',
+      new Map<string, Uint8Array | string>([
+        ['a.txt', 'hé'],
+        ['b.bin', new Uint8Array([1, 2, 3])],
+      ]),
+    );
     const [manifest] = await storage.listModelFiles();
-    expect(manifest).toMatchObject({ key: 'm', files: [{ path: 'a.txt', size: 2 }, { path: 'b.bin', size: 3 }] });
+    expect(manifest).toMatchObject({
+      key: 'm',
+      files: [
+        { path: 'a.txt', size: 2 },
+        { path: 'b.bin', size: 3 },
+      ],
+    });
   });
 
   it('replacing a model removes the old files; keys sharing a prefix stay apart', async () => {
     const { store } = freshStore();
     const storage = openStudioStorage(store);
-    await storage.putModelFiles('owner/name', new Map<string, Uint8Array | string>([['config.json', 'v1'], ['old.bin', new Uint8Array([9])]]));
+    await storage.putModelFiles(
+      'owner/name',
+      new Map<string, Uint8Array | string>([
+        ['config.json', 'v1'],
+        ['old.bin', new Uint8Array([9])],
+      ]),
+    );
     await storage.putModelFiles('owner', new Map([['config.json', 'other']]));
     await storage.putModelFiles('owner/name', new Map([['config.json', 'v2']]));
     expect(await storage.getModelFiles('owner/name')).toEqual(new Map([['config.json', 'v2']]));

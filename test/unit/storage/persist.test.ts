@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStudioStorage } from '../../../src/app/storage';
+import { openStudioStorage } from '../../../src/storage';
 import type { DatasetSession } from '../../../src/worker/dataset-session';
 import { storeDataset } from '../../../src/worker/persist';
 import { quotaError } from './helpers';
@@ -31,7 +31,9 @@ describe('storeDataset (the worker keeping a run’s file)', () => {
       throw quotaError();
     };
     const warning = await storeDataset(dataset('f2'));
-    expect(warning).toBe('Browser storage is full, so pairs.jsonl could not be kept there. Training goes on; to resume this run after a reload, drop the same file again first.');
+    expect(warning).toBe(
+      'Browser storage is full, so pairs.jsonl could not be kept there. Training goes on; to resume this run after a reload, drop the same file again first.',
+    );
     IDBObjectStore.prototype.put = realPut;
     expect(await openStudioStorage().getDataset('f2')).toBeUndefined();
   });

@@ -1,7 +1,7 @@
 import { promisifyRequest } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DPO_CONFIG } from '../../../src/core/dpo/config';
-import { DEFAULT_SAVE_STEPS, openStudioStorage, type NewRun, type RunRecord } from '../../../src/app/storage';
+import { DEFAULT_SAVE_STEPS, openStudioStorage, type NewRun, type RunRecord } from '../../../src/storage';
 import { allKeys, freshStore, trainerState } from './helpers';
 
 const NEW_RUN: NewRun = {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { requestPersistentStorage, storageUsage } from '../../../src/app/storage';
+import { requestPersistentStorage, storageUsage } from '../../../src/storage';
 
 afterEach(() => {
   vi.unstubAllGlobals();

@@ -34,7 +34,15 @@ beforeAll(async () => {
     JSON.parse(readFileSync('public/models/demo/tokenizer.json', 'utf8')),
     JSON.parse(readFileSync('public/models/demo/tokenizer_config.json', 'utf8')),
   );
-  const dims = { vocab_size: 259, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 64 };
+  const dims = {
+    vocab_size: 259,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    max_position_embeddings: 64,
+  };
   const { configJson, tensors } = randomCheckpoint('LlamaForCausalLM', dims, 3, { std: 0.5 });
   const host = new Map([...tensors].map(([name, t]) => [name, { dtype: 'F32' as const, ...t }]));
   const model = createCausalLM(parseModelConfig(configJson, 'config.json'), host, 'tiny');
@@ -44,7 +52,15 @@ beforeAll(async () => {
 });
 
 function request(overrides: Partial<AnswerRequest>): AnswerRequest {
-  return { prompts: { kind: 'texts', texts: [] }, models: ['reference'], answersPerPrompt: 1, maxNewTokens: 5, temperature: 0, seed: 9, ...overrides };
+  return {
+    prompts: { kind: 'texts', texts: [] },
+    models: ['reference'],
+    answersPerPrompt: 1,
+    maxNewTokens: 5,
+    temperature: 0,
+    seed: 9,
+    ...overrides,
+  };
 }
 
 function ids(text: string): number[] {
@@ -56,7 +72,13 @@ describe('answerPrompts', () => {
   it('answers typed prompts k times each, answer j of prompt i sampled with seed + i·k + j', async () => {
     progress.length = 0;
     const texts = ['Say hi.', '  ', 'Name a tree.'];
-    const set = await answerPrompts(session, null, request({ prompts: { kind: 'texts', texts }, answersPerPrompt: 3, temperature: 1 }), noAdapters, report);
+    const set = await answerPrompts(
+      session,
+      null,
+      request({ prompts: { kind: 'texts', texts }, answersPerPrompt: 3, temperature: 1 }),
+      noAdapters,
+      report,
+    );
     expect(set.prompts.map((p) => [p.prompt, p.line])).toEqual([
       ['Say hi.', null],
       ['Name a tree.', null],
@@ -65,7 +87,13 @@ describe('answerPrompts', () => {
     for (const [i, p] of set.prompts.entries()) {
       expect(p.policy).toBeNull();
       for (let j = 0; j < 3; j++) {
-        const alone = await generateIds(session.model, ids(p.prompt as string), { adapter: null, maxNewTokens: 5, temperature: 1, seed: 9 + i * 3 + j, stopIds });
+        const alone = await generateIds(session.model, ids(p.prompt as string), {
+          adapter: null,
+          maxNewTokens: 5,
+          temperature: 1,
+          seed: 9 + i * 3 + j,
+          stopIds,
+        });
         expect(p.reference![j]).toBe(session.tokenizer.decode(alone, true));
       }
     }
@@ -76,7 +104,13 @@ describe('answerPrompts', () => {
   });
 
   it('gives the policy the reference answers when it has no adapter of its own', async () => {
-    const set = await answerPrompts(session, null, request({ prompts: { kind: 'texts', texts: ['Say hi.'] }, models: ['reference', 'policy'] }), noAdapters, report);
+    const set = await answerPrompts(
+      session,
+      null,
+      request({ prompts: { kind: 'texts', texts: ['Say hi.'] }, models: ['reference', 'policy'] }),
+      noAdapters,
+      report,
+    );
     expect(set.policy).toBe('base model (no adapter)');
     expect(set.prompts[0].policy).toEqual(set.prompts[0].reference);
   });
@@ -94,15 +128,31 @@ describe('answerPrompts', () => {
     const config = { ...DEFAULT_DPO_CONFIG, eval_split: 3, seed: 4 };
     const withSplit = await answerPrompts(session, dataset, request({ prompts: { kind: 'eval', count: 2, config } }), noAdapters, report);
     // The rows a run with this config holds out (every row here is short enough to be kept), each prompt once.
-    const held = splitTrainEval(ROWS.map((r, i) => ({ ...r, line: i + 1 })), 3, 4).eval.filter((r, i, all) => all.findIndex((x) => x.prompt === r.prompt) === i);
+    const held = splitTrainEval(
+      ROWS.map((r, i) => ({ ...r, line: i + 1 })),
+      3,
+      4,
+    ).eval.filter((r, i, all) => all.findIndex((x) => x.prompt === r.prompt) === i);
     expect(withSplit.prompts.map((p) => [p.prompt, p.line])).toEqual(held.map((r) => [r.prompt, r.line]));
-    const noSplit = await answerPrompts(session, dataset, request({ prompts: { kind: 'eval', count: 2, config: { ...DEFAULT_DPO_CONFIG, eval_split: 0 } } }), noAdapters, report);
+    const noSplit = await answerPrompts(
+      session,
+      dataset,
+      request({ prompts: { kind: 'eval', count: 2, config: { ...DEFAULT_DPO_CONFIG, eval_split: 0 } } }),
+      noAdapters,
+      report,
+    );
     expect(noSplit.prompts.map((p) => p.line)).toEqual([1, 3]);
   });
 
   it('refuses requests it cannot answer', async () => {
-    await expect(answerPrompts(session, null, request({ prompts: { kind: 'texts', texts: [' '] } }), noAdapters, report)).rejects.toThrow(/no prompts/);
-    await expect(answerPrompts(session, null, request({ prompts: { kind: 'first', count: 2 } }), noAdapters, report)).rejects.toThrow(/load a preference dataset/);
-    await expect(answerPrompts(session, null, request({ prompts: { kind: 'texts', texts: ['a'] }, answersPerPrompt: 0 }), noAdapters, report)).rejects.toThrow(/answers per prompt/);
+    await expect(answerPrompts(session, null, request({ prompts: { kind: 'texts', texts: [' '] } }), noAdapters, report)).rejects.toThrow(
+      /no prompts/,
+    );
+    await expect(answerPrompts(session, null, request({ prompts: { kind: 'first', count: 2 } }), noAdapters, report)).rejects.toThrow(
+      /load a preference dataset/,
+    );
+    await expect(
+      answerPrompts(session, null, request({ prompts: { kind: 'texts', texts: ['a'] }, answersPerPrompt: 0 }), noAdapters, report),
+    ).rejects.toThrow(/answers per prompt/);
   });
 });

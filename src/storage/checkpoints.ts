@@ -7,7 +7,7 @@
  * A crash or error before step 2 commits leaves the pointer, and the checkpoint it names, as they
  * were. Loading reads the pointer and its checkpoint in one transaction, so it sees one or the other.
  */
-import type { LogEntry, TrainerState } from '../../core/dpo/trainer';
+import type { LogEntry, TrainerState } from '../core/dpo/trainer';
 import { keysWithPrefix, newId, ownBuffer, read, request, segment, write, type UseStore } from './db';
 import { runKey, type RunRecord } from './runs';
 

@@ -31,7 +31,7 @@
  * item); the write is rolled back and nothing saved earlier is touched. Other failures reject with the
  * underlying error.
  */
-import type { FileSource } from '../../core/model/types';
+import type { FileSource } from '../core/model/types';
 import { loadLatestCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointInput } from './checkpoints';
 import { deleteDataset, getDataset, putDataset, type StoredDataset } from './datasets';
 import { openDefaultStore, type UseStore } from './db';

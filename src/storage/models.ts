@@ -5,7 +5,7 @@
  * last, then drops the previous generation: an interrupted or failed save leaves the model that was
  * stored before whole, and never shows a half-written one.
  */
-import type { FileSource } from '../../core/model/types';
+import type { FileSource } from '../core/model/types';
 import { keysWithPrefix, newId, ownBuffer, read, request, segment, valuesWithPrefix, write, type UseStore } from './db';
 
 export interface StoredModelFile {
@@ -105,7 +105,10 @@ export async function modelFileSource(store: UseStore, key: string, name = `brow
   async function load(path: string): Promise<Uint8Array | string | null> {
     const wanted = normalPath(path);
     if (!paths.has(wanted)) return null;
-    const content = await read(store, (s) => request(s.get(generationPrefix(key, manifest!.generation) + wanted)) as Promise<Uint8Array | string | undefined>);
+    const content = await read(
+      store,
+      (s) => request(s.get(generationPrefix(key, manifest!.generation) + wanted)) as Promise<Uint8Array | string | undefined>,
+    );
     if (content === undefined) throw new Error(`${name}/${wanted}: the stored file is gone (the model was replaced or deleted meanwhile)`);
     return content;
   }

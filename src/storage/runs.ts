@@ -3,9 +3,9 @@
  * Changes go through read-modify-write transactions, so a rename in the page and a checkpoint in the
  * worker cannot overwrite each other's fields.
  */
-import type { DPOConfig } from '../../core/dpo/config';
-import type { LogEntry } from '../../core/dpo/trainer';
-import type { LoraConfig } from '../../core/model/types';
+import type { DPOConfig } from '../core/dpo/config';
+import type { LogEntry } from '../core/dpo/trainer';
+import type { LoraConfig } from '../core/model/types';
 import { keysWithPrefix, newId, read, request, segment, valuesWithPrefix, write, type UseStore } from './db';
 
 export type RunStatus = 'running' | 'paused' | 'stopped' | 'finished' | 'failed';
@@ -37,7 +37,10 @@ export interface RunRecord {
 }
 
 /** What createRun needs; the rest starts empty (saveSteps at DEFAULT_SAVE_STEPS when not given). */
-export type NewRun = Pick<RunRecord, 'name' | 'config' | 'lora' | 'model' | 'dataset' | 'totalSteps'> & { status?: RunStatus; saveSteps?: number };
+export type NewRun = Pick<RunRecord, 'name' | 'config' | 'lora' | 'model' | 'dataset' | 'totalSteps'> & {
+  status?: RunStatus;
+  saveSteps?: number;
+};
 
 /** Fields updateRun may change. */
 export type RunChanges = Partial<Omit<RunRecord, 'id' | 'createdAt' | 'updatedAt'>>;
@@ -100,12 +103,7 @@ export async function createRun(store: UseStore, init: NewRun): Promise<RunRecor
 }
 
 /** Applies `change` to the stored run in one transaction; throws when the run does not exist. */
-export function modifyRun(
-  store: UseStore,
-  id: string,
-  what: string,
-  change: (run: RunRecord) => RunRecord,
-): Promise<RunRecord> {
+export function modifyRun(store: UseStore, id: string, what: string, change: (run: RunRecord) => RunRecord): Promise<RunRecord> {
   return write(store, what, async (s) => {
     const stored = (await request(s.get(runKey(id)))) as RunRecord | undefined;
     if (stored === undefined) throw new Error(`${describeRun(id)} does not exist (it may have been deleted)`);
