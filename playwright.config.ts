@@ -7,11 +7,27 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from './scripts/chromium';
  */
 const port = Number(process.env.PORT ?? 5179);
 
+/**
+ * The long flows: the demo preset's full 40-step run, the lab's training experiments (each trains
+ * several runs) and the 100 MB file. `npm run test:slow` runs them; `npm test` runs the rest.
+ */
+const SLOW = [
+  'e2e/lab-before-after.spec.ts',
+  'e2e/lab-corruption.spec.ts',
+  'e2e/lab-sweep.spec.ts',
+  'e2e/lab-make-pairs.spec.ts',
+  'e2e/studio-large-file.spec.ts',
+];
+
 export default defineConfig({
   // End-to-end flows in test/e2e and WGSL kernel tests in test/kernels; Vitest's unit project only
   // takes test/unit/**/*.test.ts, so the two runners never pick up each other's files.
   testDir: 'test',
   testMatch: '**/*.spec.ts',
+  projects: [
+    { name: 'fast', testIgnore: SLOW },
+    { name: 'slow', testMatch: SLOW },
+  ],
   outputDir: 'test-results',
   timeout: 180_000,
   workers: 1,

@@ -90,8 +90,6 @@ export interface KernelApi {
   }): Promise<{ logits: Comparison; hiddenGrad: Comparison }>;
   /** scorerFor's choices and the errors of misuse. */
   choices(): Promise<Record<string, boolean | string>>;
-  /** Rough timings (ms, median) of fused and composed paths; printed, never asserted. */
-  timings(): Promise<Record<string, { fusedMs: number; composedMs: number; shape: string }>>;
 }
 
 declare global {

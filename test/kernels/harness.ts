@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
-import { scoreTokensComposed, type TokenScorer, type TokenScores } from '../../src/core/dpo/logps';
+import { scoreTokensComposed } from '../../src/core/dpo/logps';
 import { Rng } from '../../src/core/random';
 import {
   logSoftmaxRowStats,
@@ -447,57 +447,6 @@ const api: KernelApi = {
       noPositionsGiveEmptyScores: noPositions.logp.shape[0] === 0 && noPositions.logSumP2?.shape[0] === 0,
     };
     disposeAll({ logits, floatLabels, empty, noPositions });
-    return out;
-  },
-
-  async timings() {
-    const median = async (run: () => tf.Tensor, reps = 3): Promise<number> => {
-      const warmUp = run();
-      await warmUp.data();
-      warmUp.dispose();
-      const times: number[] = [];
-      for (let i = 0; i < reps; i++) {
-        const t0 = performance.now();
-        const out = run();
-        await out.data();
-        times.push(performance.now() - t0);
-        out.dispose();
-      }
-      return times.sort((a, b) => a - b)[Math.floor(reps / 2)];
-    };
-    const rng = new Rng(7);
-    const [rows, vocab, hiddenSize] = [64, 4999, 64];
-    const logits = tf.tensor2d(
-      Float32Array.from({ length: rows * vocab }, () => 3 * rng.normal()),
-      [rows, vocab],
-    );
-    const labels = tf.tensor1d(
-      Int32Array.from({ length: rows }, () => rng.int(vocab)),
-      'int32',
-    );
-    const hidden = tf.tensor2d(
-      Float32Array.from({ length: rows * hiddenSize }, () => rng.normal()),
-      [rows, hiddenSize],
-    );
-    const head = tf.tensor2d(
-      Float32Array.from({ length: vocab * hiddenSize }, () => rng.normal() / 4),
-      [vocab, hiddenSize],
-    );
-    const step = (scorer: TokenScorer) => () =>
-      tf.tidy(() => tf.grad((h: tf.Tensor) => tf.sum((scorer(h as tf.Tensor2D, head, labels, false) as TokenScores).logp))(hidden));
-    const out = {
-      selectiveLogSoftmax: {
-        shape: `N=${rows} V=${vocab}, forward`,
-        fusedMs: await median(() => selectiveLogSoftmax(logits, labels)),
-        composedMs: await median(() => selectiveLogSoftmaxComposed(logits, labels)),
-      },
-      lmHeadLogps: {
-        shape: `N=${rows} V=${vocab} d=${hiddenSize}, forward + backward`,
-        fusedMs: await median(step(scoreTokensFused)),
-        composedMs: await median(step(scoreTokensComposed)),
-      },
-    };
-    disposeAll({ logits, labels, hidden, head });
     return out;
   },
 };

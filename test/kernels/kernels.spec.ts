@@ -210,13 +210,3 @@ test('scorerFor picks fused kernels on webgpu only, and misuse fails clearly', a
   );
   expect(r.noPositionsGiveEmptyScores).toBe(true);
 });
-
-test('rough fused vs composed timings (printed, not asserted)', async () => {
-  const timings = await page.evaluate(() => window.kernels.timings());
-  for (const [kernel, t] of Object.entries(timings)) {
-    console.log(
-      `${kernel} (${t.shape}): fused ${t.fusedMs.toFixed(1)} ms, composed ${t.composedMs.toFixed(1)} ms, ` +
-        `${(t.composedMs / t.fusedMs).toFixed(1)}×`,
-    );
-  }
-});
