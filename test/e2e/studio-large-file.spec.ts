@@ -7,11 +7,9 @@ import { openStudio } from './studio';
 /**
  * A 100 MB preference file, loaded through the file input: how long parsing takes, whether the
  * progress bar advances, whether the page answers meanwhile, and how much memory the tab takes.
- * Minutes of work on a small machine, so it runs only on request:
- *   STUDIO_LARGE_FILE=1 npx playwright test test/e2e/studio-large-file.spec.ts
+ * Minutes of work on a small machine, so it is in the slow tier (`npm run test:slow`).
  * The file is written to the system's temporary folder (never into the repository) and kept there.
  */
-test.skip(!process.env.STUDIO_LARGE_FILE, 'set STUDIO_LARGE_FILE=1 to load a 100 MB file (takes minutes)');
 test.describe.configure({ timeout: 900_000 });
 
 const TARGET_BYTES = 100 * 2 ** 20;
