@@ -28,7 +28,7 @@ import { greedyBatch, scoreColorPrompts } from '../src/core/demo/evaluate';
 import { allTonePrompts, gradeToneAnswer } from '../src/core/demo/tone';
 import { parseModelConfig } from '../src/core/model/config';
 import { stopTokenIds } from '../src/core/model/generate';
-import { loadCausalLM } from '../src/core/model/load';
+import { createCausalLM, exportWeights, loadCausalLM, type HostWeights } from '../src/core/model/load';
 import { loadAdapter } from '../src/core/model/peft';
 import { randomCheckpoint } from '../src/core/model/random-checkpoint';
 import { serializeSafetensors } from '../src/core/model/safetensors';
@@ -36,7 +36,6 @@ import type { SftCollateOptions } from '../src/core/sft/batch';
 import { DEFAULT_SFT_CONFIG, type SFTConfig } from '../src/core/sft/config';
 import { localGradients, type GradientSource } from '../src/core/sft/gradients';
 import { tokenizeSftExamples, type TokenizedSftExample } from '../src/core/sft/tokenize';
-import { createTrainableCausalLM, exportWeights, type HostWeights } from '../src/core/sft/trainable-model';
 import { SFTTrainer } from '../src/core/sft/trainer';
 
 const args = process.argv.slice(2);
@@ -111,7 +110,9 @@ interface ShardReply {
 /** The worker's side: hold a copy of the model, take the current weights and a shard, answer its gradient. */
 async function serveShards(init: WorkerInit): Promise<void> {
   await useCpuBackend();
-  const { model, params } = createTrainableCausalLM(parseModelConfig(init.configJson, 'demo config'), init.weights, 'demo model (worker)');
+  const { model, params } = createCausalLM(parseModelConfig(init.configJson, 'demo config'), init.weights, 'demo model (worker)', {
+    trainable: true,
+  });
   const list = [...params.values()];
   const gradients = localGradients(model, list, null, COLLATE);
   const port = parentPort!;
@@ -183,7 +184,7 @@ async function writeDatasets(): Promise<void> {
 async function train(tokenizer: ChatTokenizer, threads: number): Promise<HostWeights> {
   const json = configJson();
   const { tensors } = randomCheckpoint('LlamaForCausalLM', DIMS, SFT.seed);
-  const { model, params } = createTrainableCausalLM(parseModelConfig(json, 'demo config'), tensors, 'demo model');
+  const { model, params } = createCausalLM(parseModelConfig(json, 'demo config'), tensors, 'demo model', { trainable: true });
   const list = [...params.values()];
   const worker = threads > 1 ? await startWorker({ configJson: json, weights: tensors }) : null;
   const local = localGradients(model, list, null, COLLATE);

@@ -2,14 +2,16 @@
  * Writes a tiny randomly initialised Hugging Face checkpoint (config.json, model.safetensors,
  * tokenizer.json, tokenizer_config.json with a ChatML template) for trying the `dpo` command.
  *
- *   npm run make-tiny-model -- out/tiny [--arch LlamaForCausalLM|MistralForCausalLM|Qwen2ForCausalLM|GPT2LMHeadModel] [--seed 0]
+ *   npm run make-tiny-model -- out/tiny [--arch NAME] [--seed 0]
+ *
+ * NAME is any architecture of the registry (src/core/model/architectures/registry.ts); LlamaForCausalLM by default.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { byteLevelTokenizerFiles } from '../src/core/data/byte-tokenizer';
+import { ARCHITECTURE_NAMES, getArchitecture, isSupportedArchitecture } from '../src/core/model/architectures/registry';
 import { randomCheckpoint } from '../src/core/model/random-checkpoint';
 import { serializeSafetensors } from '../src/core/model/safetensors';
-import type { Architecture } from '../src/core/model/types';
 
 const args = process.argv.slice(2);
 const dir = args.find((a) => !a.startsWith('--'));
@@ -18,10 +20,17 @@ const flag = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 if (!dir) {
-  console.error('usage: npm run make-tiny-model -- DIR [--arch LlamaForCausalLM] [--seed 0]');
+  console.error(`usage: npm run make-tiny-model -- DIR [--arch ${ARCHITECTURE_NAMES.join('|')}] [--seed 0]`);
   process.exit(2);
 }
-const arch = (flag('arch') ?? 'LlamaForCausalLM') as Architecture;
+const arch = flag('arch') ?? 'LlamaForCausalLM';
+if (!isSupportedArchitecture(arch)) {
+  console.error(`--arch ${arch} is not supported; supported: ${ARCHITECTURE_NAMES.join(', ')}`);
+  process.exit(2);
+}
+// Two KV heads where the architecture has grouped-query attention; GPT-2 needs one per query head.
+const heads = 4;
+const kvHeads = getArchitecture(arch).groupedQueryAttention ? 2 : heads;
 const seed = Number(flag('seed') ?? 0);
 const { tokenizerJson, tokenizerConfig } = byteLevelTokenizerFiles();
 const { configJson, tensors } = randomCheckpoint(
@@ -31,8 +40,8 @@ const { configJson, tensors } = randomCheckpoint(
     hidden_size: 64,
     intermediate_size: 128,
     num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
+    num_attention_heads: heads,
+    num_key_value_heads: kvHeads,
     max_position_embeddings: 256,
     tie_word_embeddings: true,
   },

@@ -1,7 +1,6 @@
 import { ChatTokenizer } from '../core/data/tokenizer';
 import { loadTokenizerFiles } from '../core/model/config';
-import { gpt2TensorShapes } from '../core/model/gpt2';
-import { llamaTensorShapes } from '../core/model/llama';
+import { architectureOf } from '../core/model/architectures/registry';
 import { loadCausalLM } from '../core/model/load';
 import { disposeAdapter, selectTargetModules, variableFrom } from '../core/model/lora';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter } from '../core/model/peft';
@@ -14,7 +13,7 @@ import { unzipFiles } from './zip';
 type Progress = (task: Task, label: string, fraction: number | null) => void;
 
 function parameterCount(config: ModelConfig): number {
-  const shapes = config.architecture === 'GPT2LMHeadModel' ? gpt2TensorShapes(config) : llamaTensorShapes(config);
+  const shapes = architectureOf(config).tensorShapes(config);
   let n = 0;
   for (const shape of shapes.values()) n += shape.reduce((a, b) => a * b, 1);
   return n;

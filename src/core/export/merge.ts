@@ -10,7 +10,7 @@
  *     config.json and model.safetensors for the merged weights (float32 unless dtype says F16/BF16).
  *     Tokenizer files are the base model's, unchanged: copy them beside these.
  */
-import { gpt2CanonicalName, isGpt2Conv1DPath } from '../model/gpt2';
+import { architectureOf } from '../model/architectures/registry';
 import { serializeSafetensors } from '../model/safetensors';
 import type { HostTensor, LoraAdapter, ModelConfig, SafetensorsDtype } from '../model/types';
 
@@ -92,9 +92,9 @@ export async function mergeAdapter(
   adapter: HostLoraAdapter | LoraAdapter,
 ): Promise<Map<string, MergedTensor>> {
   if (!Number.isFinite(adapter.scaling)) throw new Error(`mergeAdapter: adapter scaling is ${adapter.scaling}`);
-  const isGpt2 = config.architecture === 'GPT2LMHeadModel';
+  const spec = architectureOf(config);
   // Original OpenAI GPT-2 checkpoints name tensors without "transformer."; the output keeps the base's names.
-  const canonical = isGpt2 ? gpt2CanonicalName : (name: string) => name;
+  const canonical = spec.canonicalName;
   const baseName = new Map<string, string>();
   for (const name of base.keys()) baseName.set(canonical(name), name);
 
@@ -115,7 +115,7 @@ export async function mergeAdapter(
       );
     }
     const weight = base.get(name)!;
-    const fanInFanOut = isGpt2 && isGpt2Conv1DPath(modulePath);
+    const fanInFanOut = spec.isFanInFanOut(modulePath);
     const expected = fanInFanOut ? [inFeatures, outFeatures] : [outFeatures, inFeatures];
     if (weight.shape.length !== 2 || weight.shape[0] !== expected[0] || weight.shape[1] !== expected[1]) {
       throw new Error(

@@ -1,30 +1,29 @@
+/**
+ * The one path from weights to a model: look the architecture up in the registry, check every tensor
+ * the config implies against the checkpoint, and build, over frozen tensors (the studio's base model,
+ * LoRA on top) or over trainable variables (full fine-tuning, as SFT of the demo model needs).
+ */
 import * as tf from '@tensorflow/tfjs';
+import { getArchitecture } from './architectures/registry';
 import { loadModelConfig } from './config';
-import { createGpt2, gpt2CanonicalName, gpt2TensorShapes } from './gpt2';
-import { createLlama, llamaTensorShapes } from './llama';
+import { variableFrom } from './lora';
 import { loadModelTensors } from './safetensors';
-import type { Architecture, CausalLM, FileSource, HostTensor, ModelConfig } from './types';
+import type { CausalLM, FileSource, ModelConfig } from './types';
 
-interface ArchitectureBuilder {
-  /** Every tensor the model reads, by canonical name, with its expected shape. */
-  tensorShapes(config: ModelConfig): Map<string, number[]>;
-  /** The canonical name of a checkpoint tensor (checkpoints of one architecture spell some differently). */
-  canonicalName(name: string): string;
-  build(config: ModelConfig, weights: Map<string, tf.Tensor>): CausalLM;
+/** Host weights by Hugging Face name (HostTensor and randomCheckpoint's tensors both fit). */
+export type HostWeights = Map<string, { shape: number[]; data: Float32Array }>;
+
+/** A model whose base weights are trainable variables. */
+export interface TrainableCausalLM {
+  model: CausalLM;
+  /** Every weight the model reads, by canonical Hugging Face name. Tied weights appear once. */
+  params: Map<string, tf.Variable>;
 }
 
-const llamaFamily: ArchitectureBuilder = {
-  tensorShapes: llamaTensorShapes,
-  canonicalName: (name) => name,
-  build: createLlama,
-};
-
-const BUILDERS: Record<Architecture, ArchitectureBuilder> = {
-  LlamaForCausalLM: llamaFamily,
-  MistralForCausalLM: llamaFamily,
-  Qwen2ForCausalLM: llamaFamily,
-  GPT2LMHeadModel: { tensorShapes: gpt2TensorShapes, canonicalName: gpt2CanonicalName, build: createGpt2 },
-};
+export interface CreateCausalLMOptions {
+  /** Base weights as trainable tf.variables instead of frozen tensors. Default false. */
+  trainable?: boolean;
+}
 
 /** Reads config.json and the safetensors weights of a model folder and builds the model. */
 export async function loadCausalLM(src: FileSource): Promise<{ model: CausalLM; config: ModelConfig }> {
@@ -40,7 +39,7 @@ function formatShape(shape: readonly number[]): string {
 }
 
 /** Throws one error listing every missing or misshapen tensor; extra tensors (rotary buffers…) are fine. */
-function checkTensors(expected: Map<string, number[]>, tensors: Map<string, HostTensor>, source: string, arch: string): void {
+function checkTensors(expected: Map<string, number[]>, tensors: HostWeights, source: string, arch: string): void {
   const problems: string[] = [];
   for (const [name, shape] of expected) {
     const tensor = tensors.get(name);
@@ -62,27 +61,51 @@ function checkTensors(expected: Map<string, number[]>, tensors: Map<string, Host
 
 /**
  * Builds a model from its config and host tensors, after checking that every tensor the config
- * implies is present with its shape. The base weights become frozen tensors, created once.
+ * implies is present with its shape (extra tensors are ignored). The base weights are created once:
+ * frozen tensors by default, or tf.variables with `trainable`, reached through the returned params.
+ * Either way the forward pass is the same code, so a model trained here is what the studio loads.
  */
-export function createCausalLM(config: ModelConfig, tensors: Map<string, HostTensor>, source: string): CausalLM {
-  const builder = Object.hasOwn(BUILDERS, config.architecture) ? BUILDERS[config.architecture] : undefined;
-  if (!builder) {
-    throw new Error(`${source}: architecture "${config.architecture}" is not supported (supported: ${Object.keys(BUILDERS).join(', ')})`);
-  }
-  const named = new Map<string, HostTensor>();
-  for (const [name, tensor] of tensors) named.set(builder.canonicalName(name), tensor);
-  const expected = builder.tensorShapes(config);
+export function createCausalLM(config: ModelConfig, tensors: HostWeights, source: string, options?: { trainable?: false }): CausalLM;
+export function createCausalLM(config: ModelConfig, tensors: HostWeights, source: string, options: { trainable: true }): TrainableCausalLM;
+export function createCausalLM(
+  config: ModelConfig,
+  tensors: HostWeights,
+  source: string,
+  options: CreateCausalLMOptions = {},
+): CausalLM | TrainableCausalLM {
+  const { model, weights } = buildCausalLM(config, tensors, source, options.trainable ?? false);
+  return options.trainable ? { model, params: weights as Map<string, tf.Variable> } : model;
+}
+
+function buildCausalLM(
+  config: ModelConfig,
+  tensors: HostWeights,
+  source: string,
+  trainable: boolean,
+): { model: CausalLM; weights: Map<string, tf.Tensor> } {
+  const spec = getArchitecture(config.architecture, source);
+  const named: HostWeights = new Map();
+  for (const [name, tensor] of tensors) named.set(spec.canonicalName(name), tensor);
+  const expected = spec.tensorShapes(config);
   checkTensors(expected, named, source, config.architecture);
   const weights = new Map<string, tf.Tensor>();
   for (const name of expected.keys()) {
     const { data, shape } = named.get(name)!;
-    // Kept: a caller may build the model inside tf.tidy, and the weights must outlive it.
-    weights.set(name, tf.keep(tf.tensor(data, shape, 'float32')));
+    const initial = tf.tensor(data, shape, 'float32');
+    // Kept: a caller may build the model inside tf.tidy, and the weights must outlive it (variables do).
+    weights.set(name, trainable ? variableFrom(initial, true) : tf.keep(initial));
   }
   try {
-    return builder.build(config, weights);
+    return { model: spec.build(config, weights), weights };
   } catch (error) {
     for (const t of weights.values()) t.dispose();
     throw error;
   }
+}
+
+/** The current values of a trainable model's variables, ready for serializeSafetensors (the tied head is not written twice). */
+export async function exportWeights(params: Map<string, tf.Variable>): Promise<HostWeights> {
+  const out: HostWeights = new Map();
+  for (const [name, v] of params) out.set(name, { shape: [...v.shape], data: ((await v.data()) as Float32Array).slice() });
+  return out;
 }

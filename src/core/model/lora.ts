@@ -1,14 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../random';
-import type { Architecture, CausalLM, ForwardOptions, LoraAdapter, LoraConfig, LoraPair } from './types';
-
-/** PEFT's default target modules per architecture (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
-const DEFAULT_TARGETS: Record<Architecture, string[]> = {
-  LlamaForCausalLM: ['q_proj', 'v_proj'],
-  MistralForCausalLM: ['q_proj', 'v_proj'],
-  Qwen2ForCausalLM: ['q_proj', 'v_proj'],
-  GPT2LMHeadModel: ['c_attn'],
-};
+import { architectureOf } from './architectures/registry';
+import type { CausalLM, LoraAdapter, LoraConfig, LoraPair } from './types';
 
 /** LoRA scaling: lora_alpha / r, or lora_alpha / sqrt(r) with rank-stabilised LoRA. */
 export function loraScaling(config: Pick<LoraConfig, 'r' | 'lora_alpha' | 'use_rslora'>): number {
@@ -33,9 +26,9 @@ export function targetMatches(target: string, modulePath: string): boolean {
   return modulePath === target || modulePath.endsWith(`.${target}`);
 }
 
-/** An empty target list means PEFT's default targets for the architecture. */
+/** An empty target list means PEFT's default targets for the architecture (its registry entry). */
 function withDefaultTargets(model: CausalLM, targets: LoraConfig['target_modules']): LoraConfig['target_modules'] {
-  return targets === 'all-linear' || targets.length > 0 ? targets : DEFAULT_TARGETS[model.config.architecture];
+  return targets === 'all-linear' || targets.length > 0 ? targets : [...architectureOf(model.config).defaultLoraTargets];
 }
 
 /** The module paths an adapter with these targets adapts, in model order. Throws on a target that matches nothing. */
@@ -108,36 +101,6 @@ export function variableFrom(initial: tf.Tensor, trainable: boolean): tf.Variabl
   return variable;
 }
 
-/**
- * The LoRA term of one linear module for inputs x [n, in]: scaling · dropout(x) Aᵀ Bᵀ, or null when
- * no adapter is active or it does not adapt this module. PEFT applies dropout to the LoRA branch only.
- * Each module draws its own mask (a seed per module path), as each PEFT layer owns its nn.Dropout.
- */
-export function loraDelta(x: tf.Tensor2D, modulePath: string, options: ForwardOptions): tf.Tensor2D | null {
-  const adapter = options.adapter;
-  const pair = adapter?.modules.get(modulePath);
-  if (!adapter || !pair) return null;
-  const rate = adapter.config.lora_dropout;
-  const input: tf.Tensor2D =
-    options.dropout && rate > 0 ? (tf.dropout(x, rate, undefined, `${options.dropoutSeed ?? 0}:${modulePath}`) as tf.Tensor2D) : x;
-  const down: tf.Tensor2D = tf.mul(tf.matMul(input, pair.A, false, true), adapter.scaling);
-  return tf.matMul<tf.Tensor2D>(down, pair.B, false, true);
-}
-
-/** A frozen linear layer of the base model. */
-export interface FrozenLinear {
-  /** Hugging Face module path, the key of its LoRA pair. */
-  path: string;
-  /** nn.Linear stores [out, in]; GPT-2's Conv1D stores [in, out] (PEFT's fan_in_fan_out). */
-  weight: tf.Tensor2D;
-  bias: tf.Tensor1D | null;
-  fanInFanOut: boolean;
-}
-
-/** y = x W (+ b) + the LoRA term, for x [n, in]. */
-export function linearForward(x: tf.Tensor2D, layer: FrozenLinear, options: ForwardOptions): tf.Tensor2D {
-  let y: tf.Tensor2D = tf.matMul(x, layer.weight, false, !layer.fanInFanOut);
-  if (layer.bias) y = tf.add(y, layer.bias);
-  const delta = loraDelta(x, layer.path, options);
-  return delta ? tf.add(y, delta) : y;
-}
+// The LoRA-aware linear layer lives in ./linear, which the architectures import without this module's
+// registry lookups (default targets); re-exported for callers that reach it from here.
+export { linearForward, loraDelta, type FrozenLinear } from './linear';

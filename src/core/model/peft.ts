@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { gpt2CanonicalName, isGpt2Conv1DPath } from './gpt2';
+import { architectureOf, isFanInFanOutModule } from './architectures/registry';
 import { loraScaling, validateLoraConfig, variableFrom } from './lora';
 import { parseSafetensors, serializeSafetensors } from './safetensors';
 import { filePath, readJsonFile } from './sources';
@@ -29,7 +29,7 @@ export async function saveAdapter(adapter: LoraAdapter, baseModelName: string): 
   // PEFT holds target_modules as a set, so names are unique; sorted here to make files reproducible.
   const targetModules = [...new Set(config.target_modules === 'all-linear' ? paths : config.target_modules)].sort();
   // PEFT sets fan_in_fan_out for GPT-2's Conv1D layers; the stored A and B are the same either way.
-  const fanInFanOut = paths.length > 0 && paths.every(isGpt2Conv1DPath);
+  const fanInFanOut = paths.length > 0 && paths.every(isFanInFanOutModule);
   const adapterConfig: Record<string, unknown> = {
     alora_invocation_tokens: null,
     alpha_pattern: {},
@@ -168,8 +168,9 @@ export async function loadAdapter(src: FileSource, model: CausalLM): Promise<Lor
     );
   }
   const modulesByPath = new Map(model.linearModules().map((m) => [m.path, m]));
-  const resolvePath = (path: string): string =>
-    modulesByPath.has(path) || model.config.architecture !== 'GPT2LMHeadModel' ? path : gpt2CanonicalName(path);
+  // Adapters trained on original OpenAI GPT-2 checkpoints name modules without "transformer.".
+  const { canonicalName } = architectureOf(model.config);
+  const resolvePath = (path: string): string => (modulesByPath.has(path) ? path : canonicalName(path));
 
   const halves = new Map<string, { A?: [string, HostTensor]; B?: [string, HostTensor] }>();
   for (const [name, tensor] of parseSafetensors(bytes, weightsPath).tensors) {

@@ -2,7 +2,6 @@ export { collateSft, sftTokenIndex, type SftBatch, type SftCollateOptions, type 
 export { DEFAULT_SFT_CONFIG, validateSftConfig, type SFTConfig } from './config';
 export { sftLoss, type SftLossOptions } from './loss';
 export { tokenizeSftExamples, type SftExample, type TokenizedSftExample } from './tokenize';
-export { createTrainableCausalLM, exportWeights, type HostWeights, type TrainableCausalLM } from './trainable-model';
 export { SFTTrainer, type SftLogEntry, type SftTrainerInit } from './trainer';
 export { localGradients, type GradientSource, type SummedGradients } from './gradients';
 export { withScatterGatherGradient } from './gather-gradient';

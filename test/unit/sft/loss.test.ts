@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CausalLM, ModelConfig } from '../../../src/core/model/types';
 import { parseModelConfig } from '../../../src/core/model/config';
+import { createCausalLM } from '../../../src/core/model/load';
 import { randomCheckpoint } from '../../../src/core/model/random-checkpoint';
 import { Rng } from '../../../src/core/random';
 import { collateSft, sftTokenIndex } from '../../../src/core/sft/batch';
 import { sftLoss } from '../../../src/core/sft/loss';
-import { createTrainableCausalLM } from '../../../src/core/sft/trainable-model';
 import type { TokenizedSftExample } from '../../../src/core/sft/tokenize';
 
 beforeAll(async () => {
@@ -112,7 +112,7 @@ describe('sftLoss', () => {
       3,
       { std: 0.3 },
     );
-    const { model } = createTrainableCausalLM(parseModelConfig(configJson, 'tiny'), tensors, 'tiny');
+    const { model } = createCausalLM(parseModelConfig(configJson, 'tiny'), tensors, 'tiny', { trainable: true });
     const examples = [ex(0, [10, 20, 30], [40, 50]), ex(1, [60], [70, 80, 90, 100])];
     const batch = collateSft(examples, { max_length: null, pad_token_id: 256 });
     const loss = sftLoss(model, batch, sftTokenIndex(batch), null).dataSync()[0];

@@ -1,14 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../../../src/core/model/config';
-import { createCausalLM } from '../../../src/core/model/load';
+import { createCausalLM, exportWeights } from '../../../src/core/model/load';
 import { createLoraAdapter } from '../../../src/core/model/lora';
 import { randomCheckpoint } from '../../../src/core/model/random-checkpoint';
 import type { Architecture } from '../../../src/core/model/types';
 import { DEFAULT_SFT_CONFIG, type SFTConfig } from '../../../src/core/sft/config';
 import { withScatterGatherGradient } from '../../../src/core/sft/gather-gradient';
 import { localGradients, type GradientSource } from '../../../src/core/sft/gradients';
-import { createTrainableCausalLM, exportWeights } from '../../../src/core/sft/trainable-model';
 import { SFTTrainer } from '../../../src/core/sft/trainer';
 import type { TokenizedSftExample } from '../../../src/core/sft/tokenize';
 
@@ -54,12 +53,12 @@ const config = (o: Partial<SFTConfig>): SFTConfig => ({
   ...o,
 });
 
-describe('createTrainableCausalLM', () => {
+describe('createCausalLM with trainable weights', () => {
   it('builds the same forward pass as the frozen loader, over variables that export back to the input', async () => {
     for (const arch of ['LlamaForCausalLM', 'GPT2LMHeadModel'] as const) {
       const { config: c, tensors } = tinyCheckpoint(arch);
       const frozen = createCausalLM(c, new Map([...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, ...t }])), 'tiny');
-      const { model, params } = createTrainableCausalLM(c, tensors, 'tiny');
+      const { model, params } = createCausalLM(c, tensors, 'tiny', { trainable: true });
       const ids = tf.tensor2d([[1, 7, 3, 9]], [1, 4], 'int32');
       expect(await model.logits(ids, { adapter: null }).data()).toEqual(await frozen.logits(ids, { adapter: null }).data());
       expect([...params.values()].every((p) => p.trainable)).toBe(true);
@@ -74,7 +73,7 @@ describe('createTrainableCausalLM', () => {
   it('names a misshapen tensor and the expected shape', () => {
     const { config: c, tensors } = tinyCheckpoint();
     tensors.set('model.norm.weight', { shape: [3], data: new Float32Array(3) });
-    expect(() => createTrainableCausalLM(c, tensors, 'demo')).toThrow(
+    expect(() => createCausalLM(c, tensors, 'demo', { trainable: true })).toThrow(
       /demo: [\s\S]*"model\.norm\.weight" has shape \[3\], expected \[16\]/,
     );
   });
@@ -100,7 +99,7 @@ describe('withScatterGatherGradient', () => {
 describe('SFTTrainer', () => {
   it('full fine-tuning memorises a tiny set: the loss falls by over 90%', async () => {
     const { config: c, tensors } = tinyCheckpoint();
-    const { model, params } = createTrainableCausalLM(c, tensors, 'tiny');
+    const { model, params } = createCausalLM(c, tensors, 'tiny', { trainable: true });
     const trainer = new SFTTrainer({
       model,
       params: [...params.values()],
@@ -147,7 +146,7 @@ describe('SFTTrainer', () => {
   it('takes the same steps when a gradient source sums the gradients of two halves of each batch', async () => {
     const { config: c, tensors } = tinyCheckpoint();
     const run = async (split: boolean) => {
-      const { model, params } = createTrainableCausalLM(c, tensors, 'tiny');
+      const { model, params } = createCausalLM(c, tensors, 'tiny', { trainable: true });
       const list = [...params.values()];
       const local = localGradients(model, list, null, { max_length: null, pad_token_id: 0 });
       const halves: GradientSource = async (examples) => {
@@ -177,7 +176,7 @@ describe('SFTTrainer', () => {
 
   it('refuses frozen variables and a config that cannot run', () => {
     const { config: c, tensors } = tinyCheckpoint();
-    const { model, params } = createTrainableCausalLM(c, tensors, 'tiny');
+    const { model, params } = createCausalLM(c, tensors, 'tiny', { trainable: true });
     const frozen = tf.variable(tf.zeros([2]), false);
     expect(() => new SFTTrainer({ model, params: [frozen], adapter: null, train: MEMORISE, config: config({}), padTokenId: 0 })).toThrow(
       /must be trainable/,

@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { linearForward, type FrozenLinear } from './lora';
-import type { CausalLM, ForwardOptions, ModelConfig } from './types';
+import { ConfigKeys, headGeometry, isPlainObject, tokenIds } from '../config-keys';
+import { linearForward, type FrozenLinear } from '../linear';
+import type { Architecture, CausalLM, ForwardOptions, ModelConfig, RopeScaling } from '../types';
+import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
 
 /**
  * LlamaForCausalLM, MistralForCausalLM and Qwen2ForCausalLM: one pre-norm decoder that differs only in
- * which projections carry a bias, the RoPE base and scaling, and Mistral's sliding window.
+ * which projections carry a bias, the RoPE base and scaling, and Mistral's sliding window. Each is a
+ * LlamaVariant (at the end of this file) turned into an ArchitectureSpec by llamaFamilySpec.
  */
 
 const LLAMA_LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
@@ -38,22 +41,22 @@ function linearShape(config: ModelConfig, name: LlamaLinear): [number, number] {
   }
 }
 
-/** Qwen2 biases q/k/v only; Llama's attention_bias also biases o_proj; mlp_bias biases the MLP (Llama). */
-function hasBias(config: ModelConfig, name: LlamaLinear): boolean {
+/** Qwen2 biases q/k/v only; Llama's attention_bias also biases o_proj (`oProjBias`); mlp_bias biases the MLP (Llama). */
+function hasBias(config: ModelConfig, name: LlamaLinear, oProjBias: boolean): boolean {
   switch (name) {
     case 'q_proj':
     case 'k_proj':
     case 'v_proj':
       return config.attention_bias;
     case 'o_proj':
-      return config.attention_bias && config.architecture === 'LlamaForCausalLM';
+      return config.attention_bias && oProjBias;
     default:
       return config.mlp_bias;
   }
 }
 
 /** Every tensor the model reads, with the shape config.json implies. */
-export function llamaTensorShapes(config: ModelConfig): Map<string, number[]> {
+function llamaTensorShapes(config: ModelConfig, oProjBias: boolean): Map<string, number[]> {
   const d = config.hidden_size;
   const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [config.vocab_size, d]]]);
   for (let l = 0; l < config.num_hidden_layers; l++) {
@@ -62,7 +65,7 @@ export function llamaTensorShapes(config: ModelConfig): Map<string, number[]> {
     for (const name of LLAMA_LINEARS) {
       const shape = linearShape(config, name);
       shapes.set(`${modulePath(l, name)}.weight`, shape);
-      if (hasBias(config, name)) shapes.set(`${modulePath(l, name)}.bias`, [shape[0]]);
+      if (hasBias(config, name, oProjBias)) shapes.set(`${modulePath(l, name)}.bias`, [shape[0]]);
     }
   }
   shapes.set('model.norm.weight', [d]);
@@ -207,8 +210,8 @@ interface LlamaLayer {
 
 const SUPPORTED_ACTIVATIONS = ['silu', 'swish'];
 
-/** Builds the model over validated frozen weights (names and shapes as llamaTensorShapes). */
-export function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>): CausalLM {
+/** Builds the model over validated weights (names and shapes as llamaTensorShapes). */
+function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>, oProjBias: boolean): CausalLM {
   if (!SUPPORTED_ACTIVATIONS.includes(config.hidden_act)) {
     throw new Error(
       `${config.architecture}: hidden_act "${config.hidden_act}" is not supported (expected one of ${SUPPORTED_ACTIVATIONS.join(', ')})`,
@@ -236,7 +239,7 @@ export function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>
       linears[name] = {
         path,
         weight: get(`${path}.weight`),
-        bias: hasBias(config, name) ? get<tf.Tensor1D>(`${path}.bias`) : null,
+        bias: hasBias(config, name, oProjBias) ? get<tf.Tensor1D>(`${path}.bias`) : null,
         fanInFanOut: false,
       };
     }
@@ -295,3 +298,199 @@ export function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>
     },
   };
 }
+
+// config.json
+
+const SUPPORTED_ROPE_TYPES = ['default', 'linear', 'llama3'];
+
+function parseRopeScaling(keys: ConfigKeys): RopeScaling | null {
+  // Transformers 5 writes rope_theta and the scaling together as "rope_parameters".
+  const key = keys.has('rope_scaling') ? 'rope_scaling' : 'rope_parameters';
+  if (!keys.has(key)) return null;
+  const params = keys.raw[key];
+  if (!isPlainObject(params)) throw keys.error(key, `must be an object, got ${JSON.stringify(params)}`);
+  // Older configs spell rope_type as "type".
+  const ropeType = params.rope_type ?? params.type ?? 'default';
+  if (typeof ropeType !== 'string' || !SUPPORTED_ROPE_TYPES.includes(ropeType)) {
+    throw keys.error(
+      key,
+      `has rope type ${JSON.stringify(ropeType)}, which is not supported; supported: ${SUPPORTED_ROPE_TYPES.join(', ')}`,
+    );
+  }
+  if (ropeType === 'default') return null;
+  const field = (name: string): number => {
+    const value = params[name];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw keys.error(key, `needs a positive number "${name}" for rope type "${ropeType}", got ${JSON.stringify(value)}`);
+    }
+    return value;
+  };
+  if (ropeType === 'linear') return { rope_type: 'linear', factor: field('factor') };
+  const scaling = {
+    rope_type: 'llama3',
+    factor: field('factor'),
+    low_freq_factor: field('low_freq_factor'),
+    high_freq_factor: field('high_freq_factor'),
+    original_max_position_embeddings: field('original_max_position_embeddings'),
+  };
+  if (scaling.high_freq_factor <= scaling.low_freq_factor) {
+    throw keys.error(key, `needs high_freq_factor > low_freq_factor, got ${scaling.high_freq_factor} <= ${scaling.low_freq_factor}`);
+  }
+  return scaling;
+}
+
+function ropeTheta(keys: ConfigKeys): number {
+  if (keys.has('rope_theta')) return keys.number('rope_theta', 10000);
+  const params = keys.has('rope_parameters') ? keys.raw.rope_parameters : null;
+  if (isPlainObject(params) && typeof params.rope_theta === 'number') return params.rope_theta;
+  return 10000;
+}
+
+/** One member of the family: what its config class and checkpoints do differently. */
+interface LlamaVariant {
+  name: Architecture;
+  modelType: string;
+  defaultContext: number;
+  /** Whether attention_bias biases o_proj as well as q/k/v (Llama; Qwen2's q/k/v biases leave it bare). */
+  oProjBias: boolean;
+  /** attention_bias and mlp_bias: what config.json says, or what the architecture always has. */
+  biases(keys: ConfigKeys): { attention_bias: boolean; mlp_bias: boolean };
+  /** The attention window applied to every layer, or null. */
+  slidingWindow(keys: ConfigKeys): number | null;
+  /** The config.json keys transformers writes for this member beyond the family's common ones. */
+  randomConfigKeys(dims: RandomCheckpointDims): Record<string, unknown>;
+}
+
+function parseLlamaFamily(keys: ConfigKeys, variant: LlamaVariant): ModelConfig {
+  const hidden = keys.requiredCount('hidden_size');
+  const { heads, kvHeads, headDim } = headGeometry(keys, hidden, 'num_attention_heads', 'num_key_value_heads');
+  return {
+    architecture: variant.name,
+    model_type: keys.string('model_type', variant.modelType),
+    vocab_size: keys.requiredCount('vocab_size'),
+    hidden_size: hidden,
+    intermediate_size: keys.requiredCount('intermediate_size'),
+    num_hidden_layers: keys.requiredCount('num_hidden_layers'),
+    num_attention_heads: heads,
+    num_key_value_heads: kvHeads,
+    head_dim: headDim,
+    max_position_embeddings: keys.count('max_position_embeddings', variant.defaultContext),
+    norm_eps: keys.number('rms_norm_eps', 1e-6),
+    rope_theta: ropeTheta(keys),
+    rope_scaling: parseRopeScaling(keys),
+    ...variant.biases(keys),
+    tie_word_embeddings: keys.bool('tie_word_embeddings', false),
+    hidden_act: keys.string('hidden_act', 'silu'),
+    sliding_window: variant.slidingWindow(keys),
+    ...tokenIds(keys),
+    raw: keys.raw,
+  };
+}
+
+function randomLlamaFamilyConfig(variant: LlamaVariant, dims: RandomCheckpointDims): Record<string, unknown> {
+  return {
+    architectures: [variant.name],
+    attention_dropout: 0.0,
+    bos_token_id: 1,
+    eos_token_id: 2,
+    hidden_act: 'silu',
+    hidden_size: dims.hidden_size,
+    initializer_range: 0.02,
+    intermediate_size: dims.intermediate_size,
+    max_position_embeddings: dims.max_position_embeddings ?? 2048,
+    num_attention_heads: dims.num_attention_heads,
+    num_hidden_layers: dims.num_hidden_layers,
+    num_key_value_heads: dims.num_key_value_heads,
+    tie_word_embeddings: dims.tie_word_embeddings ?? false,
+    torch_dtype: 'float32',
+    transformers_version: RANDOM_CONFIG_TRANSFORMERS_VERSION,
+    use_cache: true,
+    vocab_size: dims.vocab_size,
+    ...variant.randomConfigKeys(dims),
+  };
+}
+
+function llamaFamilySpec(variant: LlamaVariant): ArchitectureSpec {
+  return {
+    name: variant.name,
+    modelType: variant.modelType,
+    defaultContext: variant.defaultContext,
+    parseConfig: (keys) => parseLlamaFamily(keys, variant),
+    tensorShapes: (config) => llamaTensorShapes(config, variant.oProjBias),
+    canonicalName: (name) => name,
+    build: (config, weights) => createLlama(config, weights, variant.oProjBias),
+    defaultLoraTargets: ['q_proj', 'v_proj'],
+    linearModuleNames: LLAMA_LINEARS,
+    isFanInFanOut: () => false,
+    groupedQueryAttention: true,
+    randomConfigJson: (dims) => randomLlamaFamilyConfig(variant, dims),
+  };
+}
+
+const headDimOf = (dims: RandomCheckpointDims) => dims.hidden_size / dims.num_attention_heads;
+const noBiases = () => ({ attention_bias: false, mlp_bias: false });
+
+export const llama = llamaFamilySpec({
+  name: 'LlamaForCausalLM',
+  modelType: 'llama',
+  defaultContext: 2048,
+  oProjBias: true,
+  biases: (keys) => ({ attention_bias: keys.bool('attention_bias', false), mlp_bias: keys.bool('mlp_bias', false) }),
+  slidingWindow: () => null,
+  randomConfigKeys: (dims) => ({
+    model_type: 'llama',
+    attention_bias: false,
+    head_dim: headDimOf(dims),
+    mlp_bias: false,
+    pretraining_tp: 1,
+    rms_norm_eps: 1e-5,
+    rope_scaling: null,
+    rope_theta: 10000.0,
+  }),
+});
+
+export const mistral = llamaFamilySpec({
+  name: 'MistralForCausalLM',
+  modelType: 'mistral',
+  defaultContext: 4096 * 32,
+  oProjBias: false,
+  // Mistral's projections never carry a bias.
+  biases: noBiases,
+  slidingWindow: (keys) => {
+    // Mistral applies its window to every layer. MistralConfig's default applies only when the key is
+    // absent; an explicit null turns the window off.
+    if (!('sliding_window' in keys.raw)) return 4096;
+    return keys.has('sliding_window') ? keys.count('sliding_window', 0) : null;
+  },
+  randomConfigKeys: (dims) => ({
+    model_type: 'mistral',
+    head_dim: headDimOf(dims),
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000.0,
+    sliding_window: 4096,
+  }),
+});
+
+export const qwen2 = llamaFamilySpec({
+  name: 'Qwen2ForCausalLM',
+  modelType: 'qwen2',
+  defaultContext: 32768,
+  oProjBias: false,
+  // Qwen2's q/k/v projections always carry a bias.
+  biases: () => ({ attention_bias: true, mlp_bias: false }),
+  slidingWindow: (keys) => {
+    if (keys.bool('use_sliding_window', false)) {
+      throw keys.error('use_sliding_window', 'is true: per-layer sliding-window attention (Qwen2 max_window_layers) is not supported');
+    }
+    return null;
+  },
+  randomConfigKeys: (dims) => ({
+    model_type: 'qwen2',
+    max_window_layers: dims.num_hidden_layers,
+    rms_norm_eps: 1e-6,
+    rope_scaling: null,
+    rope_theta: 1000000.0,
+    sliding_window: null,
+    use_sliding_window: false,
+  }),
+});

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { headGeometry, tokenIds, type ConfigKeys } from '../config-keys';
+import { linearForward, type FrozenLinear } from '../linear';
+import type { CausalLM, ForwardOptions, ModelConfig } from '../types';
 import { causalAttention, causalMask } from './llama';
-import { linearForward, type FrozenLinear } from './lora';
-import type { CausalLM, ForwardOptions, ModelConfig } from './types';
+import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
 
 /**
  * GPT2LMHeadModel: learned positions, pre-LayerNorm blocks, Conv1D projections (weight [in, out]) and a
@@ -15,12 +17,12 @@ type Gpt2Linear = (typeof GPT2_LINEARS)[number];
 const CONV1D_PATH = /^transformer\.h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)$/;
 
 /** True for the module path of one of GPT-2's Conv1D layers (fan_in_fan_out in PEFT). */
-export function isGpt2Conv1DPath(path: string): boolean {
+function isGpt2Conv1DPath(path: string): boolean {
   return CONV1D_PATH.test(path);
 }
 
 /** The name a GPT-2 tensor has in a GPT2LMHeadModel state dict. */
-export function gpt2CanonicalName(name: string): string {
+function gpt2CanonicalName(name: string): string {
   return name.startsWith('transformer.') || name.startsWith('lm_head.') ? name : `transformer.${name}`;
 }
 
@@ -41,7 +43,7 @@ function conv1dShape(config: ModelConfig, name: Gpt2Linear): [number, number] {
 }
 
 /** Every tensor the model reads, with the shape config.json implies. */
-export function gpt2TensorShapes(config: ModelConfig): Map<string, number[]> {
+function gpt2TensorShapes(config: ModelConfig): Map<string, number[]> {
   const d = config.hidden_size;
   const shapes = new Map<string, number[]>([
     ['transformer.wte.weight', [config.vocab_size, d]],
@@ -85,8 +87,8 @@ interface Gpt2Block {
   linears: Record<Gpt2Linear, FrozenLinear>;
 }
 
-/** Builds the model over validated frozen weights (names and shapes as gpt2TensorShapes). */
-export function createGpt2(config: ModelConfig, weights: Map<string, tf.Tensor>): CausalLM {
+/** Builds the model over validated weights (names and shapes as gpt2TensorShapes). */
+function createGpt2(config: ModelConfig, weights: Map<string, tf.Tensor>): CausalLM {
   if (!TANH_GELU_NAMES.includes(config.hidden_act)) {
     throw new Error(
       `GPT2LMHeadModel: activation_function "${config.hidden_act}" is not supported (expected one of ${TANH_GELU_NAMES.join(', ')})`,
@@ -169,3 +171,96 @@ export function createGpt2(config: ModelConfig, weights: Map<string, tf.Tensor>)
     },
   };
 }
+
+// config.json
+
+/** GPT2Config's default n_positions. */
+const GPT2_DEFAULT_CONTEXT = 1024;
+
+function parseGpt2(keys: ConfigKeys): ModelConfig {
+  // These switch GPT-2's attention away from softmax(q·k/√d): refuse rather than compute something else.
+  if (!keys.bool('scale_attn_weights', true)) throw keys.error('scale_attn_weights', 'is false, which is not supported');
+  if (keys.bool('scale_attn_by_inverse_layer_idx', false)) {
+    throw keys.error('scale_attn_by_inverse_layer_idx', 'is true, which is not supported');
+  }
+  const hidden = keys.requiredCount('n_embd');
+  const { heads, headDim } = headGeometry(keys, hidden, 'n_head', null);
+  return {
+    architecture: 'GPT2LMHeadModel',
+    model_type: keys.string('model_type', 'gpt2'),
+    vocab_size: keys.requiredCount('vocab_size'),
+    hidden_size: hidden,
+    intermediate_size: keys.count('n_inner', 4 * hidden),
+    num_hidden_layers: keys.requiredCount('n_layer'),
+    num_attention_heads: heads,
+    num_key_value_heads: heads,
+    head_dim: headDim,
+    max_position_embeddings: keys.count('n_positions', GPT2_DEFAULT_CONTEXT),
+    norm_eps: keys.number('layer_norm_epsilon', 1e-5),
+    rope_theta: 0,
+    rope_scaling: null,
+    attention_bias: true,
+    mlp_bias: true,
+    tie_word_embeddings: keys.bool('tie_word_embeddings', true),
+    hidden_act: keys.string('activation_function', 'gelu_new'),
+    sliding_window: null,
+    ...tokenIds(keys),
+    raw: keys.raw,
+  };
+}
+
+function gpt2Config(dims: RandomCheckpointDims): Record<string, unknown> {
+  if (dims.num_key_value_heads !== dims.num_attention_heads) {
+    throw new Error(
+      `GPT2LMHeadModel has no grouped-query attention: num_key_value_heads (${dims.num_key_value_heads}) must equal num_attention_heads (${dims.num_attention_heads})`,
+    );
+  }
+  const positions = dims.max_position_embeddings ?? 1024;
+  return {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    activation_function: 'gelu_new',
+    attn_pdrop: 0.1,
+    bos_token_id: dims.vocab_size - 1,
+    embd_pdrop: 0.1,
+    eos_token_id: dims.vocab_size - 1,
+    initializer_range: 0.02,
+    layer_norm_epsilon: 1e-5,
+    n_ctx: positions,
+    n_embd: dims.hidden_size,
+    n_head: dims.num_attention_heads,
+    n_inner: dims.intermediate_size,
+    n_layer: dims.num_hidden_layers,
+    n_positions: positions,
+    reorder_and_upcast_attn: false,
+    resid_pdrop: 0.1,
+    scale_attn_by_inverse_layer_idx: false,
+    scale_attn_weights: true,
+    summary_activation: null,
+    summary_first_dropout: 0.1,
+    summary_proj_to_labels: true,
+    summary_type: 'cls_index',
+    summary_use_proj: true,
+    tie_word_embeddings: dims.tie_word_embeddings ?? true,
+    torch_dtype: 'float32',
+    transformers_version: RANDOM_CONFIG_TRANSFORMERS_VERSION,
+    use_cache: true,
+    vocab_size: dims.vocab_size,
+  };
+}
+
+export const gpt2: ArchitectureSpec = {
+  name: 'GPT2LMHeadModel',
+  modelType: 'gpt2',
+  defaultContext: GPT2_DEFAULT_CONTEXT,
+  parseConfig: parseGpt2,
+  tensorShapes: gpt2TensorShapes,
+  canonicalName: gpt2CanonicalName,
+  build: createGpt2,
+  defaultLoraTargets: ['c_attn'],
+  // attn.c_proj and mlp.c_proj share a name, and a target "c_proj" adapts both.
+  linearModuleNames: [...new Set(GPT2_LINEARS.map((name) => name.slice(name.indexOf('.') + 1)))],
+  isFanInFanOut: isGpt2Conv1DPath,
+  groupedQueryAttention: false,
+  randomConfigJson: gpt2Config,
+};
