@@ -1,6 +1,8 @@
 import type * as tf from '@tensorflow/tfjs';
 
-export type Architecture = 'LlamaForCausalLM' | 'MistralForCausalLM' | 'Qwen2ForCausalLM' | 'GPT2LMHeadModel';
+import type { Architecture } from './architectures/registry';
+
+export type { Architecture };
 
 /** A Hugging Face config.json, normalised across architectures. */
 export interface ModelConfig {
