@@ -1,5 +1,5 @@
 import { create } from 'zustand';
-import { DEFAULT_DPO_CONFIG, type DPOConfig } from '../core/dpo/config';
+import { DEFAULT_DPO_CONFIG, DEFAULT_LORA_CONFIG, type DPOConfig } from '../core/config';
 import type { LogEntry } from '../core/dpo/trainer';
 import type { LoraConfig } from '../core/model/types';
 import type { DatasetSummary, EngineInfo, ModelInfo, PairScores, PreviewRow, Sample, TokenStats, TrainState } from '../worker/protocol';
@@ -24,13 +24,13 @@ export interface StudioConfig {
 }
 
 /**
- * TRL's defaults (DEFAULT_DPO_CONFIG: a LoRA learning rate of 5e-5 instead of TRL's 1e-6), except
- * logging every step: logging changes no number (metrics are averaged over the interval), and live
- * charts want points. LoRA defaults are TRL's example scripts' (r 16, α 32, dropout 0.05).
+ * The schema's defaults (core/config: TRL's, with a LoRA learning rate of 5e-5 instead of TRL's 1e-6),
+ * except logging every step: logging changes no number (metrics are averaged over the interval), and
+ * live charts want points. LoRA defaults are TRL's example scripts' (r 16, α 32, dropout 0.05).
  */
 export const DEFAULT_STUDIO_CONFIG: StudioConfig = {
   dpo: { ...DEFAULT_DPO_CONFIG, logging_steps: 1 },
-  lora: { r: 16, lora_alpha: 32, lora_dropout: 0.05, target_modules: [], use_rslora: false },
+  lora: DEFAULT_LORA_CONFIG,
   saveSteps: DEFAULT_SAVE_STEPS,
 };
 

@@ -14,9 +14,11 @@ export interface OptionSpec {
   default?: string;
   choices?: readonly string[];
   aliases?: string[];
+  /** `none` (any case) gives null, TRL's None. */
+  nullable?: boolean;
 }
 
-export type ParsedValue = number | string | boolean | string[] | number[];
+export type ParsedValue = number | string | boolean | string[] | number[] | null;
 
 export class UsageError extends Error {}
 
@@ -36,7 +38,8 @@ function editDistance(a: string, b: string): number {
 }
 
 function convert(spec: OptionSpec, raw: string): ParsedValue {
-  const bad = (what: string) => new UsageError(`--${spec.name}: expected ${what}, got "${raw}"`);
+  const bad = (what: string) => new UsageError(`--${spec.name}: expected ${what}${spec.nullable ? ' or none' : ''}, got "${raw}"`);
+  if (spec.nullable && raw.trim().toLowerCase() === 'none') return null;
   switch (spec.kind) {
     case 'number': {
       const v = Number(raw);

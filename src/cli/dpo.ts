@@ -11,27 +11,30 @@ import { parsePreferenceFile } from '../core/data/read';
 import { splitTrainEval } from '../core/data/split';
 import { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
-import type { DataIssue, Message, TokenizedPair } from '../core/data/types';
+import { GENERATION_PROMPT, promptIds } from '../core/data/prompt-ids';
+import type { DataIssue, Text, TokenizedPair } from '../core/data/types';
 import { batchMetrics, evaluateBatch } from '../core/dpo/batch';
-import { validateDpoConfig, type DPOConfig } from '../core/dpo/config';
+import { loraConfigOf, validateDpoConfig, validateLoraOptions, type ConfigProblem, type DPOConfig } from '../core/config';
 import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
 import { loadTokenizerFiles } from '../core/model/config';
 import { generateIds, stopTokenIds } from '../core/model/generate';
 import { loadCausalLM } from '../core/model/load';
 import { cloneAdapterFrozen, createLoraAdapter } from '../core/model/lora';
 import { loadAdapter, saveAdapter } from '../core/model/peft';
-import type { CausalLM, LoraAdapter } from '../core/model/types';
+import type { CausalLM, LoraAdapter, LoraConfig } from '../core/model/types';
 import { formatHelp, parseOptions, UsageError, type OptionSpec, type ParsedValue } from './args';
 import { fsSource } from './fs-source';
 import {
+  DATA_FILE_OPTION,
   DATA_OPTIONS,
   dpoConfigFrom,
   EVAL_OPTIONS,
   GENERATE_OPTIONS,
   HELP_OPTION,
   LOSS_OPTIONS,
-  loraConfigFrom,
+  loraOptionsFrom,
   MODEL_OPTIONS,
+  schemaSpec,
   TRAIN_OPTIONS,
 } from './options';
 import { ProgressBar } from './progress';
@@ -42,14 +45,7 @@ const COMMANDS: Record<string, { usage: string; specs: OptionSpec[]; run: (v: Ma
       'npm run dpo -- eval --model DIR [--adapter DIR] --data FILE [loss and data options] [--out FILE]\n\n' +
       'Scores every pair: policy = model (+ adapter), reference = model without the adapter. Writes one JSON\n' +
       'object per pair and a last line {"metrics": {...}} with TRL\'s metric names.',
-    specs: [
-      ...MODEL_OPTIONS,
-      ...DATA_OPTIONS,
-      ...LOSS_OPTIONS,
-      ...EVAL_OPTIONS,
-      optionNamed(TRAIN_OPTIONS, 'per_device_eval_batch_size'),
-      HELP_OPTION,
-    ],
+    specs: [...MODEL_OPTIONS, ...DATA_OPTIONS, ...LOSS_OPTIONS, ...EVAL_OPTIONS, schemaSpec('per_device_eval_batch_size'), HELP_OPTION],
     run: runEval,
   },
   train: {
@@ -62,14 +58,10 @@ const COMMANDS: Record<string, { usage: string; specs: OptionSpec[]; run: (v: Ma
   generate: {
     usage:
       'npm run dpo -- generate --model DIR [--adapter DIR] (--prompt TEXT | --data FILE) [--max_new_tokens N] [--temperature T] [--seed S]',
-    specs: [...MODEL_OPTIONS, optionNamed(DATA_OPTIONS, 'data'), ...GENERATE_OPTIONS, optionNamed(TRAIN_OPTIONS, 'seed'), HELP_OPTION],
+    specs: [...MODEL_OPTIONS, DATA_FILE_OPTION, ...GENERATE_OPTIONS, schemaSpec('seed'), HELP_OPTION],
     run: runGenerate,
   },
 };
-
-function optionNamed(specs: OptionSpec[], name: string): OptionSpec {
-  return specs.find((s) => s.name === name)!;
-}
 
 const MAIN_HELP = `dpo — Direct Preference Optimization for Hugging Face causal LMs with LoRA, TRL's numbers
 
@@ -131,11 +123,21 @@ function required(values: Map<string, ParsedValue>, name: string): string {
   return v as string;
 }
 
+/** Throws the schema's messages, one line per bad option, each under its flag. */
+function refuse(problems: ConfigProblem[]): void {
+  if (problems.length > 0) throw new UsageError(problems.map((p) => `--${p.field}: ${p.message}`).join('\n'));
+}
+
 function checkedConfig(values: Map<string, ParsedValue>): DPOConfig {
   const config = dpoConfigFrom(values);
-  const problems = validateDpoConfig(config);
-  if (problems.length > 0) throw new UsageError(problems.map((p) => `--${p.field}: ${p.message}`).join('\n'));
+  refuse(validateDpoConfig(config));
   return config;
+}
+
+function checkedLora(values: Map<string, ParsedValue>): LoraConfig {
+  const options = loraOptionsFrom(values);
+  refuse(validateLoraOptions(options));
+  return loraConfigOf(options);
 }
 
 interface Loaded {
@@ -227,13 +229,14 @@ async function runEval(values: Map<string, ParsedValue>): Promise<void> {
 
 async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   const config = checkedConfig(values);
+  const lora = checkedLora(values);
   const outputDir = required(values, 'output_dir');
   const { model, tokenizer, padTokenId, adapter: start, name } = await loadModel(values);
   const pairs = await loadPairs(values, tokenizer, config);
   const { train, eval: evalPairs } = splitTrainEval(pairs, config.eval_split, config.seed);
   // TRL: a fresh adapter is trained against the base model; an existing adapter is trained against a
   // frozen copy of itself.
-  const policy = start ?? createLoraAdapter(model, loraConfigFrom(values), config.seed);
+  const policy = start ?? createLoraAdapter(model, lora, config.seed);
   const reference = start ? cloneAdapterFrozen(start) : null;
   const trainer = new DPOTrainer({ models: { model, policy, reference }, train, eval: evalPairs, config, padTokenId });
   await mkdir(outputDir, { recursive: true });
@@ -287,13 +290,6 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   console.error(`done: ${outputDir}/metrics.jsonl, ${outputDir}/adapter/, ${outputDir}/trainer_state.json`);
 }
 
-function promptText(tokenizer: ChatTokenizer, prompt: string | Message[]): string {
-  if (typeof prompt !== 'string') return tokenizer.applyChatTemplate(prompt, { addGenerationPrompt: true });
-  return tokenizer.hasChatTemplate
-    ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true })
-    : prompt;
-}
-
 async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
   const { model, tokenizer, adapter, generationConfig } = await loadModel(values);
   const text = values.get('prompt') as string | undefined;
@@ -306,10 +302,8 @@ async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
     seed: (values.get('seed') as number | undefined) ?? 42,
     stopIds: stopTokenIds(tokenizer, generationConfig),
   };
-  const answer = async (prompt: string | Message[]) => {
-    const rendered = promptText(tokenizer, prompt);
-    const templated = typeof prompt !== 'string' || tokenizer.hasChatTemplate;
-    const ids = tokenizer.encode(rendered, !templated);
+  const answer = async (prompt: Text) => {
+    const ids = promptIds(tokenizer, prompt, GENERATION_PROMPT);
     return tokenizer.decode(await generateIds(model, ids, options), true);
   };
   if (text !== undefined) {

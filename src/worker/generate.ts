@@ -1,3 +1,4 @@
+import { GENERATION_PROMPT, promptIds as textIds } from '../core/data/prompt-ids';
 import type { Text } from '../core/data/types';
 import type { ModelSession } from './model-session';
 
@@ -9,9 +10,5 @@ export const LENGTH_BUCKET = 16;
 
 /** The prompt as the model sees it: through the chat template when the tokenizer has one. */
 export function promptIds(session: ModelSession, prompt: Text): number[] {
-  const tok = session.tokenizer;
-  if (typeof prompt !== 'string') return tok.encode(tok.applyChatTemplate(prompt, { addGenerationPrompt: true }), false);
-  if (tok.hasChatTemplate)
-    return tok.encode(tok.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true }), false);
-  return tok.encode(prompt);
+  return textIds(session.tokenizer, prompt, GENERATION_PROMPT);
 }

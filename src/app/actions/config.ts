@@ -1,5 +1,5 @@
 /** Settings: changes, fields that do not parse, and every reason the settings cannot train. */
-import { validateDpoConfig } from '../../core/dpo/config';
+import { validateDpoConfig, validateLoraConfig } from '../../core/config';
 import { DEFAULT_STUDIO_CONFIG, get, set, type StudioConfig } from '../store';
 import { scheduleTokenStats } from './dataset';
 
@@ -24,21 +24,17 @@ export function resetConfig(): void {
   scheduleTokenStats();
 }
 
-/** Every reason the current settings cannot train, by field (validateDpoConfig's, and the studio's own). */
+/**
+ * Every reason the current settings cannot train, by field: the schema's (the same messages the CLI
+ * prints), then the studio's own (checkpoint interval, the loaded model's length), then text that is no number.
+ */
 export function configProblems(state = get()): Record<string, string> {
   const problems: Record<string, string> = {};
-  for (const p of validateDpoConfig(state.config.dpo)) problems[p.field] ??= p.message;
   const { lora, saveSteps, dpo } = state.config;
-  if (!(Number.isInteger(lora.r) && lora.r >= 1)) problems.lora_r = 'LoRA r must be a whole number ≥ 1';
-  if (!(lora.lora_alpha > 0)) problems.lora_alpha = 'LoRA alpha must be greater than 0';
-  if (!(lora.lora_dropout >= 0 && lora.lora_dropout < 1)) problems.lora_dropout = 'LoRA dropout must be in [0, 1)';
+  for (const p of [...validateDpoConfig(dpo), ...validateLoraConfig(lora)]) problems[p.field] ??= p.message;
   if (!(Number.isInteger(saveSteps) && saveSteps >= 1)) problems.save_steps = 'checkpoint interval must be a whole number ≥ 1';
-  if (!(dpo.warmup_steps >= 0 && Number.isInteger(dpo.warmup_steps))) problems.warmup_steps = 'warmup steps must be a whole number ≥ 0';
   if (state.model && dpo.max_length !== null && dpo.max_length > state.model.maxPositions) {
     problems.max_length = `max_length ${dpo.max_length} is longer than the model's ${state.model.maxPositions} positions`;
-  }
-  if (dpo.eval_split > 0 && dpo.eval_steps !== null && !(Number.isInteger(dpo.eval_steps) && dpo.eval_steps >= 1)) {
-    problems.eval_steps = 'eval steps must be a whole number ≥ 1, or empty for the end of the run only';
   }
   for (const [field, error] of Object.entries(state.parseErrors)) problems[field] = error;
   return problems;

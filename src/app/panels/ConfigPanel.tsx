@@ -1,5 +1,15 @@
 import type { ReactNode } from 'react';
-import { DEFAULT_DPO_CONFIG, LOSS_TYPES, type DPOConfig, type LossType, type LrSchedulerType } from '../../core/dpo/config';
+import {
+  DPO_OPTIONS,
+  LORA_OPTIONS,
+  optionHint,
+  optionLabel,
+  trlDefaultText,
+  type ConfigOption,
+  type DPOConfig,
+  type LossType,
+  type LrSchedulerType,
+} from '../../core/config';
 import type { LoraConfig } from '../../core/model/types';
 import { configProblems, resetConfig, setParseError, updateConfig } from '../actions';
 import { CheckField, NumberField, SelectField } from '../components/Fields';
@@ -25,12 +35,34 @@ export const LOSS_EXPLANATIONS: Record<LossType, string> = {
   sft: 'SFT only: cross-entropy on the chosen answers, no preference signal.',
 };
 
-const SCHEDULES: { value: LrSchedulerType; label: string }[] = [
-  { value: 'linear', label: 'linear decay (TRL default)' },
-  { value: 'cosine', label: 'cosine' },
-  { value: 'constant', label: 'constant' },
-  { value: 'constant_with_warmup', label: 'constant after warmup' },
-];
+/** How each schedule reads in its menu; the choices are the schema's. */
+const SCHEDULE_TEXT: Record<LrSchedulerType, string> = {
+  linear: 'linear decay (TRL default)',
+  cosine: 'cosine',
+  constant: 'constant',
+  constant_with_warmup: 'constant after warmup',
+};
+
+const TRUNCATION_TEXT: Record<DPOConfig['truncation_mode'], string> = {
+  keep_start: 'keep_start (cut the end)',
+  keep_end: 'keep_end (cut the start)',
+};
+
+/** A select's options: the schema's choices, each with its text. */
+function choicesOf<T extends string>(option: ConfigOption, text: Record<T, string>): { value: T; label: string }[] {
+  return (option.choices as readonly T[]).map((value) => ({ value, label: text[value] }));
+}
+
+/** Label, hint and number kind of a field, from the schema. */
+function fieldProps(option: ConfigOption) {
+  return {
+    label: optionLabel(option),
+    hint: optionHint(option),
+    integer: option.type === 'int',
+    allowEmpty: option.nullable,
+    placeholder: option.nullText,
+  };
+}
 
 function Group({ title, children, note }: { title: string; children: ReactNode; note?: ReactNode }) {
   return (
@@ -55,18 +87,22 @@ export function ConfigPanel() {
   const setLora = <K extends keyof LoraConfig>(field: K, value: LoraConfig[K]) =>
     updateConfig((c: StudioConfig) => ({ ...c, lora: { ...c.lora, [field]: value } }));
 
-  const num = (
-    field: keyof DPOConfig,
-    label: string,
-    options: { hint?: ReactNode; integer?: boolean; allowEmpty?: boolean; placeholder?: string } = {},
-  ) => (
+  const num = (field: keyof DPOConfig) => (
     <NumberField
-      label={label}
+      {...fieldProps(DPO_OPTIONS[field])}
       value={dpo[field] as number | null}
       onChange={(v) => setDpo(field, v as never)}
       onParseError={(e) => setParseError(field, e)}
       error={problems[field]}
-      {...options}
+    />
+  );
+  const loraNum = (field: 'lora_r' | 'lora_alpha' | 'lora_dropout', key: 'r' | 'lora_alpha' | 'lora_dropout') => (
+    <NumberField
+      {...fieldProps(LORA_OPTIONS[field])}
+      value={lora[key]}
+      onChange={(v) => setLora(key, v ?? 0)}
+      onParseError={(e) => setParseError(field, e)}
+      error={problems[field]}
     />
   );
 
@@ -100,8 +136,8 @@ export function ConfigPanel() {
       <div className="panel-head">
         <h2 className="panel-title">Configure</h2>
         <p className="muted">
-          TRL&apos;s DPOConfig names and defaults, with a learning rate suited to LoRA ({formatSetting(DEFAULT_DPO_CONFIG.learning_rate)}{' '}
-          instead of TRL&apos;s 1e-6).
+          TRL&apos;s DPOConfig names and defaults, with a learning rate suited to LoRA ({formatSetting(DPO_OPTIONS.learning_rate.default)}{' '}
+          instead of TRL&apos;s {trlDefaultText(DPO_OPTIONS.learning_rate)}).
         </p>
       </div>
       {draft && (
@@ -131,16 +167,16 @@ export function ConfigPanel() {
       </div>
 
       <Group title="Preference loss">
-        {num('beta', 'beta', { hint: 'How far the policy may move from the reference (τ for IPO). TRL: 0.1' })}
+        {num('beta')}
         <SelectField
-          label="loss type"
+          label={optionLabel(DPO_OPTIONS.loss_type)}
           value={primaryLoss}
-          options={LOSS_TYPES.map((t) => ({ value: t, label: t }))}
+          options={(DPO_OPTIONS.loss_type.choices as readonly LossType[]).map((t) => ({ value: t, label: t }))}
           onChange={(t) => setLoss(t, rpoAlpha)}
           hint={LOSS_EXPLANATIONS[primaryLoss]}
           error={problems.loss_type ?? problems.loss_weights}
         />
-        {num('label_smoothing', 'label smoothing', { hint: 'ε: conservative DPO on sigmoid; used by robust, exo_pair and aot' })}
+        {num('label_smoothing')}
         <NumberField
           label="RPO alpha (SFT weight)"
           value={rpoAlpha}
@@ -155,35 +191,34 @@ export function ConfigPanel() {
       </Group>
 
       <Group title="Optimisation">
-        {num('learning_rate', 'learning rate', { hint: 'Peak AdamW rate. LoRA: 1e-5 to 1e-4' })}
-        {num('per_device_train_batch_size', 'batch size', { integer: true, hint: 'Pairs per micro-batch. TRL: 8' })}
-        {num('gradient_accumulation_steps', 'gradient accumulation', { integer: true, hint: 'Micro-batches per optimizer step' })}
-        {num('max_steps', 'max steps', { integer: true, hint: 'Optimizer steps; −1 uses epochs' })}
-        {num('num_train_epochs', 'epochs', { hint: 'Passes over the pairs when max steps is −1. TRL: 3' })}
-        {num('warmup_steps', 'warmup steps', { integer: true, hint: 'Linear warmup; 0 uses the warmup ratio' })}
-        {num('warmup_ratio', 'warmup ratio', { hint: 'Fraction of all steps' })}
-        <SelectField label="schedule" value={dpo.lr_scheduler_type} options={SCHEDULES} onChange={(v) => setDpo('lr_scheduler_type', v)} />
-        {num('weight_decay', 'weight decay', { hint: 'AdamW decoupled decay. TRL: 0' })}
-        {num('max_grad_norm', 'max grad norm', { hint: 'Clip the gradient norm; 0 is off. TRL: 1' })}
-        {num('seed', 'seed', { integer: true, hint: 'Shuffling, LoRA initialisation, dropout' })}
+        {num('learning_rate')}
+        {num('per_device_train_batch_size')}
+        {num('gradient_accumulation_steps')}
+        {num('max_steps')}
+        {num('num_train_epochs')}
+        {num('warmup_steps')}
+        {num('warmup_ratio')}
+        <SelectField
+          label={optionLabel(DPO_OPTIONS.lr_scheduler_type)}
+          value={dpo.lr_scheduler_type}
+          options={choicesOf(DPO_OPTIONS.lr_scheduler_type, SCHEDULE_TEXT)}
+          onChange={(v) => setDpo('lr_scheduler_type', v)}
+          error={problems.lr_scheduler_type}
+        />
+        {num('weight_decay')}
+        {num('max_grad_norm')}
+        {num('seed')}
       </Group>
 
       <Group title="Sequences">
-        {num('max_length', 'max length', {
-          integer: true,
-          allowEmpty: true,
-          placeholder: 'none',
-          hint: 'Tokens per prompt + completion. TRL: 1024',
-        })}
+        {num('max_length')}
         <SelectField
-          label="truncation mode"
+          label={optionLabel(DPO_OPTIONS.truncation_mode)}
           value={dpo.truncation_mode}
-          options={[
-            { value: 'keep_start', label: 'keep_start (cut the end)' },
-            { value: 'keep_end', label: 'keep_end (cut the start)' },
-          ]}
+          options={choicesOf(DPO_OPTIONS.truncation_mode, TRUNCATION_TEXT)}
           onChange={(v) => setDpo('truncation_mode', v)}
-          hint="keep_start drops pairs whose prompt alone reaches max length, as TRL does"
+          hint={optionHint(DPO_OPTIONS.truncation_mode)}
+          error={problems.truncation_mode}
         />
       </Group>
 
@@ -195,35 +230,13 @@ export function ConfigPanel() {
             : undefined
         }
       >
-        <NumberField
-          label="LoRA r"
-          integer
-          value={lora.r}
-          onChange={(v) => setLora('r', v ?? 0)}
-          onParseError={(e) => setParseError('lora_r', e)}
-          error={problems.lora_r}
-          hint="Rank of the update"
-        />
-        <NumberField
-          label="LoRA alpha"
-          value={lora.lora_alpha}
-          onChange={(v) => setLora('lora_alpha', v ?? 0)}
-          onParseError={(e) => setParseError('lora_alpha', e)}
-          error={problems.lora_alpha}
-          hint="Scaling α / r"
-        />
-        <NumberField
-          label="LoRA dropout"
-          value={lora.lora_dropout}
-          onChange={(v) => setLora('lora_dropout', v ?? 0)}
-          onParseError={(e) => setParseError('lora_dropout', e)}
-          error={problems.lora_dropout}
-          hint="Only with dropout on (below)"
-        />
-        <CheckField label="rank-stabilised LoRA (α / √r)" checked={lora.use_rslora} onChange={(v) => setLora('use_rslora', v)} />
+        {loraNum('lora_r', 'r')}
+        {loraNum('lora_alpha', 'lora_alpha')}
+        {loraNum('lora_dropout', 'lora_dropout')}
+        <CheckField label={optionLabel(LORA_OPTIONS.use_rslora)} checked={lora.use_rslora} onChange={(v) => setLora('use_rslora', v)} />
         <div className="field wide">
           <span className="field-label" id="targets-label">
-            LoRA target modules
+            {optionLabel(LORA_OPTIONS.lora_target_modules)}
           </span>
           <div className="checks" role="group" aria-labelledby="targets-label">
             {targets.length === 0 && <span className="muted small">Load a model to choose its modules.</span>}
@@ -256,15 +269,10 @@ export function ConfigPanel() {
             { value: 'precomputed', label: 'precomputed before training' },
           ]}
           onChange={(v) => setDpo('precompute_ref_log_probs', v === 'precomputed')}
-          hint="Same numbers; precomputing saves a forward pass per step"
+          hint={optionHint(DPO_OPTIONS.precompute_ref_log_probs)}
         />
-        {num('eval_split', 'eval split', { hint: 'Held-out fraction (< 1) or count of pairs; 0 is none' })}
-        {num('eval_steps', 'eval steps', {
-          integer: true,
-          allowEmpty: true,
-          placeholder: 'end only',
-          hint: 'Evaluate every N steps (and at the end)',
-        })}
+        {num('eval_split')}
+        {num('eval_steps')}
         <CheckField
           label="LoRA dropout on"
           checked={!dpo.disable_dropout}
@@ -274,7 +282,7 @@ export function ConfigPanel() {
       </Group>
 
       <Group title="Logging and checkpoints">
-        {num('logging_steps', 'logging steps', { integer: true, hint: 'Chart a point every N steps (averaged). TRL: 10' })}
+        {num('logging_steps')}
         <NumberField
           label="checkpoint every"
           integer

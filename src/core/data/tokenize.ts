@@ -1,3 +1,4 @@
+import { promptIds } from './prompt-ids';
 import type { ChatTokenizer } from './tokenizer';
 import type { Message, PreferenceRow, TokenizeReport, TruncationMode } from './types';
 
@@ -39,7 +40,7 @@ function asMessages(value: PreferenceRow['prompt'], row: PreferenceRow, field: s
 function conversationIds(row: PreferenceRow, tok: ChatTokenizer): JointIds {
   const prompt = asMessages(row.prompt, row, 'prompt');
   const render = (messages: Message[], addGenerationPrompt: boolean) =>
-    tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt, tools: row.tools, kwargs: row.chat_template_kwargs }), false);
+    promptIds(tok, messages, { addGenerationPrompt, tools: row.tools, chatTemplateKwargs: row.chat_template_kwargs });
   return {
     prompt: render(prompt, true),
     promptChosen: render([...prompt, ...asMessages(row.chosen, row, 'chosen')], false),
@@ -51,10 +52,11 @@ function conversationIds(row: PreferenceRow, tok: ChatTokenizer): JointIds {
 function textIds(row: PreferenceRow, tok: ChatTokenizer, eos: string): JointIds {
   const prompt = asString(row.prompt, row, 'prompt');
   const withEos = (s: string) => (s.endsWith(eos) ? s : s + eos);
+  const encode = (text: string) => promptIds(tok, text, { addGenerationPrompt: false });
   return {
-    prompt: tok.encode(prompt),
-    promptChosen: tok.encode(prompt + withEos(asString(row.chosen, row, 'chosen'))),
-    promptRejected: tok.encode(prompt + withEos(asString(row.rejected, row, 'rejected'))),
+    prompt: encode(prompt),
+    promptChosen: encode(prompt + withEos(asString(row.chosen, row, 'chosen'))),
+    promptRejected: encode(prompt + withEos(asString(row.rejected, row, 'rejected'))),
   };
 }
 

@@ -1,3 +1,4 @@
+import { promptIds } from '../data/prompt-ids';
 import type { ChatTokenizer } from '../data/tokenizer';
 import { generateBatch } from '../model/generate';
 import type { CausalLM, LoraAdapter } from '../model/types';
@@ -36,9 +37,8 @@ export async function scoreColorPrompts(
   const batchSize = options.batchSize ?? 32;
   for (let i = 0; i < prompts.length; i += batchSize) {
     const chunk = prompts.slice(i, i + batchSize);
-    const ids = chunk.map((p) =>
-      tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: p.text }], { addGenerationPrompt: true }), false),
-    );
+    // Always as a chat: the demo model has a template, and a tokenizer without one should fail here.
+    const ids = chunk.map((p) => promptIds(tokenizer, [{ role: 'user', content: p.text }], { addGenerationPrompt: true }));
     const outs = await greedyBatch(model, ids, options);
     chunk.forEach((p, j) => {
       const answer = tokenizer.decode(outs[j], true);

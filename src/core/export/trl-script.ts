@@ -8,12 +8,18 @@
  *     script). Options TRL removed in 0.29 are kept in a block that passes them to TRL ≤ 0.28 only
  *     and warns on newer TRL, so they never vanish silently.
  *
+ * Which options are written, and which go to that block, is the schema's (core/config): every option
+ * the script's TRL has, by its type; the ones whose TRL range ends before it, to the legacy block.
+ *
  * The dataset files come from datasetJsonl (dataset-jsonl.ts). When config.eval_split > 0, pass the
  * held-out pairs as their own file (evalDatasetFile) so TRL evaluates on the same pairs as the studio.
  */
-import type { DPOConfig } from '../dpo/config';
+import { DPO_OPTIONS, firstReleaseWithout, inVersionRange, optionList, type ConfigOption, type DPOConfig } from '../config';
 import type { LoraConfig } from '../model/types';
-import { pyFloat, pyInt, pyLiteral, pyStr } from './python';
+import { pyFloat, pyInt, pyLiteral, pyStr, type PyValue } from './python';
+
+/** The oldest TRL the script is written for (its pip line). */
+const SCRIPT_TRL = '1.9';
 
 export interface TrlScriptOptions {
   config: DPOConfig;
@@ -57,42 +63,108 @@ function loraArgs(lora: LoraConfig): Arg[] {
   ];
 }
 
-function nullableInt(value: number | null, field: string): string {
-  return value === null ? 'None' : pyInt(value, field);
+/** Python for an option's value, by its schema type. */
+function pyValue(option: ConfigOption, value: unknown): string {
+  const name = option.name;
+  if (value === null) return 'None';
+  switch (option.type) {
+    case 'int':
+      return pyInt(value as number, name);
+    case 'number':
+      return pyFloat(value as number, name);
+    case 'string':
+    case 'enum':
+      return pyStr(value as string);
+    case 'numbers':
+      return `[${(value as number[]).map((v, i) => pyFloat(v, `${name}[${i}]`)).join(', ')}]`;
+    case 'bool':
+    case 'list':
+      return pyLiteral(value as PyValue, name);
+  }
 }
 
-/** Settings the studio applies that TRL ≥ 0.29 rejects or ignores: the warning's items. */
-function legacyOnlySettings(c: DPOConfig): string[] {
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** TRL options the script's TRL no longer has: passed to older TRL only. */
+const LEGACY_OPTIONS = optionList(DPO_OPTIONS).filter((o) => o.trl !== false && !inVersionRange(o.trl, SCRIPT_TRL));
+
+/** What each legacy option does, for the block's comment (every legacy option needs one). */
+const LEGACY_EXPLANATIONS: Partial<Record<keyof DPOConfig, (lastWith: string) => string[]>> = {
+  max_prompt_length: (lastWith) => [
+    'cut each prompt to its last N tokens before max_length applies. Given even when',
+    `  None, because TRL ${lastWith} otherwise applies its old default of 512.`,
+  ],
+  reference_free: () => ['the loss compares the policy with a uniform reference (rewards still use the model).'],
+};
+
+/** A note after a legacy argument's value. */
+const LEGACY_ARG_NOTES: Partial<Record<keyof DPOConfig, (value: unknown) => string>> = {
+  max_prompt_length: (v) => (v === null ? 'no prompt truncation' : `prompts keep their last ${v as number} tokens`),
+};
+
+/** The legacy options' last TRL release (they must share one: the block has one version test). */
+function legacyLastRelease(): string {
+  const untils = new Set(LEGACY_OPTIONS.map((o) => (o.trl as { until: string }).until));
+  if (untils.size !== 1) throw new Error(`trlScript: the legacy options end in different TRL releases (${[...untils].join(', ')})`);
+  return [...untils][0];
+}
+
+/** A legacy option whose TRL default differs from ours is always passed, so that TRL never applies its own. */
+const alwaysGiven = (o: ConfigOption) => o.trlDefault !== undefined && !same(o.trlDefault, o.default);
+
+/** The legacy options in the block's order: the always-given ones first. */
+const LEGACY_ORDER = [...LEGACY_OPTIONS.filter(alwaysGiven), ...LEGACY_OPTIONS.filter((o) => !alwaysGiven(o))];
+
+/** The legacy options passed to older TRL: the always-given ones, and the rest when set. */
+function legacyArgs(c: DPOConfig): [option: ConfigOption, value: unknown][] {
+  const values = c as unknown as Record<string, unknown>;
+  return LEGACY_ORDER.filter((o) => alwaysGiven(o) || !same(values[o.name], o.default)).map((o) => [o, values[o.name]]);
+}
+
+/** Settings the studio applies that newer TRL rejects or ignores: the warning's items. */
+function legacyOnlySettings(c: DPOConfig, removedIn: string): string[] {
   const items: string[] = [];
   if (c.label_smoothing > 0 && c.loss_type.includes('sigmoid')) {
-    items.push(`label_smoothing=${c.label_smoothing} with loss_type 'sigmoid' (cDPO; ignored for 'sigmoid' since 0.29)`);
+    items.push(`label_smoothing=${c.label_smoothing} with loss_type 'sigmoid' (cDPO; ignored for 'sigmoid' since ${removedIn})`);
   }
-  if (c.reference_free) items.push('reference_free=True (removed in 0.29)');
-  if (c.max_prompt_length !== null) items.push(`max_prompt_length=${c.max_prompt_length} (removed in 0.29)`);
+  const values = c as unknown as Record<string, unknown>;
+  for (const o of LEGACY_OPTIONS) {
+    if (!same(values[o.name], o.default)) items.push(`${o.name}=${pyValue(o, values[o.name])} (removed in ${removedIn})`);
+  }
   return items;
 }
 
 function legacyBlock(c: DPOConfig): string {
-  const items = legacyOnlySettings(c);
-  const maxPrompt = c.max_prompt_length === null ? 'no prompt truncation' : `prompts keep their last ${c.max_prompt_length} tokens`;
-  return `# Options TRL removed in 0.29 ("Refactor DPO"). TRL 0.28 still has them, so they are passed to
-# TRL < 0.29 only; newer TRL would reject them as unknown arguments.
-#   max_prompt_length: cut each prompt to its last N tokens before max_length applies. Given even when
-#     None, because TRL 0.28 otherwise applies its old default of 512.
-#   reference_free: the loss compares the policy with a uniform reference (rewards still use the model).
+  const lastWith = legacyLastRelease();
+  const removedIn = firstReleaseWithout(lastWith);
+  const items = legacyOnlySettings(c, removedIn);
+  const args = legacyArgs(c);
+  const explanations = LEGACY_ORDER.flatMap((o) => {
+    const explain = LEGACY_EXPLANATIONS[o.name as keyof DPOConfig];
+    if (!explain) throw new Error(`trlScript: no explanation for the legacy option ${o.name}`);
+    const [first, ...rest] = explain(lastWith);
+    return [`#   ${o.name}: ${first}`, ...rest.map((line) => `#   ${line}`)];
+  });
+  const argLines = args.map(([o, v]) => {
+    const note = LEGACY_ARG_NOTES[o.name as keyof DPOConfig];
+    return `    ${pyStr(o.name)}: ${pyValue(o, v)},${note ? `  # ${note(v)}` : ''}`;
+  });
+  return `# Options TRL removed in ${removedIn} ("Refactor DPO"). TRL ${lastWith} still has them, so they are passed to
+# TRL < ${removedIn} only; newer TRL would reject them as unknown arguments.
+${explanations.join('\n')}
 #   label_smoothing with loss_type "sigmoid": conservative DPO (cDPO),
-#     -(1 - e) * logsigmoid(beta * d) - e * logsigmoid(-beta * d). TRL >= 0.29 keeps label_smoothing for
+#     -(1 - e) * logsigmoid(beta * d) - e * logsigmoid(-beta * d). TRL >= ${removedIn} keeps label_smoothing for
 #     robust, exo_pair and aot but ignores it for "sigmoid".
-LEGACY_TRL = Version(trl.__version__) < Version("0.29.0")
+LEGACY_TRL = Version(trl.__version__) < Version("${removedIn}.0")
 LEGACY_TRL_ARGS = {
-    "max_prompt_length": ${nullableInt(c.max_prompt_length, 'max_prompt_length')},  # ${maxPrompt}${c.reference_free ? '\n    "reference_free": True,' : ''}
+${argLines.join('\n')}
 }
-# What this run used that TRL >= 0.29 cannot reproduce.
+# What this run used that TRL >= ${removedIn} cannot reproduce.
 LEGACY_ONLY_SETTINGS = ${items.length === 0 ? '[]' : `[\n${items.map((s) => `    ${pyStr(s)},`).join('\n')}\n]`}
 if LEGACY_ONLY_SETTINGS and not LEGACY_TRL:
     warnings.warn(
         f"TRL {trl.__version__} does not support settings this run used: {'; '.join(LEGACY_ONLY_SETTINGS)}. "
-        "The results will differ from the studio's; install trl==0.28.0 to reproduce them."
+        "The results will differ from the studio's; install trl==${lastWith}.0 to reproduce them."
     )`;
 }
 
@@ -109,9 +181,19 @@ function warmupBlock(c: DPOConfig): string {
     return `WARMUP_ARGS = {"warmup_steps": ${pyInt(c.warmup_steps, 'warmup_steps')}}`;
   }
   const ratio = pyFloat(c.warmup_ratio, 'warmup_ratio');
-  return `# transformers 5 reads a warmup_steps below 1 as a fraction of the training steps and removed warmup_ratio.
-WARMUP_ARGS = {"warmup_steps": ${ratio}} if Version(transformers.__version__).major >= 5 else {"warmup_ratio": ${ratio}}`;
+  const without = firstReleaseWithout(DPO_OPTIONS.warmup_ratio.transformers!.until!);
+  return `# transformers ${without} reads a warmup_steps below 1 as a fraction of the training steps and removed warmup_ratio.
+WARMUP_ARGS = {"warmup_steps": ${ratio}} if Version(transformers.__version__).major >= ${without} else {"warmup_ratio": ${ratio}}`;
 }
+
+/** Options the script writes in blocks of their own rather than as one DPOConfig argument each. */
+const WRITTEN_APART = new Set<keyof DPOConfig>(['warmup_ratio', 'warmup_steps', 'eval_steps']);
+
+/** A comment after an argument. */
+const ARG_COMMENTS: Partial<Record<keyof DPOConfig, string>> = { max_steps: 'when > 0 it overrides num_train_epochs' };
+
+/** Arguments the studio fixes, written after the option they belong with. */
+const FIXED_AFTER: Partial<Record<keyof DPOConfig, Arg[]>> = { lr_scheduler_type: [['optim', pyStr('adamw_torch')]] };
 
 function dpoArgs(c: DPOConfig, hasEval: boolean): Arg[] {
   const evalArgs: Arg[] = !hasEval
@@ -122,41 +204,19 @@ function dpoArgs(c: DPOConfig, hasEval: boolean): Arg[] {
           ['eval_steps', pyInt(c.eval_steps, 'eval_steps')],
         ]
       : [['eval_strategy', pyStr('no'), 'evaluated once, after training']];
+  const values = c as unknown as Record<string, unknown>;
+  // Every option of the script's TRL, in schema order (loss, data, reference, optimisation, logging).
+  const options = optionList(DPO_OPTIONS).filter(
+    (o) => o.trl !== false && inVersionRange(o.trl, SCRIPT_TRL) && !WRITTEN_APART.has(o.name as keyof DPOConfig),
+  );
   return [
     ['output_dir', 'OUTPUT_DIR'],
-    // The loss.
-    ['beta', pyFloat(c.beta, 'beta')],
-    ['loss_type', pyLiteral(c.loss_type, 'loss_type')],
-    ['loss_weights', c.loss_weights === null ? 'None' : `[${c.loss_weights.map((w, i) => pyFloat(w, `loss_weights[${i}]`)).join(', ')}]`],
-    ['label_smoothing', pyFloat(c.label_smoothing, 'label_smoothing')],
-    ['f_divergence_type', pyStr(c.f_divergence_type)],
-    ['f_alpha_divergence_coef', pyFloat(c.f_alpha_divergence_coef, 'f_alpha_divergence_coef')],
-    ['use_weighting', pyLiteral(c.use_weighting, 'use_weighting')],
-    ['ld_alpha', c.ld_alpha === null ? 'None' : pyFloat(c.ld_alpha, 'ld_alpha')],
-    ['discopop_tau', pyFloat(c.discopop_tau, 'discopop_tau')],
-    // Data.
-    ['max_length', nullableInt(c.max_length, 'max_length')],
-    ['truncation_mode', pyStr(c.truncation_mode)],
-    // Reference model: with a peft_config TRL uses the base model with the adapter disabled.
-    ['precompute_ref_log_probs', pyLiteral(c.precompute_ref_log_probs, 'precompute_ref_log_probs')],
-    ['disable_dropout', pyLiteral(c.disable_dropout, 'disable_dropout')],
-    // Optimisation.
-    ['learning_rate', pyFloat(c.learning_rate, 'learning_rate')],
-    ['per_device_train_batch_size', pyInt(c.per_device_train_batch_size, 'per_device_train_batch_size')],
-    ['per_device_eval_batch_size', pyInt(c.per_device_eval_batch_size, 'per_device_eval_batch_size')],
-    ['gradient_accumulation_steps', pyInt(c.gradient_accumulation_steps, 'gradient_accumulation_steps')],
-    ['num_train_epochs', pyFloat(c.num_train_epochs, 'num_train_epochs')],
-    ['max_steps', pyInt(c.max_steps, 'max_steps'), 'when > 0 it overrides num_train_epochs'],
-    ['lr_scheduler_type', pyStr(c.lr_scheduler_type)],
-    ['optim', pyStr('adamw_torch')],
-    ['weight_decay', pyFloat(c.weight_decay, 'weight_decay')],
-    ['adam_beta1', pyFloat(c.adam_beta1, 'adam_beta1')],
-    ['adam_beta2', pyFloat(c.adam_beta2, 'adam_beta2')],
-    ['adam_epsilon', pyFloat(c.adam_epsilon, 'adam_epsilon')],
-    ['max_grad_norm', pyFloat(c.max_grad_norm, 'max_grad_norm')],
-    ['seed', pyInt(c.seed, 'seed')],
-    // Logging and evaluation.
-    ['logging_steps', pyInt(c.logging_steps, 'logging_steps')],
+    ...options.flatMap((o): Arg[] => {
+      const name = o.name as keyof DPOConfig;
+      const comment = ARG_COMMENTS[name];
+      const arg: Arg = comment ? [name, pyValue(o, values[name]), comment] : [name, pyValue(o, values[name])];
+      return [arg, ...(FIXED_AFTER[name] ?? [])];
+    }),
     ...evalArgs,
     ['bf16', 'False', 'the studio trains in float32; True halves memory on GPUs with bfloat16'],
     ['report_to', pyStr('none'), 'or "wandb", "tensorboard", ...'],
@@ -180,7 +240,7 @@ export function trlScript(opts: TrlScriptOptions): string {
 
 Keep this file beside the dataset file(s) it names, then run it with Python or accelerate:
 
-    pip install "trl>=1.9" peft datasets accelerate
+    pip install "trl>=${SCRIPT_TRL}" peft datasets accelerate
     accelerate launch <this file>
 
 The hyperparameters are the studio's, by TRL's names. Curves will be close to the studio's but not

@@ -1,3 +1,4 @@
+import { promptIds } from '../data/prompt-ids';
 import type { ChatTokenizer } from '../data/tokenizer';
 import type { Message, Text } from '../data/types';
 
@@ -23,14 +24,14 @@ function startsWith(ids: number[], prefix: number[]): boolean {
 function jointIds(example: SftExample, index: number, tok: ChatTokenizer): { prompt: number[]; full: number[] } {
   const { prompt, completion } = example;
   if (typeof prompt !== 'string' && typeof completion !== 'string') {
-    const render = (messages: Message[], addGenerationPrompt: boolean) =>
-      tok.encode(tok.applyChatTemplate(messages, { addGenerationPrompt }), false);
+    const render = (messages: Message[], addGenerationPrompt: boolean) => promptIds(tok, messages, { addGenerationPrompt });
     return { prompt: render(prompt, true), full: render([...prompt, ...completion], false) };
   }
   if (typeof prompt === 'string' && typeof completion === 'string') {
     const eos = tok.eosToken;
     if (eos === null) throw new Error(`SFT example ${index}: plain-text examples need an eos_token, and the tokenizer has none`);
-    return { prompt: tok.encode(prompt), full: tok.encode(prompt + (completion.endsWith(eos) ? completion : completion + eos)) };
+    const encode = (text: string) => promptIds(tok, text, { addGenerationPrompt: false });
+    return { prompt: encode(prompt), full: encode(prompt + (completion.endsWith(eos) ? completion : completion + eos)) };
   }
   throw new Error(`SFT example ${index}: prompt and completion must both be strings or both be message lists`);
 }
