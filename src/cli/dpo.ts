@@ -6,15 +6,14 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { collatePreference } from '../core/data/collate';
 import { parsePreferenceFile } from '../core/data/read';
 import { splitTrainEval } from '../core/data/split';
 import { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { GENERATION_PROMPT, promptIds } from '../core/data/prompt-ids';
 import type { DataIssue, Text, TokenizedPair } from '../core/data/types';
-import { batchMetrics, evaluateBatch } from '../core/dpo/batch';
 import { loraConfigOf, validateDpoConfig, validateLoraOptions, type ConfigProblem, type DPOConfig } from '../core/config';
+import { evaluatePairs } from '../core/dpo/evaluate';
 import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
 import { loadTokenizerFiles } from '../core/model/config';
 import { generateIds, stopTokenIds } from '../core/model/generate';
@@ -189,38 +188,23 @@ async function runEval(values: Map<string, ParsedValue>): Promise<void> {
   const config = checkedConfig(values);
   const { model, tokenizer, padTokenId, adapter } = await loadModel(values);
   const pairs = await loadPairs(values, tokenizer, config);
-  const lines: string[] = [];
-  const metricValues: Record<string, number[]> = {};
-  let lossSum = 0;
-  const bs = config.per_device_eval_batch_size;
-  for (let i = 0; i < pairs.length; i += bs) {
-    const chunk = pairs.slice(i, i + bs);
-    const batch = collatePreference(chunk, { ...config, pad_token_id: padTokenId });
-    const r = await evaluateBatch({ model, policy: adapter, reference: null }, batch, config);
-    chunk.forEach((p, j) => {
-      lines.push(
-        JSON.stringify({
-          index: p.index,
-          line: p.line,
-          prompt_ids: p.prompt_ids,
-          chosen_ids: p.chosen_ids,
-          rejected_ids: p.rejected_ids,
-          policy_chosen_logps: r.chosenLogps[j],
-          policy_rejected_logps: r.rejectedLogps[j],
-          ref_chosen_logps: r.refChosenLogps[j],
-          ref_rejected_logps: r.refRejectedLogps[j],
-          loss: r.perPairLoss[j],
-          chosen_reward: r.chosenRewards[j],
-          rejected_reward: r.rejectedRewards[j],
-        }),
-      );
-    });
-    lossSum += r.loss * chunk.length;
-    for (const [k, v] of Object.entries(batchMetrics(r))) (metricValues[k] ??= []).push(v);
-  }
-  const metrics: Record<string, number> = {};
-  for (const [k, vs] of Object.entries(metricValues)) metrics[k] = vs.reduce((a, b) => a + b, 0) / vs.length;
-  metrics.loss = lossSum / pairs.length;
+  const { pairs: scored, metrics } = await evaluatePairs({ model, policy: adapter, reference: null }, pairs, config, padTokenId);
+  const lines = scored.map((s) =>
+    JSON.stringify({
+      index: s.pair.index,
+      line: s.pair.line,
+      prompt_ids: s.pair.prompt_ids,
+      chosen_ids: s.pair.chosen_ids,
+      rejected_ids: s.pair.rejected_ids,
+      policy_chosen_logps: s.chosenLogps,
+      policy_rejected_logps: s.rejectedLogps,
+      ref_chosen_logps: s.refChosenLogps,
+      ref_rejected_logps: s.refRejectedLogps,
+      loss: s.loss,
+      chosen_reward: s.chosenReward,
+      rejected_reward: s.rejectedReward,
+    }),
+  );
   lines.push(JSON.stringify({ metrics }));
   const out = values.get('out') as string | undefined;
   if (out) await writeFile(out, lines.join('\n') + '\n');

@@ -1,8 +1,7 @@
-import { collatePreference } from '../core/data/collate';
 import { splitTrainEval } from '../core/data/split';
 import type { PreferenceRow, Text, TokenizedPair } from '../core/data/types';
-import { batchMetrics, evaluateBatch } from '../core/dpo/batch';
 import type { DPOConfig } from '../core/dpo/config';
+import { evaluatePairs } from '../core/dpo/evaluate';
 import { generateIds, stopTokenIds } from '../core/model/generate';
 import type { LoraAdapter } from '../core/model/types';
 import { LENGTH_BUCKET, promptIds } from './generate';
@@ -37,42 +36,17 @@ export async function scorePairs(
   const chosen = (held.length > 0 ? held : train).slice(0, count);
   if (chosen.length === 0) throw new Error('there are no pairs to score');
   const models = { model: session.model, policy: active.policy, reference: active.reference, ...kernelsFor(backend, 'auto') };
-  const bs = config.per_device_eval_batch_size;
-  const scores: PairScore[] = [];
-  const sums: Record<string, number> = {};
-  let batches = 0;
-  let lossSum = 0;
-  for (let i = 0; i < chosen.length; i += bs) {
-    const part = chosen.slice(i, i + bs);
-    const batch = collatePreference(part, {
-      max_length: config.max_length,
-      max_prompt_length: config.max_prompt_length,
-      truncation_mode: config.truncation_mode,
-      pad_token_id: session.tokenizer.padTokenId!,
-    });
-    const r = await evaluateBatch(models, batch, config);
-    part.forEach((p, j) =>
-      scores.push({
-        line: p.line,
-        policyChosen: r.chosenLogps[j],
-        policyRejected: r.rejectedLogps[j],
-        referenceChosen: r.refChosenLogps[j],
-        referenceRejected: r.refRejectedLogps[j],
-        loss: r.perPairLoss[j],
-      }),
-    );
-    for (const [k, v] of Object.entries(batchMetrics(r))) sums[k] = (sums[k] ?? 0) + v;
-    lossSum += r.loss * part.length;
-    batches++;
-    progress(
-      'score',
-      `scored ${Math.min(i + bs, chosen.length)} of ${chosen.length} pairs`,
-      Math.min(i + bs, chosen.length) / chosen.length,
-    );
-  }
-  const metrics: Record<string, number> = {};
-  for (const [k, v] of Object.entries(sums)) metrics[k] = v / batches;
-  metrics.loss = lossSum / chosen.length;
+  const { pairs: scored, metrics } = await evaluatePairs(models, chosen, config, session.tokenizer.padTokenId!, {
+    onBatch: (done, total) => progress('score', `scored ${done} of ${total} pairs`, done / total),
+  });
+  const scores: PairScore[] = scored.map((s) => ({
+    line: s.pair.line,
+    policyChosen: s.chosenLogps,
+    policyRejected: s.rejectedLogps,
+    referenceChosen: s.refChosenLogps,
+    referenceRejected: s.refRejectedLogps,
+    loss: s.loss,
+  }));
   return { policy: active.label, split, pairs: scores, metrics };
 }
 

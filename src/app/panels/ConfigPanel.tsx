@@ -11,6 +11,7 @@ import {
   type LrSchedulerType,
 } from '../../core/config';
 import type { LoraConfig } from '../../core/model/types';
+import { planSteps, type PlanInput, type StepPlan } from '../../core/train/plan';
 import { configProblems, resetConfig, setParseError, updateConfig } from '../actions';
 import { CheckField, NumberField, SelectField } from '../components/Fields';
 import { formatInt, formatSetting } from '../format';
@@ -119,13 +120,7 @@ export function ConfigPanel() {
   const pairs = tokenStats?.pairs ?? dataset?.rows ?? 0;
   const trainPairs =
     dpo.eval_split > 0 ? pairs - (dpo.eval_split < 1 ? Math.round(dpo.eval_split * pairs) : Math.floor(dpo.eval_split)) : pairs;
-  const perEpoch = Math.max(
-    1,
-    Math.ceil(
-      Math.ceil(Math.max(trainPairs, 0) / Math.max(1, dpo.per_device_train_batch_size)) / Math.max(1, dpo.gradient_accumulation_steps),
-    ),
-  );
-  const totalSteps = dpo.max_steps > 0 ? dpo.max_steps : Math.ceil(perEpoch * dpo.num_train_epochs);
+  const plan = stepPlan({ ...dpo, examples: Math.max(trainPairs, 0) });
   const targets = model?.linearModuleNames ?? [];
   const chosenTargets =
     lora.target_modules === 'all-linear' ? targets : lora.target_modules.length > 0 ? lora.target_modules : (model?.defaultTargets ?? []);
@@ -147,10 +142,14 @@ export function ConfigPanel() {
       )}
       <div className="config-summary" aria-live="polite">
         {dataset ? (
-          <span>
-            {formatInt(Math.max(trainPairs, 0))} training pairs → {formatInt(perEpoch)} steps per epoch →{' '}
-            <strong>{formatInt(totalSteps)} steps</strong>
-          </span>
+          plan ? (
+            <span>
+              {formatInt(Math.max(trainPairs, 0))} training pairs → {formatInt(plan.stepsPerEpoch)} steps per epoch →{' '}
+              <strong>{formatInt(plan.totalSteps)} steps</strong>
+            </span>
+          ) : (
+            <span>The number of steps shows once the training settings are valid.</span>
+          )
         ) : (
           <span>Load a dataset to see the number of steps.</span>
         )}
@@ -295,4 +294,13 @@ export function ConfigPanel() {
       </Group>
     </div>
   );
+}
+
+/** The run's step plan, or null while a setting it needs is invalid (that field says why). */
+function stepPlan(input: PlanInput): StepPlan | null {
+  try {
+    return planSteps(input);
+  } catch {
+    return null;
+  }
 }

@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { batchIndices } from '../data/collate';
-import { AdamW, clipGradNorm } from '../dpo/optim';
-import { learningRateAt, warmupStepsFor } from '../dpo/schedule';
+import type { TrainConfig } from '../config';
 import type { CausalLM, LoraAdapter } from '../model/types';
-import { collateSft, sftTokenIndex, type SftBatch } from './batch';
+import { Trainer, type MicroBatch, type Objective } from '../train/trainer';
+import { collateSft, sftTokenIndex } from './batch';
 import { validateSftConfig, type SFTConfig } from './config';
 import { localGradients, type GradientSource } from './gradients';
 import { sftLoss } from './loss';
@@ -12,49 +11,70 @@ import type { TokenizedSftExample } from './tokenize';
 export interface SftTrainerInit {
   model: CausalLM;
   /**
-   * The variables to train, in place: every base weight of a createTrainableCausalLM model (full
-   * fine-tuning), or the A and B matrices of `adapter` (LoRA).
+   * The variables to train, in place: every base weight of a trainable model (full fine-tuning), or the
+   * A and B matrices of `adapter` (LoRA).
    */
   params: tf.Variable[];
   /** The adapter the forward pass applies; null for full fine-tuning. */
   adapter: LoraAdapter | null;
   train: TokenizedSftExample[];
-  config: SFTConfig;
+  /** gradient_accumulation_steps is 1 when absent. */
+  config: SFTConfig & Partial<Pick<TrainConfig, 'gradient_accumulation_steps'>>;
   padTokenId: number;
-  /** Computes each batch's gradient; localGradients over the fields above when absent. */
+  /** Computes each micro-batch's gradient; localGradients over the fields above when absent. */
   gradients?: GradientSource;
 }
 
-/** One log line: Hugging Face Trainer's names, values averaged over the logging interval. */
-export interface SftLogEntry {
+/** One log line: Hugging Face Trainer's names, values over the logging interval. */
+export type SftLogEntry = {
   step: number;
   epoch: number;
+  /** Mean of the steps' losses. */
   loss: number;
   grad_norm: number;
   learning_rate: number;
   /** Completion tokens scored in the interval. */
   num_tokens: number;
+};
+
+type SftTrainConfig = SFTConfig & Pick<TrainConfig, 'gradient_accumulation_steps'>;
+
+interface SftMicroBatch extends MicroBatch {
+  /** Σ −log p over the micro-batch's completion tokens. */
+  lossSum: number;
 }
 
 /**
- * Supervised fine-tuning with completion-only loss: shuffled batches each epoch, AdamW (torch's update),
- * gradient clipping and a Hugging Face schedule, one optimizer step per call. The loop's pieces are the
- * DPO trainer's, so the two modes differ only in the loss.
+ * Completion-only next-token loss as TRL computes it with gradient accumulation: the step's loss is the
+ * mean over every completion token of its micro-batches (transformers' num_items_in_batch), so
+ * accumulating k micro-batches takes the step one batch of all their examples would.
  */
-export class SFTTrainer {
-  readonly config: SFTConfig;
-  readonly stepsPerEpoch: number;
-  readonly totalSteps: number;
-  readonly warmupSteps: number;
-  globalStep = 0;
+function sftObjective(gradients: GradientSource): Objective<TokenizedSftExample, SftMicroBatch> {
+  const stepTokens = (batches: SftMicroBatch[]) => batches.reduce((n, b) => n + b.tokens, 0);
+  return {
+    items: 'the examples',
+    totals: ['num_tokens'],
+    async microBatch(examples) {
+      const { lossSum, tokens, grads } = await gradients(examples);
+      return { loss: lossSum / tokens, lossSum, grads, tokens, ids: examples.map((e) => e.index) };
+    },
+    stepGradients(summed, batches) {
+      const tokens = stepTokens(batches);
+      return tf.tidy(() => summed.map((g) => tf.div(g, tokens)));
+    },
+    stepMetrics(batches) {
+      const tokens = stepTokens(batches);
+      return [{ loss: batches.reduce((s, b) => s + b.lossSum, 0) / tokens, num_tokens: tokens }];
+    },
+  };
+}
 
+/**
+ * Supervised fine-tuning with completion-only loss: the shared training loop (shuffled micro-batches,
+ * accumulation, clipping, AdamW, schedule, state) over the next-token loss, one optimizer step per call.
+ */
+export class SFTTrainer extends Trainer<TokenizedSftExample, SftMicroBatch, SftTrainConfig> {
   private readonly init: SftTrainerInit;
-  private readonly optimizer: AdamW;
-  private readonly gradients: GradientSource;
-  private epoch = 0;
-  private batchInEpoch = 0;
-  private epochBatches: number[][];
-  private interval = { loss: 0, steps: 0, tokens: 0 };
 
   constructor(init: SftTrainerInit) {
     const problems = validateSftConfig(init.config);
@@ -63,86 +83,18 @@ export class SFTTrainer {
     if (init.params.length === 0) throw new Error('SFT needs at least one trainable variable');
     const frozen = init.params.filter((p) => !p.trainable);
     if (frozen.length > 0) throw new Error(`SFT params must be trainable; ${frozen.length} are not (e.g. '${frozen[0].name}')`);
-    const c = init.config;
+    const config = { ...init.config, gradient_accumulation_steps: init.config.gradient_accumulation_steps ?? 1 };
+    const collate = { max_length: config.max_length, pad_token_id: init.padTokenId };
+    const gradients = init.gradients ?? localGradients(init.model, init.params, init.adapter, collate);
+    super({ objective: sftObjective(gradients), params: init.params, train: init.train, config });
     this.init = init;
-    this.config = c;
-    this.stepsPerEpoch = Math.ceil(init.train.length / c.per_device_train_batch_size);
-    this.totalSteps = c.max_steps > 0 ? c.max_steps : Math.ceil(this.stepsPerEpoch * c.num_train_epochs);
-    this.warmupSteps = warmupStepsFor(this.totalSteps, c.warmup_ratio, c.warmup_steps);
-    this.optimizer = new AdamW(init.params, {
-      beta1: c.adam_beta1,
-      beta2: c.adam_beta2,
-      eps: c.adam_epsilon,
-      weight_decay: c.weight_decay,
-    });
-    this.epochBatches = this.batchesFor(0);
-    this.gradients = init.gradients ?? localGradients(init.model, init.params, init.adapter, this.collateOptions);
-  }
-
-  private get collateOptions() {
-    return { max_length: this.config.max_length, pad_token_id: this.init.padTokenId };
-  }
-
-  get done(): boolean {
-    return this.globalStep >= this.totalSteps;
-  }
-
-  private batchesFor(epoch: number): number[][] {
-    return batchIndices(this.init.train.length, this.config.per_device_train_batch_size, this.config.seed, epoch, true);
-  }
-
-  private collate(examples: TokenizedSftExample[]): SftBatch {
-    return collateSft(examples, this.collateOptions);
-  }
-
-  private nextBatch(): TokenizedSftExample[] {
-    if (this.batchInEpoch >= this.epochBatches.length) {
-      this.epoch++;
-      this.batchInEpoch = 0;
-      this.epochBatches = this.batchesFor(this.epoch);
-    }
-    return this.epochBatches[this.batchInEpoch++].map((i) => this.init.train[i]);
   }
 
   /** One optimizer step; returns the log entry on logging steps (and the last), else null. */
-  async step(): Promise<SftLogEntry | null> {
-    if (this.done) throw new Error('SFT training is finished');
-    const c = this.config;
-    const { lossSum, tokens, grads: summed } = await this.gradients(this.nextBatch());
-    // The batch loss is the mean over its completion tokens, as TRL's.
-    const loss = lossSum / tokens;
-    const mean = tf.tidy(() => summed.map((g) => tf.div(g, tokens)));
-    tf.dispose(summed);
-    try {
-      if (!Number.isFinite(loss)) throw new Error(`SFT: non-finite loss ${loss} at step ${this.globalStep + 1}`);
-      const { grads: clipped, norm } = await clipGradNorm(mean, c.max_grad_norm);
-      try {
-        if (!Number.isFinite(norm)) throw new Error(`SFT: non-finite gradient norm at step ${this.globalStep + 1}`);
-        this.optimizer.step(
-          clipped,
-          learningRateAt(this.globalStep, this.totalSteps, this.warmupSteps, c.learning_rate, c.lr_scheduler_type),
-        );
-      } finally {
-        tf.dispose(clipped);
-      }
-      this.globalStep++;
-      this.interval.loss += loss;
-      this.interval.steps++;
-      this.interval.tokens += tokens;
-      if (this.globalStep % c.logging_steps !== 0 && !this.done) return null;
-      const entry: SftLogEntry = {
-        step: this.globalStep,
-        epoch: Math.round((this.globalStep / this.stepsPerEpoch) * 1e4) / 1e4,
-        loss: this.interval.loss / this.interval.steps,
-        grad_norm: norm,
-        learning_rate: learningRateAt(this.globalStep, this.totalSteps, this.warmupSteps, c.learning_rate, c.lr_scheduler_type),
-        num_tokens: this.interval.tokens,
-      };
-      this.interval = { loss: 0, steps: 0, tokens: 0 };
-      return entry;
-    } finally {
-      tf.dispose(mean);
-    }
+  override async step(): Promise<SftLogEntry | null> {
+    const e = await super.step();
+    if (!e) return null;
+    return { step: e.step, epoch: e.epoch, loss: e.loss, grad_norm: e.grad_norm, learning_rate: e.learning_rate, num_tokens: e.num_tokens };
   }
 
   /** Mean completion-token loss over `examples` (token-weighted), without training. */
@@ -150,7 +102,10 @@ export class SFTTrainer {
     let total = 0;
     let tokens = 0;
     for (let i = 0; i < examples.length; i += batchSize) {
-      const batch = this.collate(examples.slice(i, i + batchSize));
+      const batch = collateSft(examples.slice(i, i + batchSize), {
+        max_length: this.config.max_length,
+        pad_token_id: this.init.padTokenId,
+      });
       const index = sftTokenIndex(batch);
       const loss = sftLoss(this.init.model, batch, index, this.init.adapter, { reduction: 'sum' });
       total += (await loss.data())[0];
@@ -158,10 +113,5 @@ export class SFTTrainer {
       loss.dispose();
     }
     return total / tokens;
-  }
-
-  /** Frees the optimizer state; the model and params belong to the caller. */
-  dispose(): void {
-    this.optimizer.dispose();
   }
 }

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { AdamW, clipGradNorm, type AdamWOptions } from '../../../src/core/dpo/optim';
+import { AdamW, clipGradNorm, type AdamWOptions } from '../../../src/core/train/optim';
 
 const OPTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.1 };
 

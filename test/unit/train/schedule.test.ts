@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LrSchedulerType } from '../../../src/core/dpo/config';
-import { learningRateAt, warmupStepsFor } from '../../../src/core/dpo/schedule';
+import { learningRateAt, warmupStepsFor } from '../../../src/core/train/schedule';
 
 const BASE = 1e-3;
 

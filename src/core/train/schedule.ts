@@ -1,4 +1,4 @@
-import type { LrSchedulerType } from './config';
+import type { LrSchedulerType } from '../config';
 
 const SCHEDULER_TYPES: readonly LrSchedulerType[] = ['linear', 'cosine', 'constant', 'constant_with_warmup'];
 

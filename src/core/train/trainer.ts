@@ -1,0 +1,326 @@
+import * as tf from '@tensorflow/tfjs';
+import { batchIndices } from '../data/collate';
+import type { TrainConfig } from '../config';
+import { Rng } from '../random';
+import { MetricWindow } from './metrics';
+import { AdamW, clipGradNorm, type AdamWState } from './optim';
+import { planSteps, type StepPlan } from './plan';
+import { learningRateAt } from './schedule';
+
+/** One line of metrics.jsonl: Hugging Face Trainer's log entry (step, epoch, then the metrics). */
+export type LogEntry = { step: number; epoch: number } & Record<string, number>;
+
+/** A non-finite loss or gradient: the run stops before applying the update, keeping the last good state. */
+export class NonFiniteError extends Error {
+  constructor(
+    readonly step: number,
+    readonly what: 'loss' | 'gradient',
+    /** The step's items as its objective names them: DPO pairs by file line, SFT examples by index. */
+    readonly lines: number[],
+    items = 'the pairs on lines',
+  ) {
+    super(`non-finite ${what} at step ${step}; the batch holds ${items} ${lines.join(', ')}`);
+  }
+}
+
+/** What a checkpoint needs to continue a run exactly. */
+export interface TrainerState {
+  globalStep: number;
+  epoch: number;
+  /** Micro-batches consumed in the current epoch. */
+  microInEpoch: number;
+  optimizer: AdamWState;
+  /** The trained variables' values in order (for DPO, the LoRA adapter's A and B matrices). */
+  adapter: Float32Array[];
+  /** The run's random stream (dropout masks). */
+  dropoutRng: number;
+  /** Metric values of the logging interval in progress. */
+  pendingMetrics: Record<string, number[]>;
+}
+
+/** The TrainingArguments the loop reads. */
+export type TrainerConfig = Pick<
+  TrainConfig,
+  | 'learning_rate'
+  | 'per_device_train_batch_size'
+  | 'gradient_accumulation_steps'
+  | 'max_steps'
+  | 'num_train_epochs'
+  | 'warmup_ratio'
+  | 'warmup_steps'
+  | 'lr_scheduler_type'
+  | 'weight_decay'
+  | 'adam_beta1'
+  | 'adam_beta2'
+  | 'adam_epsilon'
+  | 'max_grad_norm'
+  | 'logging_steps'
+  | 'seed'
+> &
+  Partial<Pick<TrainConfig, 'eval_steps'>>;
+
+export interface MicroBatchContext {
+  /** The optimizer step being computed, 1-based. */
+  step: number;
+  /** Micro-batches in this step: gradient_accumulation_steps, or what is left at the end of an epoch. */
+  microBatches: number;
+  /** The run's random stream; it is part of the trainer state, so a resumed run draws the same numbers. */
+  rng: Rng;
+}
+
+/** What an objective computes for one micro-batch. */
+export interface MicroBatch {
+  /** The micro-batch's loss; a non-finite one stops the run before the update. */
+  loss: number;
+  /** Gradients, one per trained variable in order: the trainer sums them over the step and frees them. */
+  grads: tf.Tensor[];
+  /** Tokens counted for the log (DPO: the forward pass's, for throughput; SFT: the completion tokens scored). */
+  tokens: number;
+  /** How an error names the micro-batch's items (see NonFiniteError.lines). */
+  ids: number[];
+}
+
+/**
+ * What a training mode adds to the loop: the loss and gradients of a micro-batch, and what a step
+ * logs. Everything else (batching, accumulation, clipping, AdamW, schedule, logging, state) is the
+ * Trainer's.
+ */
+export interface Objective<E, B extends MicroBatch = MicroBatch> {
+  microBatch(examples: E[], ctx: MicroBatchContext): Promise<B>;
+  /** The step's gradient from the sum of its micro-batches' gradients (new tensors); absent: the sum itself. */
+  stepGradients?(summed: tf.Tensor[], batches: B[]): tf.Tensor[];
+  /** The entries a finished step adds to the logging window, in order. */
+  stepMetrics(batches: B[], seconds: number): Record<string, number>[];
+  /** Metrics summed over a logging interval rather than averaged. */
+  readonly totals?: readonly string[];
+  /** How NonFiniteError introduces the ids, e.g. 'the pairs on lines'. */
+  readonly items: string;
+}
+
+export interface TrainerCoreInit<E, B extends MicroBatch, C extends TrainerConfig> {
+  objective: Objective<E, B>;
+  /** The variables AdamW updates, in place. */
+  params: tf.Variable[];
+  train: E[];
+  config: C;
+  /** Whether the run has an eval set: evalDue is never true without one. */
+  evaluates?: boolean;
+}
+
+interface Position {
+  epoch: number;
+  microInEpoch: number;
+  epochBatches: number[][];
+  rng: number;
+}
+
+/**
+ * The one training loop, Hugging Face Trainer's, driven one optimizer step at a time so the CLI, the
+ * worker and tests share it: seeded shuffles per epoch, gradient accumulation over micro-batches (the
+ * last step of an epoch takes what is left), clipping, AdamW on `params` with the learning-rate
+ * schedule, logging-interval averages, a stop on non-finite numbers, and snapshots to resume from.
+ */
+export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConfig = TrainerConfig> {
+  readonly config: C;
+  readonly plan: StepPlan;
+  /** Optimizer steps taken. */
+  globalStep = 0;
+
+  private readonly objective: Objective<E, B>;
+  private readonly params: tf.Variable[];
+  private readonly train: E[];
+  private readonly evaluates: boolean;
+  private readonly optimizer: AdamW;
+  private readonly window: MetricWindow;
+  private epoch = 0;
+  private microInEpoch = 0;
+  private epochBatches: number[][];
+  private rng: Rng;
+  private lastGradNorm = 0;
+
+  constructor(init: TrainerCoreInit<E, B, C>) {
+    const c = init.config;
+    if (init.train.length === 0) throw new Error('the training set is empty');
+    this.config = c;
+    this.objective = init.objective;
+    this.params = init.params;
+    this.train = init.train;
+    this.evaluates = init.evaluates ?? false;
+    this.plan = planSteps({
+      examples: init.train.length,
+      per_device_train_batch_size: c.per_device_train_batch_size,
+      gradient_accumulation_steps: c.gradient_accumulation_steps,
+      max_steps: c.max_steps,
+      num_train_epochs: c.num_train_epochs,
+      warmup_ratio: c.warmup_ratio,
+      warmup_steps: c.warmup_steps,
+    });
+    this.optimizer = new AdamW(init.params, {
+      beta1: c.adam_beta1,
+      beta2: c.adam_beta2,
+      eps: c.adam_epsilon,
+      weight_decay: c.weight_decay,
+    });
+    this.window = new MetricWindow(init.objective.totals);
+    this.rng = new Rng(c.seed ^ 0x5eed);
+    this.epochBatches = this.batchesFor(0);
+  }
+
+  get stepsPerEpoch(): number {
+    return this.plan.stepsPerEpoch;
+  }
+
+  get totalSteps(): number {
+    return this.plan.totalSteps;
+  }
+
+  get warmupSteps(): number {
+    return this.plan.warmupSteps;
+  }
+
+  get done(): boolean {
+    return this.globalStep >= this.plan.totalSteps;
+  }
+
+  get epochFloat(): number {
+    return this.globalStep / this.plan.stepsPerEpoch;
+  }
+
+  /** The epoch as log entries carry it: rounded to 4 decimals, as Hugging Face's Trainer does. */
+  get loggedEpoch(): number {
+    return Math.round(this.epochFloat * 1e4) / 1e4;
+  }
+
+  /** Whether an eval should run after the current step: every eval_steps steps, and after the last. */
+  get evalDue(): boolean {
+    if (!this.evaluates) return false;
+    const every = this.config.eval_steps ?? null;
+    return this.done || (every !== null && every > 0 && this.globalStep % every === 0);
+  }
+
+  /** The rate the schedule gives after `step` updates (update k runs at rateAt(k − 1)). */
+  private rateAt(step: number): number {
+    const c = this.config;
+    return learningRateAt(step, this.plan.totalSteps, this.plan.warmupSteps, c.learning_rate, c.lr_scheduler_type);
+  }
+
+  private batchesFor(epoch: number): number[][] {
+    return batchIndices(this.train.length, this.config.per_device_train_batch_size, this.config.seed, epoch, true);
+  }
+
+  private nextMicroBatch(): E[] {
+    if (this.microInEpoch >= this.epochBatches.length) {
+      this.epoch++;
+      this.microInEpoch = 0;
+      this.epochBatches = this.batchesFor(this.epoch);
+    }
+    return this.epochBatches[this.microInEpoch++].map((i) => this.train[i]);
+  }
+
+  /** Micro-batches left in the epoch, so the last optimizer step of an epoch may take fewer. */
+  private microBatchesThisStep(): number {
+    const left = this.epochBatches.length - this.microInEpoch;
+    const k = this.config.gradient_accumulation_steps;
+    return left <= 0 ? k : Math.min(left, k);
+  }
+
+  private position(): Position {
+    return { epoch: this.epoch, microInEpoch: this.microInEpoch, epochBatches: this.epochBatches, rng: this.rng.getState() };
+  }
+
+  private moveTo(p: Position): void {
+    this.epoch = p.epoch;
+    this.microInEpoch = p.microInEpoch;
+    this.epochBatches = p.epochBatches;
+    this.rng = Rng.fromState(p.rng);
+  }
+
+  /**
+   * One optimizer step: the micro-batches' gradients summed, clipped, and applied by AdamW at the
+   * scheduled rate. Returns the log entry on logging steps (every logging_steps, and the last), else
+   * null. A step that throws applies nothing and leaves the trainer where it was before the step.
+   */
+  async step(): Promise<LogEntry | null> {
+    if (this.done) throw new Error('training is finished');
+    const c = this.config;
+    const started = performance.now();
+    const before = this.position();
+    const micro = this.microBatchesThisStep();
+    const ids: number[] = [];
+    const batches: B[] = [];
+    let summed: tf.Tensor[] | null = null;
+    let stepGrads: tf.Tensor[] | null = null;
+    try {
+      for (let k = 0; k < micro; k++) {
+        const b = await this.objective.microBatch(this.nextMicroBatch(), { step: this.globalStep + 1, microBatches: micro, rng: this.rng });
+        ids.push(...b.ids);
+        if (summed === null) summed = b.grads;
+        else {
+          const next: tf.Tensor[] = summed.map((s, i) => tf.add(s, b.grads[i]));
+          tf.dispose([...summed, ...b.grads]);
+          summed = next;
+        }
+        if (!Number.isFinite(b.loss)) throw new NonFiniteError(this.globalStep + 1, 'loss', ids, this.objective.items);
+        batches.push(b);
+      }
+      stepGrads = this.objective.stepGradients?.(summed!, batches) ?? summed!;
+      const { grads: clipped, norm } = await clipGradNorm(stepGrads, c.max_grad_norm);
+      try {
+        if (!Number.isFinite(norm)) throw new NonFiniteError(this.globalStep + 1, 'gradient', ids, this.objective.items);
+        this.optimizer.step(clipped, this.rateAt(this.globalStep));
+      } finally {
+        tf.dispose(clipped);
+      }
+      this.lastGradNorm = norm;
+    } catch (e) {
+      this.moveTo(before);
+      throw e;
+    } finally {
+      if (stepGrads && stepGrads !== summed) tf.dispose(stepGrads);
+      if (summed) tf.dispose(summed);
+    }
+    this.globalStep++;
+    const seconds = (performance.now() - started) / 1000;
+    for (const entry of this.objective.stepMetrics(batches, seconds)) this.window.add(entry);
+    if (this.globalStep % c.logging_steps !== 0 && !this.done) return null;
+    return {
+      step: this.globalStep,
+      epoch: this.loggedEpoch,
+      ...this.window.drain(),
+      grad_norm: this.lastGradNorm,
+      // Hugging Face logs the rate the scheduler holds after this step, i.e. the next step's.
+      learning_rate: this.rateAt(this.globalStep),
+    };
+  }
+
+  /** A snapshot that `restore` turns back into this exact trainer position. */
+  async getState(): Promise<TrainerState> {
+    return {
+      globalStep: this.globalStep,
+      epoch: this.epoch,
+      microInEpoch: this.microInEpoch,
+      optimizer: await this.optimizer.getState(),
+      adapter: (await Promise.all(this.params.map((p) => p.data()))) as Float32Array[],
+      dropoutRng: this.rng.getState(),
+      pendingMetrics: structuredClone(this.window.values),
+    };
+  }
+
+  restore(state: TrainerState): void {
+    this.globalStep = state.globalStep;
+    this.moveTo({
+      epoch: state.epoch,
+      microInEpoch: state.microInEpoch,
+      epochBatches: this.batchesFor(state.epoch),
+      rng: state.dropoutRng,
+    });
+    this.optimizer.setState(state.optimizer);
+    tf.tidy(() => this.params.forEach((p, i) => p.assign(tf.tensor(state.adapter[i], p.shape))));
+    this.window.values = structuredClone(state.pendingMetrics);
+  }
+
+  /** Frees the optimizer state; the model and the trained variables belong to the caller. */
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
