@@ -231,9 +231,11 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
     history.push(entry);
     await writeFile(metricsPath, history.map((h) => JSON.stringify(h)).join('\n') + '\n');
   };
+  const { plan } = trainer;
   console.error(
-    `training ${train.length} pairs (eval ${evalPairs.length}) for ${trainer.totalSteps} steps, ` +
-      `${trainer.stepsPerEpoch} per epoch; LoRA r=${policy.config.r} on ${policy.modules.size} modules`,
+    `training ${train.length} pairs (eval ${evalPairs.length}) for ${plan.totalSteps} steps, ${plan.stepsPerEpoch} per epoch ` +
+      `(${plan.microBatchesPerEpoch} micro-batches of ${config.per_device_train_batch_size}, ${config.gradient_accumulation_steps} a step), ` +
+      `${plan.warmupSteps} warmup; LoRA r=${policy.config.r} on ${policy.modules.size} modules`,
   );
   const bar = new ProgressBar(trainer.totalSteps);
   if (config.precompute_ref_log_probs) {
