@@ -9,7 +9,9 @@ const port = Number(process.env.PORT ?? 5179);
 
 /**
  * The long flows: the demo preset's full 40-step run, the lab's training experiments (each trains
- * several runs) and the 100 MB file. `npm run test:slow` runs them; `npm test` runs the rest.
+ * several runs), the 100 MB file, and storage filling up mid-run (a run, a reload and its resume;
+ * the fast tier's training flow resumes after a reload too). `npm run test:slow` runs them; `npm test`
+ * runs the rest.
  */
 const SLOW = [
   'e2e/lab-before-after.spec.ts',
@@ -17,6 +19,7 @@ const SLOW = [
   'e2e/lab-sweep.spec.ts',
   'e2e/lab-make-pairs.spec.ts',
   'e2e/studio-large-file.spec.ts',
+  'e2e/studio-quota.spec.ts',
 ];
 
 export default defineConfig({

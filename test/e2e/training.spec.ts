@@ -265,7 +265,7 @@ test('runs side by side: a copy with another beta trains, gets renamed, and its 
   const form = page.getByRole('form', { name: /^Duplicate Run 1 / });
   await form.getByLabel('name').fill('copy');
   await form.getByLabel('copy beta').fill('0');
-  await expect(form.getByRole('alert')).toHaveText('beta must be a number > 0');
+  await expect(form.getByRole('alert')).toHaveText('beta must be greater than 0, got 0');
   await expect(form.getByRole('button', { name: 'Create copy' })).toBeDisabled();
   await form.getByLabel('copy beta').fill('0.5');
   await form.getByRole('button', { name: 'Create copy' }).click();

@@ -11,6 +11,7 @@ import {
   type LrSchedulerType,
 } from '../../core/config';
 import type { LoraConfig } from '../../core/model/types';
+import { evalCount } from '../../core/data/split';
 import { planSteps, type PlanInput, type StepPlan } from '../../core/train/plan';
 import { configProblems, resetConfig, setParseError, updateConfig } from '../actions';
 import { CheckField, NumberField, SelectField } from '../components/Fields';
@@ -118,8 +119,7 @@ export function ConfigPanel() {
   };
 
   const pairs = tokenStats?.pairs ?? dataset?.rows ?? 0;
-  const trainPairs =
-    dpo.eval_split > 0 ? pairs - (dpo.eval_split < 1 ? Math.round(dpo.eval_split * pairs) : Math.floor(dpo.eval_split)) : pairs;
+  const trainPairs = pairs - evalCount(pairs, dpo.eval_split);
   const plan = stepPlan({ ...dpo, examples: Math.max(trainPairs, 0) });
   const targets = model?.linearModuleNames ?? [];
   const chosenTargets =

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { DPO_OPTIONS, optionProblem, type ConfigOption } from '../../core/config';
 import { LOSS_TYPES, type LossType } from '../../core/dpo/config';
 import type { LogEntry } from '../../core/dpo/trainer';
 import { deleteRun, duplicateRun, openRun, refreshStorageUsage, renameRun, resumeStoredRun, toggleCompare } from '../actions';
@@ -22,19 +23,23 @@ const STATUS_TEXT: Record<string, string> = {
   failed: 'failed',
 };
 
+/** The schema's message for what a setting's text holds, as the Configure panel and the CLI give it. */
+function settingProblem(option: ConfigOption, text: string): string | null {
+  const value = text.trim() === '' ? null : Number(text);
+  return value !== null && Number.isNaN(value) ? `${option.name} must be a number` : optionProblem(option, value);
+}
+
 function DuplicateForm({ run, onDone }: { run: RunRecord; onDone: () => void }) {
   const [name, setName] = useState(`${run.name} (copy)`);
   const [beta, setBeta] = useState(String(run.config.beta));
   const [loss, setLoss] = useState<LossType>(run.config.loss_type[0]);
   const [lr, setLr] = useState(String(run.config.learning_rate));
-  const betaOk = beta.trim() !== '' && Number(beta) > 0;
-  const lrOk = lr.trim() !== '' && Number(lr) > 0;
+  const betaProblem = settingProblem(DPO_OPTIONS.beta, beta);
+  const lrProblem = settingProblem(DPO_OPTIONS.learning_rate, lr);
+  const betaOk = betaProblem === null;
+  const lrOk = lrProblem === null;
   const nameOk = name.trim() !== '';
-  const problems = [
-    !nameOk && 'the copy needs a name',
-    !betaOk && 'beta must be a number > 0',
-    !lrOk && 'learning rate must be a number > 0',
-  ].filter(Boolean);
+  const problems = [!nameOk && 'the copy needs a name', betaProblem, lrProblem].filter(Boolean);
   return (
     <form
       className="duplicate-form"

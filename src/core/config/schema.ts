@@ -428,6 +428,7 @@ export const LORA_OPTIONS: OptionTable<LoraOptions> = named<LoraOptions>({
 export const SFT_OPTIONS: OptionTable<SFTConfig> = {
   learning_rate: { ...DPO_OPTIONS.learning_rate, default: 2e-5, trlDefault: 2e-5 },
   per_device_train_batch_size: DPO_OPTIONS.per_device_train_batch_size,
+  gradient_accumulation_steps: DPO_OPTIONS.gradient_accumulation_steps,
   max_steps: DPO_OPTIONS.max_steps,
   num_train_epochs: DPO_OPTIONS.num_train_epochs,
   warmup_ratio: DPO_OPTIONS.warmup_ratio,

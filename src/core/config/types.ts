@@ -82,11 +82,12 @@ export interface TrainConfig {
 
 export type DPOConfig = LossConfig & DataConfig & TrainConfig;
 
-/** SFT settings, by TRL SFTConfig / TrainingArguments names. */
-export type SFTConfig = Pick<
+/** The TrainingArguments the training loop reads (src/core/train), whatever the objective. */
+export type TrainerConfig = Pick<
   TrainConfig,
   | 'learning_rate'
   | 'per_device_train_batch_size'
+  | 'gradient_accumulation_steps'
   | 'max_steps'
   | 'num_train_epochs'
   | 'warmup_ratio'
@@ -99,7 +100,11 @@ export type SFTConfig = Pick<
   | 'max_grad_norm'
   | 'logging_steps'
   | 'seed'
-> & {
+> &
+  Partial<Pick<TrainConfig, 'eval_steps'>>;
+
+/** SFT settings, by TRL SFTConfig / TrainingArguments names: the loop's, and how long a sequence may be. */
+export type SFTConfig = Omit<TrainerConfig, 'eval_steps'> & {
   /** Tokens kept per prompt + completion (the end is cut); null keeps all. */
   max_length: number | null;
 };

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import type { TrainConfig } from '../config';
 import type { CausalLM, LoraAdapter } from '../model/types';
 import { Trainer, type MicroBatch, type Objective } from '../train/trainer';
 import { collateSft, sftTokenIndex } from './batch';
@@ -18,8 +17,7 @@ export interface SftTrainerInit {
   /** The adapter the forward pass applies; null for full fine-tuning. */
   adapter: LoraAdapter | null;
   train: TokenizedSftExample[];
-  /** gradient_accumulation_steps is 1 when absent. */
-  config: SFTConfig & Partial<Pick<TrainConfig, 'gradient_accumulation_steps'>>;
+  config: SFTConfig;
   padTokenId: number;
   /** Computes each micro-batch's gradient; localGradients over the fields above when absent. */
   gradients?: GradientSource;
@@ -36,8 +34,6 @@ export type SftLogEntry = {
   /** Completion tokens scored in the interval. */
   num_tokens: number;
 };
-
-type SftTrainConfig = SFTConfig & Pick<TrainConfig, 'gradient_accumulation_steps'>;
 
 interface SftMicroBatch extends MicroBatch {
   /** Σ −log p over the micro-batch's completion tokens. */
@@ -73,7 +69,7 @@ function sftObjective(gradients: GradientSource): Objective<TokenizedSftExample,
  * Supervised fine-tuning with completion-only loss: the shared training loop (shuffled micro-batches,
  * accumulation, clipping, AdamW, schedule, state) over the next-token loss, one optimizer step per call.
  */
-export class SFTTrainer extends Trainer<TokenizedSftExample, SftMicroBatch, SftTrainConfig> {
+export class SFTTrainer extends Trainer<TokenizedSftExample, SftMicroBatch, SFTConfig> {
   private readonly init: SftTrainerInit;
 
   constructor(init: SftTrainerInit) {
@@ -83,7 +79,7 @@ export class SFTTrainer extends Trainer<TokenizedSftExample, SftMicroBatch, SftT
     if (init.params.length === 0) throw new Error('SFT needs at least one trainable variable');
     const frozen = init.params.filter((p) => !p.trainable);
     if (frozen.length > 0) throw new Error(`SFT params must be trainable; ${frozen.length} are not (e.g. '${frozen[0].name}')`);
-    const config = { ...init.config, gradient_accumulation_steps: init.config.gradient_accumulation_steps ?? 1 };
+    const config = init.config;
     const collate = { max_length: config.max_length, pad_token_id: init.padTokenId };
     const gradients = init.gradients ?? localGradients(init.model, init.params, init.adapter, collate);
     super({ objective: sftObjective(gradients), params: init.params, train: init.train, config });

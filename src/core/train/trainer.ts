@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchIndices } from '../data/collate';
-import type { TrainConfig } from '../config';
+import type { TrainerConfig } from '../config';
 import { Rng } from '../random';
 import { MetricWindow } from './metrics';
 import { AdamW, clipGradNorm, type AdamWState } from './optim';
@@ -38,26 +38,7 @@ export interface TrainerState {
   pendingMetrics: Record<string, number[]>;
 }
 
-/** The TrainingArguments the loop reads. */
-export type TrainerConfig = Pick<
-  TrainConfig,
-  | 'learning_rate'
-  | 'per_device_train_batch_size'
-  | 'gradient_accumulation_steps'
-  | 'max_steps'
-  | 'num_train_epochs'
-  | 'warmup_ratio'
-  | 'warmup_steps'
-  | 'lr_scheduler_type'
-  | 'weight_decay'
-  | 'adam_beta1'
-  | 'adam_beta2'
-  | 'adam_epsilon'
-  | 'max_grad_norm'
-  | 'logging_steps'
-  | 'seed'
-> &
-  Partial<Pick<TrainConfig, 'eval_steps'>>;
+export type { TrainerConfig };
 
 export interface MicroBatchContext {
   /** The optimizer step being computed, 1-based. */

@@ -129,10 +129,11 @@ describe('derived defaults', () => {
     });
   });
 
-  it('DEFAULT_SFT_CONFIG and the LoRA defaults are the former literals', () => {
+  it('DEFAULT_SFT_CONFIG (TRL SFTConfig and TrainingArguments) and the LoRA defaults', () => {
     expect(DEFAULT_SFT_CONFIG).toEqual({
       learning_rate: 2e-5,
       per_device_train_batch_size: 8,
+      gradient_accumulation_steps: 1,
       max_steps: -1,
       num_train_epochs: 3,
       warmup_ratio: 0,
