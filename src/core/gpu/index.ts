@@ -1,0 +1,12 @@
+export { GpuFailure, suggestionFor, withWatchdog, type GpuFailureInfo, type GpuFailureKind } from './failure';
+export {
+  DEFAULT_STEP_WATCHDOG,
+  GpuMonitor,
+  kindOfError,
+  NO_GPU_GUARD,
+  stepTimeoutMs,
+  watchReadBacks,
+  type GpuGuard,
+  type MonitoredDevice,
+  type StepWatchdog,
+} from './monitor';

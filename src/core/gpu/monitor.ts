@@ -1,0 +1,168 @@
+/**
+ * Watches one WebGPU device for the ways GPU work ends badly, and turns each into a GpuFailure that
+ * names the operation under way: uncaptured errors (out of memory, validation), device loss, error
+ * scopes around short allocations, and a watchdog on every wait for the GPU (read-backs). Typed
+ * structurally, so Node tests drive it with fake devices and the worker with tfjs's real one.
+ */
+import { GpuFailure, withWatchdog, type GpuFailureKind } from './failure';
+
+/** The part of a GPUError the monitor reads; its class name tells out-of-memory from validation. */
+export interface GpuErrorLike {
+  message: string;
+}
+
+/** The part of a GPUDevice the monitor uses. */
+export interface MonitoredDevice {
+  readonly lost: Promise<{ reason?: string; message: string }>;
+  addEventListener(type: 'uncapturederror', listener: (event: { error: GpuErrorLike }) => void): void;
+  pushErrorScope(filter: 'out-of-memory' | 'validation'): void;
+  popErrorScope(): Promise<GpuErrorLike | null>;
+}
+
+/** What the engine's code asks of a GPU guard; the CPU backend gets one that only runs the work. */
+export interface GpuGuard {
+  /**
+   * Runs `work` as `operation`: every GPU wait inside it has a watchdog of `timeoutMs`, and an error
+   * the device reports (or its loss) while it runs ends it at once with a GpuFailure.
+   */
+  run<T>(operation: string, work: () => Promise<T>, timeoutMs?: number): Promise<T>;
+  /** The device was lost: nothing more can run on it (a new device needs a new backend). */
+  readonly lost: GpuFailure | null;
+}
+
+export const NO_GPU_GUARD: GpuGuard = { run: (_operation, work) => work(), lost: null };
+
+/** An error a device reported, by its class: GPUOutOfMemoryError, else validation (or internal). */
+export function kindOfError(error: GpuErrorLike): GpuFailureKind {
+  return /OutOfMemory/i.test(error.constructor?.name ?? '') ? 'out-of-memory' : 'validation';
+}
+
+interface Running {
+  operation: string;
+  timeoutMs: number;
+  fail: (failure: GpuFailure) => void;
+}
+
+export class GpuMonitor implements GpuGuard {
+  private current: Running | null = null;
+  private lostFailure: GpuFailure | null = null;
+  /** Errors reported while no operation ran (a late disposal, a stray dispatch), most recent last. */
+  readonly strayErrors: GpuFailure[] = [];
+
+  constructor(
+    private readonly device: MonitoredDevice,
+    /** Used when an operation does not say how long its waits may take. */
+    private readonly defaultTimeoutMs = 10 * 60_000,
+  ) {
+    device.addEventListener('uncapturederror', (event) => this.report(kindOfError(event.error), event.error.message));
+    void device.lost.then((info) => {
+      // destroy() from our own code (a backend being disposed) is not a failure of the work.
+      const message = info.message || (info.reason === 'destroyed' ? 'the device was destroyed' : 'no reason given');
+      this.lostFailure = new GpuFailure('device-lost', this.current?.operation ?? 'GPU work', message);
+      this.current?.fail(this.lostFailure);
+    });
+  }
+
+  get lost(): GpuFailure | null {
+    return this.lostFailure;
+  }
+
+  /** What is running now, or null between operations. */
+  get operation(): string | null {
+    return this.current?.operation ?? null;
+  }
+
+  private report(kind: GpuFailureKind, message: string): void {
+    const running = this.current;
+    const failure = new GpuFailure(kind, running?.operation ?? 'GPU work', message);
+    if (running) running.fail(failure);
+    else this.strayErrors.push(failure);
+  }
+
+  private lostNow(operation: string): GpuFailure {
+    const lost = this.lostFailure!;
+    return new GpuFailure('device-lost', operation, `it was lost earlier, during ${lost.operation}: ${lost.deviceMessage}`);
+  }
+
+  async run<T>(operation: string, work: () => Promise<T>, timeoutMs = this.defaultTimeoutMs): Promise<T> {
+    if (this.lostFailure) throw this.lostNow(operation);
+    const outer = this.current;
+    let fail!: (failure: GpuFailure) => void;
+    const failed = new Promise<never>((_, reject) => (fail = reject));
+    failed.catch(() => undefined);
+    const running: Running = { operation, timeoutMs, fail: (f) => fail(f) };
+    // A nested operation (a read-back inside a step) reports to the innermost, and the outer learns
+    // of it through the rejection that propagates.
+    this.current = running;
+    try {
+      return await Promise.race([work(), failed]);
+    } finally {
+      this.current = outer;
+    }
+  }
+
+  /**
+   * One wait for the GPU (a buffer map, a read-back, queue completion) under the running operation's
+   * watchdog; outside any operation it still gets the default watchdog.
+   */
+  wait<T>(promise: Promise<T>, what: string): Promise<T> {
+    const running = this.current;
+    const operation = running?.operation ?? 'GPU work';
+    if (this.lostFailure) return Promise.reject(this.lostNow(operation));
+    const timeoutMs = running?.timeoutMs ?? this.defaultTimeoutMs;
+    return withWatchdog(promise, { operation, timeoutMs, what });
+  }
+
+  /**
+   * Runs `allocate` inside out-of-memory and validation error scopes and fails with what they caught:
+   * for short work whose errors should be pinned on one thing ("loading tensor X"). The scopes'
+   * answer is itself a GPU wait, so it has a watchdog too.
+   */
+  async scoped<T>(operation: string, allocate: () => T | Promise<T>, timeoutMs = this.defaultTimeoutMs): Promise<T> {
+    if (this.lostFailure) throw this.lostNow(operation);
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    // The scopes are popped whether or not the work threw: a scope left pushed would swallow later errors.
+    const outcome = await Promise.resolve()
+      .then(allocate)
+      .then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+    const pops = Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
+    const [validation, memory] = await withWatchdog(pops, { operation, timeoutMs, what: "the device's error report" });
+    if (memory) throw new GpuFailure('out-of-memory', operation, memory.message);
+    if (validation) throw new GpuFailure('validation', operation, validation.message);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
+  }
+}
+
+/** The tfjs WebGPU backend's one read-back path (every tensor.data() goes through it). */
+export interface ReadBackBackend {
+  getBufferData(buffer: unknown): Promise<unknown>;
+}
+
+/** Puts every read-back of a tfjs WebGPU backend under the monitor (its watchdog and failure signal). */
+export function watchReadBacks(backend: ReadBackBackend, monitor: GpuMonitor): void {
+  const read = backend.getBufferData.bind(backend);
+  backend.getBufferData = (buffer) => monitor.wait(read(buffer), 'a read-back of a result from the GPU');
+}
+
+/** How long one training step's GPU waits may take before the step counts as stalled. */
+export interface StepWatchdog {
+  /** The first step compiles every shader: on a software GPU that alone takes tens of seconds. */
+  firstStepMs: number;
+  /** Later steps: at least this long… */
+  floorMs: number;
+  /** …and at least this many times the slowest step so far. */
+  factor: number;
+}
+
+export const DEFAULT_STEP_WATCHDOG: StepWatchdog = { firstStepMs: 15 * 60_000, floorMs: 3 * 60_000, factor: 10 };
+
+/** The watchdog for the next step, from the steps timed so far (seconds each). */
+export function stepTimeoutMs(stepSeconds: readonly number[], w: StepWatchdog = DEFAULT_STEP_WATCHDOG): number {
+  if (stepSeconds.length === 0) return w.firstStepMs;
+  return Math.max(w.floorMs, w.factor * 1000 * Math.max(...stepSeconds));
+}
