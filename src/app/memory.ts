@@ -21,8 +21,6 @@ export function estimateTrainingMemory(model: ModelInfo, lora: LoraConfig, batch
   const rows = 2 * batchSize;
   const T = maxLength;
   const d = model.hiddenSize;
-  const headDim = d / model.heads;
-  const kv = model.kvHeads * headDim;
   const weights = model.parameters * f32;
   const targets =
     lora.target_modules === 'all-linear'
@@ -30,23 +28,8 @@ export function estimateTrainingMemory(model: ModelInfo, lora: LoraConfig, batch
       : lora.target_modules.length > 0
         ? lora.target_modules
         : model.defaultTargets;
-  const shape: Record<string, [number, number]> = {
-    q_proj: [d, d],
-    k_proj: [d, kv],
-    v_proj: [d, kv],
-    o_proj: [d, d],
-    gate_proj: [d, model.intermediateSize],
-    up_proj: [d, model.intermediateSize],
-    down_proj: [model.intermediateSize, d],
-    c_attn: [d, 3 * d],
-    c_proj: [d, d],
-    c_fc: [d, model.intermediateSize],
-  };
   let loraParams = 0;
-  for (const t of targets) {
-    const [i, o] = shape[t] ?? [d, d];
-    loraParams += lora.r * (i + o) * model.layers;
-  }
+  for (const t of targets) loraParams += lora.r * (model.linearModuleFeatures[t] ?? 0);
   const adapter = loraParams * f32 * 4;
   const perTokenPerLayer = 10 * d + 4 * model.intermediateSize + 2 * model.heads * T;
   const activations = rows * T * model.layers * perTokenPerLayer * f32;

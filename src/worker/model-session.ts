@@ -23,6 +23,12 @@ function moduleName(path: string): string {
   return path.slice(path.lastIndexOf('.') + 1);
 }
 
+function featuresByName(modules: { path: string; inFeatures: number; outFeatures: number }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of modules) out[moduleName(m.path)] = (out[moduleName(m.path)] ?? 0) + m.inFeatures + m.outFeatures;
+  return out;
+}
+
 /** Reports each file as it is read, so a slow download or a big folder shows where it is. */
 function reportingSource(src: FileSource, progress: Progress): FileSource {
   let read = 0;
@@ -168,6 +174,7 @@ export class ModelSession {
       tiedEmbeddings: c.tie_word_embeddings,
       parameters: parameterCount(c),
       linearModuleNames: names(this.model.linearModules().map((m) => m.path)),
+      linearModuleFeatures: featuresByName(this.model.linearModules()),
       defaultTargets: names(selectTargetModules(this.model, [])),
       tokenizer: {
         vocabSize: this.tokenizer.vocabSize,

@@ -8,10 +8,11 @@
 import type { DataIssue, DatasetFormat, PreferenceRow, Text, TruncationMode } from '../core/data/types';
 import type { DPOConfig } from '../core/dpo/config';
 import type { PairGradient } from '../core/dpo/pair-gradients';
+import type { GpuFailureInfo } from '../core/gpu';
 import type { LogEntry } from '../core/dpo/trainer';
 import type { Architecture, LoraConfig } from '../core/model/types';
 
-export type { LogEntry };
+export type { GpuFailureInfo, LogEntry };
 
 /** Which tfjs backend the worker should use: WebGPU when the browser has it, or the CPU on request. */
 export type BackendPreference = 'auto' | 'cpu';
@@ -66,6 +67,11 @@ export interface ModelInfo {
   parameters: number;
   /** Distinct names of the linear modules LoRA may adapt ("q_proj", …), in model order. */
   linearModuleNames: string[];
+  /**
+   * For each of those names, Σ (in + out features) over every module of that name: LoRA of rank r on
+   * it trains r times this many parameters.
+   */
+  linearModuleFeatures: Record<string, number>;
   /** PEFT's default LoRA targets for this architecture. */
   defaultTargets: string[];
   tokenizer: { vocabSize: number; eosToken: string | null; padTokenId: number | null; chatTemplate: boolean };
@@ -268,10 +274,24 @@ export type Task = 'model' | 'adapter' | 'dataset' | 'tokenize' | 'reference' | 
 
 export type WorkerEvent =
   | { type: 'reply'; id: number; ok: true; result: unknown }
-  | { type: 'reply'; id: number; ok: false; error: string }
+  /** `failure` when the GPU failed (out of memory, a validation error, device loss, a stall): `error` is its message. */
+  | { type: 'reply'; id: number; ok: false; error: string; failure?: GpuFailureInfo }
   /** fraction in [0, 1], or null when the amount of work is unknown. */
   | { type: 'progress'; task: Task; label: string; fraction: number | null }
-  | { type: 'trainStatus'; runId: string; state: TrainState; step: number; totalSteps: number; message?: string }
+  | {
+      type: 'trainStatus';
+      runId: string;
+      state: TrainState;
+      step: number;
+      totalSteps: number;
+      message?: string;
+      /** A run that failed on the GPU: what was being done, the device's words, what to change. */
+      failure?: GpuFailureInfo;
+    }
+  /** The current optimizer step began (the studio shows the time elapsed within it). */
+  | { type: 'stepStarted'; runId: string; step: number; startedAt: number }
+  /** The GPU failed during a command or a run; after a device loss nothing more runs until a reload. */
+  | { type: 'gpuFailure'; failure: GpuFailureInfo }
   | {
       type: 'trainProgress';
       runId: string;
