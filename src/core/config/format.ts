@@ -39,7 +39,9 @@ export function optionLabel(option: ConfigOption): string {
 
 /** The studio's hint: the help as a sentence, with TRL's default when TRL has a value for it (not a switch). */
 export function optionHint(option: ConfigOption): string {
-  const sentence = option.help.charAt(0).toUpperCase() + option.help.slice(1);
+  // Only Latin letters are capitalised: a help text may open with a symbol such as ε or β.
+  const first = option.help.charAt(0);
+  const sentence = (/[a-z]/.test(first) ? first.toUpperCase() : first) + option.help.slice(1);
   const trlDefault = option.trlDefault === undefined ? option.default : option.trlDefault;
   if (option.trl === false || trlDefault === null || option.type === 'bool') return sentence;
   return `${sentence}. TRL: ${trlDefaultText(option)}`;

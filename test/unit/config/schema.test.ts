@@ -276,6 +276,8 @@ describe('what people read', () => {
     for (const o of [...optionList(DPO_OPTIONS), ...optionList(LORA_OPTIONS)]) expect(o.help.length, o.name).toBeGreaterThan(5);
     expect(optionHint(DPO_OPTIONS.learning_rate)).toBe('Peak AdamW learning rate; LoRA wants about 1e-5 to 1e-4. TRL: 1e-6');
     expect(optionHint(DPO_OPTIONS.beta)).toMatch(/^How far .*\. TRL: 0\.1$/);
+    // A Greek letter stays itself: capitalising ε would show as a Latin-looking Ε.
+    expect(optionHint(DPO_OPTIONS.label_smoothing)).toMatch(/^ε: conservative DPO/);
     expect(optionHint(DPO_OPTIONS.eval_split)).not.toContain('TRL:');
   });
 });
