@@ -35,6 +35,7 @@ export function App() {
   }, []);
   const section = useStudio((s) => s.section);
   const notice = useStudio((s) => s.notice);
+  const gpuLost = useStudio((s) => s.gpuLost);
   const Panel = PANELS[section];
   return (
     <div className="app">
@@ -43,6 +44,17 @@ export function App() {
       <div className="shell">
         <Sidebar />
         <main className="main" id="main">
+          {gpuLost && (
+            <div className="notice gpu-lost" role="alert" data-testid="gpu-lost">
+              <span>
+                The GPU device was lost during {gpuLost.operation} ({gpuLost.deviceMessage}). This page cannot get its model back onto a new
+                device: reload the page to continue. Nothing saved is lost: Resume continues a run from its last checkpoint.
+              </span>
+              <button type="button" className="btn small" onClick={() => location.reload()}>
+                Reload page
+              </button>
+            </div>
+          )}
           {notice && (
             <div className="notice" aria-live="polite">
               <span>{notice}</span>

@@ -2,7 +2,17 @@ import { create } from 'zustand';
 import { DEFAULT_DPO_CONFIG, DEFAULT_LORA_CONFIG, type DPOConfig } from '../core/config';
 import type { LogEntry } from '../core/dpo/trainer';
 import type { LoraConfig } from '../core/model/types';
-import type { DatasetSummary, EngineInfo, ModelInfo, PairScores, PreviewRow, Sample, TokenStats, TrainState } from '../worker/protocol';
+import type {
+  DatasetSummary,
+  EngineInfo,
+  GpuFailureInfo,
+  ModelInfo,
+  PairScores,
+  PreviewRow,
+  Sample,
+  TokenStats,
+  TrainState,
+} from '../worker/protocol';
 import { DEFAULT_SAVE_STEPS, type RunRecord } from '../storage';
 
 export type Section = 'dataset' | 'model' | 'configure' | 'train' | 'runs' | 'samples' | 'lab' | 'export';
@@ -46,6 +56,10 @@ export interface TrainingView {
   pausing: boolean;
   checkpoint: { step: number; error: string | null } | null;
   history: LogEntry[];
+  /** The step under way and when it began (epoch ms): the Train view shows the time elapsed within it. */
+  current: { step: number; startedAt: number } | null;
+  /** The GPU failure that ended the run: what was being done, the device's words, what to change. */
+  failure: GpuFailureInfo | null;
 }
 
 export interface StudioState {
@@ -91,6 +105,8 @@ export interface StudioState {
   exportError: string | null;
   /** Something the person should know that belongs to no panel (a worker crash, a storage warning). */
   notice: string | null;
+  /** The worker's GPU device was lost: nothing more runs on it until the page is reloaded. */
+  gpuLost: GpuFailureInfo | null;
   hub: { repo: string; busy: Busy | null; error: string | null; stored: { key: string; bytes: number }[] };
 }
 
@@ -105,6 +121,8 @@ export const IDLE_TRAINING: TrainingView = {
   pausing: false,
   checkpoint: null,
   history: [],
+  current: null,
+  failure: null,
 };
 
 export const useStudio = create<StudioState>(() => ({
@@ -140,6 +158,7 @@ export const useStudio = create<StudioState>(() => ({
   exportBusy: null,
   exportError: null,
   notice: null,
+  gpuLost: null,
   hub: { repo: '', busy: null, error: null, stored: [] },
 }));
 

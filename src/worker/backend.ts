@@ -1,5 +1,52 @@
 import * as tf from '@tensorflow/tfjs';
+import {
+  DEFAULT_STEP_WATCHDOG,
+  GpuMonitor,
+  NO_GPU_GUARD,
+  watchReadBacks,
+  type GpuGuard,
+  type MonitoredDevice,
+  type ReadBackBackend,
+  type StepWatchdog,
+} from '../core/gpu';
 import type { BackendPreference, EngineInfo, WebGpuInfo } from './protocol';
+
+/** How long GPU waits may take: a training step's (scaled to the steps so far), and any other operation's. */
+export interface WatchdogSettings extends StepWatchdog {
+  /** Loading, scoring, generation, exports: one read-back may take this long. */
+  otherMs: number;
+}
+
+const DEFAULT_WATCHDOG: WatchdogSettings = { ...DEFAULT_STEP_WATCHDOG, otherMs: 10 * 60_000 };
+
+/**
+ * The watchdog's times. Tests shorten them by setting `__dpoStudioWatchdog` on the worker's global
+ * (a partial WatchdogSettings) before the operation; nothing else sets it.
+ */
+export function watchdogSettings(): WatchdogSettings {
+  const override = (globalThis as { __dpoStudioWatchdog?: Partial<WatchdogSettings> }).__dpoStudioWatchdog;
+  return { ...DEFAULT_WATCHDOG, ...override };
+}
+
+let guard: GpuGuard = NO_GPU_GUARD;
+
+/** Every GPU operation of the worker runs through this: a watchdog on its waits, and the device's errors and loss. */
+export function gpu(): GpuGuard {
+  return guard;
+}
+
+/** Hooks the monitor into tfjs's WebGPU backend: its device's errors and loss, and its one read-back path. */
+function monitorWebGpu(): void {
+  const backend = tf.backend() as unknown as ReadBackBackend & { device: MonitoredDevice };
+  const monitor = new GpuMonitor(backend.device, DEFAULT_WATCHDOG.otherMs);
+  watchReadBacks(backend, monitor);
+  guard = {
+    run: (operation, work, timeoutMs) => monitor.run(operation, work, timeoutMs ?? watchdogSettings().otherMs),
+    get lost() {
+      return monitor.lost;
+    },
+  };
+}
 
 /** What this worker's WebGPU offers, without touching tfjs. */
 async function probeWebGpu(): Promise<WebGpuInfo> {
@@ -35,6 +82,7 @@ export async function initBackend(preference: BackendPreference): Promise<Engine
     try {
       if (await tf.setBackend('webgpu')) {
         await tf.ready();
+        monitorWebGpu();
         return { backend: 'webgpu', webgpu, kernels: 'fused' };
       }
       webgpu.reason = 'tfjs could not start its WebGPU backend on this adapter.';

@@ -4,7 +4,8 @@
  * Commands arrive by postMessage (protocol.ts); each gets one reply, and long work streams events.
  */
 import { answerPrompts } from './answer-prompts';
-import { initBackend } from './backend';
+import { GpuFailure } from '../core/gpu';
+import { gpu, initBackend } from './backend';
 import { DatasetSession } from './dataset-session';
 import { exportAdapterZip, exportMergedZip, exportTrlZip } from './exports';
 import { generateSamples, scorePairs, type ActivePolicy } from './evaluation';
@@ -84,7 +85,7 @@ const handlers: Handlers = {
     exclusive(async () => {
       requireEngine();
       requireIdle('Loading a model');
-      const next = await ModelSession.load(source, progress);
+      const next = await gpu().run(`loading the model ${source.name}`, () => ModelSession.load(source, progress));
       training?.dispose();
       training = null;
       model?.dispose();
@@ -98,7 +99,7 @@ const handlers: Handlers = {
       const m = requireModel();
       requireIdle('Loading an adapter');
       progress('adapter', 'reading the adapter', null);
-      await m.loadStartAdapter(files);
+      await gpu().run('loading the adapter', () => m.loadStartAdapter(files));
       policySource = 'loaded';
       return m.info();
     }),
@@ -170,13 +171,19 @@ const handlers: Handlers = {
       const d = requireDataset();
       const tokenized = await d.tokenize(m.tokenizer, progress);
       const pairs = d.trainingPairs(tokenized, config.max_length, config.truncation_mode);
-      return scorePairs(m, pairs, config, count, activePolicy(), requireEngine().backend, progress);
+      const policy = activePolicy();
+      return gpu().run(`scoring pairs with ${policy.label}`, () =>
+        scorePairs(m, pairs, config, count, policy, requireEngine().backend, progress),
+      );
     }),
 
   generate: (request) =>
     exclusive(async () => {
       requireIdle('Sampling');
-      return generateSamples(requireModel(), dataset?.rows ?? [], request, activePolicy(), progress);
+      const policy = activePolicy();
+      return gpu().run(`generation with ${policy.label}`, () =>
+        generateSamples(requireModel(), dataset?.rows ?? [], request, policy, progress),
+      );
     }),
 
   exportAdapter: () =>
@@ -184,7 +191,7 @@ const handlers: Handlers = {
       requireIdle('Exporting');
       const p = activePolicy();
       if (!p.policy) throw new Error('there is no adapter to export yet: train a run or load an adapter');
-      return exportAdapterZip(p.policy, requireModel());
+      return gpu().run('exporting the adapter', () => exportAdapterZip(p.policy!, requireModel()));
     }),
 
   exportMerged: () =>
@@ -192,7 +199,7 @@ const handlers: Handlers = {
       requireIdle('Exporting');
       const p = activePolicy();
       if (!p.policy) throw new Error('there is no adapter to merge yet: train a run or load an adapter');
-      return exportMergedZip(p.policy, requireModel(), progress);
+      return gpu().run('merging the adapter into the model', () => exportMergedZip(p.policy!, requireModel(), progress));
     }),
 
   exportTrl: (request) =>
@@ -207,13 +214,19 @@ const handlers: Handlers = {
   answerPrompts: (request) =>
     exclusive(async () => {
       requireIdle('Answering prompts');
-      return answerPrompts(requireModel(), dataset, request, activePolicy(), progress);
+      const policy = activePolicy();
+      return gpu().run(`answering prompts (generation) with ${policy.label}`, () =>
+        answerPrompts(requireModel(), dataset, request, policy, progress),
+      );
     }),
 
   pairGradients: (request) =>
     exclusive(async () => {
       requireIdle('Measuring per-pair gradients');
-      return measurePairGradients(requireModel(), request, activePolicy(), requireEngine().backend, progress);
+      const policy = activePolicy();
+      return gpu().run(`measuring per-pair gradients with ${policy.label}`, () =>
+        measurePairGradients(requireModel(), request, policy, requireEngine().backend, progress),
+      );
     }),
 };
 
@@ -226,6 +239,9 @@ self.onmessage = async (message: MessageEvent<Command>) => {
     const bytes = (result as { bytes?: unknown } | null)?.bytes;
     post({ type: 'reply', id, ok: true, result }, bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : []);
   } catch (e) {
-    post({ type: 'reply', id, ok: false, error: e instanceof Error ? e.message : String(e) });
+    if (e instanceof GpuFailure) {
+      post({ type: 'gpuFailure', failure: e.toJSON() });
+      post({ type: 'reply', id, ok: false, error: e.message, failure: e.toJSON() });
+    } else post({ type: 'reply', id, ok: false, error: e instanceof Error ? e.message : String(e) });
   }
 };

@@ -5,6 +5,8 @@ import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
 import { cloneAdapterFrozen, createLoraAdapter, disposeAdapter } from '../core/model/lora';
 import type { LoraAdapter } from '../core/model/types';
 import { kernelsFor } from '../core/kernels';
+import { GpuFailure, stepTimeoutMs } from '../core/gpu';
+import { gpu, watchdogSettings } from './backend';
 import type { ModelSession } from './model-session';
 import { loadCheckpoint, storeCheckpoint } from './persist';
 import type { RunSpec, StreamEvent, Task, TrainState } from './protocol';
@@ -35,6 +37,8 @@ export class TrainingSession {
   private stopRequested = false;
   private wake: (() => void) | null = null;
   private stepSeconds: number[] = [];
+  /** Every step's time in this session (not only the ETA's window): the watchdog scales to the slowest. */
+  private readonly slowest: number[] = [];
   private tokensPerSecond = 0;
 
   private constructor(
@@ -87,8 +91,10 @@ export class TrainingSession {
         emit({ type: 'history', runId: spec.runId, entries: run.history });
       }
       if (spec.config.precompute_ref_log_probs) {
-        await run.trainer.precomputeReference((done, total) =>
-          progress('reference', `reference log-probs ${done} / ${total} pairs`, done / total),
+        await gpu().run('computing the reference log-probs', () =>
+          run.trainer.precomputeReference((done, total) =>
+            progress('reference', `reference log-probs ${done} / ${total} pairs`, done / total),
+          ),
         );
       }
     } catch (e) {
@@ -110,16 +116,29 @@ export class TrainingSession {
     return this.spec.config;
   }
 
-  private status(state: TrainState, message?: string): void {
+  private status(state: TrainState, message?: string, failure?: GpuFailure): void {
     this.state = state;
-    this.emit({ type: 'trainStatus', runId: this.runId, state, step: this.step, totalSteps: this.totalSteps, message });
+    this.emit({
+      type: 'trainStatus',
+      runId: this.runId,
+      state,
+      step: this.step,
+      totalSteps: this.totalSteps,
+      message,
+      ...(failure ? { failure: failure.toJSON() } : {}),
+    });
+  }
+
+  /** The watchdog of the next step's GPU waits: generous for the first (shader compilation), then scaled to the slowest. */
+  private stepTimeout(): number {
+    return stepTimeoutMs(this.slowest, watchdogSettings());
   }
 
   private async checkpoint(): Promise<void> {
     if (this.lastSavedStep === this.step) return;
     const step = this.step;
     try {
-      const state = await this.trainer.getState();
+      const state = await gpu().run(`saving the checkpoint of step ${step}`, () => this.trainer.getState(), this.stepTimeout());
       await storeCheckpoint(this.runId, { step, state, history: this.history });
       this.lastSavedStep = step;
       this.emit({ type: 'checkpoint', runId: this.runId, step, saved: true });
@@ -161,10 +180,15 @@ export class TrainingSession {
         }
         if (this.stopRequested) break;
         const started = performance.now();
-        const entry = await this.trainer.step();
+        const n = this.step + 1;
+        this.emit({ type: 'stepStarted', runId: this.runId, step: n, startedAt: Date.now() });
+        const timeout = this.stepTimeout();
+        const entry = await gpu().run(`training step ${n} of ${this.totalSteps} (forward/backward)`, () => this.trainer.step(), timeout);
         if (entry) this.log(entry);
-        if (this.trainer.evalDue) this.log(await this.trainer.evaluate());
-        this.stepSeconds.push((performance.now() - started) / 1000);
+        if (this.trainer.evalDue) this.log(await gpu().run(`the eval after step ${this.step}`, () => this.trainer.evaluate(), timeout));
+        const seconds = (performance.now() - started) / 1000;
+        this.slowest.push(seconds);
+        this.stepSeconds.push(seconds);
         if (this.stepSeconds.length > TIMING_WINDOW) this.stepSeconds.shift();
         this.emit({
           type: 'trainProgress',
@@ -179,6 +203,16 @@ export class TrainingSession {
       await this.checkpoint();
       this.status(this.trainer.done ? 'finished' : 'stopped');
     } catch (e) {
+      if (e instanceof GpuFailure) {
+        // The GPU's state is not to be trusted now (and reading it may hang again): the checkpoint in
+        // storage is left as it was, the last good state Resume continues from.
+        const kept =
+          this.lastSavedStep >= 0
+            ? `The checkpoint of step ${this.lastSavedStep} is intact: Resume continues from there.`
+            : 'No checkpoint of this run was saved yet.';
+        this.status('failed', `${e.message} ${kept}`, e);
+        return;
+      }
       // The step that failed applied nothing: the adapter and the last checkpoint are the last good state.
       await this.checkpoint();
       const message =

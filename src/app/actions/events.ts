@@ -47,6 +47,13 @@ export function onEvent(event: StreamEvent): void {
     case 'warning':
       set({ notice: event.message });
       return;
+    case 'gpuFailure':
+      if (event.failure.kind === 'device-lost') set({ gpuLost: event.failure });
+      return;
+    case 'stepStarted':
+      if (event.runId !== get().training.runId) return;
+      setTraining({ current: { step: event.step, startedAt: event.startedAt } });
+      return;
     case 'trainStatus': {
       if (event.runId !== get().training.runId) return;
       const ended = event.state === 'finished' || event.state === 'stopped' || event.state === 'failed';
@@ -56,7 +63,10 @@ export function onEvent(event: StreamEvent): void {
         totalSteps: event.totalSteps,
         message: event.message ?? null,
         pausing: event.state === 'running' ? get().training.pausing : false,
+        current: event.state === 'running' ? get().training.current : null,
+        failure: event.failure ?? null,
       });
+      if (event.failure?.kind === 'device-lost') set({ gpuLost: event.failure });
       // The record's step is its latest checkpoint's (saveCheckpoint writes it): what Resume continues
       // from. A run that finished but could not save its last step is, in storage, a stopped one.
       const unsaved = ended && get().training.checkpoint?.error != null;
@@ -79,6 +89,7 @@ export function onEvent(event: StreamEvent): void {
         totalSteps: event.totalSteps,
         secondsPerStep: event.secondsPerStep,
         tokensPerSecond: event.tokensPerSecond,
+        current: null,
       });
       return;
     case 'log':

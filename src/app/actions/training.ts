@@ -123,6 +123,11 @@ export function stopTraining(): void {
 export function canResume(state = get()): boolean {
   const t = state.training;
   if (!t.runId || !state.engine) return false;
+  // A run the GPU failed continues from its last checkpoint (on a lost device only after a reload).
+  if (t.state === 'failed') {
+    const saved = t.runId === session.workerRunId ? t.checkpoint !== null : t.step > 0;
+    return saved && state.gpuLost === null && t.step < t.totalSteps;
+  }
   if (t.state === 'paused' && t.runId === session.workerRunId) return true;
   const resumable = t.state === 'interrupted' || t.state === 'paused' || (t.state === 'stopped' && t.step > 0);
   return resumable && t.runId !== session.workerRunId && t.step < t.totalSteps;

@@ -106,7 +106,10 @@ function RunRow({ run, color, live }: { run: RunRecord; color: string | null; li
   const selected = compare.includes(run.id);
   const notStarted = run.step === 0 && run.history.length === 0 && run.status === 'stopped';
   const resumable =
-    !live && (run.status === 'running' || run.status === 'paused' || run.status === 'stopped') && run.step > 0 && run.step < run.totalSteps;
+    !live &&
+    (run.status === 'running' || run.status === 'paused' || run.status === 'stopped' || run.status === 'failed') &&
+    run.step > 0 &&
+    run.step < run.totalSteps;
   return (
     <>
       <tr className={selected ? 'selected' : undefined}>

@@ -1,7 +1,8 @@
-import { useMemo } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { LogEntry } from '../../core/dpo/trainer';
+import type { GpuFailureInfo } from '../../worker/protocol';
 import { MetricChart } from '../components/MetricChart';
-import { formatMetric } from '../format';
+import { formatDuration, formatMetric } from '../format';
 import { CHARTS, chartLines, chartRows, PALETTE } from '../metrics';
 import { useStudio } from '../store';
 import { useResolvedTheme } from '../theme';
@@ -11,6 +12,47 @@ const HEADLINE = ['loss', 'rewards/accuracies', 'rewards/margins', 'rewards/chos
 function latest(history: LogEntry[], key: string): number | undefined {
   for (let i = history.length - 1; i >= 0; i--) if (typeof history[i][key] === 'number') return history[i][key];
   return undefined;
+}
+
+const FAILURE_KIND: Record<GpuFailureInfo['kind'], string> = {
+  'out-of-memory': 'the GPU ran out of memory',
+  validation: 'the GPU rejected a command',
+  'device-lost': 'the GPU device was lost',
+  stalled: 'the GPU stopped making progress',
+};
+
+/**
+ * The time spent in the step under way, ticking every second, beside the usual step time: a slow
+ * step keeps counting, a stuck one ends with a failure when its watchdog runs out.
+ */
+function StepClock({ step, startedAt, secondsPerStep }: { step: number; startedAt: number; secondsPerStep: number | null }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  return (
+    <p className="muted step-clock" data-testid="step-elapsed">
+      Step {step}: {formatDuration((now - startedAt) / 1000)} so far
+      {secondsPerStep !== null
+        ? ` · a step has taken about ${formatDuration(secondsPerStep)}`
+        : ' · the first step also compiles the GPU programs and takes longest'}
+    </p>
+  );
+}
+
+/** What failed on the GPU, in the device's words, and what to change. */
+function GpuFailureBox({ failure, message }: { failure: GpuFailureInfo; message: string | null }) {
+  return (
+    <div className="error-text gpu-failure" role="alert" data-testid="gpu-failure">
+      <strong>
+        {failure.operation.charAt(0).toUpperCase() + failure.operation.slice(1)} failed: {FAILURE_KIND[failure.kind]}.
+      </strong>
+      {'\n'}The device said: {failure.deviceMessage || '(nothing)'}
+      {'\n'}What to change: {failure.suggestion}
+      {message && message !== failure.message ? `\n${message.slice(failure.message.length).trim()}` : ''}
+    </div>
+  );
 }
 
 /** The run in progress (or the one opened from Runs): its numbers now and every metric over steps. */
@@ -53,7 +95,11 @@ export function TrainPanel() {
           {error}
         </p>
       )}
-      {training.state === 'failed' && training.message && !error && <p className="error-text">{training.message}</p>}
+      {training.state === 'failed' && training.failure && <GpuFailureBox failure={training.failure} message={training.message} />}
+      {training.state === 'failed' && training.message && !error && !training.failure && <p className="error-text">{training.message}</p>}
+      {training.state === 'running' && training.current && (
+        <StepClock step={training.current.step} startedAt={training.current.startedAt} secondsPerStep={training.secondsPerStep} />
+      )}
       <dl className="stats headline" aria-label="Latest metrics">
         {HEADLINE.map((k) => (
           <div key={k}>

@@ -8,5 +8,6 @@ export {
   watchReadBacks,
   type GpuGuard,
   type MonitoredDevice,
+  type ReadBackBackend,
   type StepWatchdog,
 } from './monitor';
