@@ -15,6 +15,7 @@ import type { DataIssue, Text, TokenizedPair } from '../core/data/types';
 import { loraConfigOf, validateDpoConfig, validateLoraOptions, type ConfigProblem, type DPOConfig } from '../core/config';
 import { evaluatePairs } from '../core/dpo/evaluate';
 import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
+import { GpuFailure, stepTimeoutMs, WATCHDOG_GUARD, type GpuGuard, type StepWatchdog } from '../core/gpu';
 import { loadTokenizerFiles } from '../core/model/config';
 import { generateIds, stopTokenIds } from '../core/model/generate';
 import { loadCausalLM } from '../core/model/load';
@@ -116,6 +117,23 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * The backend's guard: tfjs's CPU backend reports no device errors, so only the watchdog applies.
+ * On the CPU a step of a real model may take many minutes and never stalls on a device, so there is
+ * no time limit unless DPO_WATCHDOG_MS (milliseconds) sets one for every step and operation.
+ */
+const guard: GpuGuard = WATCHDOG_GUARD;
+
+function watchdogMs(): number {
+  const ms = Number(process.env.DPO_WATCHDOG_MS);
+  return Number.isFinite(ms) && ms > 0 ? ms : Infinity;
+}
+
+function stepWatchdog(): StepWatchdog {
+  const ms = watchdogMs();
+  return { firstStepMs: ms, floorMs: ms, factor: 0 };
+}
+
 function required(values: Map<string, ParsedValue>, name: string): string {
   const v = values.get(name);
   if (v === undefined) throw new UsageError(`--${name} is required`);
@@ -188,7 +206,11 @@ async function runEval(values: Map<string, ParsedValue>): Promise<void> {
   const config = checkedConfig(values);
   const { model, tokenizer, padTokenId, adapter } = await loadModel(values);
   const pairs = await loadPairs(values, tokenizer, config);
-  const { pairs: scored, metrics } = await evaluatePairs({ model, policy: adapter, reference: null }, pairs, config, padTokenId);
+  const { pairs: scored, metrics } = await guard.run(
+    `the eval of ${pairs.length} pairs`,
+    () => evaluatePairs({ model, policy: adapter, reference: null }, pairs, config, padTokenId),
+    watchdogMs(),
+  );
   const lines = scored.map((s) =>
     JSON.stringify({
       index: s.pair.index,
@@ -239,24 +261,42 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   );
   const bar = new ProgressBar(trainer.totalSteps);
   if (config.precompute_ref_log_probs) {
-    await trainer.precomputeReference((done, total) => bar.note(`reference log-probs ${done}/${total}`));
+    await guard.run(
+      'computing the reference log-probs',
+      () => trainer.precomputeReference((done, total) => bar.note(`reference log-probs ${done}/${total}`)),
+      watchdogMs(),
+    );
   }
   let failure: Error | null = null;
+  const watchdog = stepWatchdog();
+  const stepSeconds: number[] = [];
   try {
     while (!trainer.done) {
-      const entry = await trainer.step();
+      const n = trainer.globalStep + 1;
+      const timeout = stepTimeoutMs(stepSeconds, watchdog);
+      const started = performance.now();
+      const entry = await guard.run(`training step ${n} of ${trainer.totalSteps} (forward/backward)`, () => trainer.step(), timeout);
       if (entry) await log(entry);
-      if (trainer.evalDue) await log(await trainer.evaluate());
+      if (trainer.evalDue) await log(await guard.run(`the eval after step ${n}`, () => trainer.evaluate(), timeout));
+      stepSeconds.push((performance.now() - started) / 1000);
       bar.update(trainer.globalStep, entry ?? undefined);
     }
   } catch (e) {
-    if (!(e instanceof NonFiniteError)) throw e;
+    if (!(e instanceof NonFiniteError) && !(e instanceof GpuFailure)) throw e;
     failure = e;
   }
   bar.finish();
-  const files = await saveAdapter(policy, name);
-  await mkdir(join(outputDir, 'adapter'), { recursive: true });
-  for (const [file, data] of files) await writeFile(join(outputDir, 'adapter', file), data);
+  // A failed step applied nothing: the adapter is the last good step's. After a GPU failure reading
+  // it back may fail too; metrics.jsonl, written at every logging step, is kept either way.
+  let adapterSaved = true;
+  try {
+    const files = await guard.run('saving the adapter', () => saveAdapter(policy, name), stepTimeoutMs(stepSeconds, watchdog));
+    await mkdir(join(outputDir, 'adapter'), { recursive: true });
+    for (const [file, data] of files) await writeFile(join(outputDir, 'adapter', file), data);
+  } catch (e) {
+    if (!failure) throw e;
+    adapterSaved = false;
+  }
   const state = {
     global_step: trainer.globalStep,
     max_steps: trainer.totalSteps,
@@ -271,7 +311,10 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   };
   await writeFile(join(outputDir, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
   if (failure) {
-    throw new Error(`${failure.message}. The adapter of the last good step (${trainer.globalStep}) is in ${join(outputDir, 'adapter')}`);
+    const kept = adapterSaved
+      ? `The adapter of the last good step (${trainer.globalStep}) is in ${join(outputDir, 'adapter')}`
+      : `The adapter could not be read back to save; the metrics up to step ${trainer.globalStep} are in ${metricsPath}`;
+    throw new Error(failure instanceof GpuFailure ? `${failure.message} ${kept}.` : `${failure.message}. ${kept}`);
   }
   console.error(`done: ${outputDir}/metrics.jsonl, ${outputDir}/adapter/, ${outputDir}/trainer_state.json`);
 }
@@ -290,7 +333,8 @@ async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
   };
   const answer = async (prompt: Text) => {
     const ids = promptIds(tokenizer, prompt, GENERATION_PROMPT);
-    return tokenizer.decode(await generateIds(model, ids, options), true);
+    const generated = await guard.run('generation', () => generateIds(model, ids, options), watchdogMs());
+    return tokenizer.decode(generated, true);
   };
   if (text !== undefined) {
     process.stdout.write((await answer(text)) + '\n');

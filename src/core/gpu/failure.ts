@@ -10,7 +10,7 @@ const WHAT: Record<GpuFailureKind, string> = {
   'out-of-memory': 'the GPU ran out of memory',
   validation: 'the GPU rejected a command (a validation error)',
   'device-lost': 'the GPU device was lost',
-  stalled: 'the GPU stopped making progress',
+  stalled: 'it made no progress',
 };
 
 /** What a person can change, by kind of failure; the operation picks the words for "smaller". */

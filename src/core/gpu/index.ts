@@ -6,6 +6,7 @@ export {
   NO_GPU_GUARD,
   stepTimeoutMs,
   watchReadBacks,
+  WATCHDOG_GUARD,
   type GpuGuard,
   type MonitoredDevice,
   type ReadBackBackend,

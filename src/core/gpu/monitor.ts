@@ -32,6 +32,15 @@ export interface GpuGuard {
 
 export const NO_GPU_GUARD: GpuGuard = { run: (_operation, work) => work(), lost: null };
 
+/**
+ * A guard with only the watchdog, for backends that report no device errors (tfjs's CPU and WASM
+ * backends): an operation that does not finish within its time ends as stalled.
+ */
+export const WATCHDOG_GUARD: GpuGuard = {
+  run: (operation, work, timeoutMs = Infinity) => withWatchdog(work(), { operation, timeoutMs, what: 'the operation' }),
+  lost: null,
+};
+
 /** An error a device reported, by its class: GPUOutOfMemoryError, else validation (or internal). */
 export function kindOfError(error: GpuErrorLike): GpuFailureKind {
   return /OutOfMemory/i.test(error.constructor?.name ?? '') ? 'out-of-memory' : 'validation';

@@ -1,0 +1,96 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+/**
+ * Runs the dpo command with a step made to fail as a GPU's would (fixtures/inject-gpu-failure.ts),
+ * returning its exit code, output and how long it took.
+ */
+async function dpo(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stderr: string; seconds: number }> {
+  const started = Date.now();
+  const argv = ['tsx', '--import', './test/unit/cli/fixtures/inject-gpu-failure.ts', 'src/cli/dpo.ts', ...args];
+  try {
+    const { stderr } = await run('npx', argv, { maxBuffer: 64 << 20, env: { ...process.env, ...env } });
+    return { code: 0, stderr, seconds: (Date.now() - started) / 1000 };
+  } catch (e) {
+    const err = e as { code: number; stderr: string };
+    return { code: err.code, stderr: err.stderr, seconds: (Date.now() - started) / 1000 };
+  }
+}
+
+let dir: string;
+let modelDir: string;
+
+function trainArgs(outDir: string, ...more: string[]): string[] {
+  return [
+    'train',
+    '--model',
+    modelDir,
+    '--data',
+    'examples/shout-whisper.jsonl',
+    '--output_dir',
+    outDir,
+    '--max_steps',
+    '3',
+    '--per_device_train_batch_size',
+    '2',
+    '--logging_steps',
+    '1',
+    '--lora_r',
+    '4',
+    ...more,
+  ];
+}
+
+function loggedSteps(outDir: string): number[] {
+  return readFileSync(join(outDir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { step: number }).step);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'dpo-cli-gpu-'));
+  modelDir = join(dir, 'model');
+  await run('npx', ['tsx', 'scripts/make-tiny-model.ts', modelDir, '--seed', '5']);
+}, 120_000);
+
+describe('dpo train when the GPU fails mid-run', () => {
+  it('a step whose wait never settles ends at the watchdog: exit 1, the operation and a suggestion, step 1 kept', async () => {
+    const outDir = join(dir, 'stall');
+    const r = await dpo({ DPO_TEST_INJECT: 'stall', DPO_WATCHDOG_MS: '3000' }, ...trainArgs(outDir));
+    expect(r.code, r.stderr).toBe(1);
+    // Bounded: the watchdog's 3 s plus start-up and one real step, far from "forever".
+    expect(r.seconds).toBeLessThan(90);
+    expect(r.stderr).toContain(
+      'dpo train: Training step 2 of 3 (forward/backward) failed: it made no progress (the operation did not finish in 3 s).',
+    );
+    expect(r.stderr).toMatch(/try a smaller batch size \(per_device_train_batch_size\), a shorter max length, or a smaller model/);
+    expect(r.stderr).toContain(`The adapter of the last good step (1) is in ${join(outDir, 'adapter')}`);
+    expect(loggedSteps(outDir)).toEqual([1]);
+    expect(existsSync(join(outDir, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+    const state = JSON.parse(readFileSync(join(outDir, 'trainer_state.json'), 'utf8')) as { global_step: number; stopped_early: string };
+    expect(state.global_step).toBe(1);
+    expect(state.stopped_early).toContain('Training step 2 of 3');
+  }, 180_000);
+
+  it('an out-of-memory failure exits 1 with the device message; training continues from the saved adapter', async () => {
+    const outDir = join(dir, 'oom');
+    const r = await dpo({ DPO_TEST_INJECT: 'oom' }, ...trainArgs(outDir));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(
+      'Training step 2 of 3 (forward/backward) failed: the GPU ran out of memory (Failed to allocate a buffer of 268435456 bytes.)',
+    );
+    expect(r.stderr).toMatch(/Try a smaller batch size .* close other tabs or programs that use the GPU/);
+    expect(loggedSteps(outDir)).toEqual([1]);
+    // Training goes on from what was kept: the saved adapter, with settings that fit.
+    const again = await dpo({}, ...trainArgs(join(dir, 'again'), '--adapter', join(outDir, 'adapter'), '--max_steps', '2'));
+    expect(again.code, again.stderr).toBe(0);
+    expect(loggedSteps(join(dir, 'again'))).toEqual([1, 2]);
+  }, 180_000);
+});
