@@ -93,6 +93,18 @@ async function expectStepFailed(page: Page, saved: number, what: string, device:
   await expect(chip(page)).toHaveText(`saved at step ${saved}`);
 }
 
+/** Asks for one short sample and expects it to fail, fast, with `message`. */
+async function generateOneSample(page: Page, message: RegExp): Promise<void> {
+  await goTo(page, 'Evaluate & sample');
+  const prompts = page.getByRole('group', { name: 'Prompts from the dataset' }).getByRole('checkbox');
+  const count = await prompts.count();
+  for (let i = 1; i < count; i++) await prompts.nth(i).uncheck();
+  await page.getByLabel('max new tokens').fill('3');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await expect(page.locator('.error-text').last()).toHaveText(message, { timeout: FAILS_WITHIN });
+  await goTo(page, 'Train');
+}
+
 /** Runs' first row: the run's status and the step its stored checkpoint holds. */
 async function expectStoredRun(page: Page, status: string, step: number): Promise<void> {
   await goTo(page, 'Runs');
@@ -124,6 +136,11 @@ test('a stalled read-back, an over-limit allocation and a lost device each end t
     /The device said: a read-back of a result from the GPU did not finish in 4 s/,
   );
   await expectStoredRun(page, 'failed', saved);
+  // Generation waits on the same read-backs: it ends at its watchdog too, with its own suggestion.
+  await generateOneSample(
+    page,
+    /^Generation with run \S+ at step \d+ failed: it made no progress \(.*did not finish in 4 s\)\. .*fewer new tokens/,
+  );
   await restoreReadBacks(worker);
   await expect(resume(page)).toBeEnabled();
   await resume(page).click();
@@ -146,6 +163,16 @@ test('a stalled read-back, an over-limit allocation and a lost device each end t
   await expect(page.getByTestId('gpu-lost')).toContainText('reload the page to continue');
   await expect(resume(page)).toBeDisabled();
   await expectStoredRun(page, 'failed', saved);
+  // Nothing more runs on the lost device, and each operation says so at once: generation, loading.
+  await generateOneSample(page, /^Generation with .* failed: the GPU device was lost \(it was lost earlier, during training step/);
+  await goTo(page, 'Model');
+  await page.getByRole('button', { name: 'Load demo model' }).click();
+  await expect(page.locator('.error-text[role="alert"]')).toContainText(
+    /Loading the model .* failed: the GPU device was lost.*reload the page/,
+    {
+      timeout: FAILS_WITHIN,
+    },
+  );
 
   await page.reload();
   await waitForDemo(page);
