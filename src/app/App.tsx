@@ -47,7 +47,7 @@ export function App() {
           {gpuLost && (
             <div className="notice gpu-lost" role="alert" data-testid="gpu-lost">
               <span>
-                The GPU device was lost during {gpuLost.operation} ({gpuLost.deviceMessage}). This page cannot get its model back onto a new
+                The GPU device was lost during {gpuLost.operation}: {gpuLost.deviceMessage} This page cannot get its model back onto a new
                 device: reload the page to continue. Nothing saved is lost: Resume continues a run from its last checkpoint.
               </span>
               <button type="button" className="btn small" onClick={() => location.reload()}>

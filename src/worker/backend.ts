@@ -3,7 +3,9 @@ import {
   DEFAULT_STEP_WATCHDOG,
   GpuMonitor,
   NO_GPU_GUARD,
+  watchFirstDispatches,
   watchReadBacks,
+  type DispatchBackend,
   type GpuGuard,
   type MonitoredDevice,
   type ReadBackBackend,
@@ -35,11 +37,12 @@ export function gpu(): GpuGuard {
   return guard;
 }
 
-/** Hooks the monitor into tfjs's WebGPU backend: its device's errors and loss, and its one read-back path. */
+/** Hooks the monitor into tfjs's WebGPU backend: its device's errors and loss, its programs' first dispatches, its one read-back path. */
 function monitorWebGpu(): void {
-  const backend = tf.backend() as unknown as ReadBackBackend & { device: MonitoredDevice };
+  const backend = tf.backend() as unknown as ReadBackBackend & DispatchBackend & { device: MonitoredDevice };
   const monitor = new GpuMonitor(backend.device, DEFAULT_WATCHDOG.otherMs);
   watchReadBacks(backend, monitor);
+  watchFirstDispatches(backend, monitor);
   guard = {
     run: (operation, work, timeoutMs) => monitor.run(operation, work, timeoutMs ?? watchdogSettings().otherMs),
     get lost() {

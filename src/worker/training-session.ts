@@ -208,7 +208,7 @@ export class TrainingSession {
         // storage is left as it was, the last good state Resume continues from.
         const kept =
           this.lastSavedStep >= 0
-            ? `The checkpoint of step ${this.lastSavedStep} is intact: Resume continues from there.`
+            ? `The checkpoint of step ${this.lastSavedStep} is intact: Resume continues from there${e.kind === 'device-lost' ? ' after a reload' : ''}.`
             : 'No checkpoint of this run was saved yet.';
         this.status('failed', `${e.message} ${kept}`, e);
         return;

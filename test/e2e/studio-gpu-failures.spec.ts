@@ -1,5 +1,5 @@
 import { expect, test, type Page, type Worker } from '@playwright/test';
-import { configureSmallRun, goTo, openStudio, trainStatus, waitForDemo } from './studio';
+import { configureSmallRun, goTo, openStudio, screenshots, trainStatus, waitForDemo } from './studio';
 
 /**
  * The GPU failing in the middle of a training step: a read-back that never resolves, an allocation
@@ -163,6 +163,7 @@ test('a stalled read-back, an over-limit allocation and a lost device each end t
   await expect(page.getByTestId('gpu-lost')).toContainText('reload the page to continue');
   await expect(resume(page)).toBeDisabled();
   await expectStoredRun(page, 'failed', saved);
+  await screenshots(page, 'gpu-device-lost');
   // Nothing more runs on the lost device, and each operation says so at once: generation, loading.
   await generateOneSample(page, /^Generation with .* failed: the GPU device was lost \(it was lost earlier, during training step/);
   await goTo(page, 'Model');

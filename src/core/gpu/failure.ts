@@ -47,7 +47,9 @@ export class GpuFailure extends Error {
     readonly deviceMessage: string,
     readonly suggestion: string = suggestionFor(kind, operation),
   ) {
-    super(`${capitalize(operation)} failed: ${WHAT[kind]}${deviceMessage ? ` (${deviceMessage.trim()})` : ''}. ${suggestion}`);
+    super(
+      `${capitalize(operation)} failed: ${WHAT[kind]}${deviceMessage ? ` (${deviceMessage.trim().replace(/\.$/, '')})` : ''}. ${suggestion}`,
+    );
   }
 
   /** The fields that cross a postMessage (an Error's own properties do not all survive cloning). */

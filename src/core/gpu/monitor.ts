@@ -145,6 +145,54 @@ export class GpuMonitor implements GpuGuard {
     if (!outcome.ok) throw outcome.error;
     return outcome.value;
   }
+
+  /**
+   * Runs `dispatch` (synchronous GPU calls: pipeline creation, allocations, bind groups) inside
+   * out-of-memory and validation error scopes without waiting for them: what the scopes caught
+   * fails the operation that was running, named with `during`, as soon as the device answers.
+   */
+  scopedSync<T>(during: string, dispatch: () => T): T {
+    if (this.lostFailure) return dispatch();
+    const running = this.current;
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    try {
+      return dispatch();
+    } finally {
+      const validation = this.device.popErrorScope();
+      const memory = this.device.popErrorScope();
+      const answer = (kind: GpuFailureKind) => (error: GpuErrorLike | null) => {
+        if (!error) return;
+        const failure = new GpuFailure(kind, `${running?.operation ?? 'GPU work'} (${during})`, error.message);
+        if (running && running === this.current) running.fail(failure);
+        else this.strayErrors.push(failure);
+      };
+      // A lost device answers scopes with errors of its own or not at all; its loss is reported apart.
+      void memory.then(answer('out-of-memory'), () => undefined);
+      void validation.then(answer('validation'), () => undefined);
+    }
+  }
+}
+
+/** The part of tfjs's WebGPU backend every kernel runs through. */
+export interface DispatchBackend {
+  runWebGPUProgram(program: { shaderKey?: string; constructor: { name: string } }, ...rest: unknown[]): unknown;
+}
+
+/**
+ * Puts the first dispatch of each WebGPU program (its pipeline's compilation, its first buffers and
+ * bind group) inside error scopes, so an error there names the program; later dispatches of the
+ * same program go straight through (their errors still arrive as uncaptured ones).
+ */
+export function watchFirstDispatches(backend: DispatchBackend, monitor: GpuMonitor): void {
+  const seen = new Set<string>();
+  const run = backend.runWebGPUProgram.bind(backend);
+  backend.runWebGPUProgram = (program, ...rest) => {
+    const key = program.shaderKey ?? program.constructor.name;
+    if (seen.has(key)) return run(program, ...rest);
+    seen.add(key);
+    return monitor.scopedSync(`the first dispatch of ${program.constructor.name}`, () => run(program, ...rest));
+  };
 }
 
 /** The tfjs WebGPU backend's one read-back path (every tensor.data() goes through it). */

@@ -84,7 +84,7 @@ describe('dpo train when the GPU fails mid-run', () => {
     const r = await dpo({ DPO_TEST_INJECT: 'oom' }, ...trainArgs(outDir));
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(
-      'Training step 2 of 3 (forward/backward) failed: the GPU ran out of memory (Failed to allocate a buffer of 268435456 bytes.)',
+      'Training step 2 of 3 (forward/backward) failed: the GPU ran out of memory (Failed to allocate a buffer of 268435456 bytes)',
     );
     expect(r.stderr).toMatch(/Try a smaller batch size .* close other tabs or programs that use the GPU/);
     expect(loggedSteps(outDir)).toEqual([1]);

@@ -1,6 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
 import { GpuFailure, withWatchdog } from '../../../src/core/gpu/failure';
-import { GpuMonitor, stepTimeoutMs, watchReadBacks, type GpuErrorLike, type MonitoredDevice } from '../../../src/core/gpu/monitor';
+import {
+  GpuMonitor,
+  stepTimeoutMs,
+  watchFirstDispatches,
+  watchReadBacks,
+  type GpuErrorLike,
+  type MonitoredDevice,
+} from '../../../src/core/gpu/monitor';
 
 class GPUOutOfMemoryError extends Error {}
 class GPUValidationError extends Error {}
@@ -80,7 +87,7 @@ describe('GpuMonitor', () => {
     expect(f.kind).toBe('out-of-memory');
     expect(f.operation).toBe('training step 1 (forward/backward)');
     expect(f.deviceMessage).toBe('Not enough memory left.');
-    expect(f.message).toContain('the GPU ran out of memory (Not enough memory left.)');
+    expect(f.message).toContain('the GPU ran out of memory (Not enough memory left)');
     expect(f.suggestion).toMatch(/smaller batch size.*shorter max length.*smaller model/);
     expect(monitor.operation).toBeNull();
   });
@@ -104,7 +111,7 @@ describe('GpuMonitor', () => {
     const f = await failureOf(run);
     expect(f.kind).toBe('device-lost');
     expect(f.message).toMatch(
-      /^Loading model\.embed_tokens\.weight failed: the GPU device was lost \(Device was destroyed\.\)\. .*reload the page/,
+      /^Loading model\.embed_tokens\.weight failed: the GPU device was lost \(Device was destroyed\)\. .*reload the page/,
     );
     expect(monitor.lost).not.toBeNull();
     const work = vi.fn(async () => 1);
@@ -157,5 +164,37 @@ describe('stepTimeoutMs', () => {
     expect(stepTimeoutMs([], w)).toBe(600_000);
     expect(stepTimeoutMs([2, 3], w)).toBe(60_000);
     expect(stepTimeoutMs([2, 30, 3], w)).toBe(300_000);
+  });
+});
+
+describe('watchFirstDispatches', () => {
+  it('scopes only the first dispatch of each program; an error there names the program and ends the operation', async () => {
+    const device = new FakeDevice();
+    const monitor = new GpuMonitor(device);
+    class LmHeadProgram {
+      constructor(readonly shaderKey: string) {}
+    }
+    let failing = false;
+    const calls: string[] = [];
+    const backend = {
+      runWebGPUProgram(program: { shaderKey?: string; constructor: { name: string } }): unknown {
+        calls.push(program.shaderKey!);
+        if (failing) device.error(new GPUValidationError('Invalid ShaderModule: error: unresolved identifier'));
+        return 'out';
+      },
+    };
+    const push = vi.spyOn(device, 'pushErrorScope');
+    watchFirstDispatches(backend, monitor);
+    // A clean first dispatch: scoped, result passed through; the second of the same program is not scoped.
+    await expect(monitor.run('training step 1', async () => backend.runWebGPUProgram(new LmHeadProgram('a')))).resolves.toBe('out');
+    backend.runWebGPUProgram(new LmHeadProgram('a'));
+    expect(push).toHaveBeenCalledTimes(2);
+    // A new program whose pipeline the device rejects: the running step fails, naming the program.
+    failing = true;
+    const f = await failureOf(monitor.run('training step 2', async () => (backend.runWebGPUProgram(new LmHeadProgram('b')), never())));
+    expect(f.kind).toBe('validation');
+    expect(f.operation).toBe('training step 2 (the first dispatch of LmHeadProgram)');
+    expect(f.deviceMessage).toContain('Invalid ShaderModule');
+    expect(calls).toEqual(['a', 'a', 'b']);
   });
 });
