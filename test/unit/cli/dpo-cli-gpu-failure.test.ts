@@ -93,4 +93,20 @@ describe('dpo train when the GPU fails mid-run', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(loggedSteps(join(dir, 'again'))).toEqual([1, 2]);
   }, 180_000);
+
+  it('generation and eval whose read-backs never resolve end at the watchdog, naming the operation', async () => {
+    const env = { DPO_TEST_INJECT: 'readback', DPO_WATCHDOG_MS: '3000' };
+    const generate = await dpo(env, 'generate', '--model', modelDir, '--prompt', 'hello', '--max_new_tokens', '3');
+    expect(generate.code, generate.stderr).toBe(1);
+    expect(generate.seconds).toBeLessThan(60);
+    expect(generate.stderr).toMatch(
+      /^dpo generate: Generation failed: it made no progress \(the operation did not finish in 3 s\)\. .*fewer new tokens/m,
+    );
+    const evaluate = await dpo(env, 'eval', '--model', modelDir, '--data', 'examples/shout-whisper.jsonl');
+    expect(evaluate.code, evaluate.stderr).toBe(1);
+    expect(evaluate.seconds).toBeLessThan(60);
+    expect(evaluate.stderr).toMatch(
+      /^dpo eval: The eval of 48 pairs failed: it made no progress \(the operation did not finish in 3 s\)\. .*batch size/m,
+    );
+  }, 180_000);
 });
