@@ -131,7 +131,7 @@ function watchdogMs(): number {
 
 function stepWatchdog(): StepWatchdog {
   const ms = watchdogMs();
-  return { firstStepMs: ms, floorMs: ms, factor: 0 };
+  return { firstStepMs: ms, slowestFlops: Infinity, floorMs: ms, factor: 0 };
 }
 
 function required(values: Map<string, ParsedValue>, name: string): string {

@@ -5,7 +5,7 @@ import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
 import { cloneAdapterFrozen, createLoraAdapter, disposeAdapter } from '../core/model/lora';
 import type { LoraAdapter } from '../core/model/types';
 import { kernelsFor } from '../core/kernels';
-import { GpuFailure, stepTimeoutMs } from '../core/gpu';
+import { GpuFailure, stepFlops, stepTimeoutMs } from '../core/gpu';
 import { gpu, watchdogSettings } from './backend';
 import type { ModelSession } from './model-session';
 import { loadCheckpoint, storeCheckpoint } from './persist';
@@ -39,6 +39,8 @@ export class TrainingSession {
   private stepSeconds: number[] = [];
   /** Every step's time in this session (not only the ETA's window): the watchdog scales to the slowest. */
   private readonly slowest: number[] = [];
+  /** The plan's arithmetic per optimizer step: the first step's watchdog allows for it. */
+  private flopsPerStep = 0;
   private tokensPerSecond = 0;
 
   private constructor(
@@ -76,6 +78,11 @@ export class TrainingSession {
     let run: TrainingSession;
     try {
       run = new TrainingSession(spec, models, pairs, session.tokenizer.padTokenId!, emit);
+      // Chosen and rejected rows of every micro-batch, at their longest.
+      const c = spec.config;
+      const longest = pairs.reduce((m, p) => Math.max(m, p.prompt_ids.length + Math.max(p.chosen_ids.length, p.rejected_ids.length)), 0);
+      const tokens = 2 * c.per_device_train_batch_size * c.gradient_accumulation_steps * Math.min(c.max_length ?? longest, longest);
+      run.flopsPerStep = stepFlops(session.info().parameters, tokens);
     } catch (e) {
       disposeAdapter(policy);
       if (reference) disposeAdapter(reference);
@@ -131,7 +138,7 @@ export class TrainingSession {
 
   /** The watchdog of the next step's GPU waits: generous for the first (shader compilation), then scaled to the slowest. */
   private stepTimeout(): number {
-    return stepTimeoutMs(this.slowest, watchdogSettings());
+    return stepTimeoutMs(this.slowest, watchdogSettings(), this.flopsPerStep);
   }
 
   private async checkpoint(): Promise<void> {

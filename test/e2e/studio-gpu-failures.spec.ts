@@ -23,7 +23,7 @@ async function trainWorker(page: Page): Promise<Worker> {
 async function stallReadBacks(worker: Worker): Promise<void> {
   await worker.evaluate(() => {
     const g = self as unknown as { __dpoStudioWatchdog?: object; __mapAsync?: GPUBuffer['mapAsync'] };
-    g.__dpoStudioWatchdog = { firstStepMs: 4000, floorMs: 4000, factor: 0, otherMs: 4000 };
+    g.__dpoStudioWatchdog = { firstStepMs: 4000, slowestFlops: Infinity, floorMs: 4000, factor: 0, otherMs: 4000 };
     g.__mapAsync = GPUBuffer.prototype.mapAsync;
     GPUBuffer.prototype.mapAsync = () => new Promise<undefined>(() => undefined);
   });

@@ -4,6 +4,7 @@ export {
   GpuMonitor,
   kindOfError,
   NO_GPU_GUARD,
+  stepFlops,
   stepTimeoutMs,
   watchFirstDispatches,
   watchReadBacks,

@@ -210,16 +210,33 @@ export function watchReadBacks(backend: ReadBackBackend, monitor: GpuMonitor): v
 export interface StepWatchdog {
   /** The first step compiles every shader: on a software GPU that alone takes tens of seconds. */
   firstStepMs: number;
+  /**
+   * The slowest throughput planned for (FLOP/s): the first step may also take as long as its
+   * arithmetic needs at this rate (a big model's step on a software GPU takes many minutes).
+   */
+  slowestFlops: number;
   /** Later steps: at least this long… */
   floorMs: number;
   /** …and at least this many times the slowest step so far. */
   factor: number;
 }
 
-export const DEFAULT_STEP_WATCHDOG: StepWatchdog = { firstStepMs: 15 * 60_000, floorMs: 3 * 60_000, factor: 10 };
+/** tfjs matMul ran at 0.3–0.7 GFLOP/s on SwiftShader on 2 cores (DESIGN.md); a third of the low end leaves room for busy cores. */
+export const DEFAULT_STEP_WATCHDOG: StepWatchdog = { firstStepMs: 15 * 60_000, slowestFlops: 0.1e9, floorMs: 3 * 60_000, factor: 10 };
 
-/** The watchdog for the next step, from the steps timed so far (seconds each). */
-export function stepTimeoutMs(stepSeconds: readonly number[], w: StepWatchdog = DEFAULT_STEP_WATCHDOG): number {
-  if (stepSeconds.length === 0) return w.firstStepMs;
+/**
+ * What a step computes, roughly: forward and backward of the policy (6 FLOP per parameter and
+ * token) and the reference's forward (2 more).
+ */
+export function stepFlops(parameters: number, tokensPerStep: number): number {
+  return 8 * parameters * tokensPerStep;
+}
+
+/**
+ * The watchdog for the next step, from the steps timed so far (seconds each); before the first,
+ * from the plan's arithmetic (`flops`) at the slowest throughput planned for.
+ */
+export function stepTimeoutMs(stepSeconds: readonly number[], w: StepWatchdog = DEFAULT_STEP_WATCHDOG, flops = 0): number {
+  if (stepSeconds.length === 0) return Math.max(w.firstStepMs, (1000 * flops) / w.slowestFlops);
   return Math.max(w.floorMs, w.factor * 1000 * Math.max(...stepSeconds));
 }

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { GpuFailure, withWatchdog } from '../../../src/core/gpu/failure';
 import {
   GpuMonitor,
+  stepFlops,
   stepTimeoutMs,
   watchFirstDispatches,
   watchReadBacks,
@@ -160,8 +161,12 @@ describe('GpuMonitor', () => {
 
 describe('stepTimeoutMs', () => {
   it('gives the first step its own allowance, then the larger of the floor and k × the slowest step', () => {
-    const w = { firstStepMs: 600_000, floorMs: 60_000, factor: 10 };
+    const w = { firstStepMs: 600_000, slowestFlops: 1e8, floorMs: 60_000, factor: 10 };
     expect(stepTimeoutMs([], w)).toBe(600_000);
+    // A Qwen2.5-0.5B-sized first step (494M parameters, 2 pairs of 48 tokens) may take its arithmetic's time at 0.1 GFLOP/s.
+    expect(stepFlops(494e6, 192)).toBeCloseTo(7.59e11, -9);
+    expect(stepTimeoutMs([], w, stepFlops(494e6, 192))).toBeCloseTo(7_587_840, -1);
+    expect(stepTimeoutMs([2], w, stepFlops(494e6, 192))).toBe(60_000);
     expect(stepTimeoutMs([2, 3], w)).toBe(60_000);
     expect(stepTimeoutMs([2, 30, 3], w)).toBe(300_000);
   });
