@@ -9,8 +9,9 @@ const port = Number(process.env.PORT ?? 5179);
 
 /**
  * The long flows: the demo preset's full 40-step run, the lab's training experiments (each trains
- * several runs), the 100 MB file, and storage filling up mid-run (a run, a reload and its resume;
- * the fast tier's training flow resumes after a reload too). `npm run test:slow` runs them; `npm test`
+ * several runs), the 100 MB file, storage filling up mid-run and the injected GPU failures (each a run,
+ * a reload and its resume; the fast tier's training flow resumes after a reload too, and Node tests
+ * inject the same GPU failures into the monitor and the CLI). `npm run test:slow` runs them; `npm test`
  * runs the rest.
  */
 const SLOW = [
@@ -20,6 +21,7 @@ const SLOW = [
   'e2e/lab-make-pairs.spec.ts',
   'e2e/studio-large-file.spec.ts',
   'e2e/studio-quota.spec.ts',
+  'e2e/studio-gpu-failures.spec.ts',
 ];
 
 export default defineConfig({
