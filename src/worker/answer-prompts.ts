@@ -2,7 +2,8 @@ import { splitTrainEval } from '../core/data/split';
 import type { PreferenceRow, Text } from '../core/data/types';
 import { generateBatch, stopTokenIds } from '../core/model/generate';
 import type { ActivePolicy } from './evaluation';
-import { LENGTH_BUCKET, promptIds } from './generate';
+import { GENERATION_PROMPT, promptIds } from '../core/data/prompt-ids';
+import { LENGTH_BUCKET } from './generate';
 import type { DatasetSession } from './dataset-session';
 import type { ModelSession } from './model-session';
 import type { AnswerModel, AnswerRequest, AnswerSet, LabPromptSource, PromptAnswers, Task } from './protocol';
@@ -85,7 +86,7 @@ export async function answerPrompts(
 
   const tok = model.tokenizer;
   const rows = prompts.flatMap((p) => {
-    const ids = promptIds(model, p.prompt);
+    const ids = promptIds(model.tokenizer, p.prompt, GENERATION_PROMPT);
     return Array.from({ length: k }, () => ids);
   });
   const stopIds = stopTokenIds(tok, model.generationConfig);

@@ -4,7 +4,8 @@ import type { DPOConfig } from '../core/dpo/config';
 import { evaluatePairs } from '../core/dpo/evaluate';
 import { generateIds, stopTokenIds } from '../core/model/generate';
 import type { LoraAdapter } from '../core/model/types';
-import { LENGTH_BUCKET, promptIds } from './generate';
+import { GENERATION_PROMPT, promptIds } from '../core/data/prompt-ids';
+import { LENGTH_BUCKET } from './generate';
 import { kernelsFor } from '../core/kernels';
 import type { ModelSession } from './model-session';
 import type { PairScore, PairScores, Sample, SampleRequest, Task } from './protocol';
@@ -80,7 +81,7 @@ export async function generateSamples(
   const samples: Sample[] = [];
   for (const [i, { prompt, line }] of prompts.entries()) {
     progress('generate', `answering prompt ${i + 1} of ${prompts.length}`, i / prompts.length);
-    const ids = promptIds(session, prompt);
+    const ids = promptIds(session.tokenizer, prompt, GENERATION_PROMPT);
     const policy = await generateIds(session.model, ids, { ...options, adapter: active.policy });
     const reference = await generateIds(session.model, ids, { ...options, adapter: active.reference });
     samples.push({
