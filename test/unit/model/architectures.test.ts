@@ -107,6 +107,61 @@ const CASES: Case[] = [
     },
   },
   {
+    label: 'Qwen3: head_dim 16 ≠ hidden/heads (q is 64 wide on a 32 hidden), GQA (4 heads, 2 KV heads), q/k norms, tied',
+    arch: 'Qwen3ForCausalLM',
+    dims: {
+      vocab_size: 88,
+      hidden_size: 32,
+      intermediate_size: 48,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      head_dim: 16,
+      tie_word_embeddings: true,
+    },
+  },
+  {
+    label: 'Gemma 3: sliding window 3 on mixed layer types, query_pre_attn_scalar ≠ head_dim, local and global RoPE bases',
+    arch: 'Gemma3ForCausalLM',
+    dims: {
+      vocab_size: 76,
+      hidden_size: 32,
+      intermediate_size: 40,
+      num_hidden_layers: 4,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      head_dim: 12,
+    },
+    edit: (c) => {
+      c.layer_types = ['sliding_attention', 'full_attention', 'sliding_attention', 'sliding_attention'];
+      c.sliding_window = 3;
+      c.query_pre_attn_scalar = 20;
+      c.rope_theta = 500;
+      c.rope_local_base_freq = 40;
+    },
+  },
+  {
+    label: 'Gemma 3: layers from sliding_window_pattern 2, linear rope scaling on full layers, untied head, MQA',
+    arch: 'Gemma3ForCausalLM',
+    dims: {
+      vocab_size: 70,
+      hidden_size: 24,
+      intermediate_size: 36,
+      num_hidden_layers: 3,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      head_dim: 16,
+      tie_word_embeddings: false,
+    },
+    edit: (c) => {
+      delete c.layer_types;
+      c.sliding_window_pattern = 2;
+      c.sliding_window = 4;
+      c.rope_theta = 1000;
+      c.rope_scaling = { rope_type: 'linear', factor: 3 };
+    },
+  },
+  {
     label: 'GPT-2',
     arch: 'GPT2LMHeadModel',
     dims: {
@@ -122,6 +177,8 @@ const CASES: Case[] = [
 ];
 
 const GPT2_CASE = CASES.findIndex((c) => c.arch === 'GPT2LMHeadModel');
+const QWEN3_CASE = CASES.findIndex((c) => c.arch === 'Qwen3ForCausalLM');
+const GEMMA3_CASE = CASES.findIndex((c) => c.arch === 'Gemma3ForCausalLM');
 
 // Larger than initializer_range so that attention is far from uniform and every weight moves the logits.
 const STD = 0.25;
@@ -135,14 +192,18 @@ describe('architectures against the float64 reference', () => {
       const { model, config } = await loadCausalLM(folder(configJson, tensors));
       expect(config.architecture).toBe(c.arch);
       const rng = new Rng(7 + index);
+      let worst = 0;
+      const check = (got: Float64Array, want: Float64Array) => {
+        const error = relativeMaxError(got, want);
+        worst = Math.max(worst, error);
+        expect(error).toBeLessThan(TOLERANCE);
+      };
       const V = c.dims.vocab_size;
 
       // Full-length rows.
       const rows = [randomIds(rng, V, 10), randomIds(rng, V, 10), randomIds(rng, V, 10)];
       const got = modelLogProbs(model, rows);
-      rows.forEach((ids, r) => {
-        expect(relativeMaxError(flat(got[r]), flat(referenceLogProbs(configJson, tensors, ids)))).toBeLessThan(TOLERANCE);
-      });
+      rows.forEach((ids, r) => check(flat(got[r]), flat(referenceLogProbs(configJson, tensors, ids))));
 
       // A right-padded batch: each row's real positions equal the unpadded sequence's.
       const lengths = [12, 7, 3];
@@ -150,10 +211,8 @@ describe('architectures against the float64 reference', () => {
       const pad = V - 1;
       const padded = sequences.map((s) => [...s, ...Array<number>(12 - s.length).fill(pad)]);
       const gotPadded = modelLogProbs(model, padded);
-      sequences.forEach((ids, r) => {
-        const real = gotPadded[r].slice(0, ids.length);
-        expect(relativeMaxError(flat(real), flat(referenceLogProbs(configJson, tensors, ids)))).toBeLessThan(TOLERANCE);
-      });
+      sequences.forEach((ids, r) => check(flat(gotPadded[r].slice(0, ids.length)), flat(referenceLogProbs(configJson, tensors, ids))));
+      if (process.env.REPORT_REFERENCE_ERRORS) console.log(`${c.label}: largest relative error ${worst.toExponential(2)}`);
       model.dispose();
     });
   }
@@ -164,6 +223,13 @@ describe('architectures against the float64 reference', () => {
       [1, (c: Record<string, unknown>) => delete c.rope_scaling],
       [2, (c: Record<string, unknown>) => delete c.rope_scaling],
       [3, (c: Record<string, unknown>) => delete c.sliding_window],
+      // Without them the layers would see keys 4096 back (Gemma3TextConfig's default), or all slide (pattern 6).
+      [GEMMA3_CASE, (c: Record<string, unknown>) => delete c.sliding_window],
+      [GEMMA3_CASE, (c: Record<string, unknown>) => delete c.layer_types],
+      [GEMMA3_CASE, (c: Record<string, unknown>) => delete c.rope_local_base_freq],
+      [GEMMA3_CASE, (c: Record<string, unknown>) => delete c.query_pre_attn_scalar],
+      [GEMMA3_CASE + 1, (c: Record<string, unknown>) => delete c.rope_scaling],
+      [GEMMA3_CASE + 1, (c: Record<string, unknown>) => delete c.sliding_window_pattern],
     ] as const) {
       const c = CASES[index];
       const { configJson, tensors } = randomCheckpoint(c.arch, c.dims, 100 + index, { std: STD });
@@ -193,6 +259,40 @@ describe('architectures against the float64 reference', () => {
     const ids = randomIds(rng, c.dims.vocab_size, 9);
     const got = modelLogProbs(model, [ids])[0];
     expect(relativeMaxError(flat(got), flat(referenceLogProbs(configJson, tensors, ids)))).toBeLessThan(TOLERANCE);
+    model.dispose();
+  });
+
+  it('Qwen3 and Gemma 3 read q_proj at num_attention_heads · head_dim wide, not hidden_size', async () => {
+    for (const index of [QWEN3_CASE, GEMMA3_CASE]) {
+      const c = CASES[index];
+      const { configJson, tensors } = randomCheckpoint(c.arch, c.dims, 100 + index, { std: STD });
+      const width = c.dims.num_attention_heads * c.dims.head_dim!;
+      expect(width).not.toBe(c.dims.hidden_size);
+      expect(tensors.get('model.layers.0.self_attn.q_proj.weight')!.shape).toEqual([width, c.dims.hidden_size]);
+      expect(tensors.get('model.layers.0.self_attn.o_proj.weight')!.shape).toEqual([c.dims.hidden_size, width]);
+      expect(tensors.get('model.layers.0.self_attn.k_norm.weight')!.shape).toEqual([c.dims.head_dim]);
+      // Loading checks every shape against the config, so a checkpoint cut for hidden/heads is refused.
+      configJson.head_dim = c.dims.hidden_size / c.dims.num_attention_heads;
+      await expect(loadCausalLM(folder(configJson, tensors))).rejects.toThrow(/self_attn\.q_proj\.weight" has shape/);
+    }
+  });
+
+  it('Qwen3 with attention_bias biases q, k, v and o', async () => {
+    const c = CASES[QWEN3_CASE];
+    const { configJson, tensors } = randomCheckpoint(c.arch, c.dims, 9, { std: STD });
+    configJson.attention_bias = true;
+    await expect(loadCausalLM(folder(configJson, tensors))).rejects.toThrow('missing tensor "model.layers.0.self_attn.q_proj.bias"');
+    const rng = new Rng(6);
+    for (const [name, t] of [...tensors]) {
+      if (!/self_attn\.[qkvo]_proj\.weight$/.test(name)) continue;
+      const out = t.shape[0];
+      tensors.set(name.replace(/weight$/, 'bias'), { shape: [out], data: Float32Array.from({ length: out }, () => 0.3 * rng.normal()) });
+    }
+    const { model } = await loadCausalLM(folder(configJson, tensors));
+    const ids = randomIds(rng, c.dims.vocab_size, 9);
+    expect(relativeMaxError(flat(modelLogProbs(model, [ids])[0]), flat(referenceLogProbs(configJson, tensors, ids)))).toBeLessThan(
+      TOLERANCE,
+    );
     model.dispose();
   });
 

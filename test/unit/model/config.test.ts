@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { fileURLToPath } from 'node:url';
+import { getArchitecture } from '../../../src/core/model/architectures/registry';
 import { loadModelConfig, loadTokenizerFiles, parseModelConfig } from '../../../src/core/model/config';
 import { memorySource } from '../../../src/core/model/sources';
 import { fsSource } from '../../../src/cli/fs-source';
@@ -151,6 +152,73 @@ const llama32_1B_instruct = {
   vocab_size: 128256,
 };
 
+// Qwen/Qwen3-0.6B's config.json.
+const qwen3_06B = {
+  architectures: ['Qwen3ForCausalLM'],
+  attention_bias: false,
+  attention_dropout: 0.0,
+  bos_token_id: 151643,
+  eos_token_id: 151645,
+  head_dim: 128,
+  hidden_act: 'silu',
+  hidden_size: 1024,
+  initializer_range: 0.02,
+  intermediate_size: 3072,
+  max_position_embeddings: 40960,
+  max_window_layers: 28,
+  model_type: 'qwen3',
+  num_attention_heads: 16,
+  num_hidden_layers: 28,
+  num_key_value_heads: 8,
+  rms_norm_eps: 1e-6,
+  rope_scaling: null,
+  rope_theta: 1000000,
+  sliding_window: null,
+  tie_word_embeddings: true,
+  torch_dtype: 'bfloat16',
+  transformers_version: '4.51.0',
+  use_cache: true,
+  use_sliding_window: false,
+  vocab_size: 151936,
+};
+
+const GEMMA3_270M_LAYERS = Array.from({ length: 18 }, (_, i) => ((i + 1) % 6 === 0 ? 'full_attention' : 'sliding_attention'));
+
+// google/gemma-3-270m-it's config.json.
+const gemma3_270m_it = {
+  _sliding_window_pattern: 6,
+  architectures: ['Gemma3ForCausalLM'],
+  attention_bias: false,
+  attention_dropout: 0.0,
+  attn_logit_softcapping: null,
+  bos_token_id: 2,
+  eos_token_id: 1,
+  final_logit_softcapping: null,
+  head_dim: 256,
+  hidden_activation: 'gelu_pytorch_tanh',
+  hidden_size: 640,
+  initializer_range: 0.02,
+  intermediate_size: 2048,
+  layer_types: GEMMA3_270M_LAYERS,
+  max_position_embeddings: 32768,
+  model_type: 'gemma3_text',
+  num_attention_heads: 4,
+  num_hidden_layers: 18,
+  num_key_value_heads: 1,
+  pad_token_id: 0,
+  query_pre_attn_scalar: 256,
+  rms_norm_eps: 1e-6,
+  rope_local_base_freq: 10000.0,
+  rope_scaling: null,
+  rope_theta: 1000000.0,
+  sliding_window: 512,
+  torch_dtype: 'bfloat16',
+  transformers_version: '4.55.0.dev0',
+  use_bidirectional_attention: false,
+  use_cache: true,
+  vocab_size: 262144,
+};
+
 describe('parseModelConfig', () => {
   it('SmolLM2-135M: grouped-query heads, tied embeddings, no biases', () => {
     const config = parseModelConfig(smolLM2_135M, 'SmolLM2-135M/config.json');
@@ -271,6 +339,186 @@ describe('parseModelConfig', () => {
     );
   });
 
+  it('Qwen3-0.6B: explicit head_dim 128 (q 2048 wide on a 1024 hidden), GQA, no biases, tied', () => {
+    expect(parseModelConfig(qwen3_06B, 'Qwen3-0.6B')).toMatchObject({
+      architecture: 'Qwen3ForCausalLM',
+      model_type: 'qwen3',
+      hidden_size: 1024,
+      num_attention_heads: 16,
+      num_key_value_heads: 8,
+      head_dim: 128,
+      max_position_embeddings: 40960,
+      norm_eps: 1e-6,
+      rope_theta: 1000000,
+      rope_scaling: null,
+      attention_bias: false,
+      mlp_bias: false,
+      tie_word_embeddings: true,
+      sliding_window: null,
+      eos_token_id: 151645,
+    });
+    // Qwen3Config's defaults: head_dim 128 whatever hidden / heads is, context 32768, untied.
+    const { head_dim, max_position_embeddings, tie_word_embeddings, attention_bias, ...minimal } = qwen3_06B;
+    expect(parseModelConfig({ ...minimal, hidden_size: 512 }, 'q')).toMatchObject({
+      head_dim: 128,
+      max_position_embeddings: 32768,
+      tie_word_embeddings: false,
+      attention_bias: false,
+    });
+    expect(parseModelConfig({ ...qwen3_06B, attention_bias: true }, 'q').attention_bias).toBe(true);
+    expect(() => parseModelConfig({ ...qwen3_06B, use_sliding_window: true }, 'Qwen3-0.6B/config.json')).toThrow(
+      'Qwen3-0.6B/config.json: "use_sliding_window" is true: per-layer sliding-window attention (Qwen3 max_window_layers) is not supported',
+    );
+  });
+
+  it('gemma-3-270m-it: key names, layer types, the two RoPE bases, query_pre_attn_scalar, tied by default', () => {
+    const config = parseModelConfig(gemma3_270m_it, 'gemma-3-270m-it');
+    expect(config).toMatchObject({
+      architecture: 'Gemma3ForCausalLM',
+      model_type: 'gemma3_text',
+      vocab_size: 262144,
+      hidden_size: 640,
+      intermediate_size: 2048,
+      num_hidden_layers: 18,
+      num_attention_heads: 4,
+      num_key_value_heads: 1,
+      head_dim: 256,
+      max_position_embeddings: 32768,
+      norm_eps: 1e-6,
+      rope_theta: 1000000,
+      rope_scaling: null,
+      attention_bias: false,
+      mlp_bias: false,
+      tie_word_embeddings: true,
+      hidden_act: 'gelu_pytorch_tanh',
+      sliding_window: 512,
+      bos_token_id: 2,
+      eos_token_id: 1,
+      pad_token_id: 0,
+    });
+    expect(config.raw).toBe(gemma3_270m_it);
+    // Gemma3TextConfig's defaults for absent keys.
+    const {
+      layer_types,
+      head_dim,
+      num_key_value_heads,
+      max_position_embeddings,
+      sliding_window,
+      rope_theta,
+      hidden_activation,
+      architectures,
+      ...minimal
+    } = gemma3_270m_it;
+    expect(parseModelConfig(minimal, 'g')).toMatchObject({
+      architecture: 'Gemma3ForCausalLM',
+      head_dim: 256,
+      num_key_value_heads: 4,
+      max_position_embeddings: 131072,
+      sliding_window: 4096,
+      rope_theta: 1000000,
+      hidden_act: 'gelu_pytorch_tanh',
+      tie_word_embeddings: true,
+    });
+    expect(parseModelConfig({ ...gemma3_270m_it, rope_scaling: { rope_type: 'linear', factor: 8 } }, 'g').rope_scaling).toEqual({
+      rope_type: 'linear',
+      factor: 8,
+    });
+    // Transformers 5 keys RoPE by layer type.
+    const { rope_scaling, rope_local_base_freq, rope_theta: _theta, ...v5 } = gemma3_270m_it;
+    const fromParameters = parseModelConfig(
+      {
+        ...v5,
+        rope_parameters: {
+          full_attention: { rope_type: 'linear', factor: 8, rope_theta: 2e6 },
+          sliding_attention: { rope_type: 'default', rope_theta: 5e3 },
+        },
+      },
+      'g',
+    );
+    expect(fromParameters).toMatchObject({ rope_theta: 2e6, rope_scaling: { rope_type: 'linear', factor: 8 } });
+    // A config with only full-attention layers needs no window.
+    const allFull = { ...gemma3_270m_it, layer_types: GEMMA3_270M_LAYERS.map(() => 'full_attention'), sliding_window: null };
+    expect(parseModelConfig(allFull, 'g').sliding_window).toBeNull();
+  });
+
+  it('Gemma 3 refusals name the key and what is supported', () => {
+    const refused = (edit: Record<string, unknown>) => () => parseModelConfig({ ...gemma3_270m_it, ...edit }, 'gemma/config.json');
+    expect(refused({ attn_logit_softcapping: 50 })).toThrow(
+      'gemma/config.json: "attn_logit_softcapping" is 50: logit soft-capping is not supported (it must be null)',
+    );
+    expect(refused({ final_logit_softcapping: 30 })).toThrow(
+      'gemma/config.json: "final_logit_softcapping" is 30: logit soft-capping is not supported (it must be null)',
+    );
+    expect(refused({ hidden_activation: 'gelu' })).toThrow(
+      'gemma/config.json: "hidden_activation" "gelu" is not supported (expected one of gelu_pytorch_tanh, gelu_new)',
+    );
+    expect(refused({ use_bidirectional_attention: true })).toThrow(
+      'gemma/config.json: "use_bidirectional_attention" is true: bidirectional attention (an embedding model) is not supported',
+    );
+    expect(refused({ rope_scaling: { rope_type: 'yarn', factor: 4 } })).toThrow(
+      'gemma/config.json: "rope_scaling" has rope type "yarn", which is not supported for Gemma 3; supported: default, linear',
+    );
+    expect(refused({ rope_scaling: { rope_type: 'linear' } })).toThrow(
+      'gemma/config.json: "rope_scaling" needs a positive number "factor" for rope type "linear", got undefined',
+    );
+    expect(refused({ rope_parameters: { sliding_attention: { rope_type: 'linear', factor: 2 }, full_attention: {} } })).toThrow(
+      'gemma/config.json: "rope_parameters.sliding_attention" scales RoPE, which is not supported: Gemma 3 scales only full-attention layers',
+    );
+    expect(refused({ layer_types: ['sliding_attention', 'full_attention'] })).toThrow(
+      /gemma\/config\.json: "layer_types" must list "sliding_attention" or "full_attention" for each of the 18 layers, got \["sliding_attention","full_attention"\]/,
+    );
+    expect(refused({ layer_types: GEMMA3_270M_LAYERS.map(() => 'chunked_attention') })).toThrow(/"layer_types" must list/);
+    expect(refused({ sliding_window: null })).toThrow(
+      'gemma/config.json: "sliding_window" is null, but layer_types has sliding_attention layers',
+    );
+    expect(refused({ num_key_value_heads: 3 })).toThrow(
+      'gemma/config.json: "num_key_value_heads" (3) must divide "num_attention_heads" (4)',
+    );
+    expect(refused({ head_dim: 255 })).toThrow('gemma/config.json: "head_dim" must be even for RoPE, got 255');
+  });
+
+  it('Gemma 3 without layer_types: Gemma3TextConfig derives them from sliding_window_pattern (default 6)', () => {
+    const { layer_types, ...noTypes } = gemma3_270m_it;
+    const withPattern = (pattern?: number) => ({
+      ...noTypes,
+      num_hidden_layers: 4,
+      ...(pattern === undefined ? {} : { sliding_window_pattern: pattern }),
+    });
+    // Parsing succeeds for any pattern; the layout itself is checked against the reference forward pass
+    // in architectures.test.ts (a case built on sliding_window_pattern 2).
+    expect(parseModelConfig(withPattern(2), 'g').sliding_window).toBe(512);
+    expect(parseModelConfig(withPattern(1), 'g').sliding_window).toBeNull();
+    expect(parseModelConfig(withPattern(), 'g').sliding_window).toBe(512);
+    // transformers writes "_sliding_window_pattern" but never reads it back: pattern 6, so these 4 layers slide.
+    expect(parseModelConfig({ ...withPattern(), _sliding_window_pattern: 1 }, 'g').sliding_window).toBe(512);
+    expect(() => parseModelConfig(withPattern(0), 'g.json')).toThrow('g.json: "sliding_window_pattern" must be a positive integer, got 0');
+  });
+
+  it('random Qwen3 and Gemma 3 checkpoints write exactly the keys of Qwen3-0.6B and gemma-3-270m-it', () => {
+    const sizes = (json: Record<string, unknown>) => ({
+      vocab_size: json.vocab_size as number,
+      hidden_size: json.hidden_size as number,
+      intermediate_size: json.intermediate_size as number,
+      num_hidden_layers: json.num_hidden_layers as number,
+      num_attention_heads: json.num_attention_heads as number,
+      num_key_value_heads: json.num_key_value_heads as number,
+      head_dim: json.head_dim as number,
+      max_position_embeddings: json.max_position_embeddings as number,
+      tie_word_embeddings: json.tie_word_embeddings !== false,
+    });
+    for (const real of [qwen3_06B, gemma3_270m_it]) {
+      const written = getArchitecture(real.architectures[0]).randomConfigJson(sizes(real));
+      expect(Object.keys(written).sort()).toEqual(Object.keys(real).sort());
+      const differ = Object.keys(real).filter((key) => JSON.stringify(written[key]) !== JSON.stringify(real[key as keyof typeof real]));
+      // The values follow the real file but for the precision, version and (Qwen3) token ids.
+      expect(differ.sort()).toEqual(
+        real === qwen3_06B
+          ? ['bos_token_id', 'eos_token_id', 'torch_dtype', 'transformers_version']
+          : ['torch_dtype', 'transformers_version'],
+      );
+    }
+  });
+
   it('gpt2: GPT-2 key names, n_inner null → 4·n_embd, biases, tied embeddings', () => {
     expect(parseModelConfig(gpt2, 'gpt2/config.json')).toMatchObject({
       architecture: 'GPT2LMHeadModel',
@@ -310,9 +558,9 @@ describe('parseModelConfig', () => {
 
   it('refuses an unsupported architecture, naming it and the supported ones', () => {
     expect(() =>
-      parseModelConfig({ ...qwen25_05B, architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3' }, 'Qwen3-0.6B/config.json'),
+      parseModelConfig({ ...qwen25_05B, architectures: ['Phi3ForCausalLM'], model_type: 'phi3' }, 'Phi-3-mini/config.json'),
     ).toThrow(
-      'Qwen3-0.6B/config.json: architecture "Qwen3ForCausalLM" is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel',
+      'Phi-3-mini/config.json: architecture "Phi3ForCausalLM" is not supported; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma3ForCausalLM, GPT2LMHeadModel',
     );
     expect(() => parseModelConfig({ hidden_size: 8 }, 'bare.json')).toThrow(/bare\.json: names no architecture/);
     expect(() => parseModelConfig([1, 2], 'list.json')).toThrow(/list\.json: config must be a JSON object/);

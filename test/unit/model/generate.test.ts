@@ -4,7 +4,7 @@ import { parseModelConfig } from '../../../src/core/model/config';
 import { generateBatch, generateIds, type GenerateOptions } from '../../../src/core/model/generate';
 import { createCausalLM } from '../../../src/core/model/load';
 import { randomCheckpoint, type RandomCheckpointDims } from '../../../src/core/model/random-checkpoint';
-import type { CausalLM } from '../../../src/core/model/types';
+import type { Architecture, CausalLM } from '../../../src/core/model/types';
 import { Rng } from '../../../src/core/random';
 import { referenceLogits, type ReferenceTensors } from './reference';
 
@@ -150,3 +150,37 @@ describe('generateBatch', () => {
 function referenceSampleOrGreedy(prompt: number[], temperature: number, seed: number): number[] {
   return temperature <= 0 ? referenceGreedy(prompt, 6) : referenceSample(prompt, 6, temperature, seed);
 }
+
+describe('generateIds for the architectures with q/k norms', () => {
+  const cases: { arch: Architecture; edit?: (configJson: Record<string, unknown>) => void }[] = [
+    { arch: 'Qwen3ForCausalLM' },
+    {
+      arch: 'Gemma3ForCausalLM',
+      // A window shorter than the prompts plus new tokens, on one of the two layers.
+      edit: (c: Record<string, unknown>) => {
+        c.layer_types = ['sliding_attention', 'full_attention'];
+        c.sliding_window = 5;
+      },
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.arch}: greedy decoding follows the float64 reference model`, async () => {
+      const checkpoint = randomCheckpoint(c.arch, { ...DIMS, head_dim: 12 }, 9, { std: 0.5 });
+      c.edit?.(checkpoint.configJson);
+      const host = new Map([...checkpoint.tensors].map(([name, t]) => [name, { dtype: 'F32' as const, ...t }]));
+      const other = createCausalLM(parseModelConfig(checkpoint.configJson, 'config.json'), host, 'tiny');
+      for (const prompt of PROMPTS) {
+        const ids = [...prompt];
+        for (let s = 0; s < 6; s++) {
+          const all = referenceLogits(checkpoint.configJson, checkpoint.tensors, ids);
+          const logits = all[all.length - 1];
+          const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a]);
+          expect(logits[order[0]] - logits[order[1]]).toBeGreaterThan(1e-3);
+          ids.push(order[0]);
+        }
+        expect(await generateIds(other, prompt, options())).toEqual(ids.slice(prompt.length));
+      }
+      other.dispose();
+    });
+  }
+});

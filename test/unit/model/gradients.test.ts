@@ -56,7 +56,14 @@ function positionWeights(seed: number): number[][] {
   return ROWS.map((ids) => ids.slice(1).map(() => rng.uniform(0.2, 1.5)));
 }
 
-const cases: { label: string; arch: Architecture; dims: RandomCheckpointDims; lora: LoraConfig }[] = [
+const cases: {
+  label: string;
+  arch: Architecture;
+  dims: RandomCheckpointDims;
+  /** Changes to config.json that leave the tensor shapes alone. */
+  edit?: (configJson: Record<string, unknown>) => void;
+  lora: LoraConfig;
+}[] = [
   {
     label: 'Llama (GQA), q_proj and v_proj',
     arch: 'LlamaForCausalLM',
@@ -68,6 +75,39 @@ const cases: { label: string; arch: Architecture; dims: RandomCheckpointDims; lo
     arch: 'Qwen2ForCausalLM',
     dims: { vocab_size: 56, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1 },
     lora: { r: 2, lora_alpha: 4, lora_dropout: 0, target_modules: ['o_proj', 'gate_proj', 'down_proj'], use_rslora: true },
+  },
+  {
+    label: 'Qwen3 (head_dim 12 ≠ hidden/heads, q/k norms), every attention projection',
+    arch: 'Qwen3ForCausalLM',
+    dims: {
+      vocab_size: 56,
+      hidden_size: 16,
+      intermediate_size: 24,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      head_dim: 12,
+    },
+    lora: { r: 2, lora_alpha: 4, lora_dropout: 0, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], use_rslora: false },
+  },
+  {
+    label: 'Gemma 3 (sliding and full layers), all-linear',
+    arch: 'Gemma3ForCausalLM',
+    dims: {
+      vocab_size: 56,
+      hidden_size: 16,
+      intermediate_size: 24,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      head_dim: 12,
+    },
+    edit: (c) => {
+      c.layer_types = ['sliding_attention', 'full_attention'];
+      c.sliding_window = 4;
+      c.rope_theta = 300;
+    },
+    lora: { r: 2, lora_alpha: 4, lora_dropout: 0, target_modules: 'all-linear', use_rslora: false },
   },
   {
     label: 'GPT-2 Conv1D, all-linear',
@@ -92,6 +132,7 @@ describe('LoRA gradients match central finite differences', () => {
   for (const [index, c] of cases.entries()) {
     it(c.label, () => {
       const { configJson, tensors } = randomCheckpoint(c.arch, c.dims, 20 + index, { std: 0.3 });
+      c.edit?.(configJson);
       const host = new Map([...tensors].map(([name, t]) => [name, { dtype: 'F32' as const, ...t }]));
       const model = createCausalLM(parseModelConfig(configJson, 'config.json'), host, 'tiny');
       const adapter = createLoraAdapter(model, c.lora, 31 + index);

@@ -23,8 +23,9 @@ const LLAMA_DIMS: RandomCheckpointDims = {
 };
 const GPT2_DIMS: RandomCheckpointDims = { ...LLAMA_DIMS, intermediate_size: 64, num_key_value_heads: 4 };
 
-function tinyModel(arch: Architecture, dims: RandomCheckpointDims, seed = 1) {
+function tinyModel(arch: Architecture, dims: RandomCheckpointDims, seed = 1, edit?: (configJson: Record<string, unknown>) => void) {
   const { configJson, tensors } = randomCheckpoint(arch, dims, seed, { std: 0.25 });
+  edit?.(configJson);
   const host = new Map([...tensors].map(([name, t]) => [name, { dtype: 'F32' as const, ...t }]));
   const model = createCausalLM(parseModelConfig(configJson, 'config.json'), host, 'tiny');
   return { model, configJson, tensors };
@@ -200,13 +201,35 @@ describe('target module selection', () => {
 });
 
 describe('LoRA forward against the merged float64 reference', () => {
-  const cases: { label: string; arch: Architecture; dims: RandomCheckpointDims; config: LoraConfig }[] = [
+  const cases: {
+    label: string;
+    arch: Architecture;
+    dims: RandomCheckpointDims;
+    edit?: (configJson: Record<string, unknown>) => void;
+    config: LoraConfig;
+  }[] = [
     { label: 'Llama, all-linear', arch: 'LlamaForCausalLM', dims: LLAMA_DIMS, config: loraConfig({ target_modules: 'all-linear' }) },
     {
       label: 'Qwen2 (biased q/k/v), rsLoRA',
       arch: 'Qwen2ForCausalLM',
       dims: LLAMA_DIMS,
       config: loraConfig({ target_modules: ['q_proj', 'k_proj', 'v_proj', 'down_proj'], use_rslora: true }),
+    },
+    {
+      label: 'Qwen3 (head_dim 16 ≠ hidden/heads, q/k norms), all-linear',
+      arch: 'Qwen3ForCausalLM',
+      dims: { ...LLAMA_DIMS, head_dim: 16 },
+      config: loraConfig({ target_modules: 'all-linear' }),
+    },
+    {
+      label: 'Gemma 3 (sliding and full layers), attention and MLP, rsLoRA',
+      arch: 'Gemma3ForCausalLM',
+      dims: { ...LLAMA_DIMS, head_dim: 12 },
+      edit: (c) => {
+        c.layer_types = ['full_attention', 'sliding_attention'];
+        c.sliding_window = 3;
+      },
+      config: loraConfig({ target_modules: ['q_proj', 'o_proj', 'gate_proj', 'down_proj'], use_rslora: true }),
     },
     {
       label: 'GPT-2 Conv1D (fan_in_fan_out), all-linear',
@@ -217,7 +240,7 @@ describe('LoRA forward against the merged float64 reference', () => {
   ];
   for (const c of cases) {
     it(c.label, () => {
-      const { model, configJson, tensors } = tinyModel(c.arch, c.dims, 9);
+      const { model, configJson, tensors } = tinyModel(c.arch, c.dims, 9, c.edit);
       const adapter = createLoraAdapter(model, c.config, 11);
       randomizeB(adapter, 100);
       const adapted = modelLogProbs(model, ROWS, { adapter });

@@ -165,7 +165,7 @@ describe('saveAdapter writes PEFT’s format', () => {
 
 describe('loadAdapter', () => {
   it('round-trips a saved adapter to identical weights, config and outputs', async () => {
-    for (const arch of ['Qwen2ForCausalLM', 'GPT2LMHeadModel'] as const) {
+    for (const arch of ['Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Gemma3ForCausalLM', 'GPT2LMHeadModel'] as const) {
       const model = tinyModel(arch, { ...DIMS, num_key_value_heads: arch === 'GPT2LMHeadModel' ? 4 : 2, max_position_embeddings: 16 });
       const adapter = trainedAdapter(model, { target_modules: 'all-linear', use_rslora: true });
       const loaded = await loadAdapter(memorySource(await saveAdapter(adapter, 'base'), 'adapter'), model);

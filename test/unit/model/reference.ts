@@ -1,6 +1,7 @@
 /**
  * An independent float64 forward pass of each supported architecture, written from the Hugging Face
- * model definitions (modeling_llama / modeling_mistral / modeling_qwen2 / modeling_gpt2) with plain
+ * model definitions (modeling_llama / modeling_mistral / modeling_qwen2 / modeling_qwen3 / modeling_gemma3 /
+ * modeling_gpt2) with plain
  * loops over one sequence at a time. It reads config.json keys itself and shares no code with
  * src/core/model, so agreement between the two means something.
  */
@@ -85,7 +86,10 @@ function softmaxInPlace(x: number[]): void {
   for (let i = 0; i < x.length; i++) x[i] /= s;
 }
 
-/** Per-head causal attention over a whole sequence; `visible(t, s)` adds any window on top of s ≤ t. */
+/**
+ * Per-head causal attention over a whole sequence; `visible(t, s)` adds any window on top of s ≤ t.
+ * Scores are q·k times `scaling`, 1/√head_dim unless the architecture says otherwise.
+ */
 function attend(
   q: Vec[],
   k: Vec[],
@@ -94,6 +98,7 @@ function attend(
   kvHeads: number,
   headDim: number,
   visible: (t: number, s: number) => boolean,
+  scaling = 1 / Math.sqrt(headDim),
 ): Vec[] {
   const perGroup = heads / kvHeads;
   return q.map((qt, t) => {
@@ -107,7 +112,7 @@ function attend(
         let dot = 0;
         for (let j = 0; j < headDim; j++) dot += qt[h * headDim + j] * k[s][kvh * headDim + j];
         sources.push(s);
-        scores.push(dot / Math.sqrt(headDim));
+        scores.push(dot * scaling);
       }
       softmaxInPlace(scores);
       sources.forEach((s, n) => {
@@ -156,18 +161,27 @@ function rope(x: Vec, position: number, heads: number, headDim: number, freqs: n
   return y;
 }
 
+/** RMSNorm applied to each head_dim-wide slice of x (Qwen3's and Gemma 3's q_norm / k_norm). */
+function perHead(x: Vec, heads: number, headDim: number, norm: (slice: Vec) => Vec): Vec {
+  const y = new Float64Array(x.length);
+  for (let h = 0; h < heads; h++) y.set(norm(x.subarray(h * headDim, (h + 1) * headDim)), h * headDim);
+  return y;
+}
+
 function llamaFamilyLogits(config: Record<string, unknown>, w: Weights, ids: number[]): Vec[] {
   const arch = (config.architectures as string[])[0];
+  const qwen3 = arch === 'Qwen3ForCausalLM';
   const d = num(config, 'hidden_size');
   const heads = num(config, 'num_attention_heads');
   const kvHeads = num(config, 'num_key_value_heads', heads);
-  const headDim = num(config, 'head_dim', d / heads);
+  // Qwen3Config's head_dim defaults to 128 whatever the hidden size.
+  const headDim = num(config, 'head_dim', qwen3 ? 128 : d / heads);
   const ffn = num(config, 'intermediate_size');
   const vocab = num(config, 'vocab_size');
   const eps = num(config, 'rms_norm_eps', 1e-6);
   const layers = num(config, 'num_hidden_layers');
   const qkvBias = arch === 'Qwen2ForCausalLM' || config.attention_bias === true;
-  const oBias = arch === 'LlamaForCausalLM' && config.attention_bias === true;
+  const oBias = (arch === 'LlamaForCausalLM' || qwen3) && config.attention_bias === true;
   const mlpBias = arch === 'LlamaForCausalLM' && config.mlp_bias === true;
   const window = arch === 'MistralForCausalLM' ? ((config.sliding_window as number | null | undefined) ?? null) : null;
   const visible = (t: number, s: number) => window === null || t - s < window;
@@ -179,8 +193,15 @@ function llamaFamilyLogits(config: Record<string, unknown>, w: Weights, ids: num
     const proj = (x: Vec, name: string, out: number, bias: boolean) =>
       linear(x, w.get(`${p}.${name}.weight`), bias ? w.get(`${p}.${name}.bias`) : null, out);
     const n = h.map((x) => rmsNorm(x, w.get(`${p}.input_layernorm.weight`), eps));
-    const q = n.map((x, t) => rope(proj(x, 'self_attn.q_proj', heads * headDim, qkvBias), t, heads, headDim, freqs));
-    const k = n.map((x, t) => rope(proj(x, 'self_attn.k_proj', kvHeads * headDim, qkvBias), t, kvHeads, headDim, freqs));
+    // Qwen3 normalises each head of q and k (q_norm, k_norm over head_dim) before RoPE.
+    const qkNorm = (x: Vec, name: string, count: number) =>
+      qwen3 ? perHead(x, count, headDim, (slice) => rmsNorm(slice, w.get(`${p}.self_attn.${name}.weight`), eps)) : x;
+    const q = n.map((x, t) =>
+      rope(qkNorm(proj(x, 'self_attn.q_proj', heads * headDim, qkvBias), 'q_norm', heads), t, heads, headDim, freqs),
+    );
+    const k = n.map((x, t) =>
+      rope(qkNorm(proj(x, 'self_attn.k_proj', kvHeads * headDim, qkvBias), 'k_norm', kvHeads), t, kvHeads, headDim, freqs),
+    );
     const v = n.map((x) => proj(x, 'self_attn.v_proj', kvHeads * headDim, qkvBias));
     const a = attend(q, k, v, heads, kvHeads, headDim, visible);
     h = h.map((x, t) => {
@@ -205,6 +226,87 @@ function gelu(x: number, kind: string): number {
     return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
   }
   throw new Error(`reference: activation ${kind}`);
+}
+
+/** Gemma3RMSNorm: x / √(mean(x²) + ε) · (1 + w). */
+function gemmaRmsNorm(x: Vec, w: Vec, eps: number): Vec {
+  let ms = 0;
+  for (const v of x) ms += v * v;
+  const r = 1 / Math.sqrt(ms / x.length + eps);
+  return x.map((v, i) => v * r * (1 + w[i]));
+}
+
+/**
+ * Gemma3ForCausalLM from modeling_gemma3 and Gemma3TextConfig: config keys read here with the config
+ * class's defaults; which layers slide comes from layer_types, or else from sliding_window_pattern.
+ */
+function gemma3Logits(config: Record<string, unknown>, w: Weights, ids: number[]): Vec[] {
+  const d = num(config, 'hidden_size');
+  const heads = num(config, 'num_attention_heads');
+  const kvHeads = num(config, 'num_key_value_heads', 4);
+  const headDim = num(config, 'head_dim', 256);
+  const ffn = num(config, 'intermediate_size');
+  const vocab = num(config, 'vocab_size');
+  const eps = num(config, 'rms_norm_eps', 1e-6);
+  const layers = num(config, 'num_hidden_layers');
+  const bias = config.attention_bias === true;
+  const window = num(config, 'sliding_window', 4096);
+  const pattern = num(config, 'sliding_window_pattern', 6);
+  const layerTypes =
+    (config.layer_types as string[] | undefined) ??
+    Array.from({ length: layers }, (_, i) => ((i + 1) % pattern !== 0 ? 'sliding_attention' : 'full_attention'));
+  // Full-attention layers: rope_theta with rope_scaling; sliding ones: rope_local_base_freq, plain.
+  const globalFreqs = ropeFrequencies({ rope_theta: num(config, 'rope_theta', 1e6), rope_scaling: config.rope_scaling }, headDim);
+  const localFreqs = ropeFrequencies({ rope_theta: num(config, 'rope_local_base_freq', 1e4) }, headDim);
+  const scaling = num(config, 'query_pre_attn_scalar', 256) ** -0.5;
+  const embed = w.get('model.embed_tokens.weight');
+  // Gemma3TextScaledWordEmbedding: the normaliser √hidden_size is a tensor in the weights' dtype (float32).
+  const normaliser = Math.fround(Math.sqrt(d));
+  let h: Vec[] = ids.map((id) => embed.slice(id * d, (id + 1) * d).map((v) => v * normaliser));
+  for (let l = 0; l < layers; l++) {
+    const p = `model.layers.${l}`;
+    const norm = (x: Vec, name: string) => gemmaRmsNorm(x, w.get(`${p}.${name}.weight`), eps);
+    const proj = (x: Vec, name: string, out: number, biased: boolean) =>
+      linear(x, w.get(`${p}.${name}.weight`), biased ? w.get(`${p}.${name}.bias`) : null, out);
+    const sliding = layerTypes[l] === 'sliding_attention';
+    const freqs = sliding ? localFreqs : globalFreqs;
+    const visible = (t: number, s: number) => !sliding || s > t - window;
+    const n = h.map((x) => norm(x, 'input_layernorm'));
+    const q = n.map((x, t) =>
+      rope(
+        perHead(proj(x, 'self_attn.q_proj', heads * headDim, bias), heads, headDim, (s) => norm(s, 'self_attn.q_norm')),
+        t,
+        heads,
+        headDim,
+        freqs,
+      ),
+    );
+    const k = n.map((x, t) =>
+      rope(
+        perHead(proj(x, 'self_attn.k_proj', kvHeads * headDim, bias), kvHeads, headDim, (s) => norm(s, 'self_attn.k_norm')),
+        t,
+        kvHeads,
+        headDim,
+        freqs,
+      ),
+    );
+    const v = n.map((x) => proj(x, 'self_attn.v_proj', kvHeads * headDim, bias));
+    const a = attend(q, k, v, heads, kvHeads, headDim, visible, scaling);
+    h = h.map((x, t) => {
+      const o = norm(proj(a[t], 'self_attn.o_proj', d, bias), 'post_attention_layernorm');
+      return x.map((xi, i) => xi + o[i]);
+    });
+    h = h.map((x) => {
+      const m = norm(x, 'pre_feedforward_layernorm');
+      const gate = proj(m, 'mlp.gate_proj', ffn, false);
+      const up = proj(m, 'mlp.up_proj', ffn, false);
+      const act = gate.map((g, i) => gelu(g, 'gelu_pytorch_tanh') * up[i]);
+      const out = norm(proj(act, 'mlp.down_proj', d, false), 'post_feedforward_layernorm');
+      return x.map((xi, i) => xi + out[i]);
+    });
+  }
+  const head = config.tie_word_embeddings === false ? w.get('lm_head.weight') : embed;
+  return h.map((x) => linear(gemmaRmsNorm(x, w.get('model.norm.weight'), eps), head, null, vocab));
 }
 
 function gpt2Logits(config: Record<string, unknown>, w: Weights, ids: number[]): Vec[] {
@@ -250,7 +352,8 @@ function gpt2Logits(config: Record<string, unknown>, w: Weights, ids: number[]):
 export function referenceLogits(config: Record<string, unknown>, tensors: ReferenceTensors, ids: number[]): Float64Array[] {
   const arch = (config.architectures as string[])[0];
   if (arch === 'GPT2LMHeadModel') return gpt2Logits(config, new Weights(tensors, 'transformer.'), ids);
-  if (['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM'].includes(arch)) {
+  if (arch === 'Gemma3ForCausalLM') return gemma3Logits(config, new Weights(tensors), ids);
+  if (['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM'].includes(arch)) {
     return llamaFamilyLogits(config, new Weights(tensors), ids);
   }
   throw new Error(`reference: architecture ${arch}`);

@@ -26,7 +26,7 @@ function dims(spec: ArchitectureSpec, tie: boolean): RandomCheckpointDims {
   };
 }
 
-const SUPPORTED = 'LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel';
+const SUPPORTED = 'LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma3ForCausalLM, GPT2LMHeadModel';
 
 describe('the architecture registry', () => {
   it('lists each architecture once, under its own name', () => {

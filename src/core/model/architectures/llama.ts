@@ -5,9 +5,10 @@ import type { Architecture, CausalLM, ForwardOptions, ModelConfig, RopeScaling }
 import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
 
 /**
- * LlamaForCausalLM, MistralForCausalLM and Qwen2ForCausalLM: one pre-norm decoder that differs only in
- * which projections carry a bias, the RoPE base and scaling, and Mistral's sliding window. Each is a
- * LlamaVariant (at the end of this file) turned into an ArchitectureSpec by llamaFamilySpec.
+ * LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM: one pre-norm decoder that
+ * differs only in which projections carry a bias, the RoPE base and scaling, Mistral's sliding window and
+ * Qwen3's per-head q/k norms. Each is a LlamaVariant (at the end of this file) turned into an
+ * ArchitectureSpec by llamaFamilySpec.
  */
 
 const LLAMA_LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
@@ -56,12 +57,16 @@ function hasBias(config: ModelConfig, name: LlamaLinear, oProjBias: boolean): bo
 }
 
 /** Every tensor the model reads, with the shape config.json implies. */
-function llamaTensorShapes(config: ModelConfig, oProjBias: boolean): Map<string, number[]> {
+function llamaTensorShapes(config: ModelConfig, oProjBias: boolean, qkNorm: boolean): Map<string, number[]> {
   const d = config.hidden_size;
   const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [config.vocab_size, d]]]);
   for (let l = 0; l < config.num_hidden_layers; l++) {
     shapes.set(`model.layers.${l}.input_layernorm.weight`, [d]);
     shapes.set(`model.layers.${l}.post_attention_layernorm.weight`, [d]);
+    if (qkNorm) {
+      shapes.set(`model.layers.${l}.self_attn.q_norm.weight`, [config.head_dim]);
+      shapes.set(`model.layers.${l}.self_attn.k_norm.weight`, [config.head_dim]);
+    }
     for (const name of LLAMA_LINEARS) {
       const shape = linearShape(config, name);
       shapes.set(`${modulePath(l, name)}.weight`, shape);
@@ -103,7 +108,7 @@ export function ropeInverseFrequencies(config: ModelConfig): Float32Array {
   });
 }
 
-interface RopeTables {
+export interface RopeTables {
   /** cos and sin of the angles t·f for positions 0..T-1, each frequency repeated over both halves: [T, d]. */
   cos: tf.Tensor2D;
   sin: tf.Tensor2D;
@@ -111,7 +116,7 @@ interface RopeTables {
   rotation: tf.Tensor2D;
 }
 
-function ropeTables(invFreq: Float32Array, T: number): RopeTables {
+export function ropeTables(invFreq: Float32Array, T: number): RopeTables {
   const half = invFreq.length;
   const cos = new Float32Array(T * 2 * half);
   const sin = new Float32Array(T * 2 * half);
@@ -141,7 +146,7 @@ function ropeTables(invFreq: Float32Array, T: number): RopeTables {
  * signed permutation: a split and concat cost far more on tfjs's CPU backend, and the matmul adds only
  * 1/heads of the q and k projections' work.
  */
-function applyRope(x: tf.Tensor4D, { cos, sin, rotation }: RopeTables): tf.Tensor4D {
+export function applyRope(x: tf.Tensor4D, { cos, sin, rotation }: RopeTables): tf.Tensor4D {
   const rotated = tf.reshape(tf.matMul(tf.reshape(x, [-1, x.shape[3]]), rotation), x.shape);
   return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
 }
@@ -150,6 +155,12 @@ function applyRope(x: tf.Tensor4D, { cos, sin, rotation }: RopeTables): tf.Tenso
 function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Tensor2D {
   const meanSquare = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))), weight);
+}
+
+/** Qwen3's q_norm / k_norm: rmsNorm over each head of x [n, heads·hd]; x itself when the model has none. */
+function headRmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D | null, headDim: number, eps: number): tf.Tensor2D {
+  if (!weight) return x;
+  return tf.reshape(rmsNorm(tf.reshape(x, [-1, headDim]), weight, eps), x.shape);
 }
 
 export interface AttentionGeometry {
@@ -198,20 +209,23 @@ export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
 }
 
 /** [B·T, heads·hd] → [B, heads, T, hd] */
-function splitHeads(x: tf.Tensor2D, batch: number, seq: number, heads: number, headDim: number): tf.Tensor4D {
+export function splitHeads(x: tf.Tensor2D, batch: number, seq: number, heads: number, headDim: number): tf.Tensor4D {
   return tf.transpose(tf.reshape(x, [batch, seq, heads, headDim]), [0, 2, 1, 3]);
 }
 
 interface LlamaLayer {
   inputNorm: tf.Tensor1D;
   postAttentionNorm: tf.Tensor1D;
+  /** Qwen3's per-head norms of q and k before RoPE; null elsewhere. */
+  qNorm: tf.Tensor1D | null;
+  kNorm: tf.Tensor1D | null;
   linears: Record<LlamaLinear, FrozenLinear>;
 }
 
 const SUPPORTED_ACTIVATIONS = ['silu', 'swish'];
 
 /** Builds the model over validated weights (names and shapes as llamaTensorShapes). */
-function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>, oProjBias: boolean): CausalLM {
+function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>, oProjBias: boolean, qkNorm: boolean): CausalLM {
   if (!SUPPORTED_ACTIVATIONS.includes(config.hidden_act)) {
     throw new Error(
       `${config.architecture}: hidden_act "${config.hidden_act}" is not supported (expected one of ${SUPPORTED_ACTIVATIONS.join(', ')})`,
@@ -246,6 +260,8 @@ function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>, oProj
     layers.push({
       inputNorm: get(`model.layers.${l}.input_layernorm.weight`),
       postAttentionNorm: get(`model.layers.${l}.post_attention_layernorm.weight`),
+      qNorm: qkNorm ? get<tf.Tensor1D>(`model.layers.${l}.self_attn.q_norm.weight`) : null,
+      kNorm: qkNorm ? get<tf.Tensor1D>(`model.layers.${l}.self_attn.k_norm.weight`) : null,
       linears,
     });
   }
@@ -263,8 +279,10 @@ function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>, oProj
       for (const layer of layers) {
         const { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj } = layer.linears;
         const h = rmsNorm(x, layer.inputNorm, eps);
-        const q = applyRope(splitHeads(linearForward(h, q_proj, options), batch, seq, heads, headDim), rope);
-        const k = applyRope(splitHeads(linearForward(h, k_proj, options), batch, seq, kvHeads, headDim), rope);
+        const qFlat = headRmsNorm(linearForward(h, q_proj, options), layer.qNorm, headDim, eps);
+        const kFlat = headRmsNorm(linearForward(h, k_proj, options), layer.kNorm, headDim, eps);
+        const q = applyRope(splitHeads(qFlat, batch, seq, heads, headDim), rope);
+        const k = applyRope(splitHeads(kFlat, batch, seq, kvHeads, headDim), rope);
         const v = splitHeads(linearForward(h, v_proj, options), batch, seq, kvHeads, headDim);
         x = tf.add(x, linearForward(causalAttention(q, k, v, mask, geometry), o_proj, options));
         const m = rmsNorm(x, layer.postAttentionNorm, eps);
@@ -351,8 +369,12 @@ interface LlamaVariant {
   name: Architecture;
   modelType: string;
   defaultContext: number;
-  /** Whether attention_bias biases o_proj as well as q/k/v (Llama; Qwen2's q/k/v biases leave it bare). */
+  /** Whether attention_bias biases o_proj as well as q/k/v (Llama, Qwen3; Qwen2's q/k/v biases leave it bare). */
   oProjBias: boolean;
+  /** Per-head RMSNorms q_norm / k_norm on q and k before RoPE (Qwen3). */
+  qkNorm?: boolean;
+  /** The config class's head_dim when config.json has none (Qwen3: 128); otherwise hidden / heads. */
+  defaultHeadDim?: number;
   /** attention_bias and mlp_bias: what config.json says, or what the architecture always has. */
   biases(keys: ConfigKeys): { attention_bias: boolean; mlp_bias: boolean };
   /** The attention window applied to every layer, or null. */
@@ -363,7 +385,9 @@ interface LlamaVariant {
 
 function parseLlamaFamily(keys: ConfigKeys, variant: LlamaVariant): ModelConfig {
   const hidden = keys.requiredCount('hidden_size');
-  const { heads, kvHeads, headDim } = headGeometry(keys, hidden, 'num_attention_heads', 'num_key_value_heads');
+  const geometry = headGeometry(keys, hidden, 'num_attention_heads', 'num_key_value_heads');
+  const { heads, kvHeads } = geometry;
+  const headDim = keys.has('head_dim') ? geometry.headDim : (variant.defaultHeadDim ?? geometry.headDim);
   return {
     architecture: variant.name,
     model_type: keys.string('model_type', variant.modelType),
@@ -416,9 +440,9 @@ function llamaFamilySpec(variant: LlamaVariant): ArchitectureSpec {
     modelType: variant.modelType,
     defaultContext: variant.defaultContext,
     parseConfig: (keys) => parseLlamaFamily(keys, variant),
-    tensorShapes: (config) => llamaTensorShapes(config, variant.oProjBias),
+    tensorShapes: (config) => llamaTensorShapes(config, variant.oProjBias, variant.qkNorm ?? false),
     canonicalName: (name) => name,
-    build: (config, weights) => createLlama(config, weights, variant.oProjBias),
+    build: (config, weights) => createLlama(config, weights, variant.oProjBias, variant.qkNorm ?? false),
     defaultLoraTargets: ['q_proj', 'v_proj'],
     linearModuleNames: LLAMA_LINEARS,
     isFanInFanOut: () => false,
@@ -427,7 +451,7 @@ function llamaFamilySpec(variant: LlamaVariant): ArchitectureSpec {
   };
 }
 
-const headDimOf = (dims: RandomCheckpointDims) => dims.hidden_size / dims.num_attention_heads;
+const headDimOf = (dims: RandomCheckpointDims) => dims.head_dim ?? dims.hidden_size / dims.num_attention_heads;
 const noBiases = () => ({ attention_bias: false, mlp_bias: false });
 
 export const llama = llamaFamilySpec({
@@ -490,6 +514,35 @@ export const qwen2 = llamaFamilySpec({
     rms_norm_eps: 1e-6,
     rope_scaling: null,
     rope_theta: 1000000.0,
+    sliding_window: null,
+    use_sliding_window: false,
+  }),
+});
+
+export const qwen3 = llamaFamilySpec({
+  name: 'Qwen3ForCausalLM',
+  modelType: 'qwen3',
+  defaultContext: 32768,
+  // Qwen3's attention_bias biases all four attention projections.
+  oProjBias: true,
+  qkNorm: true,
+  defaultHeadDim: 128,
+  biases: (keys) => ({ attention_bias: keys.bool('attention_bias', false), mlp_bias: false }),
+  slidingWindow: (keys) => {
+    if (keys.bool('use_sliding_window', false)) {
+      throw keys.error('use_sliding_window', 'is true: per-layer sliding-window attention (Qwen3 max_window_layers) is not supported');
+    }
+    return null;
+  },
+  // Qwen3-0.6B's config.json beyond the family's common keys.
+  randomConfigKeys: (dims) => ({
+    model_type: 'qwen3',
+    attention_bias: false,
+    head_dim: headDimOf(dims),
+    max_window_layers: dims.num_hidden_layers,
+    rms_norm_eps: 1e-6,
+    rope_scaling: null,
+    rope_theta: 1000000,
     sliding_window: null,
     use_sliding_window: false,
   }),

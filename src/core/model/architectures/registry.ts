@@ -3,14 +3,17 @@
  * adding an architecture is a file in this folder exporting its ArchitectureSpec, plus its line below.
  */
 import type { ModelConfig } from '../types';
+import { gemma3 } from './gemma3';
 import { gpt2 } from './gpt2';
-import { llama, mistral, qwen2 } from './llama';
+import { llama, mistral, qwen2, qwen3 } from './llama';
 import type { ArchitectureSpec } from './spec';
 
 const REGISTRY = {
   LlamaForCausalLM: llama,
   MistralForCausalLM: mistral,
   Qwen2ForCausalLM: qwen2,
+  Qwen3ForCausalLM: qwen3,
+  Gemma3ForCausalLM: gemma3,
   GPT2LMHeadModel: gpt2,
 } satisfies Record<string, ArchitectureSpec>;
 

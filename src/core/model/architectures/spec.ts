@@ -58,6 +58,8 @@ export interface RandomCheckpointDims {
   num_hidden_layers: number;
   num_attention_heads: number;
   num_key_value_heads: number;
+  /** Where the architecture has one, a head width other than hidden_size / num_attention_heads (Qwen3, Gemma 3). */
+  head_dim?: number;
   max_position_embeddings?: number;
   tie_word_embeddings?: boolean;
 }
