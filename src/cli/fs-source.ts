@@ -1,5 +1,5 @@
 /** A model folder on disk as a FileSource (Node only). */
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileSource } from '../core/model/types';
 
@@ -35,6 +35,30 @@ export function fsSource(dir: string): FileSource {
       const content = await read(path);
       // A plain Uint8Array view: core code must not see Buffer's different slice() semantics.
       return content === null ? null : new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
+    },
+    async readRange(path, start, end) {
+      const file = join(dir, ...path.split('/'));
+      let handle;
+      try {
+        handle = await open(file, 'r');
+      } catch (error) {
+        if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return read(path);
+        throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+      }
+      try {
+        const out = new Uint8Array(Math.max(0, end - start));
+        let filled = 0;
+        while (filled < out.length) {
+          const { bytesRead } = await handle.read(out, filled, out.length - filled, start + filled);
+          if (bytesRead === 0) break;
+          filled += bytesRead;
+        }
+        return out.subarray(0, filled);
+      } catch (error) {
+        throw new Error(`cannot read ${file}: ${(error as Error).message}`);
+      } finally {
+        await handle.close();
+      }
     },
   };
 }

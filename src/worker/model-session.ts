@@ -45,6 +45,14 @@ function reportingSource(src: FileSource, progress: Progress): FileSource {
       if (bytes) progress('model', `read ${path} (${(read / 2 ** 20).toFixed(1)} MiB so far)`, null);
       return bytes;
     },
+    // Weights stream a tensor at a time where the source reads ranges; progress comes per tensor (onTensor).
+    readRange: src.readRange
+      ? async (path, start, end) => {
+          const bytes = await src.readRange!(path, start, end);
+          if (bytes) read += bytes.length;
+          return bytes;
+        }
+      : undefined,
   };
 }
 
@@ -110,7 +118,9 @@ export class ModelSession {
   static async load(spec: ModelSource, progress: Progress): Promise<ModelSession> {
     const src = reportingSource(await sourceFor(spec), progress);
     progress('model', 'reading config.json and the weights', null);
-    const { model } = await loadCausalLM(src);
+    const { model } = await loadCausalLM(src, {
+      onTensor: (name, done, total) => progress('model', `loaded ${done} of ${total} tensors (${name})`, done / total),
+    });
     try {
       progress('model', 'reading the tokenizer', null);
       const files = await loadTokenizerFiles(src);

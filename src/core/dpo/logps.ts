@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PreferenceBatch } from '../data/types';
+import type { HeadWeight } from '../model/types';
+import { headRows, matMulTransposed } from '../model/weights';
 
 /**
  * Where the completion tokens of a collated batch are. Logits at position t score the token at t+1,
@@ -70,11 +72,11 @@ export interface TokenScores {
  * Scores N hidden states [N, d] against the head [V, d]: the composed-op reference, materialising the
  * [N, V] logits. Log-softmax in float32 with max subtraction (tf.logSumExp subtracts the max).
  */
-export function scoreTokensComposed(hidden: tf.Tensor2D, head: tf.Tensor2D, labels: tf.Tensor1D, withWpo: boolean): TokenScores {
+export function scoreTokensComposed(hidden: tf.Tensor2D, head: HeadWeight, labels: tf.Tensor1D, withWpo: boolean): TokenScores {
   return tidyObject(() => {
     const [n] = hidden.shape;
-    const vocab = head.shape[0];
-    const logits = tf.matMul(hidden, head, false, true);
+    const vocab = headRows(head);
+    const logits = matMulTransposed(hidden, head);
     const lse = tf.logSumExp(logits, 1);
     const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(vocab, 'int32')), labels) as tf.Tensor1D;
     const picked = gatherRows(tf.reshape(logits, [-1, 1]), flatIndex).reshape([-1]);
@@ -129,7 +131,7 @@ export interface SequenceLogps {
  */
 export function sequenceLogps(
   hidden: tf.Tensor3D,
-  head: tf.Tensor2D,
+  head: HeadWeight,
   index: CompletionIndex,
   options: { withWpo?: boolean; scorer?: TokenScorer } = {},
 ): SequenceLogps {

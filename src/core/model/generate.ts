@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../random';
 import type { CausalLM, LoraAdapter } from './types';
+import { matMulTransposed } from './weights';
 
 export interface GenerateOptions {
   adapter: LoraAdapter | null;
@@ -55,7 +56,7 @@ export async function generateBatch(model: CausalLM, prompts: number[][], option
         rows.map((r, i) => i * T + seqs[r].length - 1),
         'int32',
       );
-      const logits = tf.matMul(tf.gather(flat, at), model.headWeight(), false, true);
+      const logits = matMulTransposed(tf.gather(flat, at), model.headWeight());
       return greedy ? tf.argMax(logits, 1) : logits;
     });
     const values = await picked.data();

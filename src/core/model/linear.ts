@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ForwardOptions } from './types';
+import { matMulRows, matMulTransposed, type RowWeight } from './weights';
 
 /**
  * The linear layer every architecture builds on: the base projection plus, when an adapter is active
@@ -27,15 +28,15 @@ export function loraDelta(x: tf.Tensor2D, modulePath: string, options: ForwardOp
 export interface FrozenLinear {
   /** Hugging Face module path, the key of its LoRA pair. */
   path: string;
-  /** nn.Linear stores [out, in]; GPT-2's Conv1D stores [in, out] (PEFT's fan_in_fan_out). */
-  weight: tf.Tensor2D;
+  /** nn.Linear stores [out, in]; GPT-2's Conv1D stores [in, out] (PEFT's fan_in_fan_out). Whole or in row blocks. */
+  weight: RowWeight;
   bias: tf.Tensor1D | null;
   fanInFanOut: boolean;
 }
 
 /** y = x W (+ b) + the LoRA term, for x [n, in]. */
 export function linearForward(x: tf.Tensor2D, layer: FrozenLinear, options: ForwardOptions): tf.Tensor2D {
-  let y: tf.Tensor2D = tf.matMul(x, layer.weight, false, !layer.fanInFanOut);
+  let y: tf.Tensor2D = layer.fanInFanOut ? matMulRows(x, layer.weight) : matMulTransposed(x, layer.weight);
   if (layer.bias) y = tf.add(y, layer.bias);
   const delta = loraDelta(x, layer.path, options);
   return delta ? tf.add(y, delta) : y;

@@ -7,8 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import { getArchitecture } from './architectures/registry';
 import { loadModelConfig } from './config';
 import { variableFrom } from './lora';
-import { loadModelTensors } from './safetensors';
+import { listModelTensors, streamModelTensors } from './safetensors';
 import type { CausalLM, FileSource, ModelConfig } from './types';
+import { uploadWeight, type ModelWeights } from './weights';
 
 /** Host weights by Hugging Face name (HostTensor and randomCheckpoint's tensors both fit). */
 export type HostWeights = Map<string, { shape: number[]; data: Float32Array }>;
@@ -23,13 +24,64 @@ export interface TrainableCausalLM {
 export interface CreateCausalLMOptions {
   /** Base weights as trainable tf.variables instead of frozen tensors. Default false. */
   trainable?: boolean;
+  /** As LoadOptions.maxBindingBytes (frozen weights only). */
+  maxBindingBytes?: number;
 }
 
-/** Reads config.json and the safetensors weights of a model folder and builds the model. */
-export async function loadCausalLM(src: FileSource): Promise<{ model: CausalLM; config: ModelConfig }> {
+export interface LoadOptions {
+  /**
+   * The largest buffer one weight may take; a larger 2-D weight is kept in row blocks. Default: the
+   * device's maxStorageBufferBindingSize and maxBufferSize on WebGPU, no limit elsewhere.
+   */
+  maxBindingBytes?: number;
+  /** Called after each tensor is on the device: its name, how many are done, and of how many. */
+  onTensor?(name: string, done: number, total: number): void;
+}
+
+/** What one buffer may hold on the current tfjs backend's device (Infinity off WebGPU). */
+export function deviceBufferLimitBytes(): number {
+  const device = (tf.backend() as { device?: { limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number } } }).device;
+  const limits = device?.limits;
+  if (!limits?.maxStorageBufferBindingSize) return Infinity;
+  return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize ?? Infinity);
+}
+
+/**
+ * Reads config.json and the safetensors weights of a model folder and builds the model. Every tensor's
+ * name and shape is checked from the headers before any data is read; the weights then stream one
+ * tensor at a time (read, widened to float32, put on the device, released), so the checkpoint is
+ * never held whole in memory. A failure names the tensor it met.
+ */
+export async function loadCausalLM(src: FileSource, options: LoadOptions = {}): Promise<{ model: CausalLM; config: ModelConfig }> {
   const config = await loadModelConfig(src);
-  const tensors = await loadModelTensors(src);
-  return { model: createCausalLM(config, tensors, src.name), config };
+  const spec = getArchitecture(config.architecture, src.name);
+  const located = await listModelTensors(src);
+  const fileName = new Map<string, string>();
+  const shapes = new Map<string, { shape: number[] }>();
+  for (const [name, { entry }] of located) {
+    const canonical = spec.canonicalName(name);
+    fileName.set(canonical, name);
+    shapes.set(canonical, { shape: entry.shape });
+  }
+  const expected = spec.tensorShapes(config);
+  checkTensors(expected, shapes, src.name, config.architecture);
+  const limit = options.maxBindingBytes ?? deviceBufferLimitBytes();
+  const weights: ModelWeights = new Map();
+  const names = [...expected.keys()].map((canonical) => fileName.get(canonical)!);
+  try {
+    await streamModelTensors(src, located, names, (name, host) => {
+      try {
+        weights.set(spec.canonicalName(name), uploadWeight(name, host.shape, host.data, limit));
+      } catch (error) {
+        throw new Error(`${src.name}: loading tensor "${name}" [${host.shape.join(', ')}]: ${(error as Error).message}`);
+      }
+      options.onTensor?.(name, weights.size, names.length);
+    });
+    return { model: spec.build(config, weights), config };
+  } catch (error) {
+    for (const w of weights.values()) w.dispose();
+    throw error;
+  }
 }
 
 const MAX_LISTED_PROBLEMS = 8;
@@ -39,7 +91,12 @@ function formatShape(shape: readonly number[]): string {
 }
 
 /** Throws one error listing every missing or misshapen tensor; extra tensors (rotary buffers…) are fine. */
-function checkTensors(expected: Map<string, number[]>, tensors: HostWeights, source: string, arch: string): void {
+function checkTensors(
+  expected: Map<string, number[]>,
+  tensors: ReadonlyMap<string, { shape: number[] }>,
+  source: string,
+  arch: string,
+): void {
   const problems: string[] = [];
   for (const [name, shape] of expected) {
     const tensor = tensors.get(name);
@@ -65,7 +122,12 @@ function checkTensors(expected: Map<string, number[]>, tensors: HostWeights, sou
  * frozen tensors by default, or tf.variables with `trainable`, reached through the returned params.
  * Either way the forward pass is the same code, so a model trained here is what the studio loads.
  */
-export function createCausalLM(config: ModelConfig, tensors: HostWeights, source: string, options?: { trainable?: false }): CausalLM;
+export function createCausalLM(
+  config: ModelConfig,
+  tensors: HostWeights,
+  source: string,
+  options?: { trainable?: false; maxBindingBytes?: number },
+): CausalLM;
 export function createCausalLM(config: ModelConfig, tensors: HostWeights, source: string, options: { trainable: true }): TrainableCausalLM;
 export function createCausalLM(
   config: ModelConfig,
@@ -73,7 +135,14 @@ export function createCausalLM(
   source: string,
   options: CreateCausalLMOptions = {},
 ): CausalLM | TrainableCausalLM {
-  const { model, weights } = buildCausalLM(config, tensors, source, options.trainable ?? false);
+  const trainable = options.trainable ?? false;
+  const { model, weights } = buildCausalLM(
+    config,
+    tensors,
+    source,
+    trainable,
+    options.maxBindingBytes ?? (trainable ? Infinity : deviceBufferLimitBytes()),
+  );
   return options.trainable ? { model, params: weights as Map<string, tf.Variable> } : model;
 }
 
@@ -82,18 +151,18 @@ function buildCausalLM(
   tensors: HostWeights,
   source: string,
   trainable: boolean,
-): { model: CausalLM; weights: Map<string, tf.Tensor> } {
+  maxBindingBytes: number,
+): { model: CausalLM; weights: ModelWeights } {
   const spec = getArchitecture(config.architecture, source);
   const named: HostWeights = new Map();
   for (const [name, tensor] of tensors) named.set(spec.canonicalName(name), tensor);
   const expected = spec.tensorShapes(config);
   checkTensors(expected, named, source, config.architecture);
-  const weights = new Map<string, tf.Tensor>();
+  const weights: ModelWeights = new Map();
   for (const name of expected.keys()) {
     const { data, shape } = named.get(name)!;
-    const initial = tf.tensor(data, shape, 'float32');
     // Kept: a caller may build the model inside tf.tidy, and the weights must outlive it (variables do).
-    weights.set(name, trainable ? variableFrom(initial, true) : tf.keep(initial));
+    weights.set(name, trainable ? variableFrom(tf.tensor(data, shape, 'float32'), true) : uploadWeight(name, shape, data, maxBindingBytes));
   }
   try {
     return { model: spec.build(config, weights), weights };

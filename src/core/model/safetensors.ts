@@ -3,7 +3,7 @@
  * dtype, shape and byte range, then the raw little-endian data. Tensors are read as float32 (F16 and
  * BF16 widened, F64 narrowed); files are written the way the Python library writes them.
  */
-import { filePath, readJsonFile } from './sources';
+import { filePath, readJsonFile, readRange } from './sources';
 import type { FileSource, HostTensor, SafetensorsDtype } from './types';
 
 const utf8Encoder = new TextEncoder();
@@ -143,28 +143,33 @@ function decodeFloats(bytes: Uint8Array, start: number, count: number, dtype: Re
   }
 }
 
-function readHeader(bytes: Uint8Array, source: string): { header: Record<string, unknown>; dataStart: number } {
-  if (bytes.byteLength < 8) {
-    throw new Error(`${source}: not a safetensors file: ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
+/** The header's length from the file's first 8 bytes. */
+function headerLength(first8: Uint8Array, fileBytes: number | null, source: string): number {
+  if (first8.byteLength < 8) {
+    throw new Error(`${source}: not a safetensors file: ${first8.byteLength} bytes, shorter than the 8-byte header length`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-  if (headerLength > bytes.byteLength - 8) {
+  const view = new DataView(first8.buffer, first8.byteOffset, 8);
+  const length = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  if (fileBytes !== null && length > fileBytes - 8) {
     throw new Error(
-      `${source}: safetensors header length ${headerLength} runs past the end of the file ` +
-        `(${bytes.byteLength} bytes): the file is truncated or not safetensors`,
+      `${source}: safetensors header length ${length} runs past the end of the file ` +
+        `(${fileBytes} bytes): the file is truncated or not safetensors`,
     );
   }
-  let text: string;
+  // No real header comes near this; a larger one means the file is not safetensors.
+  if (length > 100 * 2 ** 20) throw new Error(`${source}: safetensors header length ${length} is implausible: not a safetensors file`);
+  return length;
+}
+
+function parseHeaderJson(bytes: Uint8Array, source: string): Record<string, unknown> {
   let header: unknown;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength));
-    header = JSON.parse(text);
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (error) {
     throw new Error(`${source}: safetensors header is not valid UTF-8 JSON: ${(error as Error).message}`);
   }
   if (!isPlainObject(header)) throw new Error(`${source}: safetensors header is not a JSON object`);
-  return { header, dataStart: 8 + headerLength };
+  return header;
 }
 
 function readMetadata(value: unknown, source: string): Record<string, string> {
@@ -175,18 +180,29 @@ function readMetadata(value: unknown, source: string): Record<string, string> {
   return value as Record<string, string>;
 }
 
+/** One tensor of a safetensors file: where its bytes are (file offsets [begin, end)) and what they hold. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: ReadableDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** What a safetensors header says: its tensors in file order, its metadata, where the data starts. */
+export interface SafetensorsHeader {
+  entries: SafetensorsEntry[];
+  metadata: Record<string, string>;
+  dataStart: number;
+}
+
 /**
- * Parses a safetensors file; `source` names it in errors. Aligned F32 data is a view of `bytes`
- * (no copy), so the tensors share its buffer; F64 tensors report dtype F32, the precision they now have.
+ * Checks every header entry: dtype, shape, byte range against the shape and (when the file's size is
+ * known) the file; no two tensors may share bytes.
  */
-export function parseSafetensors(
-  bytes: Uint8Array,
-  source: string,
-): { tensors: Map<string, HostTensor>; metadata: Record<string, string> } {
-  const { header, dataStart } = readHeader(bytes, source);
-  const dataLength = bytes.byteLength - dataStart;
+function headerEntries(header: Record<string, unknown>, dataStart: number, dataLength: number | null, source: string): SafetensorsHeader {
   const metadata = readMetadata(header.__metadata__, source);
-  const tensors = new Map<string, HostTensor>();
+  const entries: SafetensorsEntry[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const where = `${source}: tensor "${name}"`;
@@ -203,21 +219,88 @@ export function parseSafetensors(
       throw new Error(`${where}: "data_offsets" must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
-    if (end > dataLength) {
+    if (dataLength !== null && end > dataLength) {
       throw new Error(`${where}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLength} bytes)`);
     }
-    const count = product(shape);
-    const expectedBytes = count * READABLE_DTYPES[dtype];
+    const expectedBytes = product(shape) * READABLE_DTYPES[dtype];
     if (end - begin !== expectedBytes) {
       throw new Error(
         `${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, ` +
           `but shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes}`,
       );
     }
-    const data = decodeFloats(bytes, dataStart + begin, count, dtype);
-    tensors.set(name, { dtype: dtype === 'F64' ? 'F32' : dtype, shape: [...shape], data });
+    entries.push({ name, dtype, shape: [...shape], begin: dataStart + begin, end: dataStart + end });
+  }
+  const ordered = [...entries].sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < ordered.length; i++) {
+    const [previous, next] = [ordered[i - 1], ordered[i]];
+    if (next.begin < previous.end && next.end > next.begin) {
+      throw new Error(
+        `${source}: tensors "${previous.name}" and "${next.name}" overlap ` +
+          `(bytes ${previous.begin - dataStart}–${previous.end - dataStart} and ${next.begin - dataStart}–${next.end - dataStart} of the data)`,
+      );
+    }
+  }
+  return { entries: ordered, metadata, dataStart };
+}
+
+/** A tensor's values from exactly its bytes; F64 reports dtype F32, the precision it now has. */
+export function decodeTensor(bytes: Uint8Array, entry: SafetensorsEntry, source: string): HostTensor {
+  if (bytes.byteLength !== entry.end - entry.begin) {
+    throw new Error(
+      `${source}: tensor "${entry.name}" needs bytes ${entry.begin}–${entry.end} of the file, which ends at ${entry.begin + bytes.byteLength}: ` +
+        'the file is truncated',
+    );
+  }
+  const data = decodeFloats(bytes, 0, product(entry.shape), entry.dtype);
+  return { dtype: entry.dtype === 'F64' ? 'F32' : entry.dtype, shape: [...entry.shape], data };
+}
+
+/**
+ * Parses a safetensors file; `source` names it in errors. Aligned F32 data is a view of `bytes`
+ * (no copy), so the tensors share its buffer; F64 tensors report dtype F32, the precision they now have.
+ */
+export function parseSafetensors(
+  bytes: Uint8Array,
+  source: string,
+): { tensors: Map<string, HostTensor>; metadata: Record<string, string> } {
+  const length = headerLength(bytes, bytes.byteLength, source);
+  const dataStart = 8 + length;
+  const header = parseHeaderJson(bytes.subarray(8, dataStart), source);
+  const { entries, metadata } = headerEntries(header, dataStart, bytes.byteLength - dataStart, source);
+  const tensors = new Map<string, HostTensor>();
+  // In the header's order, as the file lists them.
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  for (const name of Object.keys(header)) {
+    const entry = byName.get(name);
+    if (entry) tensors.set(name, decodeTensor(bytes.subarray(entry.begin, entry.end), entry, source));
   }
   return { tensors, metadata };
+}
+
+/**
+ * The header of a safetensors file, read with two ranged reads (its length, then the JSON) where the
+ * source reads ranges; null when the file is missing.
+ */
+export async function readSafetensorsHeader(src: FileSource, path: string): Promise<SafetensorsHeader | null> {
+  const source = filePath(src, path);
+  if (!src.readRange) {
+    // Whole files only: one read, not one per part of the header.
+    const bytes = await src.readBytes(path);
+    if (bytes === null) return null;
+    const length = headerLength(bytes, bytes.byteLength, source);
+    return headerEntries(parseHeaderJson(bytes.subarray(8, 8 + length), source), 8 + length, bytes.byteLength - 8 - length, source);
+  }
+  const first8 = await readRange(src, path, 0, 8);
+  if (first8 === null) return null;
+  const length = headerLength(first8, null, source);
+  const json = await readRange(src, path, 8, 8 + length);
+  if (json === null || json.byteLength < length) {
+    throw new Error(
+      `${source}: safetensors header length ${length} runs past the end of the file: the file is truncated or not safetensors`,
+    );
+  }
+  return headerEntries(parseHeaderJson(json, source), 8 + length, null, source);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,29 +395,78 @@ function readWeightMap(index: unknown, source: string): Map<string, string[]> {
   return byShard;
 }
 
-/** The weights of a model folder: model.safetensors, or the shards named by model.safetensors.index.json. */
-export async function loadModelTensors(src: FileSource): Promise<Map<string, HostTensor>> {
-  const single = await src.readBytes(SINGLE_FILE);
-  if (single !== null) return parseSafetensors(single, filePath(src, SINGLE_FILE)).tensors;
+/** Where one tensor of a model folder lives: its file and its header entry. */
+export interface LocatedTensor {
+  file: string;
+  entry: SafetensorsEntry;
+}
 
+/**
+ * Every tensor of a model folder, from the safetensors headers alone (model.safetensors, or the shards
+ * model.safetensors.index.json names), in file order; no tensor data is read.
+ */
+export async function listModelTensors(src: FileSource): Promise<Map<string, LocatedTensor>> {
+  const located = new Map<string, LocatedTensor>();
+  const single = await readSafetensorsHeader(src, SINGLE_FILE);
+  if (single !== null) {
+    for (const entry of single.entries) located.set(entry.name, { file: SINGLE_FILE, entry });
+    return located;
+  }
   const index = await readJsonFile(src, INDEX_FILE);
   if (index === null) {
     throw new Error(`${src.name}: no model weights: neither ${SINGLE_FILE} nor ${INDEX_FILE} was found`);
   }
   const indexPath = filePath(src, INDEX_FILE);
-  const tensors = new Map<string, HostTensor>();
   for (const [shard, names] of readWeightMap(index, indexPath)) {
-    const bytes = await src.readBytes(shard);
-    if (bytes === null) {
-      throw new Error(`${filePath(src, shard)} is missing: ${indexPath} places tensor "${names[0]}" in it`);
-    }
-    const shardPath = filePath(src, shard);
-    const shardTensors = parseSafetensors(bytes, shardPath).tensors;
+    const header = await readSafetensorsHeader(src, shard);
+    if (header === null) throw new Error(`${filePath(src, shard)} is missing: ${indexPath} places tensor "${names[0]}" in it`);
+    const byName = new Map(header.entries.map((e) => [e.name, e]));
     for (const name of names) {
-      const tensor = shardTensors.get(name);
-      if (tensor === undefined) throw new Error(`${shardPath}: tensor "${name}" is missing, though ${indexPath} places it there`);
-      tensors.set(name, tensor);
+      const entry = byName.get(name);
+      if (entry === undefined) {
+        throw new Error(`${filePath(src, shard)}: tensor "${name}" is missing, though ${indexPath} places it there`);
+      }
+      located.set(name, { file: shard, entry });
     }
   }
+  return located;
+}
+
+/**
+ * Reads the named tensors one at a time, file by file in data order, and hands each to `visit` before
+ * reading the next: with a source that reads ranges, no more than one tensor's bytes are held at once;
+ * otherwise one file's. `visit` may keep the tensor it is given.
+ */
+export async function streamModelTensors(
+  src: FileSource,
+  located: ReadonlyMap<string, LocatedTensor>,
+  names: Iterable<string>,
+  visit: (name: string, tensor: HostTensor) => void | Promise<void>,
+): Promise<void> {
+  const byFile = new Map<string, LocatedTensor[]>();
+  for (const name of names) {
+    const where = located.get(name);
+    if (where === undefined) throw new Error(`${src.name}: tensor "${name}" is not in the checkpoint`);
+    byFile.set(where.file, [...(byFile.get(where.file) ?? []), where]);
+  }
+  for (const [file, tensors] of byFile) {
+    const source = filePath(src, file);
+    tensors.sort((a, b) => a.entry.begin - b.entry.begin);
+    const whole = src.readRange ? null : await src.readBytes(file);
+    for (const { entry } of tensors) {
+      const bytes = whole ? whole.subarray(entry.begin, entry.end) : await readRange(src, file, entry.begin, entry.end);
+      if (bytes === null) throw new Error(`${source} is missing (it was there when its header was read)`);
+      await visit(entry.name, decodeTensor(bytes, entry, source));
+    }
+  }
+}
+
+/** The weights of a model folder: model.safetensors, or the shards named by model.safetensors.index.json. */
+export async function loadModelTensors(src: FileSource): Promise<Map<string, HostTensor>> {
+  const located = await listModelTensors(src);
+  const tensors = new Map<string, HostTensor>();
+  await streamModelTensors(src, located, located.keys(), (name, tensor) => {
+    tensors.set(name, tensor);
+  });
   return tensors;
 }

@@ -24,6 +24,16 @@ export async function readJsonFile(src: FileSource, path: string): Promise<unkno
   }
 }
 
+/**
+ * Bytes [start, end) of a file: a ranged read where the source has one, else the whole file, cut.
+ * Shorter than asked where the file ends sooner; null when the file is missing.
+ */
+export async function readRange(src: FileSource, path: string, start: number, end: number): Promise<Uint8Array | null> {
+  if (src.readRange) return src.readRange(path, start, end);
+  const bytes = await src.readBytes(path);
+  return bytes === null ? null : bytes.subarray(start, end);
+}
+
 function trimSlashes(path: string): string {
   return path.replace(/^\/+|\/+$/g, '');
 }
@@ -35,15 +45,17 @@ function trimSlashes(path: string): string {
  */
 export function urlSource(baseUrl: string, name: string = baseUrl): FileSource {
   const base = baseUrl.replace(/\/+$/, '');
-  async function get(path: string): Promise<Response | null> {
+  async function get(path: string, range?: [number, number]): Promise<Response | null> {
     const url = `${base}/${trimSlashes(path).split('/').map(encodeURIComponent).join('/')}`;
     let response: Response;
     try {
-      response = await fetch(url);
+      response = await fetch(url, range ? { headers: { Range: `bytes=${range[0]}-${range[1] - 1}` } } : undefined);
     } catch (error) {
       throw new Error(`could not fetch ${url}: ${(error as Error).message}`);
     }
     if (response.status === 404) return null;
+    // Asked for bytes past the end of the file.
+    if (response.status === 416) return new Response(new Uint8Array(0));
     if (!response.ok) throw new Error(`could not fetch ${url}: HTTP ${response.status} ${response.statusText}`);
     const contentType = response.headers.get('content-type') ?? '';
     if (contentType.startsWith('text/html') && !/\.html?$/i.test(path)) return null;
@@ -59,16 +71,26 @@ export function urlSource(baseUrl: string, name: string = baseUrl): FileSource {
       const response = await get(path);
       return response === null ? null : new Uint8Array(await response.arrayBuffer());
     },
+    async readRange(path, start, end) {
+      if (end <= start) return new Uint8Array(0);
+      const response = await get(path, [start, end]);
+      if (response === null) return null;
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      // A server that ignores Range answers 200 with the whole file.
+      return response.status === 206 ? bytes : bytes.subarray(start, end);
+    },
   };
 }
 
-/** The part of a browser File that fileListSource needs. */
+/** The part of a browser File (or Blob with a path) that fileListSource needs. */
 export interface PickedFile {
   name: string;
   /** "picked-folder/sub/file.json" for files from a folder picker; empty for single files. */
   webkitRelativePath?: string;
   arrayBuffer(): Promise<ArrayBuffer>;
   text(): Promise<string>;
+  /** Blob.slice: reading part of a file without the rest. */
+  slice?(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
 }
 
 /** The path below the picked folder: the picker puts the folder's own name first. */
@@ -133,6 +155,12 @@ export function fileListSource(files: readonly PickedFile[], name: string): File
       const file = find(path);
       return file === null ? null : new Uint8Array(await file.arrayBuffer());
     },
+    async readRange(path, start, end) {
+      const file = find(path);
+      if (file === null) return null;
+      if (!file.slice) return new Uint8Array(await file.arrayBuffer()).subarray(start, end);
+      return new Uint8Array(await file.slice(start, end).arrayBuffer());
+    },
   };
 }
 
@@ -150,6 +178,11 @@ export function memorySource(files: ReadonlyMap<string, Uint8Array | string>, na
       if (content === undefined) return null;
       return typeof content === 'string' ? utf8Encoder.encode(content) : content;
     },
+    async readRange(path, start, end) {
+      const content = files.get(trimSlashes(path));
+      if (content === undefined) return null;
+      return (typeof content === 'string' ? utf8Encoder.encode(content) : content).subarray(start, end);
+    },
   };
 }
 
@@ -162,5 +195,6 @@ export function subSource(src: FileSource, prefix: string): FileSource {
     name: filePath(src, folder),
     readText: (path) => src.readText(inFolder(path)),
     readBytes: (path) => src.readBytes(inFolder(path)),
+    readRange: (path, start, end) => readRange(src, inFolder(path), start, end),
   };
 }

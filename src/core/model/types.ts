@@ -25,7 +25,7 @@ export interface ModelConfig {
   mlp_bias: boolean;
   tie_word_embeddings: boolean;
   hidden_act: string;
-  /** Mistral's sliding window, when set. */
+  /** The attention window, when set: every layer's (Mistral), or the sliding layers' (Gemma 3). */
   sliding_window: number | null;
   /**
    * RoPE frequency scaling; null (or absent) for plain RoPE. parseModelConfig always sets it, and only
@@ -67,6 +67,12 @@ export interface FileSource {
   name: string;
   readText(path: string): Promise<string | null>;
   readBytes(path: string): Promise<Uint8Array | null>;
+  /**
+   * Bytes [start, end) of a file, without reading the rest (File.slice, an HTTP Range request, a file
+   * handle); shorter than asked where the file ends sooner, null when the file is missing. Sources that
+   * cannot read part of a file leave it out, and readers fall back to readBytes (./sources readRange).
+   */
+  readRange?(path: string, start: number, end: number): Promise<Uint8Array | null>;
 }
 
 /** PEFT's LoraConfig fields that matter here (adapter_config.json names). */
@@ -104,6 +110,12 @@ export interface ForwardOptions {
   dropoutSeed?: number;
 }
 
+/**
+ * The LM head [V, d]: one tensor, or consecutive blocks of rows (vocabulary ranges) when it is larger
+ * than the device binds at once (./weights).
+ */
+export type HeadWeight = tf.Tensor2D | readonly tf.Tensor2D[];
+
 /** A decoder-only language model whose base weights are frozen tensors. */
 export interface CausalLM {
   config: ModelConfig;
@@ -114,8 +126,8 @@ export interface CausalLM {
    * Causal attention; positions 0..T-1 (right padding needs no attention mask for real tokens).
    */
   hidden(inputIds: tf.Tensor2D, options: ForwardOptions): tf.Tensor3D;
-  /** The LM head weight [vocab_size, hidden_size] (the embedding matrix when tied). */
-  headWeight(): tf.Tensor2D;
+  /** The LM head weight [vocab_size, hidden_size] (the embedding matrix when tied), whole or in row blocks. */
+  headWeight(): HeadWeight;
   /** Logits [rows, T, vocab_size]: hidden · headWeightᵀ. */
   logits(inputIds: tf.Tensor2D, options: ForwardOptions): tf.Tensor3D;
   dispose(): void;

@@ -376,17 +376,18 @@ describe('parseSafetensors errors name the source and the tensor', () => {
 
 describe('loadModelTensors', () => {
   /** Counts reads per path, to check each shard is read once. */
-  function counting(src: FileSource): { src: FileSource; reads: Map<string, number> } {
+  /** Counts whole-file reads; `ranges` logs every ranged read when the source offers them. */
+  function counting(src: FileSource, withRanges = false) {
     const reads = new Map<string, number>();
+    const ranges: { path: string; start: number; end: number }[] = [];
     const count = (path: string) => reads.set(path, (reads.get(path) ?? 0) + 1);
-    return {
-      reads,
-      src: {
-        name: src.name,
-        readText: (path) => (count(path), src.readText(path)),
-        readBytes: (path) => (count(path), src.readBytes(path)),
-      },
+    const counted: FileSource = {
+      name: src.name,
+      readText: (path) => (count(path), src.readText(path)),
+      readBytes: (path) => (count(path), src.readBytes(path)),
     };
+    if (withRanges) counted.readRange = (path, start, end) => (ranges.push({ path, start, end }), src.readRange!(path, start, end));
+    return { src: counted, reads, ranges };
   }
 
   const shard1 = serializeSafetensors({
@@ -409,7 +410,7 @@ describe('loadModelTensors', () => {
     expect(Array.from(tensors.get('model.embed_tokens.weight')!.data)).toEqual([1, 2, 3, 4]);
   });
 
-  it('reads sharded weights through the index, each shard once', async () => {
+  it('reads sharded weights through the index: a source without ranges reads each shard whole twice (header, then data)', async () => {
     const { src, reads } = counting(
       memorySource(
         new Map<string, Uint8Array | string>([
@@ -425,8 +426,47 @@ describe('loadModelTensors', () => {
     expect(tensors.get('model.norm.weight')).toMatchObject({ dtype: 'BF16', shape: [2] });
     expect(Array.from(tensors.get('model.norm.weight')!.data)).toEqual([7, 8]);
     expect(Array.from(tensors.get('model.layers.0.mlp.up_proj.weight')!.data)).toEqual([5, 6]);
-    expect(reads.get('model-00001-of-00002.safetensors')).toBe(1);
-    expect(reads.get('model-00002-of-00002.safetensors')).toBe(1);
+    expect(reads.get('model-00001-of-00002.safetensors')).toBe(2);
+    expect(reads.get('model-00002-of-00002.safetensors')).toBe(2);
+  });
+
+  it("streams a source that reads ranges: the header, then each tensor's own bytes, never a whole shard", async () => {
+    const files = new Map<string, Uint8Array | string>([
+      ['model.safetensors.index.json', index],
+      ['model-00001-of-00002.safetensors', shard1],
+      ['model-00002-of-00002.safetensors', shard2],
+    ]);
+    const { src, reads, ranges } = counting(memorySource(files, 'sharded'), true);
+    const tensors = await loadModelTensors(src);
+    expect(Array.from(tensors.get('model.embed_tokens.weight')!.data)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(tensors.get('model.norm.weight')!.data)).toEqual([7, 8]);
+    expect(reads.has('model-00001-of-00002.safetensors')).toBe(false);
+    expect(reads.has('model-00002-of-00002.safetensors')).toBe(false);
+    // Per shard: 8 bytes of header length, the header, then one read per tensor of exactly its bytes.
+    const shard1Reads = ranges.filter((r) => r.path === 'model-00001-of-00002.safetensors').map((r) => r.end - r.start);
+    const headerBytes = new DataView(shard1.buffer).getUint32(0, true);
+    expect(shard1Reads).toEqual([8, headerBytes, 16, 8]);
+  });
+
+  it('refuses tensors whose byte ranges overlap, naming both', () => {
+    const bytes = serializeSafetensors({
+      a: { shape: [2], data: new Float32Array([1, 2]) },
+      b: { shape: [2], data: new Float32Array([3, 4]) },
+    });
+    const length = new DataView(bytes.buffer).getUint32(0, true);
+    const header = new TextDecoder().decode(bytes.subarray(8, 8 + length)).replace('"data_offsets":[8,16]', '"data_offsets":[4,12]');
+    const patched = new Uint8Array(bytes);
+    patched.set(new TextEncoder().encode(header), 8);
+    expect(() => parseSafetensors(patched, 'overlap.safetensors')).toThrow(/overlap\.safetensors: tensors "a" and "b" overlap/);
+  });
+
+  it('names the tensor and the file when a ranged read comes back short (a truncated file)', async () => {
+    const truncated = shard1.subarray(0, shard1.length - 4);
+    const src = memorySource(new Map([['model.safetensors', truncated]]), 'cut');
+    // memorySource reads ranges, so the header is read on its own and the cut shows at the tensor.
+    await expect(loadModelTensors(src)).rejects.toThrow(
+      /cut\/model\.safetensors: tensor "model\.layers\.0\.mlp\.up_proj\.weight" needs bytes .* the file is truncated/,
+    );
   });
 
   it('names the source and the files looked for when there are no weights', async () => {

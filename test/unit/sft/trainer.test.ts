@@ -126,7 +126,7 @@ describe('SFTTrainer', () => {
     const base = createCausalLM(c, new Map([...tensors].map(([k, t]) => [k, { dtype: 'F32' as const, ...t }])), 'tiny');
     const adapter = createLoraAdapter(base, { r: 4, lora_alpha: 8, lora_dropout: 0, target_modules: 'all-linear', use_rslora: false }, 1);
     const params = [...adapter.modules.values()].flatMap((m) => [m.A, m.B]);
-    const head = await base.headWeight().data();
+    const head = await (base.headWeight() as tf.Tensor2D).data();
     const trainer = new SFTTrainer({
       model: base,
       params,
@@ -138,7 +138,7 @@ describe('SFTTrainer', () => {
     const first = await trainer.evaluate(MEMORISE);
     while (!trainer.done) await trainer.step();
     expect(await trainer.evaluate(MEMORISE)).toBeLessThan(0.8 * first);
-    expect(await base.headWeight().data()).toEqual(head);
+    expect(await (base.headWeight() as tf.Tensor2D).data()).toEqual(head);
     trainer.dispose();
     base.dispose();
   });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigKeys, isPlainObject, tokenIds } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
+import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
 import type { CausalLM, ForwardOptions, ModelConfig, RopeScaling } from '../types';
 import { applyRope, causalAttention, causalMask, ropeInverseFrequencies, ropeTables, splitHeads, type AttentionGeometry } from './llama';
 import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
@@ -255,25 +256,21 @@ interface GemmaLayer {
   linears: Record<GemmaLinear, FrozenLinear>;
 }
 
-function createGemma3(config: ModelConfig, weights: Map<string, tf.Tensor>): CausalLM {
+function createGemma3(config: ModelConfig, weights: ModelWeights): CausalLM {
   const keys = new ConfigKeys(config.raw, ARCHITECTURE);
   refuseUnsupported(keys);
   const attention = parseAttention(keys, config.num_hidden_layers);
-  const get = <T extends tf.Tensor>(name: string): T => {
-    const t = weights.get(name);
-    if (!t) throw new Error(`${ARCHITECTURE}: weight "${name}" was not loaded`);
-    return t as T;
-  };
-  const embed = get<tf.Tensor2D>('model.embed_tokens.weight');
+  const { tensor: get, rows } = weightReader(weights, config.architecture);
+  const embed = rows('model.embed_tokens.weight');
   const finalNorm = get<tf.Tensor1D>('model.norm.weight');
-  const head = config.tie_word_embeddings ? embed : get<tf.Tensor2D>('lm_head.weight');
+  const head = headOf(config.tie_word_embeddings ? embed : rows('lm_head.weight'));
   const layers: GemmaLayer[] = attention.layerTypes.map((type, l) => {
     const linears = {} as Record<GemmaLinear, FrozenLinear>;
     for (const name of GEMMA_LINEARS) {
       const path = modulePath(l, name);
       linears[name] = {
         path,
-        weight: get(`${path}.weight`),
+        weight: rows(`${path}.weight`),
         bias: hasBias(config, name) ? get<tf.Tensor1D>(`${path}.bias`) : null,
         fanInFanOut: false,
       };
@@ -306,7 +303,7 @@ function createGemma3(config: ModelConfig, weights: Map<string, tf.Tensor>): Cau
       const full = { mask: causalMask(seq, null), rope: ropeTables(globalInvFreq, seq) };
       const sliding =
         config.sliding_window === null ? full : { mask: causalMask(seq, config.sliding_window), rope: ropeTables(localInvFreq, seq) };
-      let x: tf.Tensor2D = tf.mul(tf.gather(embed, tf.reshape(inputIds, [-1])), embedScale);
+      let x: tf.Tensor2D = tf.mul(lookupRows(embed, tf.reshape(inputIds, [-1])), embedScale);
       for (const layer of layers) {
         const { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj } = layer.linears;
         const { mask, rope } = layer.sliding ? sliding : full;
@@ -338,8 +335,8 @@ function createGemma3(config: ModelConfig, weights: Map<string, tf.Tensor>): Cau
     logits: (inputIds, options) =>
       tf.tidy(() => {
         const [batch, seq] = inputIds.shape;
-        const h = tf.reshape(hidden(inputIds, options), [batch * seq, d]);
-        return tf.reshape(tf.matMul(h, head, false, true), [batch, seq, config.vocab_size]);
+        const h: tf.Tensor2D = tf.reshape(hidden(inputIds, options), [batch * seq, d]);
+        return tf.reshape(matMulTransposed(h, head), [batch, seq, config.vocab_size]);
       }),
     dispose: () => {
       for (const t of new Set(weights.values())) t.dispose();

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { headGeometry, tokenIds, type ConfigKeys } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
 import type { CausalLM, ForwardOptions, ModelConfig } from '../types';
+import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
 import { causalAttention, causalMask } from './llama';
 import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
 
@@ -88,17 +89,13 @@ interface Gpt2Block {
 }
 
 /** Builds the model over validated weights (names and shapes as gpt2TensorShapes). */
-function createGpt2(config: ModelConfig, weights: Map<string, tf.Tensor>): CausalLM {
+function createGpt2(config: ModelConfig, weights: ModelWeights): CausalLM {
   if (!TANH_GELU_NAMES.includes(config.hidden_act)) {
     throw new Error(
       `GPT2LMHeadModel: activation_function "${config.hidden_act}" is not supported (expected one of ${TANH_GELU_NAMES.join(', ')})`,
     );
   }
-  const get = <T extends tf.Tensor>(name: string): T => {
-    const t = weights.get(name);
-    if (!t) throw new Error(`GPT2LMHeadModel: weight "${name}" was not loaded`);
-    return t as T;
-  };
+  const { tensor: get, rows } = weightReader(weights, 'GPT2LMHeadModel');
   const heads = config.num_attention_heads;
   const headDim = config.hidden_size / heads;
   const blocks: Gpt2Block[] = [];
@@ -107,7 +104,7 @@ function createGpt2(config: ModelConfig, weights: Map<string, tf.Tensor>): Causa
     const linears = {} as Record<Gpt2Linear, FrozenLinear>;
     for (const name of GPT2_LINEARS) {
       const path = `${block}.${name}`;
-      linears[name] = { path, weight: get(`${path}.weight`), bias: get<tf.Tensor1D>(`${path}.bias`), fanInFanOut: true };
+      linears[name] = { path, weight: rows(`${path}.weight`), bias: get<tf.Tensor1D>(`${path}.bias`), fanInFanOut: true };
     }
     blocks.push({
       ln1: [get(`${block}.ln_1.weight`), get(`${block}.ln_1.bias`)],
@@ -115,10 +112,10 @@ function createGpt2(config: ModelConfig, weights: Map<string, tf.Tensor>): Causa
       linears,
     });
   }
-  const wte = get<tf.Tensor2D>('transformer.wte.weight');
-  const wpe = get<tf.Tensor2D>('transformer.wpe.weight');
+  const wte = rows('transformer.wte.weight');
+  const wpe = rows('transformer.wpe.weight');
   const lnF: [tf.Tensor1D, tf.Tensor1D] = [get('transformer.ln_f.weight'), get('transformer.ln_f.bias')];
-  const head = config.tie_word_embeddings ? wte : get<tf.Tensor2D>('lm_head.weight');
+  const head = headOf(config.tie_word_embeddings ? wte : rows('lm_head.weight'));
   const eps = config.norm_eps;
   const d = config.hidden_size;
 
@@ -128,8 +125,8 @@ function createGpt2(config: ModelConfig, weights: Map<string, tf.Tensor>): Causa
       if (seq > config.max_position_embeddings) {
         throw new Error(`GPT2LMHeadModel: sequence length ${seq} exceeds n_positions ${config.max_position_embeddings}`);
       }
-      const tokens = tf.reshape(tf.gather(wte, tf.reshape(inputIds, [-1])), [batch, seq, d]);
-      let x: tf.Tensor2D = tf.reshape(tf.add(tokens, tf.slice(wpe, [0, 0], [seq, d])), [batch * seq, d]);
+      const tokens = tf.reshape(lookupRows(wte, tf.reshape(inputIds, [-1])), [batch, seq, d]);
+      let x: tf.Tensor2D = tf.reshape(tf.add(tokens, lookupRows(wpe, tf.range(0, seq, 1, 'int32') as tf.Tensor1D)), [batch * seq, d]);
       const mask = causalMask(seq, null);
       const geometry = { batch, seq, heads, kvHeads: heads, headDim, scale: 1 / Math.sqrt(headDim) };
       // c_attn's output is [q | k | v], each heads × headDim: one transpose to [3, B, heads, T, hd]
@@ -163,8 +160,8 @@ function createGpt2(config: ModelConfig, weights: Map<string, tf.Tensor>): Causa
     logits: (inputIds, options) =>
       tf.tidy(() => {
         const [batch, seq] = inputIds.shape;
-        const h = tf.reshape(hidden(inputIds, options), [batch * seq, d]);
-        return tf.reshape(tf.matMul(h, head, false, true), [batch, seq, config.vocab_size]);
+        const h: tf.Tensor2D = tf.reshape(hidden(inputIds, options), [batch * seq, d]);
+        return tf.reshape(matMulTransposed(h, head), [batch, seq, config.vocab_size]);
       }),
     dispose: () => {
       for (const t of new Set(weights.values())) t.dispose();

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigKeys, headGeometry, isPlainObject, tokenIds } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
+import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
 import type { Architecture, CausalLM, ForwardOptions, ModelConfig, RopeScaling } from '../types';
 import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
 
@@ -225,7 +226,7 @@ interface LlamaLayer {
 const SUPPORTED_ACTIVATIONS = ['silu', 'swish'];
 
 /** Builds the model over validated weights (names and shapes as llamaTensorShapes). */
-function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>, oProjBias: boolean, qkNorm: boolean): CausalLM {
+function createLlama(config: ModelConfig, weights: ModelWeights, oProjBias: boolean, qkNorm: boolean): CausalLM {
   if (!SUPPORTED_ACTIVATIONS.includes(config.hidden_act)) {
     throw new Error(
       `${config.architecture}: hidden_act "${config.hidden_act}" is not supported (expected one of ${SUPPORTED_ACTIVATIONS.join(', ')})`,
@@ -237,14 +238,10 @@ function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>, oProj
       `${config.architecture}: num_attention_heads (${config.num_attention_heads}) must be a multiple of num_key_value_heads (${config.num_key_value_heads})`,
     );
   }
-  const get = <T extends tf.Tensor>(name: string): T => {
-    const t = weights.get(name);
-    if (!t) throw new Error(`${config.architecture}: weight "${name}" was not loaded`);
-    return t as T;
-  };
-  const embed = get<tf.Tensor2D>('model.embed_tokens.weight');
+  const { tensor: get, rows } = weightReader(weights, config.architecture);
+  const embed = rows('model.embed_tokens.weight');
   const finalNorm = get<tf.Tensor1D>('model.norm.weight');
-  const head = config.tie_word_embeddings ? embed : get<tf.Tensor2D>('lm_head.weight');
+  const head = headOf(config.tie_word_embeddings ? embed : rows('lm_head.weight'));
   const layers: LlamaLayer[] = [];
   for (let l = 0; l < config.num_hidden_layers; l++) {
     const linears = {} as Record<LlamaLinear, FrozenLinear>;
@@ -252,7 +249,7 @@ function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>, oProj
       const path = modulePath(l, name);
       linears[name] = {
         path,
-        weight: get(`${path}.weight`),
+        weight: rows(`${path}.weight`),
         bias: hasBias(config, name, oProjBias) ? get<tf.Tensor1D>(`${path}.bias`) : null,
         fanInFanOut: false,
       };
@@ -275,7 +272,7 @@ function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>, oProj
       const geometry: AttentionGeometry = { batch, seq, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
       const mask = causalMask(seq, config.sliding_window);
       const rope = ropeTables(invFreq, seq);
-      let x: tf.Tensor2D = tf.gather(embed, tf.reshape(inputIds, [-1]));
+      let x: tf.Tensor2D = lookupRows(embed, tf.reshape(inputIds, [-1]));
       for (const layer of layers) {
         const { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj } = layer.linears;
         const h = rmsNorm(x, layer.inputNorm, eps);
@@ -308,8 +305,8 @@ function createLlama(config: ModelConfig, weights: Map<string, tf.Tensor>, oProj
     logits: (inputIds, options) =>
       tf.tidy(() => {
         const [batch, seq] = inputIds.shape;
-        const h = tf.reshape(hidden(inputIds, options), [batch * seq, config.hidden_size]);
-        return tf.reshape(tf.matMul(h, head, false, true), [batch, seq, config.vocab_size]);
+        const h: tf.Tensor2D = tf.reshape(hidden(inputIds, options), [batch * seq, config.hidden_size]);
+        return tf.reshape(matMulTransposed(h, head), [batch, seq, config.vocab_size]);
       }),
     dispose: () => {
       for (const t of new Set(weights.values())) t.dispose();

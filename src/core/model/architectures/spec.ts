@@ -1,6 +1,6 @@
-import type * as tf from '@tensorflow/tfjs';
 import type { ConfigKeys } from '../config-keys';
 import type { Architecture, CausalLM, ModelConfig } from '../types';
+import type { ModelWeights } from '../weights';
 
 /**
  * Everything the studio knows about one architecture (a config.json "architectures" name). Code outside
@@ -25,10 +25,11 @@ export interface ArchitectureSpec {
    */
   canonicalName(name: string): string;
   /**
-   * Builds the model over checked weights (names and shapes as tensorShapes): frozen tensors, or
-   * tf.variables when the base weights train. The model owns them and disposes them.
+   * Builds the model over checked weights (names and shapes as tensorShapes): frozen tensors (2-D ones
+   * possibly in row blocks, read through ../weights' WeightReader), or tf.variables when the base
+   * weights train. The model owns them and disposes them.
    */
-  build(config: ModelConfig, weights: Map<string, tf.Tensor>): CausalLM;
+  build(config: ModelConfig, weights: ModelWeights): CausalLM;
   /** PEFT's default target modules (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
   defaultLoraTargets: readonly string[];
   /**
