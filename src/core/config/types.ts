@@ -78,6 +78,8 @@ export interface TrainConfig {
   seed: number;
   precompute_ref_log_probs: boolean;
   disable_dropout: boolean;
+  /** Recompute each layer's activations in the backward pass instead of keeping them. */
+  gradient_checkpointing: boolean;
 }
 
 export type DPOConfig = LossConfig & DataConfig & TrainConfig;

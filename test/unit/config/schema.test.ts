@@ -126,6 +126,7 @@ describe('derived defaults', () => {
       seed: 42,
       precompute_ref_log_probs: false,
       disable_dropout: true,
+      gradient_checkpointing: true,
     });
   });
 

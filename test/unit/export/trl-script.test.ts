@@ -194,6 +194,7 @@ describe.skipIf(PYTHON === null)('trlScript runs under Python with the studio’
       seed: 1234,
       precompute_ref_log_probs: true,
       disable_dropout: false,
+      gradient_checkpointing: false,
     };
     const { one, calls, stderr } = runScript(trlScript(options(config)), { 'pairs.jsonl': datasetJsonl(ROWS) }, CURRENT);
     expect(one('DPOConfig')).toEqual({
@@ -211,6 +212,7 @@ describe.skipIf(PYTHON === null)('trlScript runs under Python with the studio’
       truncation_mode: 'keep_end',
       precompute_ref_log_probs: true,
       disable_dropout: false,
+      gradient_checkpointing: false,
       learning_rate: 2e-5,
       per_device_train_batch_size: 4,
       per_device_eval_batch_size: 2,
