@@ -163,8 +163,10 @@ export function benchPlan(mode: BenchMode, caseTimeoutMs?: number): BenchPlan {
   ];
   for (const m of models) {
     for (const kernels of [true, false]) {
-      steps.push({ ...m, lora: LORA, kernels, warmupRuns: 1, seed: 135 });
+      steps.push({ ...m, lora: LORA, kernels, gradientCheckpointing: false, warmupRuns: 1, seed: 135 });
     }
+    // The same step with each layer recomputed in the backward pass: its peak memory beside the above.
+    steps.push({ ...m, lora: LORA, kernels: true, gradientCheckpointing: true, warmupRuns: 1, seed: 135 });
   }
   return {
     mode,

@@ -110,6 +110,8 @@ export interface StepCase {
   /** Tokens per row; the first half is prompt, the rest completion. */
   seqLen: number;
   kernels: boolean;
+  /** Each layer recomputed in the backward pass instead of its activations kept. */
+  gradientCheckpointing: boolean;
   warmupRuns: number;
   timedRuns: number;
   /** Cases run in ascending priority; issue 3's done-when figures come first (see plan.ts). */

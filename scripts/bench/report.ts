@@ -50,6 +50,7 @@ export interface StepRow {
   layers: number;
   tokens: number;
   kernels: boolean;
+  gradient_checkpointing: boolean;
   tokens_per_second: number | null;
   peak_bytes: number | null;
   efficiency: number | null;
@@ -179,6 +180,7 @@ function stepRow({ c, outcome }: StepResult, gflops: number | null): StepRow {
     layers: c.dims.num_hidden_layers,
     tokens: rows * c.seqLen,
     kernels: c.kernels,
+    gradient_checkpointing: c.gradientCheckpointing,
     tokens_per_second: ms === null ? null : sig((rows * c.seqLen) / (ms / 1000)),
     peak_bytes: outcome.ok ? outcome.value.peakBytes : null,
     efficiency: ms === null || gflops === null ? null : sig(flops.total / ((ms / 1000) * gflops * 1e9), 3),
@@ -331,13 +333,27 @@ export function formatTable(r: BenchReport, plan: BenchPlan): string {
   const sNotes = new Notes();
   out.push(
     table(
-      ['model', 'layers', 'pairs×seq', 'tokens', 'kernels', 'runs', 'step ms', 'tokens/s', 'peak MB', 'model GFLOP', 'efficiency'],
+      [
+        'model',
+        'layers',
+        'pairs×seq',
+        'tokens',
+        'kernels',
+        'checkpointing',
+        'runs',
+        'step ms',
+        'tokens/s',
+        'peak MB',
+        'model GFLOP',
+        'efficiency',
+      ],
       r.steps.map((row) => [
         row.model,
         String(row.layers),
         `${row.pairs}×${row.seq_len}`,
         String(row.tokens),
         row.kernels ? 'on' : 'off',
+        row.gradient_checkpointing ? 'on' : 'off',
         String(row.timed_runs),
         sNotes.mark(fixed(row.step_ms, 0), row.failure),
         fixed(row.tokens_per_second, 1),
@@ -350,10 +366,16 @@ export function formatTable(r: BenchReport, plan: BenchPlan): string {
   if (sNotes.toString()) out.push(`Not run:\n${sNotes}`);
   const shapeOf = (row: StepRow) => `${row.model} (${row.layers} layers, ${row.pairs}×${row.seq_len})`;
   const speedups = [...new Set(r.steps.map(shapeOf))].map((shape) => {
-    const on = r.steps.find((row) => shapeOf(row) === shape && row.kernels);
+    const on = r.steps.find((row) => shapeOf(row) === shape && row.kernels && !row.gradient_checkpointing);
     const off = r.steps.find((row) => shapeOf(row) === shape && !row.kernels);
     return `${shape} ${ratio(on?.tokens_per_second ?? null, off?.tokens_per_second ?? null, 2)}`;
   });
   out.push(`tokens/s kernels on ÷ off: ${speedups.join(', ')}`);
+  const savings = [...new Set(r.steps.map(shapeOf))].map((shape) => {
+    const kept = r.steps.find((row) => shapeOf(row) === shape && row.kernels && !row.gradient_checkpointing);
+    const recomputed = r.steps.find((row) => shapeOf(row) === shape && row.gradient_checkpointing);
+    return `${shape} ${ratio(recomputed?.peak_bytes ?? null, kept?.peak_bytes ?? null, 2)}`;
+  });
+  out.push(`peak bytes with gradient checkpointing ÷ without (kernels on): ${savings.join(', ')}`);
   return out.join('\n');
 }

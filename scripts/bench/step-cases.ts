@@ -104,7 +104,10 @@ export async function measureStep(c: StepCase): Promise<StepMeasured> {
     const ref = await referenceLogps(models, batch, index);
     const kept: tf.Tensor[] = [];
     const { value, grads } = tf.variableGrads(
-      () => policyLoss(models, batch, index, ref, config, (k) => kept.push(...Object.values(k))),
+      () =>
+        policyLoss(models, batch, index, ref, config, (k) => kept.push(...Object.values(k)), {
+          gradientCheckpointing: c.gradientCheckpointing,
+        }),
       params,
     );
     tf.dispose(kept);

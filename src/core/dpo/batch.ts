@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PreferenceBatch } from '../data/types';
-import type { CausalLM, LoraAdapter } from '../model/types';
+import type { CausalLM, ForwardOptions, LoraAdapter } from '../model/types';
 import type { LossConfig } from './config';
 import { dpoLoss, rewardMetrics, type LossInputs } from './losses';
 import { completionIndex, sequenceLogps, type CompletionIndex, type TokenScorer } from './logps';
@@ -65,6 +65,9 @@ interface Kept {
   logitSums: tf.Tensor1D;
 }
 
+/** How the policy's forward pass runs: LoRA dropout and gradient checkpointing (ForwardOptions). */
+export type PolicyForward = Pick<ForwardOptions, 'dropout' | 'dropoutSeed' | 'gradientCheckpointing'>;
+
 /**
  * The policy side of a batch: forward pass of chosen and rejected rows together, completion log-probs,
  * and the DPO loss against the given reference log-probs. Returns the loss tensor; the tensors needed
@@ -77,11 +80,16 @@ export function policyLoss(
   refLogps: Float32Array,
   config: LossConfig,
   keep: (kept: Kept) => void,
-  dropout: { on: boolean; seed: number } = { on: false, seed: 0 },
+  forward: PolicyForward = {},
 ): tf.Scalar {
   const B = batch.B;
   const ids = idsTensor(batch);
-  const hidden = models.model.hidden(ids, { adapter: models.policy, dropout: dropout.on, dropoutSeed: dropout.seed });
+  const hidden = models.model.hidden(ids, {
+    adapter: models.policy,
+    dropout: forward.dropout ?? false,
+    dropoutSeed: forward.dropoutSeed ?? 0,
+    gradientCheckpointing: forward.gradientCheckpointing ?? false,
+  });
   const seq = sequenceLogps(hidden, models.model.headWeight(), index, {
     scorer: models.scorer,
     withWpo: config.use_weighting,

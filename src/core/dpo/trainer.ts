@@ -71,11 +71,11 @@ class DpoObjective implements Objective<TokenizedPair, DpoMicroBatch> {
     const index = completionIndex(batch, c.ld_alpha);
     const ref = this.cachedRef('t', pairs) ?? (await referenceLogps(this.models, batch, index));
     let kept: Parameters<typeof readBatchResult>[1] | undefined;
-    const dropout = { on: !c.disable_dropout, seed: ctx.rng.int(2 ** 31) };
+    const forward = { dropout: !c.disable_dropout, dropoutSeed: ctx.rng.int(2 ** 31), gradientCheckpointing: c.gradient_checkpointing };
     const { value, grads } = tf.variableGrads(
       () =>
         tf.div(
-          policyLoss(this.models, batch, index, ref, c, (x) => (kept = x), dropout),
+          policyLoss(this.models, batch, index, ref, c, (x) => (kept = x), forward),
           ctx.microBatches,
         ) as tf.Scalar,
       this.params,

@@ -108,6 +108,11 @@ export interface ForwardOptions {
   dropout?: boolean;
   /** Seed for dropout masks when dropout is on. */
   dropoutSeed?: number;
+  /**
+   * Recompute each layer's activations in the backward pass instead of keeping them (./checkpoint).
+   * Only matters under a gradient tape; the values are the same either way. Default false.
+   */
+  gradientCheckpointing?: boolean;
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigKeys, isPlainObject, tokenIds } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
+import { checkpointed, layerVariables, LengthCache } from '../checkpoint';
 import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
 import type { CausalLM, ForwardOptions, ModelConfig, RopeScaling } from '../types';
 import { applyRope, causalAttention, causalMask, ropeInverseFrequencies, ropeTables, splitHeads, type AttentionGeometry } from './llama';
@@ -296,26 +297,45 @@ function createGemma3(config: ModelConfig, weights: ModelWeights): CausalLM {
   const headNorm = (x: tf.Tensor2D, weight: tf.Tensor1D): tf.Tensor2D =>
     tf.reshape(gemmaRmsNorm(tf.reshape(x, [-1, headDim]), weight, eps), x.shape);
 
-  function hidden(inputIds: tf.Tensor2D, options: ForwardOptions): tf.Tensor3D {
-    return tf.tidy(() => {
-      const [batch, seq] = inputIds.shape;
-      const geometry: AttentionGeometry = { batch, seq, heads, kvHeads, headDim, scale };
+  const perLength = new LengthCache(
+    (seq) => {
       const full = { mask: causalMask(seq, null), rope: ropeTables(globalInvFreq, seq) };
       const sliding =
         config.sliding_window === null ? full : { mask: causalMask(seq, config.sliding_window), rope: ropeTables(localInvFreq, seq) };
+      return { full, sliding };
+    },
+    ({ full, sliding }) => [...new Set([full, sliding])].flatMap(({ mask, rope }) => [mask, rope.cos, rope.sin, rope.rotation]),
+  );
+
+  /** One decoder layer over x [B·T, d]. */
+  function decoderLayer(layer: GemmaLayer, x: tf.Tensor2D, batch: number, seq: number, options: ForwardOptions): tf.Tensor2D {
+    const tables = perLength.get(seq);
+    const { mask, rope } = layer.sliding ? tables.sliding : tables.full;
+    const geometry: AttentionGeometry = { batch, seq, heads, kvHeads, headDim, scale };
+    const { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj } = layer.linears;
+    const h = gemmaRmsNorm(x, layer.norms.input_layernorm, eps);
+    const q = applyRope(splitHeads(headNorm(linearForward(h, q_proj, options), layer.qNorm), batch, seq, heads, headDim), rope);
+    const k = applyRope(splitHeads(headNorm(linearForward(h, k_proj, options), layer.kNorm), batch, seq, kvHeads, headDim), rope);
+    const v = splitHeads(linearForward(h, v_proj, options), batch, seq, kvHeads, headDim);
+    const attended = linearForward(causalAttention(q, k, v, mask, geometry), o_proj, options);
+    const afterAttention: tf.Tensor2D = tf.add(x, gemmaRmsNorm(attended, layer.norms.post_attention_layernorm, eps));
+    const m = gemmaRmsNorm(afterAttention, layer.norms.pre_feedforward_layernorm, eps);
+    const gated: tf.Tensor2D = tf.mul(geluTanh(linearForward(m, gate_proj, options)), linearForward(m, up_proj, options));
+    return tf.add(afterAttention, gemmaRmsNorm(linearForward(gated, down_proj, options), layer.norms.post_feedforward_layernorm, eps));
+  }
+
+  function hidden(inputIds: tf.Tensor2D, options: ForwardOptions): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [batch, seq] = inputIds.shape;
       let x: tf.Tensor2D = tf.mul(lookupRows(embed, tf.reshape(inputIds, [-1])), embedScale);
       for (const layer of layers) {
-        const { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj } = layer.linears;
-        const { mask, rope } = layer.sliding ? sliding : full;
-        const h = gemmaRmsNorm(x, layer.norms.input_layernorm, eps);
-        const q = applyRope(splitHeads(headNorm(linearForward(h, q_proj, options), layer.qNorm), batch, seq, heads, headDim), rope);
-        const k = applyRope(splitHeads(headNorm(linearForward(h, k_proj, options), layer.kNorm), batch, seq, kvHeads, headDim), rope);
-        const v = splitHeads(linearForward(h, v_proj, options), batch, seq, kvHeads, headDim);
-        const attended = linearForward(causalAttention(q, k, v, mask, geometry), o_proj, options);
-        x = tf.add(x, gemmaRmsNorm(attended, layer.norms.post_attention_layernorm, eps));
-        const m = gemmaRmsNorm(x, layer.norms.pre_feedforward_layernorm, eps);
-        const gated: tf.Tensor2D = tf.mul(geluTanh(linearForward(m, gate_proj, options)), linearForward(m, up_proj, options));
-        x = tf.add(x, gemmaRmsNorm(linearForward(gated, down_proj, options), layer.norms.post_feedforward_layernorm, eps));
+        const linears = Object.values(layer.linears);
+        const variables = layerVariables(
+          linears.map((l) => l.path),
+          options.adapter,
+          [...linears.flatMap((l) => [l.weight, l.bias]), ...Object.values(layer.norms), layer.qNorm, layer.kNorm],
+        );
+        x = checkpointed((input) => decoderLayer(layer, input, batch, seq, options), x, variables, options);
       }
       return tf.reshape(gemmaRmsNorm(x, finalNorm, eps), [batch, seq, d]);
     });
@@ -339,6 +359,7 @@ function createGemma3(config: ModelConfig, weights: ModelWeights): CausalLM {
         return tf.reshape(matMulTransposed(h, head), [batch, seq, config.vocab_size]);
       }),
     dispose: () => {
+      perLength.dispose();
       for (const t of new Set(weights.values())) t.dispose();
     },
   };

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { headGeometry, tokenIds, type ConfigKeys } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
 import type { CausalLM, ForwardOptions, ModelConfig } from '../types';
+import { checkpointed, layerVariables, LengthCache } from '../checkpoint';
 import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
 import { causalAttention, causalMask } from './llama';
 import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
@@ -119,6 +120,26 @@ function createGpt2(config: ModelConfig, weights: ModelWeights): CausalLM {
   const eps = config.norm_eps;
   const d = config.hidden_size;
 
+  const masks = new LengthCache(
+    (seq) => causalMask(seq, null),
+    (mask) => [mask],
+  );
+
+  /** One transformer block over x [B·T, d]. */
+  function gpt2Block(block: Gpt2Block, x: tf.Tensor2D, batch: number, seq: number, options: ForwardOptions): tf.Tensor2D {
+    const geometry = { batch, seq, heads, kvHeads: heads, headDim, scale: 1 / Math.sqrt(headDim) };
+    const { 'attn.c_attn': cAttn, 'attn.c_proj': cProj, 'mlp.c_fc': cFc, 'mlp.c_proj': mProj } = block.linears;
+    const h = layerNorm(x, ...block.ln1, eps);
+    // c_attn's output is [q | k | v], each heads × headDim: one transpose to [3, B, heads, T, hd]
+    // separates them and the heads at once, and unstacking along the first axis is a contiguous copy.
+    const qkv = tf.transpose(tf.reshape(linearForward(h, cAttn, options), [batch, seq, 3, heads, headDim]), [2, 0, 3, 1, 4]);
+    const [q, k, v] = tf.unstack(qkv) as tf.Tensor4D[];
+    const context = causalAttention(q, k, v, masks.get(seq), geometry);
+    const attended: tf.Tensor2D = tf.add(x, linearForward(context, cProj, options));
+    const m = layerNorm(attended, ...block.ln2, eps);
+    return tf.add(attended, linearForward(geluTanh(linearForward(m, cFc, options)), mProj, options));
+  }
+
   function hidden(inputIds: tf.Tensor2D, options: ForwardOptions): tf.Tensor3D {
     return tf.tidy(() => {
       const [batch, seq] = inputIds.shape;
@@ -127,20 +148,14 @@ function createGpt2(config: ModelConfig, weights: ModelWeights): CausalLM {
       }
       const tokens = tf.reshape(lookupRows(wte, tf.reshape(inputIds, [-1])), [batch, seq, d]);
       let x: tf.Tensor2D = tf.reshape(tf.add(tokens, lookupRows(wpe, tf.range(0, seq, 1, 'int32') as tf.Tensor1D)), [batch * seq, d]);
-      const mask = causalMask(seq, null);
-      const geometry = { batch, seq, heads, kvHeads: heads, headDim, scale: 1 / Math.sqrt(headDim) };
-      // c_attn's output is [q | k | v], each heads × headDim: one transpose to [3, B, heads, T, hd]
-      // separates them and the heads at once, and unstacking along the first axis is a contiguous copy.
-      const splitQkv = (t: tf.Tensor2D) =>
-        tf.unstack(tf.transpose(tf.reshape(t, [batch, seq, 3, heads, headDim]), [2, 0, 3, 1, 4])) as tf.Tensor4D[];
       for (const block of blocks) {
-        const { 'attn.c_attn': cAttn, 'attn.c_proj': cProj, 'mlp.c_fc': cFc, 'mlp.c_proj': mProj } = block.linears;
-        const h = layerNorm(x, ...block.ln1, eps);
-        const [q, k, v] = splitQkv(linearForward(h, cAttn, options));
-        const context = causalAttention(q, k, v, mask, geometry);
-        x = tf.add(x, linearForward(context, cProj, options));
-        const m = layerNorm(x, ...block.ln2, eps);
-        x = tf.add(x, linearForward(geluTanh(linearForward(m, cFc, options)), mProj, options));
+        const linears = Object.values(block.linears);
+        const variables = layerVariables(
+          linears.map((l) => l.path),
+          options.adapter,
+          [...linears.flatMap((l) => [l.weight, l.bias]), ...block.ln1, ...block.ln2],
+        );
+        x = checkpointed((input) => gpt2Block(block, input, batch, seq, options), x, variables, options);
       }
       return tf.reshape(layerNorm(x, ...lnF, eps), [batch, seq, d]);
     });
@@ -164,6 +179,7 @@ function createGpt2(config: ModelConfig, weights: ModelWeights): CausalLM {
         return tf.reshape(matMulTransposed(h, head), [batch, seq, config.vocab_size]);
       }),
     dispose: () => {
+      masks.dispose();
       for (const t of new Set(weights.values())) t.dispose();
     },
   };

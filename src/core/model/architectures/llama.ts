@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigKeys, headGeometry, isPlainObject, tokenIds } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
+import { checkpointed, layerVariables, LengthCache } from '../checkpoint';
 import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
 import type { Architecture, CausalLM, ForwardOptions, ModelConfig, RopeScaling } from '../types';
 import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
@@ -266,26 +267,41 @@ function createLlama(config: ModelConfig, weights: ModelWeights, oProjBias: bool
   const eps = config.norm_eps;
   const { num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: headDim } = config;
 
+  const perLength = new LengthCache(
+    (seq) => ({ mask: causalMask(seq, config.sliding_window), rope: ropeTables(invFreq, seq) }),
+    ({ mask, rope }) => [mask, rope.cos, rope.sin, rope.rotation],
+  );
+
+  /** One decoder layer over x [B·T, d]. */
+  function decoderLayer(layer: LlamaLayer, x: tf.Tensor2D, batch: number, seq: number, options: ForwardOptions): tf.Tensor2D {
+    const { mask, rope } = perLength.get(seq);
+    const geometry: AttentionGeometry = { batch, seq, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
+    const { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj } = layer.linears;
+    const h = rmsNorm(x, layer.inputNorm, eps);
+    const qFlat = headRmsNorm(linearForward(h, q_proj, options), layer.qNorm, headDim, eps);
+    const kFlat = headRmsNorm(linearForward(h, k_proj, options), layer.kNorm, headDim, eps);
+    const q = applyRope(splitHeads(qFlat, batch, seq, heads, headDim), rope);
+    const k = applyRope(splitHeads(kFlat, batch, seq, kvHeads, headDim), rope);
+    const v = splitHeads(linearForward(h, v_proj, options), batch, seq, kvHeads, headDim);
+    const attended: tf.Tensor2D = tf.add(x, linearForward(causalAttention(q, k, v, mask, geometry), o_proj, options));
+    const m = rmsNorm(attended, layer.postAttentionNorm, eps);
+    const gate = linearForward(m, gate_proj, options);
+    const gated: tf.Tensor2D = tf.mul(tf.mul(gate, tf.sigmoid(gate)), linearForward(m, up_proj, options));
+    return tf.add(attended, linearForward(gated, down_proj, options));
+  }
+
   function hidden(inputIds: tf.Tensor2D, options: ForwardOptions): tf.Tensor3D {
     return tf.tidy(() => {
       const [batch, seq] = inputIds.shape;
-      const geometry: AttentionGeometry = { batch, seq, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
-      const mask = causalMask(seq, config.sliding_window);
-      const rope = ropeTables(invFreq, seq);
       let x: tf.Tensor2D = lookupRows(embed, tf.reshape(inputIds, [-1]));
       for (const layer of layers) {
-        const { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj } = layer.linears;
-        const h = rmsNorm(x, layer.inputNorm, eps);
-        const qFlat = headRmsNorm(linearForward(h, q_proj, options), layer.qNorm, headDim, eps);
-        const kFlat = headRmsNorm(linearForward(h, k_proj, options), layer.kNorm, headDim, eps);
-        const q = applyRope(splitHeads(qFlat, batch, seq, heads, headDim), rope);
-        const k = applyRope(splitHeads(kFlat, batch, seq, kvHeads, headDim), rope);
-        const v = splitHeads(linearForward(h, v_proj, options), batch, seq, kvHeads, headDim);
-        x = tf.add(x, linearForward(causalAttention(q, k, v, mask, geometry), o_proj, options));
-        const m = rmsNorm(x, layer.postAttentionNorm, eps);
-        const gate = linearForward(m, gate_proj, options);
-        const gated: tf.Tensor2D = tf.mul(tf.mul(gate, tf.sigmoid(gate)), linearForward(m, up_proj, options));
-        x = tf.add(x, linearForward(gated, down_proj, options));
+        const linears = Object.values(layer.linears);
+        const variables = layerVariables(
+          linears.map((l) => l.path),
+          options.adapter,
+          [...linears.flatMap((l) => [l.weight, l.bias]), layer.inputNorm, layer.postAttentionNorm, layer.qNorm, layer.kNorm],
+        );
+        x = checkpointed((input) => decoderLayer(layer, input, batch, seq, options), x, variables, options);
       }
       return tf.reshape(rmsNorm(x, finalNorm, eps), [batch, seq, config.hidden_size]);
     });
@@ -309,6 +325,7 @@ function createLlama(config: ModelConfig, weights: ModelWeights, oProjBias: bool
         return tf.reshape(matMulTransposed(h, head), [batch, seq, config.vocab_size]);
       }),
     dispose: () => {
+      perLength.dispose();
       for (const t of new Set(weights.values())) t.dispose();
     },
   };
