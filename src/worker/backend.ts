@@ -11,7 +11,7 @@ import {
   type ReadBackBackend,
   type StepWatchdog,
 } from '../core/gpu';
-import type { BackendPreference, EngineInfo, WebGpuInfo } from './protocol';
+import type { BackendPreference, EngineInfo, WebGpuInfo, WebGpuLimits } from './protocol';
 
 /** How long GPU waits may take: a training step's (scaled to the steps so far), and any other operation's. */
 export interface WatchdogSettings extends StepWatchdog {
@@ -78,15 +78,17 @@ async function probeWebGpu(): Promise<WebGpuInfo> {
  * CPU, else the CPU backend. The kernels module registers the webgpu backend as a side effect, so it
  * is imported only here, before the first setBackend.
  */
-export async function initBackend(preference: BackendPreference): Promise<EngineInfo> {
+export async function initBackend(preference: BackendPreference, limits: WebGpuLimits = 'adapter'): Promise<EngineInfo> {
   const webgpu = await probeWebGpu();
   if (preference !== 'cpu' && webgpu.available) {
     await import('@tensorflow/tfjs-backend-webgpu');
+    const { deviceLimits, requestDefaultLimits } = await import('./webgpu-limits');
+    if (limits === 'default') requestDefaultLimits();
     try {
       if (await tf.setBackend('webgpu')) {
         await tf.ready();
         monitorWebGpu();
-        return { backend: 'webgpu', webgpu, kernels: 'fused' };
+        return { backend: 'webgpu', webgpu: { ...webgpu, ...deviceLimits(), limits }, kernels: 'fused' };
       }
       webgpu.reason = 'tfjs could not start its WebGPU backend on this adapter.';
     } catch (e) {

@@ -17,6 +17,9 @@ export type { GpuFailureInfo, LogEntry };
 /** Which tfjs backend the worker should use: WebGPU when the browser has it, or the CPU on request. */
 export type BackendPreference = 'auto' | 'cpu';
 
+/** The WebGPU device's limits: the adapter's own, or WebGPU's defaults (128 MiB binding, 256 MiB buffer). */
+export type WebGpuLimits = 'adapter' | 'default';
+
 export interface WebGpuInfo {
   available: boolean;
   vendor: string;
@@ -24,8 +27,12 @@ export interface WebGpuInfo {
   description: string;
   /** Why WebGPU is not used, in words a person can act on. */
   reason?: string;
-  /** The largest storage buffer one binding may hold (bytes). */
+  /** The largest storage buffer one binding may hold (bytes): the device's, once it is started. */
   maxStorageBufferBindingSize?: number;
+  /** The largest buffer the device may create (bytes). */
+  maxBufferSize?: number;
+  /** Which limits the device was asked for. */
+  limits?: WebGpuLimits;
 }
 
 export interface EngineInfo {
@@ -239,7 +246,7 @@ export interface PairGradientTable {
 
 /** Every command: its arguments and the result its reply carries. */
 export interface CommandMap {
-  init: { args: { backend: BackendPreference }; result: EngineInfo };
+  init: { args: { backend: BackendPreference; limits?: WebGpuLimits }; result: EngineInfo };
   loadModel: { args: { source: ModelSource }; result: ModelInfo };
   /** A PEFT adapter (its two files, or a zip of them) to start training from and to score/sample with. */
   loadAdapter: { args: { files: File[] }; result: ModelInfo };

@@ -74,10 +74,10 @@ function exclusive<T>(work: () => Promise<T>): Promise<T> {
 type Handlers = { [K in CommandType]: (args: CommandArgs<K>) => Promise<CommandResult<K>> };
 
 const handlers: Handlers = {
-  init: ({ backend }) =>
+  init: ({ backend, limits }) =>
     exclusive(async () => {
       if (engine) return engine;
-      engine = await initBackend(backend);
+      engine = await initBackend(backend, limits);
       return engine;
     }),
 

@@ -37,7 +37,9 @@ export async function boot(): Promise<void> {
   engine().subscribe(onEvent);
   const preference = localStorage.getItem('dpo-studio-backend') === 'cpu' ? 'cpu' : 'auto';
   try {
-    const info = await engine().call('init', { backend: preference });
+    // ?webgpu-limits=default: the device gets WebGPU's default limits, as on many laptops.
+    const limits = new URLSearchParams(location.search).get('webgpu-limits') === 'default' ? 'default' : 'adapter';
+    const info = await engine().call('init', { backend: preference, limits });
     set({ engine: info });
     if (!info.webgpu.available) {
       set({

@@ -35,7 +35,10 @@ function EngineCard() {
             {engine.webgpu.maxStorageBufferBindingSize !== undefined && (
               <div>
                 <dt>Largest buffer binding</dt>
-                <dd>{formatBytes(engine.webgpu.maxStorageBufferBindingSize)}</dd>
+                <dd data-testid="binding-limit">
+                  {formatBytes(engine.webgpu.maxStorageBufferBindingSize)}
+                  {engine.webgpu.limits === 'default' && ' (WebGPU default limits, from ?webgpu-limits=default)'}
+                </dd>
               </div>
             )}
           </dl>
