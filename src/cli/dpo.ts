@@ -4,6 +4,7 @@
  * drives, on tfjs's CPU backend.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { parsePreferenceFile } from '../core/data/read';
@@ -16,12 +17,22 @@ import { loraConfigOf, validateDpoConfig, validateLoraOptions, type ConfigProble
 import { evaluatePairs } from '../core/dpo/evaluate';
 import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
 import { GpuFailure, stepTimeoutMs, WATCHDOG_GUARD, type GpuGuard, type StepWatchdog } from '../core/gpu';
-import { loadTokenizerFiles } from '../core/model/config';
+import { architectureOf } from '../core/model/architectures/registry';
+import { loadTokenizerFiles, parseModelConfig } from '../core/model/config';
 import { generateIds, stopTokenIds } from '../core/model/generate';
 import { loadCausalLM } from '../core/model/load';
 import { cloneAdapterFrozen, createLoraAdapter } from '../core/model/lora';
 import { loadAdapter, saveAdapter } from '../core/model/peft';
-import type { CausalLM, LoraAdapter, LoraConfig } from '../core/model/types';
+import type { CausalLM, FileSource, LoraAdapter, LoraConfig } from '../core/model/types';
+import { tensorMemoryMeter } from '../core/train/memory-meter';
+import {
+  checkMemoryPlan,
+  formatMemory,
+  modelShapeOf,
+  NO_DEVICE_LIMITS,
+  planTrainingMemory,
+  type MemoryPlan,
+} from '../core/train/memory-plan';
 import { formatHelp, parseOptions, UsageError, type OptionSpec, type ParsedValue } from './args';
 import { fsSource } from './fs-source';
 import {
@@ -39,6 +50,13 @@ import {
 } from './options';
 import { ProgressBar } from './progress';
 
+/** The budget `dpo train` plans against; the CPU backend's tensors live in this machine's memory. */
+const MEMORY_BUDGET_OPTION: OptionSpec = {
+  name: 'memory_budget_gb',
+  kind: 'number',
+  help: "refuse to train when the memory plan needs more than this many GiB (default: 80% of this machine's memory)",
+};
+
 const COMMANDS: Record<string, { usage: string; specs: OptionSpec[]; run: (v: Map<string, ParsedValue>) => Promise<void> }> = {
   eval: {
     usage:
@@ -52,7 +70,7 @@ const COMMANDS: Record<string, { usage: string; specs: OptionSpec[]; run: (v: Ma
     usage:
       'npm run dpo -- train --model DIR --data FILE [--adapter DIR] [LoRA, loss and training options] --output_dir DIR\n\n' +
       'Trains a LoRA adapter with DPO. Writes DIR/metrics.jsonl, DIR/adapter/ (PEFT layout) and DIR/trainer_state.json.',
-    specs: [...MODEL_OPTIONS, ...DATA_OPTIONS, ...LOSS_OPTIONS, ...TRAIN_OPTIONS, HELP_OPTION],
+    specs: [...MODEL_OPTIONS, ...DATA_OPTIONS, ...LOSS_OPTIONS, ...TRAIN_OPTIONS, MEMORY_BUDGET_OPTION, HELP_OPTION],
     run: runTrain,
   },
   generate: {
@@ -166,16 +184,74 @@ interface Loaded {
   name: string;
 }
 
-async function loadModel(values: Map<string, ParsedValue>): Promise<Loaded> {
-  const dir = required(values, 'model');
-  const src = fsSource(dir);
-  const { model } = await loadCausalLM(src);
+type TokenizerFiles = Awaited<ReturnType<typeof loadTokenizerFiles>>;
+
+/** The model folder's tokenizer, read without its weights. */
+async function loadTokenizer(src: FileSource): Promise<{ tokenizer: ChatTokenizer; files: TokenizerFiles }> {
   const files = await loadTokenizerFiles(src);
   const tokenizer = ChatTokenizer.fromJSON(files.tokenizerJson, files.tokenizerConfig, files.chatTemplate ?? undefined);
+  if (tokenizer.padTokenId === null) throw new Error(`${src.name}: the tokenizer has neither a pad nor an EOS token to pad with`);
+  return { tokenizer, files };
+}
+
+async function loadModel(
+  values: Map<string, ParsedValue>,
+  tokenizerLoaded?: { tokenizer: ChatTokenizer; files: TokenizerFiles },
+): Promise<Loaded> {
+  const dir = required(values, 'model');
+  const src = fsSource(dir);
+  const { tokenizer, files } = tokenizerLoaded ?? (await loadTokenizer(src));
+  const { model } = await loadCausalLM(src);
   const adapterDir = values.get('adapter') as string | undefined;
   const adapter = adapterDir ? await loadAdapter(fsSource(adapterDir), model) : null;
-  if (tokenizer.padTokenId === null) throw new Error(`${dir}: the tokenizer has neither a pad nor an EOS token to pad with`);
-  return { model, tokenizer, padTokenId: tokenizer.padTokenId, generationConfig: files.generationConfig, adapter, name: dir };
+  return { model, tokenizer, padTokenId: tokenizer.padTokenId!, generationConfig: files.generationConfig, adapter, name: dir };
+}
+
+/**
+ * The memory plan of a run, from config.json and the tokenized pairs, before any weight is loaded:
+ * rows as long as the longest pair (max_length at most), the composed LM head of the CPU backend.
+ * Refuses (a UsageError: exit 2) when it needs more than the budget.
+ */
+async function planMemory(
+  values: Map<string, ParsedValue>,
+  config: DPOConfig,
+  lora: LoraConfig,
+  pairs: TokenizedPair[],
+): Promise<MemoryPlan> {
+  const src = fsSource(required(values, 'model'));
+  const text = await src.readText('config.json');
+  if (text === null) throw new Error(`${src.name}: no config.json`);
+  const modelConfig = parseModelConfig(JSON.parse(text) as Record<string, unknown>, src.name);
+  const longest = pairs.reduce((m, p) => Math.max(m, p.prompt_ids.length + Math.max(p.chosen_ids.length, p.rejected_ids.length)), 0);
+  const plan = planTrainingMemory({
+    model: modelShapeOf(modelConfig, architectureOf(modelConfig)),
+    lora,
+    per_device_train_batch_size: config.per_device_train_batch_size,
+    max_length: config.max_length,
+    longest,
+    gradient_checkpointing: config.gradient_checkpointing,
+    precompute_ref_log_probs: config.precompute_ref_log_probs,
+    per_device_eval_batch_size: config.per_device_eval_batch_size,
+    evaluates: config.eval_split > 0,
+    gradient_accumulation_steps: config.gradient_accumulation_steps,
+    referenceAdapter: values.has('adapter'),
+    lmHead: 'composed',
+    limits: NO_DEVICE_LIMITS,
+  });
+  const given = values.get('memory_budget_gb') as number | undefined;
+  if (given !== undefined && !(given > 0)) throw new UsageError(`--memory_budget_gb must be a positive number, got ${given}`);
+  const budget = given !== undefined ? given * 2 ** 30 : Math.floor(0.8 * totalmem());
+  console.error(
+    `memory plan: about ${formatMemory(plan.total)} (weights ${formatMemory(plan.weights)}, adapter and AdamW ${formatMemory(plan.adapter)}, ` +
+      `activations ${formatMemory(plan.activations)}, LM head ${formatMemory(plan.lmHead)}; peak in the ${plan.peakPass}, ` +
+      `${plan.rows} rows of ${plan.seq} tokens), budget ${formatMemory(budget)}`,
+  );
+  const refusal = checkMemoryPlan(plan, NO_DEVICE_LIMITS, budget, {
+    raiseBudget: 'pass a larger --memory_budget_gb',
+    gradientCheckpointing: config.gradient_checkpointing,
+  });
+  if (refusal) throw new UsageError(`not training: ${refusal}`);
+  return plan;
 }
 
 function reportIssues(issues: DataIssue[], heading: string): void {
@@ -237,8 +313,11 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   const config = checkedConfig(values);
   const lora = checkedLora(values);
   const outputDir = required(values, 'output_dir');
-  const { model, tokenizer, padTokenId, adapter: start, name } = await loadModel(values);
-  const pairs = await loadPairs(values, tokenizer, config);
+  const tokenizerLoaded = await loadTokenizer(fsSource(required(values, 'model')));
+  const pairs = await loadPairs(values, tokenizerLoaded.tokenizer, config);
+  const memoryPlan = await planMemory(values, config, lora, pairs);
+  const meter = tensorMemoryMeter();
+  const { model, padTokenId, adapter: start, name } = await loadModel(values, tokenizerLoaded);
   const { train, eval: evalPairs } = splitTrainEval(pairs, config.eval_split, config.seed);
   // TRL: a fresh adapter is trained against the base model; an existing adapter is trained against a
   // frozen copy of itself.
@@ -310,6 +389,7 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
     config,
   };
   await writeFile(join(outputDir, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+  console.error(`memory: measured peak ${formatMemory(meter.peak)} of tensors (planned ${formatMemory(memoryPlan.total)})`);
   if (failure) {
     const kept = adapterSaved
       ? `The adapter of the last good step (${trainer.globalStep}) is in ${join(outputDir, 'adapter')}`

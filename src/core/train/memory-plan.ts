@@ -68,8 +68,10 @@ export interface MemoryPlanInput {
   model: ModelShape;
   lora: { r: number; target_modules: string[] | 'all-linear' };
   per_device_train_batch_size: number;
-  /** Tokens per row: max_length, or the longest pair when max_length is none. */
-  max_length: number;
+  /** The max_length setting (null: none). */
+  max_length: number | null;
+  /** Tokens of the longest pair (prompt + longer completion), when known: rows are no longer than it. */
+  longest?: number;
   gradient_checkpointing: boolean;
   precompute_ref_log_probs: boolean;
   /** Pairs per batch of the forward-only passes (precomputing the reference, eval); default the train batch. */
@@ -256,7 +258,8 @@ export function formatMemory(bytes: number): string {
 export function planTrainingMemory(input: MemoryPlanInput): MemoryPlan {
   const { model, lora, limits } = input;
   const B = input.per_device_train_batch_size;
-  const T = Math.max(2, input.max_length);
+  const T = Math.max(2, Math.min(input.max_length ?? Infinity, input.longest ?? Infinity));
+  if (!Number.isFinite(T)) throw new Error('planTrainingMemory: max_length is none and the longest pair is unknown');
   const rows = 2 * B;
   const n = rows * T;
   const w = widths(model, T);
@@ -313,9 +316,11 @@ export function planTrainingMemory(input: MemoryPlanInput): MemoryPlan {
   const activations = stepPeaks ? stepActivations : forwardHidden >= forwardHeadFloats * F32 ? forwardActivations : fn * d * F32;
   const lmHead = stepPeaks ? stepHead : forwardHidden >= forwardHeadFloats * F32 ? 0 : (forwardHeadFloats - fn * d) * F32;
 
+  // The rows are as long as the longest pair when max_length does not cut them: the message says so.
+  const lengthValue = input.max_length === T ? `${T}` : `${input.max_length ?? 'none'}; the longest pair has ${T} tokens`;
   const settings = (...names: string[]) =>
     names.map((name) => {
-      const value = { per_device_train_batch_size: B, max_length: input.max_length, per_device_eval_batch_size: evalBatch }[name];
+      const value = { per_device_train_batch_size: B, max_length: lengthValue, per_device_eval_batch_size: evalBatch }[name];
       return `${name} (${value})`;
     });
   const maxRows = Math.max(rows, fRows);
