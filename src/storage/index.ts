@@ -1,8 +1,9 @@
 /**
  * Browser storage for the studio (IndexedDB through idb-keyval): runs, crash-safe checkpoints,
- * datasets and model files. Works in the page and in the training Worker; both may open it at once.
+ * datasets and model files (those in the origin-private file system where the browser has one).
+ * Works in the page and in the training Worker; both may open it at once.
  *
- *   const storage = openStudioStorage();          // database "dpo-studio", store "kv"
+ *   const storage = openStudioStorage();          // database "dpo-studio", store "kv"; OPFS "models/"
  *
  * Runs
  *   storage.createRun(init): RunRecord             new id, status 'stopped', step 0, empty history
@@ -22,8 +23,12 @@
  *   datasetFingerprint(text): hex SHA-256
  *   storage.putDataset(fingerprint, { name, text }) / getDataset / deleteDataset
  * Model files
- *   storage.putModelFiles(key, files) / getModelFiles(key) / listModelFiles() / deleteModelFiles(key)
- *   storage.modelFileSource(key, name?): FileSource | undefined
+ *   storage.stageModel(key): ModelStaging          a download, streamed to disk and resumable: OPFS
+ *                                                  where the browser has it, IndexedDB blocks otherwise
+ *   storage.listStoredModels(): StoredModelSummary[]   both places: bytes stored, bytes of a download kept
+ *   storage.modelFileSource(key, name?): FileSource | undefined   ranged reads; OPFS first, then IndexedDB
+ *   storage.deleteModelFiles(key)                  from both places, with any unfinished download
+ *   storage.putModelFiles(key, files) / getModelFiles(key) / listModelFiles()   whole files, IndexedDB
  * Quota
  *   storageUsage(): { usage, quota } | null;  requestPersistentStorage(): boolean (page only)
  *
@@ -35,7 +40,19 @@ import type { FileSource } from '../core/model/types';
 import { loadLatestCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointInput } from './checkpoints';
 import { deleteDataset, getDataset, putDataset, type StoredDataset } from './datasets';
 import { openDefaultStore, type UseStore } from './db';
-import { deleteModelFiles, getModelFiles, listModelFiles, modelFileSource, putModelFiles, type ModelManifest } from './models';
+import {
+  deleteModelFiles,
+  getModelFiles,
+  listModelFiles,
+  modelFileSource,
+  putModelFiles,
+  stageIdbModel,
+  summarizeIdbModels,
+  type ModelManifest,
+  type ModelStaging,
+  type StoredModelSummary,
+} from './models';
+import { browserOpfsRoot, deleteOpfsModel, opfsModelSource, stageOpfsModel, summarizeOpfsModels, type OpfsRoot } from './opfs';
 import {
   createRun,
   deleteRun,
@@ -55,7 +72,8 @@ export { StorageFullError, isQuotaError, DB_NAME, STORE_NAME } from './db';
 export { datasetFingerprint, type StoredDataset } from './datasets';
 export { storageUsage, requestPersistentStorage } from './usage';
 export type { Checkpoint, CheckpointInput } from './checkpoints';
-export type { ModelManifest, StoredModelFile } from './models';
+export type { ModelBackend, ModelFileWriter, ModelManifest, ModelStaging, StoredModelFile, StoredModelSummary } from './models';
+export type { OpfsDirectory, OpfsFile, OpfsRoot, OpfsWritable } from './opfs';
 export { DEFAULT_SAVE_STEPS } from './runs';
 export type { DuplicateChanges, NewRun, RunChanges, RunRecord, RunStatus } from './runs';
 export type { UseStore };
@@ -82,10 +100,17 @@ export interface StudioStorage {
   listModelFiles(): Promise<ModelManifest[]>;
   deleteModelFiles(key: string): Promise<void>;
   modelFileSource(key: string, name?: string): Promise<FileSource | undefined>;
+  stageModel(key: string): Promise<ModelStaging>;
+  listStoredModels(): Promise<StoredModelSummary[]>;
 }
 
-/** Storage over `store` (tests pass their own; the studio uses the default database). */
-export function openStudioStorage(store: UseStore = openDefaultStore()): StudioStorage {
+/**
+ * Storage over `store` and the file system `opfs` resolves (tests pass their own; the studio uses the
+ * default database and the browser's origin-private file system, where it has one).
+ */
+export function openStudioStorage(store: UseStore = openDefaultStore(), opfs: OpfsRoot = browserOpfsRoot): StudioStorage {
+  let root: ReturnType<OpfsRoot> | undefined;
+  const fileSystem = () => (root ??= opfs());
   return {
     createRun: (init) => createRun(store, init),
     listRuns: () => listRuns(store),
@@ -103,7 +128,25 @@ export function openStudioStorage(store: UseStore = openDefaultStore()): StudioS
     putModelFiles: (key, files) => putModelFiles(store, key, files),
     getModelFiles: (key) => getModelFiles(store, key),
     listModelFiles: () => listModelFiles(store),
-    deleteModelFiles: (key) => deleteModelFiles(store, key),
-    modelFileSource: (key, name) => modelFileSource(store, key, name),
+    async deleteModelFiles(key) {
+      const dir = await fileSystem();
+      if (dir) await deleteOpfsModel(dir, key);
+      await deleteModelFiles(store, key);
+    },
+    async modelFileSource(key, name) {
+      const dir = await fileSystem();
+      return (dir && (await opfsModelSource(dir, key, name))) || modelFileSource(store, key, name);
+    },
+    async stageModel(key) {
+      const dir = await fileSystem();
+      return dir ? stageOpfsModel(dir, key) : stageIdbModel(store, key);
+    },
+    async listStoredModels() {
+      const dir = await fileSystem();
+      const all = [...(dir ? await summarizeOpfsModels(dir) : []), ...(await summarizeIdbModels(store))];
+      // Unfinished downloads first, then newest first.
+      const time = (m: StoredModelSummary) => m.savedAt ?? Number.MAX_SAFE_INTEGER;
+      return all.sort((a, b) => time(b) - time(a));
+    },
   };
 }

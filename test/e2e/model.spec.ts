@@ -50,9 +50,9 @@ test('a Hugging Face repo downloads once with progress, then loads from browser 
   await goTo(page, 'Model');
   const repo = page.getByLabel('Hugging Face repo');
   await repo.fill('not a repo');
-  await expect(page.getByRole('button', { name: 'Download' })).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'Download', exact: true })).toBeDisabled();
   await repo.fill(REPO);
-  await page.getByRole('button', { name: 'Download' }).click();
+  await page.getByRole('button', { name: 'Download', exact: true }).click();
   const bar = page.getByRole('progressbar', { name: /^downloading / });
   await expect(bar).toBeVisible();
   expect(Number(await bar.getAttribute('aria-valuenow'))).toBeLessThan(100);
@@ -79,7 +79,7 @@ test('a Hugging Face repo downloads once with progress, then loads from browser 
 
   // A repo that is not there says so.
   await repo.fill('test-org/missing');
-  await page.getByRole('button', { name: 'Download' }).click();
+  await page.getByRole('button', { name: 'Download', exact: true }).click();
   await expect(page.getByText(/could not reach the Hugging Face Hub|not found on the Hub/)).toBeVisible();
   expect(await cspViolations(page)).toEqual([]);
 });

@@ -1,7 +1,10 @@
-/** Loading models (demo, folder, Hub with browser storage) and adapters. */
+/** Loading models (demo, folder, Hub with browser storage) and adapters; the stored models and the Hub token. */
+import { create } from 'zustand';
+import type { StoredModelSummary } from '../../storage';
 import type { ModelSource } from '../../worker/protocol';
+import { hubKey } from '../catalogue';
 import { engine } from '../engine';
-import { downloadHubModel } from '../hub';
+import { downloadHubModel, HubAccessError, savedHubToken, saveHubToken } from '../hub';
 import { DEFAULT_STUDIO_CONFIG, get, set } from '../store';
 import { updateConfig } from './config';
 import { scheduleTokenStats } from './dataset';
@@ -64,41 +67,76 @@ export function setHubRepo(repo: string): void {
   set((s) => ({ hub: { ...s.hub, repo, error: null } }));
 }
 
+/** Models kept in this browser and the state of Hub downloads (beside the studio store, which keeps `hub`). */
+export interface ModelStorageView {
+  /** Stored Hub models and unfinished downloads, with the space each takes. */
+  models: StoredModelSummary[];
+  /** The repo of the latest download (its progress and error show where it was started). */
+  activeRepo: string | null;
+  /** A gated repo refused the download: the panel asks for a token. */
+  tokenPrompt: string | null;
+  /** Whether a Hugging Face token is kept in this browser. */
+  hasToken: boolean;
+}
+
+export const useModelStorage = create<ModelStorageView>(() => ({
+  models: [],
+  activeRepo: null,
+  tokenPrompt: null,
+  hasToken: savedHubToken() !== null,
+}));
+
 export async function refreshStoredModels(): Promise<void> {
   try {
-    const manifests = await storage.listModelFiles();
-    const stored = manifests
-      .filter((m) => m.key.startsWith('hub:'))
-      .map((m) => ({ key: m.key, bytes: m.files.reduce((n, f) => n + f.size, 0) }));
+    const models = (await storage.listStoredModels()).filter((m) => m.key.startsWith('hub:'));
+    useModelStorage.setState({ models });
+    const stored = models.filter((m) => m.savedAt !== null).map((m) => ({ key: m.key, bytes: m.bytes }));
     set((s) => ({ hub: { ...s.hub, stored } }));
   } catch (e) {
     set({ notice: `Could not list stored models: ${message(e)}` });
   }
+  void refreshStorageUsage();
 }
 
-/** From browser storage when this repo was downloaded before, else from the Hub (then stored). */
+/**
+ * From browser storage when this repo was downloaded before, else from the Hub: streamed into storage
+ * (resuming what an interrupted download kept), then loaded from there.
+ */
 export async function loadHubModel(repoInput: string): Promise<void> {
   const repo = repoInput.trim();
-  const key = `hub:${repo}`;
+  const key = hubKey(repo);
   const setHub = (changes: Partial<ReturnType<typeof get>['hub']>) => set((s) => ({ hub: { ...s.hub, ...changes } }));
+  useModelStorage.setState({ activeRepo: repo, tokenPrompt: null });
   setHub({ error: null, busy: { label: `looking for ${repo}`, fraction: null } });
   try {
     if (!get().hub.stored.some((m) => m.key === key)) {
-      const files = await downloadHubModel(repo, (p) =>
-        setHub({ busy: { label: `downloading ${p.file}`, fraction: p.total > 0 ? p.loaded / p.total : null } }),
-      );
-      setHub({ busy: { label: 'keeping the files in browser storage', fraction: null } });
-      await storage.putModelFiles(key, files);
-      await refreshStoredModels();
-      void refreshStorageUsage();
+      try {
+        const staging = await storage.stageModel(key);
+        await downloadHubModel(
+          repo,
+          staging,
+          (p) => setHub({ busy: { label: `downloading ${repo}: ${p.file}`, fraction: p.total > 0 ? p.loaded / p.total : null } }),
+          { token: savedHubToken() },
+        );
+      } finally {
+        await refreshStoredModels();
+      }
     }
     setHub({ busy: null });
     await loadModel(storedHubSource(key, repo));
   } catch (e) {
-    setHub({ error: message(e) });
+    if (e instanceof HubAccessError) useModelStorage.setState({ tokenPrompt: repo });
+    const kept = useModelStorage.getState().models.find((m) => m.key === key)?.partialBytes ?? 0;
+    setHub({ error: kept > 0 ? `${message(e)} What arrived is kept: downloading again resumes from there.` : message(e) });
   } finally {
     setHub({ busy: null });
   }
+}
+
+/** Keeps a Hugging Face token in this browser (sent to huggingface.co only); null forgets it. */
+export function setHubToken(token: string | null): void {
+  saveHubToken(token);
+  useModelStorage.setState({ hasToken: savedHubToken() !== null });
 }
 
 export async function deleteStoredModel(key: string): Promise<void> {
@@ -108,5 +146,4 @@ export async function deleteStoredModel(key: string): Promise<void> {
     set({ notice: message(e) });
   }
   await refreshStoredModels();
-  void refreshStorageUsage();
 }

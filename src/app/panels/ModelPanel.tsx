@@ -1,5 +1,7 @@
-import { useId } from 'react';
+import { useId, useMemo, useState } from 'react';
 import { chooseBackend, deleteStoredModel, loadAdapterFiles, loadDemoModel, loadHubModel, loadModelFolder, setHubRepo } from '../actions';
+import { setHubToken, useModelStorage } from '../actions/model';
+import { CATALOGUE, catalogueModelInfo, downloadBytes, hubKey, plannedTrainingMemory } from '../catalogue';
 import { BusyLine } from '../components/ProgressBar';
 import { formatBytes, formatCount, formatInt } from '../format';
 import { REPO_PATTERN } from '../hub';
@@ -78,6 +80,7 @@ function SourceCard() {
   const filesId = useId();
   const repoValid = REPO_PATTERN.test(hub.repo.trim());
   const disabled = busy !== null || hub.busy !== null;
+  const fromCatalogue = useModelStorage((s) => CATALOGUE.some((m) => m.repo === s.activeRepo));
   return (
     <section className="card" aria-labelledby="source-heading">
       <h2 id="source-heading">Choose a model</h2>
@@ -134,7 +137,9 @@ function SourceCard() {
         </div>
         <div className="source">
           <h3>Hugging Face Hub</h3>
-          <p className="muted small">A public repo with safetensors weights. Downloaded once, then kept in this browser.</p>
+          <p className="muted small">
+            Any repo with safetensors weights (gated ones with a token). Downloaded once, then kept in this browser.
+          </p>
           <form
             className="row-gap"
             onSubmit={(e) => {
@@ -156,30 +161,7 @@ function SourceCard() {
               {hub.stored.some((m) => m.key === `hub:${hub.repo.trim()}`) ? 'Load' : 'Download'}
             </button>
           </form>
-          {hub.busy && <BusyLine label={hub.busy.label} fraction={hub.busy.fraction} />}
-          {hub.error && <p className="error-text">{hub.error}</p>}
-          {hub.stored.length > 0 && (
-            <ul className="stored-models" aria-label="Models kept in this browser">
-              {hub.stored.map((m) => (
-                <li key={m.key}>
-                  <span className="mono">{m.key.slice(4)}</span>
-                  <span className="muted small">{formatBytes(m.bytes)}</span>
-                  <button type="button" className="btn small" disabled={disabled} onClick={() => void loadHubModel(m.key.slice(4))}>
-                    Load
-                  </button>
-                  <button
-                    type="button"
-                    className="btn small ghost"
-                    disabled={disabled}
-                    onClick={() => void deleteStoredModel(m.key)}
-                    aria-label={`Delete ${m.key.slice(4)} from browser storage`}
-                  >
-                    Delete
-                  </button>
-                </li>
-              ))}
-            </ul>
-          )}
+          {!fromCatalogue && <HubStatus />}
         </div>
       </div>
       {busy && <BusyLine label={busy.label} fraction={busy.fraction} />}
@@ -187,6 +169,217 @@ function SourceCard() {
         <p className="error-text" role="alert">
           {error}
         </p>
+      )}
+    </section>
+  );
+}
+
+/** The latest Hub download's progress, its error, and the token form a gated repo asks for. */
+function HubStatus() {
+  const hub = useStudio((s) => s.hub);
+  const tokenPrompt = useModelStorage((s) => s.tokenPrompt);
+  return (
+    <>
+      {hub.busy && <BusyLine label={hub.busy.label} fraction={hub.busy.fraction} />}
+      {hub.error && (
+        <p className="error-text" role="alert">
+          {hub.error}
+        </p>
+      )}
+      {tokenPrompt && <HubTokenForm prompt />}
+    </>
+  );
+}
+
+/** A Hugging Face access token for gated repos, kept in this browser's localStorage, with a way to forget it. */
+function HubTokenForm({ prompt = false }: { prompt?: boolean }) {
+  const hasToken = useModelStorage((s) => s.hasToken);
+  const tokenPrompt = useModelStorage((s) => s.tokenPrompt);
+  const [open, setOpen] = useState(false);
+  const [draft, setDraft] = useState('');
+  if (hasToken && !prompt) {
+    return (
+      <p className="muted small token-line">
+        A Hugging Face token is kept in this browser (localStorage) and sent to huggingface.co only.{' '}
+        <button type="button" className="btn small ghost" onClick={() => setHubToken(null)}>
+          Forget token
+        </button>
+      </p>
+    );
+  }
+  // The gated repo's own prompt is showing: no second way in.
+  if (!prompt && tokenPrompt) return null;
+  if (!prompt && !open) {
+    return (
+      <p className="muted small token-line">
+        <button type="button" className="btn small ghost" onClick={() => setOpen(true)}>
+          Add a Hugging Face token
+        </button>{' '}
+        for gated models (Gemma, Llama).
+      </p>
+    );
+  }
+  return (
+    <form
+      className="token-form"
+      aria-label="Hugging Face token"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setHubToken(draft);
+        setDraft('');
+        setOpen(false);
+        if (prompt && tokenPrompt) void loadHubModel(tokenPrompt);
+      }}
+    >
+      <label className="small">
+        Hugging Face access token (read)
+        <input
+          type="password"
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+          placeholder="hf_…"
+          autoComplete="off"
+          spellCheck={false}
+        />
+      </label>
+      <button type="submit" className="btn small" disabled={!draft.trim()}>
+        {prompt ? 'Save token and retry' : 'Save token'}
+      </button>
+      <span className="muted small">
+        Kept in this browser only (localStorage);{' '}
+        <a href="https://huggingface.co/settings/tokens" target="_blank" rel="noreferrer">
+          create one
+        </a>{' '}
+        after accepting the model&apos;s license on its Hub page.
+      </span>
+    </form>
+  );
+}
+
+/** The catalogue's figures and the training memory each model would plan under the current settings. */
+function CatalogueCard() {
+  const config = useStudio((s) => s.config);
+  const hub = useStudio((s) => s.hub);
+  const busy = useStudio((s) => s.modelBusy);
+  const models = useModelStorage((s) => s.models);
+  const fromCatalogue = useModelStorage((s) => CATALOGUE.some((m) => m.repo === s.activeRepo));
+  const infos = useMemo(() => CATALOGUE.map(catalogueModelInfo), []);
+  const disabled = busy !== null || hub.busy !== null;
+  const batch = config.dpo.per_device_train_batch_size;
+  return (
+    <section className="card" aria-labelledby="catalogue-heading">
+      <h2 id="catalogue-heading">Model catalogue</h2>
+      <p className="muted small">
+        Small instruction-tuned models from the Hugging Face Hub. One click downloads one into this browser (a broken download resumes where
+        it stopped); training memory is planned for batch {batch} × max_length {config.dpo.max_length ?? 'model context'} with the current
+        LoRA settings (Configure changes them).
+      </p>
+      <div className="table-wrap">
+        <table className="table catalogue" aria-label="Model catalogue">
+          <thead>
+            <tr>
+              <th scope="col">Model</th>
+              <th scope="col" className="num">
+                Parameters
+              </th>
+              <th scope="col" className="num">
+                Download
+              </th>
+              <th scope="col" className="num">
+                Training memory
+              </th>
+              <th scope="col">
+                <span className="visually-hidden">Action</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {CATALOGUE.map((entry, i) => {
+              const stored = models.find((m) => m.key === hubKey(entry.repo));
+              const complete = stored !== undefined && stored.savedAt !== null;
+              const partial = stored !== undefined && stored.partialBytes > 0 && !complete;
+              const name = entry.repo.split('/')[1];
+              return (
+                <tr key={entry.repo}>
+                  <th scope="row">
+                    <span className="mono">{name}</span>
+                    <span className="muted small"> {entry.publisher}</span>
+                    {entry.gated && (
+                      <span className="chip small" title="The Hub asks for an accepted license and an access token">
+                        gated
+                      </span>
+                    )}
+                  </th>
+                  <td className="num">{formatCount(entry.parameters)}</td>
+                  <td className="num">{formatBytes(downloadBytes(entry))}</td>
+                  <td className="num">{formatBytes(plannedTrainingMemory(infos[i], config).total)}</td>
+                  <td className="actions">
+                    <button
+                      type="button"
+                      className={complete ? 'btn small' : 'btn small primary'}
+                      disabled={disabled}
+                      aria-label={`${complete ? 'Load' : partial ? 'Resume' : 'Download'} ${entry.repo}`}
+                      onClick={() => void loadHubModel(entry.repo)}
+                    >
+                      {complete ? 'Load' : partial ? `Resume (${formatBytes(stored.partialBytes)} kept)` : 'Download'}
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+      {fromCatalogue && <HubStatus />}
+      <HubTokenForm />
+    </section>
+  );
+}
+
+/** The models kept in this browser, the space each takes, and the origin's quota. */
+function StoredModelsCard() {
+  const models = useModelStorage((s) => s.models);
+  const usage = useStudio((s) => s.storage);
+  const disabled = useStudio((s) => s.modelBusy !== null || s.hub.busy !== null);
+  return (
+    <section className="card" aria-labelledby="stored-heading">
+      <h2 id="stored-heading">Kept in this browser</h2>
+      {usage && (
+        <p className="muted small" data-testid="storage-usage">
+          This site uses {formatBytes(usage.usage)} of the {formatBytes(usage.quota)} the browser allows it.
+        </p>
+      )}
+      {models.length === 0 ? (
+        <p className="muted small">No downloaded models yet.</p>
+      ) : (
+        <ul className="stored-models" aria-label="Models kept in this browser">
+          {models.map((m) => {
+            const repo = m.key.slice(4);
+            const complete = m.savedAt !== null;
+            return (
+              <li key={`${m.backend}:${m.key}`}>
+                <span className="mono">{repo}</span>
+                <span className="muted small" data-testid="stored-size">
+                  {complete ? formatBytes(m.bytes) : 'not complete'}
+                  {m.partialBytes > 0 && ` · ${formatBytes(m.partialBytes)} of a download kept`}
+                  {m.backend === 'opfs' ? ' · file system' : ' · IndexedDB'}
+                </span>
+                <button type="button" className="btn small" disabled={disabled} onClick={() => void loadHubModel(repo)}>
+                  {complete ? 'Load' : 'Resume'}
+                </button>
+                <button
+                  type="button"
+                  className="btn small ghost"
+                  disabled={disabled}
+                  onClick={() => void deleteStoredModel(m.key)}
+                  aria-label={`Delete ${repo} from browser storage`}
+                >
+                  Delete
+                </button>
+              </li>
+            );
+          })}
+        </ul>
       )}
     </section>
   );
@@ -301,6 +494,8 @@ export function ModelPanel() {
       {noWebGpu && <EngineCard />}
       <LoadedModelCard />
       <SourceCard />
+      <CatalogueCard />
+      <StoredModelsCard />
       {!noWebGpu && <EngineCard />}
     </div>
   );
