@@ -19,6 +19,8 @@ export function TrainBar() {
   const state = useStudio((s) => s);
   const t = state.training;
   const blocker = trainBlocker(state);
+  // A plan that does not fit is a problem to read whole, not a routine note.
+  const memoryBlocked = blocker?.startsWith('Not enough memory') ?? false;
   const running = t.state === 'running' || t.state === 'preparing';
   const resumable = canResume(state);
   const remaining = t.secondsPerStep !== null ? (t.totalSteps - t.step) * t.secondsPerStep : null;
@@ -73,7 +75,10 @@ export function TrainBar() {
         </div>
         <ProgressBar label="training progress" fraction={t.runId === null ? 0 : fraction} />
         {/* A problem wraps to be read whole; routine notes stay on one line so the bar keeps its height. */}
-        <p className={`trainbar-note${t.checkpoint?.error || t.state === 'failed' ? ' bad' : ''}`} aria-live="polite">
+        <p
+          className={`trainbar-note${t.checkpoint?.error || t.state === 'failed' || (t.runId === null && memoryBlocked) ? ' bad' : ''}`}
+          aria-live="polite"
+        >
           {t.checkpoint?.error ??
             t.message ??
             (t.runId === null ? (blocker ?? 'Press Train to start a run with the settings in Configure.') : '')}

@@ -1,38 +1,159 @@
+/**
+ * The studio's memory plan: core/train/memory-plan filled from what the page knows (the worker's
+ * ModelInfo, the engine's limits, the settings, the dataset's longest pair) and checked against the
+ * person's memory budget before Train is offered.
+ */
 import type { LoraConfig } from '../core/model/types';
-import type { ModelInfo } from '../worker/protocol';
+import {
+  checkMemoryPlan,
+  NO_DEVICE_LIMITS,
+  planTrainingMemory,
+  type DeviceLimits,
+  type LinearShape,
+  type MemoryPlan,
+  type ModelShape,
+} from '../core/train/memory-plan';
+import type { EngineInfo, ModelInfo, TokenStats } from '../worker/protocol';
+import type { StudioConfig } from './store';
 
-export interface MemoryEstimate {
-  weights: number;
-  adapter: number;
-  activations: number;
-  logits: number;
-  total: number;
+export type { MemoryPlan };
+/** The catalogue's name for a plan. */
+export type MemoryEstimate = MemoryPlan;
+
+/**
+ * The budget Train is checked against unless the person sets one. WebGPU tells a page nothing about
+ * the device's memory (only its per-buffer limits), and a browser may stop a tab's GPU work well short
+ * of what the GPU holds; 4 GiB is what a low-end discrete GPU or an 8 GB laptop sharing its memory with
+ * the GPU can give one tab. A person who knows their machine raises it.
+ */
+export const DEFAULT_MEMORY_BUDGET = 4 * 2 ** 30;
+
+/** WebGPU's default limits: what a device offers when the engine has not said (128 MiB binding, 256 MiB buffer). */
+const WEBGPU_DEFAULT_LIMITS: DeviceLimits = { maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 256 * 2 ** 20 };
+
+/** The limits a plan is checked against: the WebGPU device's, or none on the CPU backend. */
+export function deviceLimitsOf(engine: EngineInfo | null): DeviceLimits {
+  if (engine?.backend !== 'webgpu') return NO_DEVICE_LIMITS;
+  const { maxStorageBufferBindingSize, maxBufferSize } = engine.webgpu;
+  return {
+    maxStorageBufferBindingSize: maxStorageBufferBindingSize ?? WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize,
+    maxBufferSize: maxBufferSize ?? Math.max(maxStorageBufferBindingSize ?? 0, WEBGPU_DEFAULT_LIMITS.maxBufferSize),
+  };
+}
+
+const LLAMA_FAMILY = new Set(['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Gemma3ForCausalLM']);
+
+/**
+ * The plan's view of a loaded model. ModelInfo carries Σ (in + out) per module name over the layers,
+ * from which one layer's widths follow (q_proj: hidden + heads·head_dim).
+ */
+export function modelShapeFromInfo(model: ModelInfo): ModelShape {
+  const d = model.hiddenSize;
+  const f = model.intermediateSize;
+  const perLayer = (name: string) => (model.linearModuleFeatures[name] ?? 0) / model.layers;
+  let linears: LinearShape[];
+  let headDim: number;
+  const linear = (path: string, role: LinearShape['role'], inFeatures: number, outFeatures: number, bias = false): LinearShape => ({
+    path,
+    role,
+    inFeatures,
+    outFeatures,
+    bias,
+  });
+  if (LLAMA_FAMILY.has(model.architecture)) {
+    const q = perLayer('q_proj') - d;
+    const kv = perLayer('k_proj') - d;
+    const qkvBias = model.architecture === 'Qwen2ForCausalLM';
+    headDim = q / model.heads;
+    linears = [
+      linear('self_attn.q_proj', 'q', d, q, qkvBias),
+      linear('self_attn.k_proj', 'k', d, kv, qkvBias),
+      linear('self_attn.v_proj', 'v', d, kv, qkvBias),
+      linear('self_attn.o_proj', 'o', q, d),
+      linear('mlp.gate_proj', 'gate', d, f),
+      linear('mlp.up_proj', 'up', d, f),
+      linear('mlp.down_proj', 'down', f, d),
+    ];
+  } else {
+    // GPT-2: fused q|k|v, every Conv1D biased.
+    headDim = d / model.heads;
+    linears = [
+      linear('attn.c_attn', 'qkv', d, 3 * d, true),
+      linear('attn.c_proj', 'o', d, d, true),
+      linear('mlp.c_fc', 'up', d, f, true),
+      linear('mlp.c_proj', 'down', f, d, true),
+    ];
+  }
+  return {
+    vocabSize: model.vocabSize,
+    hiddenSize: d,
+    intermediateSize: f,
+    layers: model.layers,
+    heads: model.heads,
+    kvHeads: model.kvHeads,
+    headDim,
+    parameters: model.parameters,
+    linears,
+    defaultTargets: model.defaultTargets,
+    qkNorm: model.architecture === 'Qwen3ForCausalLM' || model.architecture === 'Gemma3ForCausalLM',
+  };
+}
+
+/** What a studio plan reads of the page's state. */
+export interface StudioMemoryInput {
+  model: ModelInfo;
+  config: StudioConfig;
+  engine: EngineInfo | null;
+  /** The dataset's token counts, when tokenized: rows are no longer than its longest pair. */
+  tokenStats?: TokenStats | null;
+}
+
+/** The plan of a run with these settings on this engine: rows at max_length, or the dataset's longest pair. */
+export function planStudioMemory({ model, config, engine, tokenStats }: StudioMemoryInput): MemoryPlan {
+  const c = config.dpo;
+  const stats = tokenStats && tokenStats.maxLength === c.max_length ? tokenStats : null;
+  const longest = stats ? stats.longest.prompt + Math.max(stats.longest.chosen, stats.longest.rejected) : undefined;
+  return planTrainingMemory({
+    model: modelShapeFromInfo(model),
+    lora: config.lora,
+    per_device_train_batch_size: c.per_device_train_batch_size,
+    max_length: c.max_length,
+    // The model's context bounds a row whatever the settings.
+    longest: Math.min(longest ?? Infinity, model.maxPositions),
+    gradient_checkpointing: c.gradient_checkpointing,
+    precompute_ref_log_probs: c.precompute_ref_log_probs,
+    per_device_eval_batch_size: c.per_device_eval_batch_size,
+    evaluates: c.eval_split > 0,
+    gradient_accumulation_steps: c.gradient_accumulation_steps,
+    referenceAdapter: model.startAdapter !== null,
+    lmHead: engine?.backend === 'webgpu' ? 'fused' : 'composed',
+    limits: deviceLimitsOf(engine),
+  });
+}
+
+/** Why the plan cannot run on this engine within the budget, or null. */
+export function memoryRefusal(input: StudioMemoryInput, budgetBytes: number): string | null {
+  const plan = planStudioMemory(input);
+  return checkMemoryPlan(plan, deviceLimitsOf(input.engine), budgetBytes, {
+    raiseBudget: 'raise the memory budget in Model',
+    gradientCheckpointing: input.config.dpo.gradient_checkpointing,
+  });
 }
 
 /**
- * A rough upper bound on GPU memory for one training micro-batch, in bytes: float32 base weights,
- * the LoRA parameters with their gradients and AdamW moments, the activations a backward pass keeps
- * (per layer and token: attention projections, MLP, and the T×T attention probabilities per head),
- * and the LM-head logits of every row. tfjs also keeps freed buffers pooled, so the real peak can be
- * higher; treat this as the order of magnitude.
+ * The plan for a model under LoRA settings, a batch size and a row length, with the other settings at
+ * their defaults (gradient checkpointing on) on WebGPU's default limits: what the catalogue lists
+ * before a model is loaded.
  */
-export function estimateTrainingMemory(model: ModelInfo, lora: LoraConfig, batchSize: number, maxLength: number): MemoryEstimate {
-  const f32 = 4;
-  const rows = 2 * batchSize;
-  const T = maxLength;
-  const d = model.hiddenSize;
-  const weights = model.parameters * f32;
-  const targets =
-    lora.target_modules === 'all-linear'
-      ? model.linearModuleNames
-      : lora.target_modules.length > 0
-        ? lora.target_modules
-        : model.defaultTargets;
-  let loraParams = 0;
-  for (const t of targets) loraParams += lora.r * (model.linearModuleFeatures[t] ?? 0);
-  const adapter = loraParams * f32 * 4;
-  const perTokenPerLayer = 10 * d + 4 * model.intermediateSize + 2 * model.heads * T;
-  const activations = rows * T * model.layers * perTokenPerLayer * f32;
-  const logits = rows * T * model.vocabSize * f32 * 2;
-  return { weights, adapter, activations, logits, total: weights + adapter + activations + logits };
+export function estimateTrainingMemory(model: ModelInfo, lora: LoraConfig, batchSize: number, maxLength: number): MemoryPlan {
+  return planTrainingMemory({
+    model: modelShapeFromInfo(model),
+    lora,
+    per_device_train_batch_size: batchSize,
+    max_length: maxLength,
+    gradient_checkpointing: true,
+    precompute_ref_log_probs: false,
+    lmHead: 'fused',
+    limits: WEBGPU_DEFAULT_LIMITS,
+  });
 }

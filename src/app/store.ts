@@ -14,6 +14,15 @@ import type {
   TrainState,
 } from '../worker/protocol';
 import { DEFAULT_SAVE_STEPS, type RunRecord } from '../storage';
+import { DEFAULT_MEMORY_BUDGET } from './memory';
+
+/** Where the person's memory budget is kept between visits. */
+export const MEMORY_BUDGET_KEY = 'dpo-studio.memoryBudget';
+
+function storedMemoryBudget(): number {
+  const stored = typeof localStorage === 'undefined' ? null : Number(localStorage.getItem(MEMORY_BUDGET_KEY));
+  return stored && Number.isFinite(stored) && stored > 0 ? stored : DEFAULT_MEMORY_BUDGET;
+}
 
 export type Section = 'dataset' | 'model' | 'configure' | 'train' | 'runs' | 'samples' | 'lab' | 'export';
 
@@ -60,6 +69,10 @@ export interface TrainingView {
   current: { step: number; startedAt: number } | null;
   /** The GPU failure that ended the run: what was being done, the device's words, what to change. */
   failure: GpuFailureInfo | null;
+  /** The memory plan's total for this run's settings (bytes), set when it starts. */
+  plannedBytes: number | null;
+  /** Measured by the worker: the most tensor memory held at once, and the WebGPU buffer pool (null on the CPU). */
+  memory: { peakBytes: number; gpuBytes: number | null } | null;
 }
 
 export interface StudioState {
@@ -87,6 +100,8 @@ export interface StudioState {
 
   training: TrainingView;
   trainError: string | null;
+  /** The memory budget (bytes) the plan is checked against before Train is offered. */
+  memoryBudget: number;
 
   runs: RunRecord[];
   compare: string[];
@@ -123,6 +138,8 @@ export const IDLE_TRAINING: TrainingView = {
   history: [],
   current: null,
   failure: null,
+  plannedBytes: null,
+  memory: null,
 };
 
 export const useStudio = create<StudioState>(() => ({
@@ -145,6 +162,7 @@ export const useStudio = create<StudioState>(() => ({
   parseErrors: {},
   training: IDLE_TRAINING,
   trainError: null,
+  memoryBudget: storedMemoryBudget(),
   runs: [],
   compare: [],
   draftRunId: null,

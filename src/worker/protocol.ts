@@ -307,6 +307,8 @@ export type WorkerEvent =
       /** Mean seconds per optimizer step over the recent steps. */
       secondsPerStep: number;
       tokensPerSecond: number;
+      /** The most tensor memory held at once in this run (bytes), and the WebGPU buffer pool's size (null elsewhere). */
+      memory: { peakBytes: number; gpuBytes: number | null };
     }
   | { type: 'log'; runId: string; entry: LogEntry }
   /** The run's whole metric history, sent when a run resumes from a checkpoint. */

@@ -6,6 +6,8 @@ import { cloneAdapterFrozen, createLoraAdapter, disposeAdapter } from '../core/m
 import type { LoraAdapter } from '../core/model/types';
 import { kernelsFor } from '../core/kernels';
 import { GpuFailure, stepFlops, stepTimeoutMs } from '../core/gpu';
+import { tensorMemoryMeter } from '../core/train/memory-meter';
+import * as tf from '@tensorflow/tfjs';
 import { gpu, watchdogSettings } from './backend';
 import type { ModelSession } from './model-session';
 import { loadCheckpoint, storeCheckpoint } from './persist';
@@ -14,6 +16,18 @@ import { cloneAdapterTrainable } from './model-session';
 
 type Emit = (event: StreamEvent) => void;
 type Progress = (task: Task, label: string, fraction: number | null) => void;
+
+/**
+ * The worker's tensor memory, counted from its first tensor: installed when this module loads, before
+ * any model, so a run's peak includes the weights.
+ */
+const meter = tensorMemoryMeter();
+
+/** The WebGPU backend's buffer pool (it keeps freed buffers for reuse), or null on the CPU backend. */
+function gpuPoolBytes(): number | null {
+  const m = tf.memory() as { numBytesAllocatedInGPU?: number };
+  return typeof m.numBytesAllocatedInGPU === 'number' ? m.numBytesAllocatedInGPU : null;
+}
 
 /** Steps averaged for the ETA: recent enough to follow a change of speed, long enough to be steady. */
 const TIMING_WINDOW = 8;
@@ -71,6 +85,7 @@ export class TrainingSession {
     emit: Emit,
     progress: Progress,
   ): Promise<TrainingSession> {
+    meter.resetPeak();
     const start = session.start?.adapter ?? null;
     const policy = start ? cloneAdapterTrainable(start) : createLoraAdapter(session.model, spec.lora, spec.config.seed);
     const reference = start ? cloneAdapterFrozen(start) : null;
@@ -204,6 +219,7 @@ export class TrainingSession {
           totalSteps: this.totalSteps,
           secondsPerStep: this.stepSeconds.reduce((a, b) => a + b, 0) / this.stepSeconds.length,
           tokensPerSecond: this.tokensPerSecond,
+          memory: { peakBytes: meter.peak, gpuBytes: gpuPoolBytes() },
         });
         if (this.step % every === 0) await this.checkpoint();
       }

@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cspViolations, goTo, openStudio, waitForDemo } from './studio';
+import { configureSmallRun, cspViolations, goTo, openStudio, screenshots, waitForDemo } from './studio';
 
 const DEMO = fileURLToPath(new URL('../../public/models/demo', import.meta.url));
 const REPO = 'test-org/tiny-dpo';
@@ -82,4 +82,47 @@ test('a Hugging Face repo downloads once with progress, then loads from browser 
   await page.getByRole('button', { name: 'Download', exact: true }).click();
   await expect(page.getByText(/could not reach the Hugging Face Hub|not found on the Hub/)).toBeVisible();
   expect(await cspViolations(page)).toEqual([]);
+});
+
+test('the memory plan shows its parts beside the device limits, and a plan over the budget disables Train with the reason', async ({
+  page,
+}) => {
+  const rec = await openStudio(page);
+  await goTo(page, 'Model');
+  const plan = page.getByTestId('memory-plan');
+  await expect(plan).toBeVisible();
+  const parts = plan.getByRole('table', { name: 'Memory plan' });
+  for (const part of ['weights (float32)', 'adapter, gradient, AdamW moments', 'LM head', 'largest single buffer: ']) {
+    await expect(parts).toContainText(part);
+  }
+  await expect(plan).toContainText(/binds at most [\d.]+ [MG]B per buffer \(maxStorageBufferBindingSize\)/);
+  const train = page.getByRole('button', { name: 'Train', exact: true });
+  await expect(train).toBeEnabled();
+  // A budget of 1 MiB: the demo model's plan needs more, so Train is off and says why and what to change.
+  const budget = page.getByLabel('Memory budget (GiB)');
+  await budget.fill('0.001');
+  await budget.press('Enter');
+  await expect(plan.getByTestId('memory-refusal')).toContainText(
+    /^Train is off: training needs about \d+ MiB \(weights .*\), over the 1 MiB memory budget: lower per_device_train_batch_size \(\d+\) or max_length \(.+\), or raise the memory budget in Model\.$/,
+  );
+  await expect(train).toBeDisabled();
+  await expect(train).toHaveAttribute('title', /^Not enough memory: training needs about \d+ MiB/);
+  await expect(page.locator('.trainbar-note')).toContainText('Not enough memory: training needs about');
+  await plan.scrollIntoViewIfNeeded();
+  await screenshots(page, 'model-memory-refused');
+  // The budget is kept for the next visit; back at 4 GiB Train is offered again.
+  await page.reload();
+  await waitForDemo(page);
+  await goTo(page, 'Model');
+  await expect(page.getByLabel('Memory budget (GiB)')).toHaveValue('0.001');
+  await page.getByLabel('Memory budget (GiB)').fill('4');
+  await page.getByLabel('Memory budget (GiB)').press('Enter');
+  await expect(page.getByRole('button', { name: 'Train', exact: true })).toBeEnabled();
+  // A run reports the tensor memory the worker measured beside the plan's estimate.
+  await configureSmallRun(page, { maxSteps: 1, saveSteps: 1 });
+  await page.getByRole('button', { name: 'Train', exact: true }).click();
+  const measured = page.getByTestId('memory-measured');
+  await expect(measured).toContainText(/^Memory: measured peak [\d.]+ [KMG]?B of tensors \(planned [\d.]+ [KMG]?B\)/, { timeout: 120_000 });
+  console.log(await measured.textContent());
+  expect(rec.pageErrors).toEqual([]);
 });

@@ -89,6 +89,7 @@ export function onEvent(event: StreamEvent): void {
         totalSteps: event.totalSteps,
         secondsPerStep: event.secondsPerStep,
         tokensPerSecond: event.tokensPerSecond,
+        memory: event.memory,
         current: null,
       });
       return;

@@ -3,7 +3,8 @@ import type { RunSpec } from '../../worker/protocol';
 import { engine } from '../engine';
 import { formatSetting } from '../format';
 import { StorageFullError, type RunRecord } from '../../storage';
-import { get, IDLE_TRAINING, set, type StudioConfig } from '../store';
+import { memoryRefusal, planStudioMemory } from '../memory';
+import { get, IDLE_TRAINING, MEMORY_BUDGET_KEY, set, type StudioConfig, type StudioState } from '../store';
 import { configProblems } from './config';
 import { loadDatasetFile } from './dataset';
 import { loadModel } from './model';
@@ -22,7 +23,24 @@ export function trainBlocker(state = get()): string | null {
   if (t === 'preparing' || t === 'running' || t === 'paused') return 'A run is in progress.';
   const n = Object.keys(configProblems(state)).length;
   if (n > 0) return `${n} setting${n === 1 ? '' : 's'} in Configure need${n === 1 ? 's' : ''} fixing.`;
+  const refusal = memoryRefusal(memoryInput(state), state.memoryBudget);
+  if (refusal) return `Not enough memory: ${refusal}.`;
   return null;
+}
+
+function memoryInput(state: StudioState) {
+  return { model: state.model!, config: state.config, engine: state.engine, tokenStats: state.tokenStats };
+}
+
+/** Sets the memory budget Train is checked against (bytes), and keeps it for the next visit. */
+export function setMemoryBudget(bytes: number): void {
+  if (!(bytes > 0) || !Number.isFinite(bytes)) return;
+  set({ memoryBudget: bytes });
+  try {
+    localStorage.setItem(MEMORY_BUDGET_KEY, String(bytes));
+  } catch {
+    // Storage refused (private mode): the budget holds for this visit.
+  }
 }
 
 function runName(c: StudioConfig, n: number): string {
@@ -39,6 +57,7 @@ export async function startTraining(options: { name?: string; showTrain?: boolea
   const draftId = state.draftRunId;
   if (trainBlocker(state) || !session.modelSource || !state.dataset) return;
   const config = state.config;
+  const plannedBytes = planStudioMemory(memoryInput(state)).total;
   // The bar shows the new run at once, not the last run's end while the record is written.
   set({
     trainError: null,
@@ -77,6 +96,7 @@ export async function startTraining(options: { name?: string; showTrain?: boolea
       ...IDLE_TRAINING,
       runId: run.id,
       state: 'preparing',
+      plannedBytes,
       totalSteps: run.totalSteps,
       message: 'Preparing: tokenizing the pairs and building the adapter',
     },

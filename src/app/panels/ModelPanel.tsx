@@ -5,8 +5,8 @@ import { CATALOGUE, catalogueModelInfo, downloadBytes, hubKey, plannedTrainingMe
 import { BusyLine } from '../components/ProgressBar';
 import { formatBytes, formatCount, formatInt } from '../format';
 import { REPO_PATTERN } from '../hub';
-import { estimateTrainingMemory } from '../memory';
 import { useStudio } from '../store';
+import { MemoryPlanBox } from './MemoryPlanBox';
 
 function EngineCard() {
   const engine = useStudio((s) => s.engine);
@@ -387,18 +387,10 @@ function StoredModelsCard() {
 
 function LoadedModelCard() {
   const model = useStudio((s) => s.model);
-  const config = useStudio((s) => s.config);
   const adapterError = useStudio((s) => s.adapterError);
   const busy = useStudio((s) => s.modelBusy);
-  const onCpu = useStudio((s) => s.engine?.backend === 'cpu');
   const adapterId = useId();
   if (!model) return null;
-  const mem = estimateTrainingMemory(
-    model,
-    config.lora,
-    config.dpo.per_device_train_batch_size,
-    config.dpo.max_length ?? model.maxPositions,
-  );
   return (
     <section className="card" aria-labelledby="loaded-heading">
       <div className="card-head">
@@ -436,16 +428,7 @@ function LoadedModelCard() {
           <dd>{model.linearModuleNames.join(', ')}</dd>
         </div>
       </dl>
-      <div className="memory">
-        <h3>
-          Estimated {onCpu ? 'memory' : 'GPU memory'} for training: <strong data-testid="memory-estimate">{formatBytes(mem.total)}</strong>
-        </h3>
-        <p className="muted small">
-          batch {config.dpo.per_device_train_batch_size} × max_length {config.dpo.max_length ?? model.maxPositions}: weights{' '}
-          {formatBytes(mem.weights)}, adapter with AdamW state {formatBytes(mem.adapter)}, activations {formatBytes(mem.activations)},
-          logits {formatBytes(mem.logits)}. An upper-bound estimate; change batch size and max length in Configure.
-        </p>
-      </div>
+      <MemoryPlanBox />
       <div className="adapter-box">
         <h3>Start from an adapter</h3>
         {model.startAdapter ? (

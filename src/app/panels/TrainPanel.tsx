@@ -2,12 +2,23 @@ import { useEffect, useMemo, useState } from 'react';
 import type { LogEntry } from '../../core/dpo/trainer';
 import type { GpuFailureInfo } from '../../worker/protocol';
 import { MetricChart } from '../components/MetricChart';
-import { formatDuration, formatMetric } from '../format';
+import { formatBytes, formatDuration, formatMetric } from '../format';
 import { CHARTS, chartLines, chartRows, PALETTE } from '../metrics';
 import { useStudio } from '../store';
 import { useResolvedTheme } from '../theme';
 
 const HEADLINE = ['loss', 'rewards/accuracies', 'rewards/margins', 'rewards/chosen', 'rewards/rejected', 'grad_norm'];
+
+/** The worker's measured memory beside the plan's estimate for this run. */
+function MeasuredMemory({ memory, plannedBytes }: { memory: { peakBytes: number; gpuBytes: number | null }; plannedBytes: number | null }) {
+  return (
+    <p className="muted small" data-testid="memory-measured">
+      Memory: measured peak {formatBytes(memory.peakBytes)} of tensors
+      {plannedBytes !== null && ` (planned ${formatBytes(plannedBytes)})`}
+      {memory.gpuBytes !== null && ` · WebGPU buffer pool ${formatBytes(memory.gpuBytes)} (freed buffers are kept for reuse)`}
+    </p>
+  );
+}
 
 function latest(history: LogEntry[], key: string): number | undefined {
   for (let i = history.length - 1; i >= 0; i--) if (typeof history[i][key] === 'number') return history[i][key];
@@ -100,6 +111,7 @@ export function TrainPanel() {
       {training.state === 'running' && training.current && (
         <StepClock step={training.current.step} startedAt={training.current.startedAt} secondsPerStep={training.secondsPerStep} />
       )}
+      {training.memory && <MeasuredMemory memory={training.memory} plannedBytes={training.plannedBytes} />}
       <dl className="stats headline" aria-label="Latest metrics">
         {HEADLINE.map((k) => (
           <div key={k}>

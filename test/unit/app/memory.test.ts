@@ -1,17 +1,44 @@
 import { describe, expect, it } from 'vitest';
-import { estimateTrainingMemory } from '../../../src/app/memory';
-import type { ModelInfo } from '../../../src/worker/protocol';
+import {
+  DEFAULT_MEMORY_BUDGET,
+  deviceLimitsOf,
+  estimateTrainingMemory,
+  memoryRefusal,
+  modelShapeFromInfo,
+  planStudioMemory,
+} from '../../../src/app/memory';
+import { DEFAULT_STUDIO_CONFIG, type StudioConfig } from '../../../src/app/store';
+import { architectureOf } from '../../../src/core/model/architectures/registry';
+import { parseModelConfig } from '../../../src/core/model/config';
+import { modelShapeOf, NO_DEVICE_LIMITS } from '../../../src/core/train/memory-plan';
+import type { EngineInfo, ModelInfo, TokenStats } from '../../../src/worker/protocol';
 
-/** A Llama-shaped model: hidden 64, 2 layers, 4 heads of which 2 key/value heads (kv width 32), MLP 128. */
+/** A Qwen2-shaped model: hidden 64, 2 layers, 4 heads of 16 of which 2 key/value heads (kv width 32), MLP 128. */
 const d = 64;
 const kv = 32;
 const ffn = 128;
 const layers = 2;
+const config = parseModelConfig(
+  {
+    architectures: ['Qwen2ForCausalLM'],
+    model_type: 'qwen2',
+    vocab_size: 100,
+    hidden_size: d,
+    intermediate_size: ffn,
+    num_hidden_layers: layers,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 128,
+    tie_word_embeddings: true,
+  },
+  'test',
+);
+const core = modelShapeOf(config, architectureOf(config));
 const model: ModelInfo = {
   id: 'test',
   name: 'test',
-  architecture: 'LlamaForCausalLM',
-  modelType: 'llama',
+  architecture: 'Qwen2ForCausalLM',
+  modelType: 'qwen2',
   hiddenSize: d,
   intermediateSize: ffn,
   layers,
@@ -20,7 +47,7 @@ const model: ModelInfo = {
   vocabSize: 100,
   maxPositions: 128,
   tiedEmbeddings: true,
-  parameters: 123_456,
+  parameters: core.parameters,
   linearModuleNames: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
   linearModuleFeatures: {
     q_proj: layers * (d + d),
@@ -35,24 +62,70 @@ const model: ModelInfo = {
   tokenizer: { vocabSize: 100, eosToken: null, padTokenId: 0, chatTemplate: false },
   startAdapter: null,
 };
-const lora = { r: 8, lora_alpha: 16, lora_dropout: 0, use_rslora: false };
 
-describe('estimateTrainingMemory', () => {
-  it('counts the adapter from the model’s own module sizes: A and B, their gradients and both AdamW moments', () => {
-    // PEFT's defaults for Llama: q_proj [64 → 64] and v_proj [64 → 32] in each layer; A is r × in, B is out × r.
-    const params = layers * (8 * (d + d) + 8 * (d + kv));
-    expect(estimateTrainingMemory(model, { ...lora, target_modules: [] }, 1, 16).adapter).toBe(params * 4 * 4);
-    const all = Object.values(model.linearModuleFeatures).reduce((a, b) => a + b, 0) * 8;
-    expect(estimateTrainingMemory(model, { ...lora, target_modules: 'all-linear' }, 1, 16).adapter).toBe(all * 4 * 4);
+const webgpu = (binding: number, buffer?: number): EngineInfo => ({
+  backend: 'webgpu',
+  kernels: 'fused',
+  webgpu: { available: true, vendor: 'v', architecture: 'a', description: '', maxStorageBufferBindingSize: binding, maxBufferSize: buffer },
+});
+const cpu: EngineInfo = {
+  backend: 'cpu',
+  kernels: 'composed',
+  webgpu: { available: false, vendor: '', architecture: '', description: '' },
+};
+
+function settings(dpo: Partial<StudioConfig['dpo']> = {}): StudioConfig {
+  return { ...DEFAULT_STUDIO_CONFIG, dpo: { ...DEFAULT_STUDIO_CONFIG.dpo, ...dpo } };
+}
+
+describe('the studio’s memory plan', () => {
+  it('reads one layer’s linears from ModelInfo as config.json gives them (widths, Qwen2’s q/k/v biases, head_dim)', () => {
+    const shape = modelShapeFromInfo(model);
+    expect(shape.linears).toEqual(core.linears);
+    expect(shape.headDim).toBe(core.headDim);
+    expect(shape).toEqual({ ...core, defaultTargets: model.defaultTargets });
   });
 
-  it('adds float32 weights, activations and logits, growing with batch and length', () => {
-    const small = estimateTrainingMemory(model, { ...lora, target_modules: [] }, 1, 16);
-    expect(small.weights).toBe(123_456 * 4);
-    expect(small.logits).toBe(2 * 16 * 100 * 4 * 2);
-    expect(small.total).toBe(small.weights + small.adapter + small.activations + small.logits);
-    const big = estimateTrainingMemory(model, { ...lora, target_modules: [] }, 4, 32);
-    expect(big.activations).toBeGreaterThan(8 * small.activations);
+  it('plans the fused head on WebGPU and the composed one on the CPU, rows as long as the model’s context at most', () => {
+    const onGpu = planStudioMemory({ model, config: settings(), engine: webgpu(128 * 2 ** 20) });
+    const onCpu = planStudioMemory({ model, config: settings(), engine: cpu });
+    // max_length 1024 is cut to the model's 128 positions.
+    expect(onGpu.seq).toBe(128);
+    expect(onCpu.lmHead).toBeGreaterThan(onGpu.lmHead);
+    expect(onCpu.weights).toBe(core.parameters * 4);
+    // The dataset's longest pair shortens the rows when tokenized under the same max_length.
+    const stats = { maxLength: 1024, longest: { prompt: 10, chosen: 20, rejected: 6 } } as TokenStats;
+    expect(planStudioMemory({ model, config: settings(), engine: cpu, tokenStats: stats }).seq).toBe(30);
+    expect(planStudioMemory({ model, config: settings({ max_length: 512 }), engine: cpu, tokenStats: stats }).seq).toBe(128);
+  });
+
+  it('takes the device’s limits, WebGPU’s defaults where the engine has not said, none on the CPU', () => {
+    expect(deviceLimitsOf(cpu)).toEqual(NO_DEVICE_LIMITS);
+    expect(deviceLimitsOf(webgpu(2 ** 30, 2 ** 31))).toEqual({ maxStorageBufferBindingSize: 2 ** 30, maxBufferSize: 2 ** 31 });
+    expect(deviceLimitsOf(webgpu(128 * 2 ** 20))).toEqual({ maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 256 * 2 ** 20 });
+  });
+
+  it('refuses a plan over the budget or over a binding, with the setting to change', () => {
+    const input = { model, config: settings({ per_device_train_batch_size: 8, max_length: 128 }), engine: webgpu(128 * 2 ** 20) };
+    expect(memoryRefusal(input, DEFAULT_MEMORY_BUDGET)).toBeNull();
+    expect(memoryRefusal(input, 2 ** 20)).toMatch(
+      /over the 1 MiB memory budget: lower per_device_train_batch_size \(8\) or max_length \(128\), or raise the memory budget in Model$/,
+    );
+    // 64 pairs × 4 heads × 128² float32 = 32 MiB of attention scores in one buffer, over a 16 MiB binding.
+    const big = { ...input, config: settings({ per_device_train_batch_size: 64, max_length: 128 }), engine: webgpu(16 * 2 ** 20) };
+    expect(memoryRefusal(big, DEFAULT_MEMORY_BUDGET)).toBe(
+      "the attention scores of one layer need 32 MiB in one buffer, over this device's 16 MiB binding limit: lower per_device_train_batch_size (64) or max_length (128)",
+    );
+  });
+
+  it('estimateTrainingMemory: the plan at default settings, growing with batch and length', () => {
+    const lora = { r: 8, lora_alpha: 16, lora_dropout: 0, use_rslora: false, target_modules: [] };
+    const small = estimateTrainingMemory(model, lora, 1, 16);
+    // PEFT's defaults for Qwen2: q_proj [64 → 64] and v_proj [64 → 32] per layer, A and B, with gradient and both moments.
+    expect(small.adapter).toBe(layers * 8 * (d + d + d + kv) * 4 * 4);
+    expect(small.total).toBe(small.weights + small.adapter + small.activations + small.lmHead);
+    const big = estimateTrainingMemory(model, lora, 4, 32);
+    expect(big.activations).toBeGreaterThan(8 * small.activations * 0.9);
     expect(big.weights).toBe(small.weights);
   });
 });
