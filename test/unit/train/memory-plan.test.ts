@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collatePreference } from '../../../src/core/data/collate';
 import { DEFAULT_DPO_CONFIG, type DPOConfig } from '../../../src/core/dpo/config';
+import { referenceLogps } from '../../../src/core/dpo/batch';
 import { completionIndex } from '../../../src/core/dpo/logps';
 import { DPOTrainer } from '../../../src/core/dpo/trainer';
 import { DEFAULT_MAX_CHUNK_BYTES, planLmHeadChunks } from '../../../src/core/kernels/lm-head-logps';
@@ -256,6 +257,39 @@ describe('the plan against tfjs’s measured peak (CPU backend, one DPOTrainer s
     expect(plan.total / measured).toBeLessThan(1.2);
     trainer.dispose();
     disposeAdapter(policy);
+    model.dispose();
+  });
+
+  it('the reference pass: every layer’s intermediates until the forward pass returns, exactly as planned', async () => {
+    const { model, tokenizer } = tinyModel('LlamaForCausalLM', 3, 32);
+    const pairs = tokenize(examplePairs().slice(0, 4), tokenizer, 24);
+    const batch = collatePreference(pairs, {
+      max_length: 24,
+      max_prompt_length: null,
+      truncation_mode: 'keep_start',
+      pad_token_id: tokenizer.padTokenId!,
+    });
+    const index = completionIndex(batch);
+    // The mask and RoPE tables of this length are cached by the model: made once, before measuring.
+    await referenceLogps({ model, policy: null, reference: null }, batch, index);
+    const before = meter.current;
+    meter.resetPeak();
+    await referenceLogps({ model, policy: null, reference: null }, batch, index);
+    const measured = meter.peak - before;
+    const plan = planTrainingMemory({
+      model: modelShapeOf(model.config, architectureOf(model.config)),
+      lora: { r: 4, target_modules: ['q_proj', 'v_proj'] },
+      per_device_train_batch_size: pairs.length,
+      max_length: batch.T,
+      gradient_checkpointing: true,
+      precompute_ref_log_probs: false,
+      lmHead: 'composed',
+      limits: NO_DEVICE_LIMITS,
+      scoredPerRow: index.positions.length / (2 * pairs.length),
+    });
+    const T = batch.T;
+    const tables = (T * T + 2 * T * 8 + 8 * 8) * 4;
+    expect(measured).toBe(plan.forwardBytes - tables);
     model.dispose();
   });
 });
