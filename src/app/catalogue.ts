@@ -14,8 +14,8 @@
  * the test checks the counts and the LoRA module sizes below against the registry's tensor shapes.
  */
 import type { Architecture } from '../core/model/types';
-import type { ModelInfo } from '../worker/protocol';
-import { estimateTrainingMemory, type MemoryEstimate } from './memory';
+import type { EngineInfo, ModelInfo } from '../worker/protocol';
+import { planStudioMemory, type MemoryPlan } from './memory';
 import type { StudioConfig } from './store';
 
 export interface CatalogueModel {
@@ -290,10 +290,9 @@ export function catalogueModelInfo(entry: CatalogueModel): ModelInfo {
 }
 
 /**
- * The training memory planned for a model under the current settings: the one place the catalogue
- * asks, so the planner behind it can change (./memory's estimate today) without touching the panel.
+ * The training memory planned for a model under the current settings on this engine: the one place
+ * the catalogue asks, so the planner behind it (./memory) can change without touching the panel.
  */
-export function plannedTrainingMemory(model: ModelInfo, config: StudioConfig): MemoryEstimate {
-  const maxLength = Math.min(config.dpo.max_length ?? model.maxPositions, model.maxPositions);
-  return estimateTrainingMemory(model, config.lora, config.dpo.per_device_train_batch_size, maxLength);
+export function plannedTrainingMemory(model: ModelInfo, config: StudioConfig, engine: EngineInfo | null = null): MemoryPlan {
+  return planStudioMemory({ model, config, engine });
 }

@@ -14,7 +14,10 @@ export interface StoredModelFile {
   path: string;
   /** Bytes, or UTF-8 characters for files stored as text. */
   size: number;
-  /** Set for a file kept as blocks of this many bytes (a download), absent for one entry per file. */
+  /**
+   * Set for a download, kept as blocks (IndexedDB) or segment files (OPFS) of this many bytes; absent
+   * for a file kept as one entry.
+   */
   blockSize?: number;
 }
 

@@ -4,18 +4,21 @@
  * (getFile() then Blob.slice reads only that part), so a model is never held whole in memory.
  *
  *   models/<key, percent-encoded>/
- *     manifest.json     the stored copy: { key, generation, files: [{ path, size }], savedAt }
+ *     manifest.json     the stored copy: { key, generation, files: [{ path, size, blockSize }], savedAt }
  *     pending.json      a download under way or interrupted: { key, generation, startedAt }
- *     <generation>/     one folder per generation, one file per model file (its path percent-encoded)
+ *     <generation>/     one folder per generation; each model file as segments of blockSize bytes
+ *                       named <path, percent-encoded>.<0, 1, …>
  *
- * A download writes a new generation and commits it by writing manifest.json (a writable stream
- * replaces a file only when it closes, so the manifest is never half-written), then removes the
- * previous generation. Until then the previous copy loads, and the new generation's files keep what
- * arrived: the next download of the key picks up pending.json and resumes each file where it stopped.
+ * A writable stream writes a copy that replaces its file only when it closes: that keeps manifest.json
+ * whole, and it is why big files are kept in segments: each full segment is closed, so a tab closed in
+ * the middle of a 2 GB file loses at most the segment under way, not the whole file. A download writes
+ * a new generation and commits it by writing manifest.json, then removes the previous generation.
+ * Until then the previous copy loads, and the new generation keeps what arrived: the next download of
+ * the key picks up pending.json and resumes each file where its kept segments end.
  */
 import type { FileSource } from '../core/model/types';
 import { isQuotaError, newId, StorageFullError } from './db';
-import type { ModelFileWriter, ModelManifest, ModelStaging, StoredModelSummary } from './models';
+import type { ModelFileWriter, ModelManifest, ModelStaging, StoredModelFile, StoredModelSummary } from './models';
 
 /** The parts of the File System API used here (FileSystemDirectoryHandle has them all). */
 export interface OpfsDirectory {
@@ -58,7 +61,11 @@ interface PendingFile {
 }
 
 const MODELS = 'models';
-const fileName = (path: string) => encodeURIComponent(path.replace(/^\/+|\/+$/g, ''));
+const normalPath = (path: string) => path.replace(/^\/+|\/+$/g, '');
+const segmentName = (path: string, index: number) => `${encodeURIComponent(normalPath(path))}.${index}`;
+
+/** The segment size of downloaded files: at most this much is lost when a tab closes mid-download. */
+export const SEGMENT_BYTES = 64 * 2 ** 20;
 
 function isNotFound(error: unknown): boolean {
   const name = (error as { name?: unknown } | null)?.name;
@@ -147,8 +154,47 @@ export async function deleteOpfsModel(root: OpfsDirectory, key: string): Promise
   await removeIfThere(await modelsDir(root), encodeURIComponent(key));
 }
 
-/** A download into the file system under `key`: the one left unfinished, resumed, or a new one. */
-export async function stageOpfsModel(root: OpfsDirectory, key: string): Promise<ModelStaging> {
+/** The sizes of a file's segments, in order, up to the first missing one. */
+async function segmentSizes(dir: OpfsDirectory, path: string): Promise<number[]> {
+  const sizes: number[] = [];
+  for (;;) {
+    const file = await ifFound(async () => (await dir.getFileHandle(segmentName(path, sizes.length))).getFile());
+    if (file === undefined) return sizes;
+    sizes.push(file.size);
+  }
+}
+
+/** Bytes of a file kept in whole segments and the partial segment after them. */
+async function keptBytes(dir: OpfsDirectory, path: string, segmentBytes: number): Promise<number> {
+  let kept = 0;
+  for (const size of await segmentSizes(dir, path)) {
+    kept += size;
+    if (size < segmentBytes) break;
+  }
+  return kept;
+}
+
+/** Bytes [start, end) of a file kept as segments (shorter where it ends sooner), reading only those. */
+async function readSegments(dir: OpfsDirectory, file: StoredModelFile, start: number, end: number, name: string): Promise<Uint8Array> {
+  const size = file.blockSize!;
+  const stop = Math.min(end, file.size);
+  if (start >= stop) return new Uint8Array(0);
+  const out = new Uint8Array(stop - start);
+  for (let index = Math.floor(start / size); index * size < stop; index++) {
+    const blob = await ifFound(async () => (await dir.getFileHandle(segmentName(file.path, index))).getFile());
+    if (blob === undefined) throw new Error(`${name}/${file.path}: the stored file is gone (the model was replaced or deleted meanwhile)`);
+    const from = Math.max(start, index * size);
+    const to = Math.min(stop, index * size + size);
+    out.set(new Uint8Array(await blob.slice(from - index * size, to - index * size).arrayBuffer()), from - start);
+  }
+  return out;
+}
+
+/**
+ * A download into the file system under `key`: the one left unfinished, resumed, or a new one. Files
+ * are kept in segments of `segmentBytes` (tests pass small ones).
+ */
+export async function stageOpfsModel(root: OpfsDirectory, key: string, segmentBytes = SEGMENT_BYTES): Promise<ModelStaging> {
   const what = `download of model "${key}"`;
   const dir = (await modelDir(root, key, true))!;
   let pending = await readJson<PendingFile>(dir, 'pending.json');
@@ -158,24 +204,53 @@ export async function stageOpfsModel(root: OpfsDirectory, key: string): Promise<
   }
   const { generation } = pending;
   const files = await dir.getDirectoryHandle(generation, { create: true });
+  const keptFile = async (path: string): Promise<StoredModelFile> => ({
+    path: normalPath(path),
+    size: await keptBytes(files, path, segmentBytes),
+    blockSize: segmentBytes,
+  });
   return {
     backend: 'opfs',
-    keptBytes: (path) => fileSize(files, fileName(path)),
+    keptBytes: (path) => keptBytes(files, path, segmentBytes),
     async readText(path) {
-      return (await ifFound(async () => (await (await files.getFileHandle(fileName(path))).getFile()).text())) ?? null;
+      if ((await segmentSizes(files, path)).length === 0) return null;
+      return new TextDecoder().decode(await readSegments(files, await keptFile(path), 0, Infinity, what));
     },
     async openWriter(path, from): Promise<ModelFileWriter> {
       const fileWhat = `file "${path}" of model "${key}"`;
       return writing(fileWhat, async () => {
-        const handle = await files.getFileHandle(fileName(path), { create: true });
-        // The stream writes a copy that replaces the file on close: what is kept stays whole meanwhile.
-        const out = await handle.createWritable({ keepExistingData: from > 0 });
-        if (from > 0) {
-          await out.truncate(from);
-          await out.seek(from);
-        }
+        let index = Math.floor(from / segmentBytes);
+        let position = from - index * segmentBytes;
+        // Segments past the one written to are stale (from an attempt that got further, or a file that changed).
+        const sizes = await segmentSizes(files, path);
+        for (let k = sizes.length - 1; k > index || (k === index && position === 0); k--) await files.removeEntry(segmentName(path, k));
+        const open = async (keep: boolean) => {
+          const handle = await files.getFileHandle(segmentName(path, index), { create: true });
+          const stream = await handle.createWritable({ keepExistingData: keep });
+          if (keep) {
+            await stream.truncate(position);
+            await stream.seek(position);
+          }
+          return stream;
+        };
+        let out = await open(position > 0);
         return {
-          write: (chunk) => writing(fileWhat, () => out.write(chunk)),
+          write: (chunk) =>
+            writing(fileWhat, async () => {
+              for (let offset = 0; offset < chunk.length;) {
+                if (position === segmentBytes) {
+                  // A full segment is closed, so it is kept whatever happens to the tab.
+                  await out.close();
+                  index++;
+                  position = 0;
+                  out = await open(false);
+                }
+                const n = Math.min(segmentBytes - position, chunk.length - offset);
+                await out.write(chunk.subarray(offset, offset + n));
+                position += n;
+                offset += n;
+              }
+            }),
           close: () => writing(fileWhat, () => out.close()),
         };
       });
@@ -183,7 +258,7 @@ export async function stageOpfsModel(root: OpfsDirectory, key: string): Promise<
     async commit(paths) {
       const previous = await readJson<ModelManifest>(dir, 'manifest.json');
       const manifest: ModelManifest = { key, generation, files: [], savedAt: Date.now() };
-      for (const path of paths) manifest.files.push({ path: path.replace(/^\/+|\/+$/g, ''), size: await fileSize(files, fileName(path)) });
+      for (const path of paths) manifest.files.push(await keptFile(path));
       await writeJson(dir, 'manifest.json', manifest, `model "${key}"`);
       await removeIfThere(dir, 'pending.json');
       if (previous !== undefined && previous.generation !== generation) await removeIfThere(dir, previous.generation);
@@ -199,29 +274,22 @@ export async function opfsModelSource(root: OpfsDirectory, key: string, name = `
   const dir = await modelDir(root, key, false);
   const manifest = dir && (await readJson<ModelManifest>(dir, 'manifest.json'));
   if (dir === undefined || manifest === undefined) return undefined;
-  const paths = new Set(manifest.files.map((f) => f.path));
-  async function open(path: string): Promise<Blob | null> {
-    const wanted = path.replace(/^\/+|\/+$/g, '');
-    if (!paths.has(wanted)) return null;
-    const file = await ifFound(async () =>
-      (await (await dir!.getDirectoryHandle(manifest!.generation)).getFileHandle(fileName(wanted))).getFile(),
-    );
-    if (file === undefined) throw new Error(`${name}/${wanted}: the stored file is gone (the model was replaced or deleted meanwhile)`);
-    return file;
+  const byPath = new Map(manifest.files.map((f) => [f.path, f]));
+  const generation = await ifFound(() => dir.getDirectoryHandle(manifest.generation));
+  async function read(path: string, start: number, end: number): Promise<Uint8Array | null> {
+    const file = byPath.get(normalPath(path));
+    if (file === undefined) return null;
+    if (generation === undefined)
+      throw new Error(`${name}/${file.path}: the stored file is gone (the model was replaced or deleted meanwhile)`);
+    return readSegments(generation, file, start, end, name);
   }
   return {
     name,
     async readText(path) {
-      const file = await open(path);
-      return file === null ? null : file.text();
+      const bytes = await read(path, 0, Infinity);
+      return bytes === null ? null : new TextDecoder().decode(bytes);
     },
-    async readBytes(path) {
-      const file = await open(path);
-      return file === null ? null : new Uint8Array(await file.arrayBuffer());
-    },
-    async readRange(path, start, end) {
-      const file = await open(path);
-      return file === null ? null : new Uint8Array(await file.slice(start, end).arrayBuffer());
-    },
+    readBytes: (path) => read(path, 0, Infinity),
+    readRange: (path, start, end) => read(path, start, end),
   };
 }

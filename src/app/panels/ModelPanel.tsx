@@ -263,6 +263,7 @@ function CatalogueCard() {
   const busy = useStudio((s) => s.modelBusy);
   const models = useModelStorage((s) => s.models);
   const fromCatalogue = useModelStorage((s) => CATALOGUE.some((m) => m.repo === s.activeRepo));
+  const engine = useStudio((s) => s.engine);
   const infos = useMemo(() => CATALOGUE.map(catalogueModelInfo), []);
   const disabled = busy !== null || hub.busy !== null;
   const batch = config.dpo.per_device_train_batch_size;
@@ -312,7 +313,7 @@ function CatalogueCard() {
                   </th>
                   <td className="num">{formatCount(entry.parameters)}</td>
                   <td className="num">{formatBytes(downloadBytes(entry))}</td>
-                  <td className="num">{formatBytes(plannedTrainingMemory(infos[i], config).total)}</td>
+                  <td className="num">{formatBytes(plannedTrainingMemory(infos[i], config, engine).total)}</td>
                   <td className="actions">
                     <button
                       type="button"

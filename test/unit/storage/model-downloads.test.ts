@@ -4,6 +4,7 @@ import { memorySource } from '../../../src/core/model/sources';
 import { randomCheckpoint } from '../../../src/core/model/random-checkpoint';
 import { openStudioStorage, StorageFullError, type StudioStorage } from '../../../src/storage';
 import { BLOCK_BYTES } from '../../../src/storage/models';
+import { opfsModelSource, stageOpfsModel } from '../../../src/storage/opfs';
 import { FakeDirectory } from './fake-opfs';
 import { freshStore } from './helpers';
 
@@ -93,7 +94,7 @@ describe.each(BACKENDS)('model downloads kept in %s', (backend, open) => {
     if (disk) {
       // Only the manifest and the new generation remain.
       const files = Object.keys(disk.tree()).map((p) => p.split('/').slice(2).join('/'));
-      expect(files.sort()).toEqual(['manifest.json', expect.stringMatching(/^[0-9a-f-]+\/model.safetensors$/)].sort());
+      expect(files.sort()).toEqual([expect.stringMatching(/^[0-9a-f-]+\/model.safetensors.0$/), 'manifest.json']);
     }
   });
 
@@ -155,7 +156,7 @@ describe('model downloads in the file system', () => {
     const models = await disk.getDirectoryHandle('models');
     const dir = await models.getDirectoryHandle(encodeURIComponent('k'));
     const generation = [...dir.entries.keys()].find((n) => n !== 'pending.json')!;
-    const file = await (await dir.getDirectoryHandle(generation)).getFileHandle('w.bin');
+    const file = await (await dir.getDirectoryHandle(generation)).getFileHandle('w.bin.0');
     file.failNextWrite = new DOMException('full', 'QuotaExceededError');
     await expect(out.write(bytes(100))).rejects.toBeInstanceOf(StorageFullError);
     await out.close();
@@ -179,5 +180,39 @@ describe('model downloads in the file system', () => {
     expect(await storage.listStoredModels()).toMatchObject([{ key: 'hub:old/model', backend: 'indexeddb', bytes: 2 }]);
     await storage.deleteModelFiles('hub:old/model');
     expect(await storage.listStoredModels()).toEqual([]);
+  });
+
+  it('keeps big files in segments, so a tab closed mid-file loses only the segment under way', async () => {
+    const disk = new FakeDirectory();
+    const data = bytes(3500, 9);
+    const first = await stageOpfsModel(disk, 'k', 1000);
+    const out = await first.openWriter('w.bin', 0);
+    for (let i = 0; i < 3500; i += 700) await out.write(data.subarray(i, i + 700));
+    // The tab closes here: the open segment's stream is never closed.
+    const resumed = await stageOpfsModel(disk, 'k', 1000);
+    expect(await resumed.keptBytes('w.bin')).toBe(3000);
+    const rest = await resumed.openWriter('w.bin', 3000);
+    await rest.write(data.subarray(3000));
+    await rest.close();
+    await resumed.commit(['w.bin']);
+    const src = (await opfsModelSource(disk, 'k'))!;
+    expectBytes(await src.readBytes('w.bin'), data);
+    expectBytes(await src.readRange!('w.bin', 950, 2050), data.subarray(950, 2050));
+    const segments = Object.keys(disk.tree()).filter((p) => p.includes('w.bin'));
+    expect(segments.map((p) => p.split('/').at(-1)).sort()).toEqual(['w.bin.0', 'w.bin.1', 'w.bin.2', 'w.bin.3']);
+
+    // Resuming inside a segment keeps its start; stale segments past it go.
+    const again = await stageOpfsModel(disk, 'k', 1000);
+    const w = await again.openWriter('w.bin', 0);
+    await w.write(data.subarray(0, 2500));
+    await w.close();
+    const back = await again.openWriter('w.bin', 1500);
+    await back.write(bytes(10, 4));
+    await back.close();
+    expect(await again.keptBytes('w.bin')).toBe(1510);
+    await again.commit(['w.bin']);
+    const got = (await (await opfsModelSource(disk, 'k'))!.readBytes('w.bin'))!;
+    expectBytes(got.subarray(0, 1500), data.subarray(0, 1500));
+    expectBytes(got.subarray(1500), bytes(10, 4));
   });
 });
