@@ -110,6 +110,10 @@ test('the memory plan shows its parts beside the device limits, and a plan over 
   await expect(page.locator('.trainbar-note')).toContainText('Not enough memory: training needs about');
   await plan.scrollIntoViewIfNeeded();
   await screenshots(page, 'model-memory-refused');
+  // Configure says so beside the step count.
+  await goTo(page, 'Configure');
+  await expect(page.getByTestId('config-memory')).toContainText(/^memory plan [\d.]+ [KMG]?B \(budget 1\.1 MB, Model shows the parts\)$/);
+  await expect(page.locator('.config-summary')).toContainText('Not enough memory: training needs about');
   // The budget is kept for the next visit; back at 4 GiB Train is offered again.
   await page.reload();
   await waitForDemo(page);

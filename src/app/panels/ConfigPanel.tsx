@@ -15,7 +15,8 @@ import { evalCount } from '../../core/data/split';
 import { planSteps, type PlanInput, type StepPlan } from '../../core/train/plan';
 import { configProblems, resetConfig, setParseError, updateConfig } from '../actions';
 import { CheckField, NumberField, SelectField } from '../components/Fields';
-import { formatInt, formatSetting } from '../format';
+import { formatBytes, formatInt, formatSetting } from '../format';
+import { memoryRefusal, planStudioMemory } from '../memory';
 import { useStudio, type StudioConfig } from '../store';
 
 /** One line per loss: what it optimises, in plain words. */
@@ -125,6 +126,10 @@ export function ConfigPanel() {
   const chosenTargets =
     lora.target_modules === 'all-linear' ? targets : lora.target_modules.length > 0 ? lora.target_modules : (model?.defaultTargets ?? []);
   const problemCount = Object.keys(problems).length;
+  // The memory plan of these settings, once they are valid and a model is loaded.
+  const memoryInput = model && problemCount === 0 ? { model, config, engine: state.engine, tokenStats } : null;
+  const memoryTotal = memoryInput ? planStudioMemory(memoryInput).total : null;
+  const memoryProblem = memoryInput ? memoryRefusal(memoryInput, state.memoryBudget) : null;
 
   return (
     <div className="panel">
@@ -153,10 +158,17 @@ export function ConfigPanel() {
         ) : (
           <span>Load a dataset to see the number of steps.</span>
         )}
+        {memoryTotal !== null && (
+          <span data-testid="config-memory">
+            memory plan {formatBytes(memoryTotal)} (budget {formatBytes(state.memoryBudget)}, Model shows the parts)
+          </span>
+        )}
         {problemCount > 0 ? (
           <span className="bad-text">
             {problemCount} setting{problemCount === 1 ? '' : 's'} to fix before training
           </span>
+        ) : memoryProblem ? (
+          <span className="bad-text">Not enough memory: {memoryProblem}</span>
         ) : (
           <span className="good-text">Ready to train</span>
         )}
