@@ -63,9 +63,16 @@ export class DownloadInterrupted extends Error {
   override readonly name = 'DownloadInterrupted';
 }
 
+/** The person stopped the download; what arrived is kept for the next one to resume from. */
+export class DownloadStopped extends Error {
+  override readonly name = 'DownloadStopped';
+}
+
 export interface HubOptions {
   /** Sent as Authorization: Bearer to huggingface.co; null for public repos. */
   token?: string | null;
+  /** Stops the download (DownloadStopped), keeping what arrived. */
+  signal?: AbortSignal;
   fetch?: typeof fetch;
   /** Immediate resumptions of a broken file before giving up (the next download resumes again). */
   retries?: number;
@@ -90,8 +97,10 @@ async function hubFetch(
     response = await (options.fetch ?? fetch)(url, {
       credentials: 'omit',
       headers: token ? { ...headers, Authorization: `Bearer ${token}` } : headers,
+      signal: options.signal,
     });
   } catch (e) {
+    if (options.signal?.aborted) throw new DownloadStopped(`the download of ${what} was stopped`);
     throw new DownloadInterrupted(
       `could not reach the Hugging Face Hub for ${what} (offline, or blocked): ${e instanceof Error ? e.message : String(e)}`,
     );
@@ -172,6 +181,7 @@ async function downloadOnce(job: FileJob, options: HubOptions): Promise<void> {
       try {
         chunk = await reader.read();
       } catch (e) {
+        if (options.signal?.aborted) throw new DownloadStopped(`the download of ${what} was stopped after ${kept} bytes`);
         throw new DownloadInterrupted(
           `${what}: the download broke off after ${kept} bytes (${e instanceof Error ? e.message : String(e)})`,
         );
@@ -201,7 +211,7 @@ export async function downloadFile(job: FileJob, options: HubOptions = {}): Prom
     try {
       return await downloadOnce(job, options);
     } catch (e) {
-      if (!(e instanceof DownloadInterrupted) || attempt >= retries) throw e;
+      if (!(e instanceof DownloadInterrupted) || attempt >= retries || options.signal?.aborted) throw e;
       await (options.sleep ?? wait)(1000 * 2 ** attempt);
     }
   }

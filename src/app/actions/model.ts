@@ -1,10 +1,10 @@
 /** Loading models (demo, folder, Hub with browser storage) and adapters; the stored models and the Hub token. */
 import { create } from 'zustand';
-import type { StoredModelSummary } from '../../storage';
+import { requestPersistentStorage, type StoredModelSummary } from '../../storage';
 import type { ModelSource } from '../../worker/protocol';
 import { hubKey } from '../catalogue';
 import { engine } from '../engine';
-import { downloadHubModel, HubAccessError, savedHubToken, saveHubToken } from '../hub';
+import { DownloadStopped, downloadHubModel, HubAccessError, savedHubToken, saveHubToken } from '../hub';
 import { DEFAULT_STUDIO_CONFIG, get, set } from '../store';
 import { updateConfig } from './config';
 import { scheduleTokenStats } from './dataset';
@@ -77,6 +77,8 @@ export interface ModelStorageView {
   tokenPrompt: string | null;
   /** Whether a Hugging Face token is kept in this browser. */
   hasToken: boolean;
+  /** A download is under way (it can be stopped). */
+  downloading: boolean;
 }
 
 export const useModelStorage = create<ModelStorageView>(() => ({
@@ -84,7 +86,15 @@ export const useModelStorage = create<ModelStorageView>(() => ({
   activeRepo: null,
   tokenPrompt: null,
   hasToken: savedHubToken() !== null,
+  downloading: false,
 }));
+
+let stopDownload: AbortController | null = null;
+
+/** Stops the download under way; what arrived is kept, and downloading again resumes from it. */
+export function stopHubDownload(): void {
+  stopDownload?.abort();
+}
 
 export async function refreshStoredModels(): Promise<void> {
   try {
@@ -110,15 +120,21 @@ export async function loadHubModel(repoInput: string): Promise<void> {
   setHub({ error: null, busy: { label: `looking for ${repo}`, fraction: null } });
   try {
     if (!get().hub.stored.some((m) => m.key === key)) {
+      stopDownload = new AbortController();
+      useModelStorage.setState({ downloading: true });
+      // A model is worth keeping through storage pressure (best effort: the browser may say no).
+      void requestPersistentStorage().catch(() => false);
       try {
         const staging = await storage.stageModel(key);
         await downloadHubModel(
           repo,
           staging,
           (p) => setHub({ busy: { label: `downloading ${repo}: ${p.file}`, fraction: p.total > 0 ? p.loaded / p.total : null } }),
-          { token: savedHubToken() },
+          { token: savedHubToken(), signal: stopDownload.signal },
         );
       } finally {
+        stopDownload = null;
+        useModelStorage.setState({ downloading: false });
         await refreshStoredModels();
       }
     }
@@ -127,7 +143,8 @@ export async function loadHubModel(repoInput: string): Promise<void> {
   } catch (e) {
     if (e instanceof HubAccessError) useModelStorage.setState({ tokenPrompt: repo });
     const kept = useModelStorage.getState().models.find((m) => m.key === key)?.partialBytes ?? 0;
-    setHub({ error: kept > 0 ? `${message(e)} What arrived is kept: downloading again resumes from there.` : message(e) });
+    const why = e instanceof DownloadStopped ? `Stopped the download of ${repo}.` : message(e);
+    setHub({ error: kept > 0 ? `${why} What arrived is kept: downloading again resumes from there.` : why });
   } finally {
     setHub({ busy: null });
   }

@@ -1,6 +1,6 @@
 import { useId, useMemo, useState } from 'react';
 import { chooseBackend, deleteStoredModel, loadAdapterFiles, loadDemoModel, loadHubModel, loadModelFolder, setHubRepo } from '../actions';
-import { setHubToken, useModelStorage } from '../actions/model';
+import { setHubToken, stopHubDownload, useModelStorage } from '../actions/model';
 import { CATALOGUE, catalogueModelInfo, downloadBytes, hubKey, plannedTrainingMemory } from '../catalogue';
 import { BusyLine } from '../components/ProgressBar';
 import { formatBytes, formatCount, formatInt } from '../format';
@@ -178,9 +178,15 @@ function SourceCard() {
 function HubStatus() {
   const hub = useStudio((s) => s.hub);
   const tokenPrompt = useModelStorage((s) => s.tokenPrompt);
+  const downloading = useModelStorage((s) => s.downloading);
   return (
     <>
       {hub.busy && <BusyLine label={hub.busy.label} fraction={hub.busy.fraction} />}
+      {downloading && (
+        <button type="button" className="btn small ghost" onClick={stopHubDownload}>
+          Stop download
+        </button>
+      )}
       {hub.error && (
         <p className="error-text" role="alert">
           {hub.error}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downloadFile, downloadHubModel, HubAccessError, type HubProgress } from '../../../src/app/hub';
+import { DownloadStopped, downloadFile, downloadHubModel, HubAccessError, type HubProgress } from '../../../src/app/hub';
 import { openStudioStorage } from '../../../src/storage';
 import { FakeDirectory } from './fake-opfs';
 import { freshStore } from './helpers';
@@ -49,7 +49,9 @@ function fakeHub(
     // One chunk a pull, as a network stream delivers them: an error comes after what was read.
     const stream = new ReadableStream<Uint8Array>({
       pull(controller) {
-        if (at < end) {
+        // A stopped fetch errors its body, as a browser's does.
+        if (init?.signal?.aborted) controller.error(new DOMException('The user aborted a request.', 'AbortError'));
+        else if (at < end) {
           controller.enqueue(body.slice(at, Math.min(at + 1000, end)));
           at += 1000;
         } else if (cut?.how === 'error') controller.error(new TypeError('network error'));
@@ -172,5 +174,28 @@ describe('Hub downloads resume with a Range request from the bytes already kept'
     expect(hub.seen.slice(1).map((s) => [s.path.split('/').at(-1), s.range])).toEqual([
       ['model-00002-of-00002.safetensors', 'bytes=1000-'],
     ]);
+  });
+
+  it('a stopped download is not retried, keeps what arrived, and resumes from it', async () => {
+    const storage = storages();
+    const hub = fakeHub(repo, files);
+    const stop = new AbortController();
+    const error = await downloadHubModel(
+      repo,
+      await storage.stageModel('k'),
+      (p) => {
+        if (p.file === 'model.safetensors' && p.loaded > 800 + 5000) stop.abort();
+      },
+      { fetch: hub.fetch, sleep: noWait, signal: stop.signal },
+    ).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DownloadStopped);
+    expect(hub.seen.filter((s) => s.path.endsWith('model.safetensors'))).toHaveLength(1);
+    const kept = (await storage.listStoredModels())[0].partialBytes - 800;
+    expect(kept).toBeGreaterThan(5000);
+    const again = fakeHub(repo, files);
+    await downloadHubModel(repo, await storage.stageModel('k'), () => {}, { fetch: again.fetch, sleep: noWait });
+    expect(again.seen.at(-1)!.range).toBe(`bytes=${kept}-`);
+    const got = await (await storage.modelFileSource('k'))!.readBytes('model.safetensors');
+    expect(Buffer.from(got!).equals(Buffer.from(files['model.safetensors']))).toBe(true);
   });
 });
