@@ -3,7 +3,6 @@
  * ModelInfo, the engine's limits, the settings, the dataset's longest pair) and checked against the
  * person's memory budget before Train is offered.
  */
-import type { LoraConfig } from '../core/model/types';
 import {
   checkMemoryPlan,
   NO_DEVICE_LIMITS,
@@ -17,8 +16,6 @@ import type { EngineInfo, ModelInfo, TokenStats } from '../worker/protocol';
 import type { StudioConfig } from './store';
 
 export type { MemoryPlan };
-/** The catalogue's name for a plan. */
-export type MemoryEstimate = MemoryPlan;
 
 /**
  * The budget Train is checked against unless the person sets one. WebGPU tells a page nothing about
@@ -137,23 +134,5 @@ export function memoryRefusal(input: StudioMemoryInput, budgetBytes: number): st
   return checkMemoryPlan(plan, deviceLimitsOf(input.engine), budgetBytes, {
     raiseBudget: 'raise the memory budget in Model',
     gradientCheckpointing: input.config.dpo.gradient_checkpointing,
-  });
-}
-
-/**
- * The plan for a model under LoRA settings, a batch size and a row length, with the other settings at
- * their defaults (gradient checkpointing on) on WebGPU's default limits: what the catalogue lists
- * before a model is loaded.
- */
-export function estimateTrainingMemory(model: ModelInfo, lora: LoraConfig, batchSize: number, maxLength: number): MemoryPlan {
-  return planTrainingMemory({
-    model: modelShapeFromInfo(model),
-    lora,
-    per_device_train_batch_size: batchSize,
-    max_length: maxLength,
-    gradient_checkpointing: true,
-    precompute_ref_log_probs: false,
-    lmHead: 'fused',
-    limits: WEBGPU_DEFAULT_LIMITS,
   });
 }
