@@ -167,7 +167,9 @@ async function downloadOnce(job: FileJob, options: HubOptions): Promise<void> {
     throw new Error(`${what}: the Hub refused the range from byte ${from} (HTTP 416)`);
   }
   if (response.status === 206) {
-    if (rangeStart(response) !== from) throw new Error(`${what}: the Hub answered a range that does not start at byte ${from}`);
+    // A cross-origin answer may hide Content-Range (not exposed by CORS): a 206 to bytes=<from>- is that range.
+    const start = rangeStart(response);
+    if (start !== null && start !== from) throw new Error(`${what}: the Hub answered a range that does not start at byte ${from}`);
   } else {
     from = 0; // the whole file came back (no range support): keep it from the start
   }
