@@ -133,6 +133,59 @@ test('a catalogue model downloads, resumes a broken download from the bytes kept
   expect(await cspViolations(page)).toEqual([]);
 });
 
+test('a download that keeps failing stops with its bytes kept; after a reload, Resume asks for the rest', async ({ page }) => {
+  const files = tinyRepo();
+  const weights = files.get('model.safetensors')!;
+  const half = Math.floor(weights.length / 2);
+  const ranges: (string | null)[] = [];
+  let hubDown = true;
+  await page.route('https://huggingface.co/**', async (route: Route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname === `/api/models/${REPO}`) {
+      const siblings = [...files].map(([rfilename, b]) => ({ rfilename, size: b.length }));
+      return route.fulfill({ json: { id: REPO, siblings }, headers: CORS });
+    }
+    const name = decodeURIComponent(url.pathname.slice(`/${REPO}/resolve/main/`.length));
+    const body = files.get(name);
+    if (!body) return route.fulfill({ status: 404, body: 'not found', headers: CORS });
+    if (name !== 'model.safetensors') return route.fulfill({ body, headers: CORS });
+    const range = route.request().headers()['range'] ?? null;
+    ranges.push(range);
+    // Half the file, then the Hub is down (HTTP 503) for every retry.
+    if (ranges.length === 1) return route.fulfill({ body: body.subarray(0, half), headers: CORS });
+    if (hubDown) return route.fulfill({ status: 503, body: 'busy', headers: CORS });
+    const start = Number(/^bytes=(\d+)-$/.exec(range ?? '')?.[1] ?? 0);
+    return route.fulfill({
+      status: 206,
+      body: body.subarray(start),
+      headers: { ...CORS, 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` },
+    });
+  });
+  await openStudio(page);
+  await goTo(page, 'Model');
+  const catalogue = page.getByRole('table', { name: 'Model catalogue' });
+  await catalogue.getByRole('button', { name: `Download ${REPO}` }).click();
+  await expect(page.getByRole('alert')).toContainText('HTTP 503', { timeout: 30_000 });
+  await expect(page.getByRole('alert')).toContainText('What arrived is kept');
+  expect(ranges).toEqual([null, `bytes=${half}-`, `bytes=${half}-`, `bytes=${half}-`]);
+
+  // The kept bytes survive a reload.
+  await page.reload();
+  await goTo(page, 'Model');
+  const kept = [...files.values()].reduce((n, b) => n + b.length, 0) - weights.length + half;
+  const resume = catalogue.getByRole('button', { name: `Resume ${REPO}` });
+  await expect(resume).toContainText(`Resume (${Math.round(kept / 1000)} KB kept)`);
+  await expect(page.getByRole('list', { name: 'Models kept in this browser' })).toContainText('not complete');
+  await card(page, 'Kept in this browser').screenshot({ path: 'test-results/screenshots/model-stored-partial.png' });
+
+  hubDown = false;
+  await resume.click();
+  await expect(page.getByRole('heading', { level: 2, name: REPO })).toBeVisible({ timeout: 60_000 });
+  expect(ranges.at(-1)).toBe(`bytes=${half}-`);
+  expect(ranges).toHaveLength(5);
+  await expect(catalogue.getByRole('button', { name: `Load ${REPO}` })).toBeVisible();
+});
+
 test('a gated repo answering 401 asks for a Hugging Face token, sends it, and forgets it', async ({ page }) => {
   const files = tinyRepo();
   const auth: (string | null)[] = [];
