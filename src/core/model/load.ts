@@ -9,7 +9,10 @@ import { loadModelConfig } from './config';
 import { variableFrom } from './lora';
 import { listModelTensors, streamModelTensors } from './safetensors';
 import type { CausalLM, FileSource, ModelConfig } from './types';
-import { uploadWeight, type ModelWeights } from './weights';
+import { joinRows, RowSlices, rowsPerBlock, uploadBlock, uploadWeight, type ModelWeights } from './weights';
+
+/** The most bytes of float32 values the loader holds in memory at once for one large weight. */
+const PIECE_BYTES = 32 * 2 ** 20;
 
 /** Host weights by Hugging Face name (HostTensor and randomCheckpoint's tensors both fit). */
 export type HostWeights = Map<string, { shape: number[]; data: Float32Array }>;
@@ -34,6 +37,11 @@ export interface LoadOptions {
    * device's maxStorageBufferBindingSize and maxBufferSize on WebGPU, no limit elsewhere.
    */
   maxBindingBytes?: number;
+  /**
+   * A weight larger than one buffer is read and converted this many bytes (of float32) at a time, and
+   * joined into blocks on the device. Default 32 MiB.
+   */
+  pieceBytes?: number;
   /** Called after each tensor is on the device: its name, how many are done, and of how many. */
   onTensor?(name: string, done: number, total: number): void;
 }
@@ -68,18 +76,48 @@ export async function loadCausalLM(src: FileSource, options: LoadOptions = {}): 
   const limit = options.maxBindingBytes ?? deviceBufferLimitBytes();
   const weights: ModelWeights = new Map();
   const names = [...expected.keys()].map((canonical) => fileName.get(canonical)!);
+  // A weight larger than one buffer is read in pieces of about pieceBytes (a few per device block),
+  // which are put on the device and joined there into blocks within the limit.
+  const blockRows = (shape: readonly number[]) => rowsPerBlock(shape[1], limit);
+  const pieceRows = (shape: readonly number[], row: number) => {
+    if (shape[0] * shape[1] * 4 <= limit) return null;
+    const rows = blockRows(shape);
+    const perPiece = Math.ceil(rows / Math.ceil((rows * shape[1] * 4) / (options.pieceBytes ?? PIECE_BYTES)));
+    // Pieces never cross a block's end.
+    return Math.min(perPiece, rows - (row % rows));
+  };
+  let blocks: tf.Tensor2D[] = [];
+  let pieces: tf.Tensor2D[] = [];
   try {
-    await streamModelTensors(src, located, names, (name, host) => {
-      try {
-        weights.set(spec.canonicalName(name), uploadWeight(name, host.shape, host.data, limit));
-      } catch (error) {
-        throw new Error(`${src.name}: loading tensor "${name}" [${host.shape.join(', ')}]: ${(error as Error).message}`);
-      }
-      options.onTensor?.(name, weights.size, names.length);
-    });
+    await streamModelTensors(
+      src,
+      located,
+      names,
+      (name, host, block) => {
+        try {
+          if (block === null) {
+            weights.set(spec.canonicalName(name), uploadWeight(name, host.shape, host.data, limit));
+          } else {
+            pieces.push(uploadBlock(host.shape as [number, number], host.data));
+            const done = block.row + host.shape[0];
+            if (done % blockRows(host.shape) !== 0 && done < block.rows) return;
+            blocks.push(joinRows(pieces));
+            pieces = [];
+            if (done < block.rows) return;
+            weights.set(spec.canonicalName(name), new RowSlices(blocks));
+            blocks = [];
+          }
+        } catch (error) {
+          throw new Error(`${src.name}: loading tensor "${name}" [${host.shape.join(', ')}]: ${(error as Error).message}`);
+        }
+        options.onTensor?.(name, weights.size, names.length);
+      },
+      pieceRows,
+    );
     return { model: spec.build(config, weights), config };
   } catch (error) {
     for (const w of weights.values()) w.dispose();
+    for (const b of [...blocks, ...pieces]) b.dispose();
     throw error;
   }
 }

@@ -432,16 +432,25 @@ export async function listModelTensors(src: FileSource): Promise<Map<string, Loc
   return located;
 }
 
+/** Where a block of a tensor's rows lies: its first row and how many rows the whole tensor has. */
+export interface RowBlock {
+  row: number;
+  rows: number;
+}
+
 /**
  * Reads the named tensors one at a time, file by file in data order, and hands each to `visit` before
- * reading the next: with a source that reads ranges, no more than one tensor's bytes are held at once;
- * otherwise one file's. `visit` may keep the tensor it is given.
+ * reading the next: with a source that reads ranges, no more than one tensor's bytes are held at once
+ * (otherwise one file's). A 2-D tensor for which `piece` gives a row count arrives as consecutive
+ * pieces, each as many rows as `piece` says for the row it starts at (`block` says where; null for a
+ * whole tensor), so not even one large tensor is held whole. `visit` may keep what it is given.
  */
 export async function streamModelTensors(
   src: FileSource,
   located: ReadonlyMap<string, LocatedTensor>,
   names: Iterable<string>,
-  visit: (name: string, tensor: HostTensor) => void | Promise<void>,
+  visit: (name: string, tensor: HostTensor, block: RowBlock | null) => void | Promise<void>,
+  piece: (shape: readonly number[], row: number) => number | null = () => null,
 ): Promise<void> {
   const byFile = new Map<string, LocatedTensor[]>();
   for (const name of names) {
@@ -453,10 +462,31 @@ export async function streamModelTensors(
     const source = filePath(src, file);
     tensors.sort((a, b) => a.entry.begin - b.entry.begin);
     const whole = src.readRange ? null : await src.readBytes(file);
-    for (const { entry } of tensors) {
-      const bytes = whole ? whole.subarray(entry.begin, entry.end) : await readRange(src, file, entry.begin, entry.end);
+    const read = async (start: number, end: number): Promise<Uint8Array> => {
+      const bytes = whole ? whole.subarray(start, end) : await readRange(src, file, start, end);
       if (bytes === null) throw new Error(`${source} is missing (it was there when its header was read)`);
-      await visit(entry.name, decodeTensor(bytes, entry, source));
+      return bytes;
+    };
+    for (const { entry } of tensors) {
+      const first = entry.shape.length === 2 ? piece(entry.shape, 0) : null;
+      if (first === null || first >= entry.shape[0]) {
+        await visit(entry.name, decodeTensor(await read(entry.begin, entry.end), entry, source), null);
+        continue;
+      }
+      const [rows, cols] = entry.shape;
+      const rowBytes = cols * READABLE_DTYPES[entry.dtype];
+      let row = 0;
+      while (row < rows) {
+        const n = Math.max(1, Math.min(row === 0 ? first : (piece(entry.shape, row) ?? rows), rows - row));
+        const part: SafetensorsEntry = {
+          ...entry,
+          shape: [n, cols],
+          begin: entry.begin + row * rowBytes,
+          end: entry.begin + (row + n) * rowBytes,
+        };
+        await visit(entry.name, decodeTensor(await read(part.begin, part.end), part, source), { row, rows });
+        row += n;
+      }
     }
   }
 }

@@ -72,6 +72,19 @@ export function uploadWeight(name: string, shape: readonly number[], data: Float
   return new RowSlices(slices);
 }
 
+/** One block of a weight's rows, on the device (the loader streams large weights block by block). */
+export function uploadBlock(shape: [number, number], data: Float32Array): tf.Tensor2D {
+  return upload(tf.tensor2d(data, shape, 'float32'));
+}
+
+/** Device pieces of consecutive rows joined into one block (the pieces are disposed). */
+export function joinRows(pieces: tf.Tensor2D[]): tf.Tensor2D {
+  if (pieces.length === 1) return pieces[0];
+  const block = tf.keep(tf.concat(pieces, 0));
+  for (const p of pieces) p.dispose();
+  return block;
+}
+
 /** Moves a tensor's values to the device now, where the backend keeps them until first use otherwise. */
 function upload<T extends tf.Tensor>(t: T): T {
   const backend = tf.backend() as { uploadToGPU?: (dataId: object) => void; submitQueue?: () => void; commandEncoder?: unknown };
