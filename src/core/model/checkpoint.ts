@@ -60,6 +60,23 @@ export function checkpointed(
   return run(x, ...variables) as tf.Tensor2D;
 }
 
+/**
+ * The next layer's output from x, which it consumes (disposes): the layer's intermediate tensors are
+ * freed as soon as it is done, rather than when the whole forward pass ends, so a pass without a
+ * gradient tape (the reference, eval) holds one layer's activations at a time. Under a tape, what the
+ * backward pass needs is kept by the tape itself.
+ */
+export function nextLayer(
+  layer: (x: tf.Tensor2D) => tf.Tensor2D,
+  x: tf.Tensor2D,
+  variables: readonly tf.Variable[],
+  options: ForwardOptions,
+): tf.Tensor2D {
+  const out = tf.tidy(() => checkpointed(layer, x, variables, options));
+  x.dispose();
+  return out;
+}
+
 /** The layer again, on its own tape: gradients of Σ dy·layer(x) with respect to x and the variables. */
 function recompute(layer: (x: tf.Tensor2D) => tf.Tensor2D, x: tf.Tensor2D, variables: readonly tf.Variable[], dy: tf.Tensor): tf.Tensor[] {
   // tfjs keeps one tape per engine: a gradient taken while another is being back-propagated replaces

@@ -296,8 +296,9 @@ export function planTrainingMemory(input: MemoryPlanInput): MemoryPlan {
   // logits and its gradient.
   const stepHead = (2 * scored * d + (input.lmHead === 'fused' ? 2 * blockFloats : 9 * scored * V)) * F32;
 
-  // The forward-only passes: every intermediate of every layer lives until the forward pass returns,
-  // then the head runs on the final hidden states.
+  // The forward-only passes: each layer's intermediates are freed when it is done (the model tidies
+  // per layer), so one layer's live at once beside its input; then the head runs on the final hidden
+  // states.
   const evalBatch = input.per_device_eval_batch_size ?? B;
   const forwardPairs = Math.max(input.precompute_ref_log_probs ? 0 : B, input.precompute_ref_log_probs || input.evaluates ? evalBatch : 0);
   const fRows = 2 * forwardPairs;
@@ -306,7 +307,7 @@ export function planTrainingMemory(input: MemoryPlanInput): MemoryPlan {
   // The reference runs without the adapter unless it is a frozen copy of one; eval runs the policy too.
   const forwardAdapted = input.referenceAdapter || input.evaluates ? adapted : [];
   const forwardHidden =
-    bytes(L * layerActivations(w, forwardAdapted, model, lora.r) + finalNormSaved(d) + idsFloats, fn) + tables(model, T);
+    bytes(layerActivations(w, forwardAdapted, model, lora.r) + d + finalNormSaved(d) + idsFloats, fn) + tables(model, T);
   const forwardHeadFloats = fn * d + fScored * d + (input.lmHead === 'fused' ? lmHeadBlockFloats(fScored, model, limits) : 3 * fScored * V);
   const forwardActivations = forwardHidden;
   const forwardBytes = Math.max(forwardHidden, forwardHeadFloats * F32);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigKeys, isPlainObject, tokenIds } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
-import { checkpointed, layerVariables, LengthCache } from '../checkpoint';
+import { layerVariables, LengthCache, nextLayer } from '../checkpoint';
 import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
 import type { CausalLM, ForwardOptions, ModelConfig, RopeScaling } from '../types';
 import { applyRope, causalAttention, causalMask, ropeInverseFrequencies, ropeTables, splitHeads, type AttentionGeometry } from './llama';
@@ -335,7 +335,7 @@ function createGemma3(config: ModelConfig, weights: ModelWeights): CausalLM {
           options.adapter,
           [...linears.flatMap((l) => [l.weight, l.bias]), ...Object.values(layer.norms), layer.qNorm, layer.kNorm],
         );
-        x = checkpointed((input) => decoderLayer(layer, input, batch, seq, options), x, variables, options);
+        x = nextLayer((input) => decoderLayer(layer, input, batch, seq, options), x, variables, options);
       }
       return tf.reshape(gemmaRmsNorm(x, finalNorm, eps), [batch, seq, d]);
     });

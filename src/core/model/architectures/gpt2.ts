@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { headGeometry, tokenIds, type ConfigKeys } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
 import type { CausalLM, ForwardOptions, ModelConfig } from '../types';
-import { checkpointed, layerVariables, LengthCache } from '../checkpoint';
+import { layerVariables, LengthCache, nextLayer } from '../checkpoint';
 import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
 import { causalAttention, causalMask } from './llama';
 import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
@@ -155,7 +155,7 @@ function createGpt2(config: ModelConfig, weights: ModelWeights): CausalLM {
           options.adapter,
           [...linears.flatMap((l) => [l.weight, l.bias]), ...block.ln1, ...block.ln2],
         );
-        x = checkpointed((input) => gpt2Block(block, input, batch, seq, options), x, variables, options);
+        x = nextLayer((input) => gpt2Block(block, input, batch, seq, options), x, variables, options);
       }
       return tf.reshape(layerNorm(x, ...lnF, eps), [batch, seq, d]);
     });

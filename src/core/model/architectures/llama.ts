@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigKeys, headGeometry, isPlainObject, tokenIds } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
-import { checkpointed, layerVariables, LengthCache } from '../checkpoint';
+import { layerVariables, LengthCache, nextLayer } from '../checkpoint';
 import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
 import type { Architecture, CausalLM, ForwardOptions, ModelConfig, RopeScaling } from '../types';
 import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
@@ -301,7 +301,7 @@ function createLlama(config: ModelConfig, weights: ModelWeights, oProjBias: bool
           options.adapter,
           [...linears.flatMap((l) => [l.weight, l.bias]), layer.inputNorm, layer.postAttentionNorm, layer.qNorm, layer.kNorm],
         );
-        x = checkpointed((input) => decoderLayer(layer, input, batch, seq, options), x, variables, options);
+        x = nextLayer((input) => decoderLayer(layer, input, batch, seq, options), x, variables, options);
       }
       return tf.reshape(rmsNorm(x, finalNorm, eps), [batch, seq, config.hidden_size]);
     });
