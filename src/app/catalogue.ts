@@ -15,6 +15,7 @@
  */
 import type { Architecture } from '../core/model/types';
 import type { EngineInfo, ModelInfo } from '../worker/protocol';
+import type { LinearShape } from '../core/train/memory-plan';
 import { planStudioMemory, type MemoryPlan } from './memory';
 import type { StudioConfig } from './store';
 
@@ -31,6 +32,10 @@ export interface CatalogueModel {
   weightsBytes: number;
   tokenizerBytes: number;
   config: Record<string, unknown>;
+  /** The architecture's q/k/v projections carry biases (Qwen2). */
+  qkvBias: boolean;
+  /** The architecture normalises each head's q and k (Qwen3, Gemma 3). */
+  qkNorm: boolean;
   /** What in these figures is not certain. */
   unsure?: string;
 }
@@ -44,6 +49,8 @@ function slidingEvery(layers: number, period: number): string[] {
 export const CATALOGUE: readonly CatalogueModel[] = [
   {
     repo: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+    qkvBias: false,
+    qkNorm: false,
     publisher: 'Hugging Face',
     gated: false,
     parameters: 134_515_008,
@@ -70,6 +77,8 @@ export const CATALOGUE: readonly CatalogueModel[] = [
   },
   {
     repo: 'HuggingFaceTB/SmolLM2-360M-Instruct',
+    qkvBias: false,
+    qkNorm: false,
     publisher: 'Hugging Face',
     gated: false,
     parameters: 361_821_120,
@@ -96,6 +105,8 @@ export const CATALOGUE: readonly CatalogueModel[] = [
   },
   {
     repo: 'Qwen/Qwen2.5-0.5B-Instruct',
+    qkvBias: true,
+    qkNorm: false,
     publisher: 'Qwen',
     gated: false,
     parameters: 494_032_768,
@@ -124,6 +135,8 @@ export const CATALOGUE: readonly CatalogueModel[] = [
   },
   {
     repo: 'Qwen/Qwen3-0.6B',
+    qkvBias: false,
+    qkNorm: true,
     publisher: 'Qwen',
     gated: false,
     parameters: 596_049_920,
@@ -157,6 +170,8 @@ export const CATALOGUE: readonly CatalogueModel[] = [
   },
   {
     repo: 'google/gemma-3-270m-it',
+    qkvBias: false,
+    qkNorm: true,
     publisher: 'Google',
     gated: true,
     parameters: 268_098_176,
@@ -191,6 +206,8 @@ export const CATALOGUE: readonly CatalogueModel[] = [
   },
   {
     repo: 'meta-llama/Llama-3.2-1B-Instruct',
+    qkvBias: false,
+    qkNorm: false,
     publisher: 'Meta',
     gated: true,
     parameters: 1_235_814_400,
@@ -239,6 +256,27 @@ export function downloadBytes(entry: CatalogueModel): number {
 /** Every catalogue model has the Llama family's linear layers (Gemma 3 and Qwen3 included). */
 const LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 
+/** [in, out] features of each projection from hidden d, intermediate f, q width and k/v width. */
+const LINEAR_FEATURES: Record<(typeof LINEARS)[number], (d: number, f: number, q: number, kv: number) => [number, number]> = {
+  q_proj: (d, _f, q) => [d, q],
+  k_proj: (d, _f, _q, kv) => [d, kv],
+  v_proj: (d, _f, _q, kv) => [d, kv],
+  o_proj: (d, _f, q) => [q, d],
+  gate_proj: (d, f) => [d, f],
+  up_proj: (d, f) => [d, f],
+  down_proj: (d, f) => [f, d],
+};
+
+const LINEAR_ROLES: Record<(typeof LINEARS)[number], LinearShape['role']> = {
+  q_proj: 'q',
+  k_proj: 'k',
+  v_proj: 'v',
+  o_proj: 'o',
+  gate_proj: 'gate',
+  up_proj: 'up',
+  down_proj: 'down',
+};
+
 function count(config: Record<string, unknown>, key: string): number {
   const value = config[key];
   if (typeof value !== 'number') throw new Error(`catalogue: config.json of this model has no ${key}`);
@@ -286,6 +324,30 @@ export function catalogueModelInfo(entry: CatalogueModel): ModelInfo {
     defaultTargets: ['q_proj', 'v_proj'],
     tokenizer: { vocabSize: count(c, 'vocab_size'), eosToken: null, padTokenId: null, chatTemplate: true },
     startAdapter: null,
+    shape: {
+      vocabSize: count(c, 'vocab_size'),
+      hiddenSize: d,
+      intermediateSize: inter,
+      layers,
+      heads,
+      kvHeads,
+      headDim,
+      parameters: entry.parameters,
+      linears: LINEARS.map((name) => {
+        const [inFeatures, outFeatures] = LINEAR_FEATURES[name](d, inter, heads * headDim, kvHeads * headDim);
+        const mlp = name === 'gate_proj' || name === 'up_proj' || name === 'down_proj';
+        const qkv = name === 'q_proj' || name === 'k_proj' || name === 'v_proj';
+        return {
+          path: `${mlp ? 'mlp' : 'self_attn'}.${name}`,
+          role: LINEAR_ROLES[name],
+          inFeatures,
+          outFeatures,
+          bias: entry.qkvBias && qkv,
+        };
+      }),
+      defaultTargets: ['q_proj', 'v_proj'],
+      qkNorm: entry.qkNorm,
+    },
   };
 }
 

@@ -3,15 +3,7 @@
  * ModelInfo, the engine's limits, the settings, the dataset's longest pair) and checked against the
  * person's memory budget before Train is offered.
  */
-import {
-  checkMemoryPlan,
-  NO_DEVICE_LIMITS,
-  planTrainingMemory,
-  type DeviceLimits,
-  type LinearShape,
-  type MemoryPlan,
-  type ModelShape,
-} from '../core/train/memory-plan';
+import { checkMemoryPlan, NO_DEVICE_LIMITS, planTrainingMemory, type DeviceLimits, type MemoryPlan } from '../core/train/memory-plan';
 import type { EngineInfo, ModelInfo, TokenStats } from '../worker/protocol';
 import type { StudioConfig } from './store';
 
@@ -38,64 +30,6 @@ export function deviceLimitsOf(engine: EngineInfo | null): DeviceLimits {
   };
 }
 
-const LLAMA_FAMILY = new Set(['LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'Gemma3ForCausalLM']);
-
-/**
- * The plan's view of a loaded model. ModelInfo carries Σ (in + out) per module name over the layers,
- * from which one layer's widths follow (q_proj: hidden + heads·head_dim).
- */
-export function modelShapeFromInfo(model: ModelInfo): ModelShape {
-  const d = model.hiddenSize;
-  const f = model.intermediateSize;
-  const perLayer = (name: string) => (model.linearModuleFeatures[name] ?? 0) / model.layers;
-  let linears: LinearShape[];
-  let headDim: number;
-  const linear = (path: string, role: LinearShape['role'], inFeatures: number, outFeatures: number, bias = false): LinearShape => ({
-    path,
-    role,
-    inFeatures,
-    outFeatures,
-    bias,
-  });
-  if (LLAMA_FAMILY.has(model.architecture)) {
-    const q = perLayer('q_proj') - d;
-    const kv = perLayer('k_proj') - d;
-    const qkvBias = model.architecture === 'Qwen2ForCausalLM';
-    headDim = q / model.heads;
-    linears = [
-      linear('self_attn.q_proj', 'q', d, q, qkvBias),
-      linear('self_attn.k_proj', 'k', d, kv, qkvBias),
-      linear('self_attn.v_proj', 'v', d, kv, qkvBias),
-      linear('self_attn.o_proj', 'o', q, d),
-      linear('mlp.gate_proj', 'gate', d, f),
-      linear('mlp.up_proj', 'up', d, f),
-      linear('mlp.down_proj', 'down', f, d),
-    ];
-  } else {
-    // GPT-2: fused q|k|v, every Conv1D biased.
-    headDim = d / model.heads;
-    linears = [
-      linear('attn.c_attn', 'qkv', d, 3 * d, true),
-      linear('attn.c_proj', 'o', d, d, true),
-      linear('mlp.c_fc', 'up', d, f, true),
-      linear('mlp.c_proj', 'down', f, d, true),
-    ];
-  }
-  return {
-    vocabSize: model.vocabSize,
-    hiddenSize: d,
-    intermediateSize: f,
-    layers: model.layers,
-    heads: model.heads,
-    kvHeads: model.kvHeads,
-    headDim,
-    parameters: model.parameters,
-    linears,
-    defaultTargets: model.defaultTargets,
-    qkNorm: model.architecture === 'Qwen3ForCausalLM' || model.architecture === 'Gemma3ForCausalLM',
-  };
-}
-
 /** What a studio plan reads of the page's state. */
 export interface StudioMemoryInput {
   model: ModelInfo;
@@ -111,7 +45,7 @@ export function planStudioMemory({ model, config, engine, tokenStats }: StudioMe
   const stats = tokenStats && tokenStats.maxLength === c.max_length ? tokenStats : null;
   const longest = stats ? stats.longest.prompt + Math.max(stats.longest.chosen, stats.longest.rejected) : undefined;
   return planTrainingMemory({
-    model: modelShapeFromInfo(model),
+    model: model.shape,
     lora: config.lora,
     per_device_train_batch_size: c.per_device_train_batch_size,
     max_length: c.max_length,

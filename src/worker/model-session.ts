@@ -1,6 +1,7 @@
 import { ChatTokenizer } from '../core/data/tokenizer';
 import { loadTokenizerFiles } from '../core/model/config';
 import { architectureOf } from '../core/model/architectures/registry';
+import { modelShapeOf } from '../core/train/memory-plan';
 import { loadCausalLM } from '../core/model/load';
 import { disposeAdapter, selectTargetModules, variableFrom } from '../core/model/lora';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter } from '../core/model/peft';
@@ -193,6 +194,7 @@ export class ModelSession {
         chatTemplate: this.tokenizer.hasChatTemplate,
       },
       startAdapter: this.startAdapter ? summarize(this.startAdapter.adapter, this.startAdapter.name) : null,
+      shape: modelShapeOf(c, architectureOf(c)),
     };
   }
 

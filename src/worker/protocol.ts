@@ -5,6 +5,7 @@
  * message). Long work also streams events that are not replies: progress, training status, log
  * entries, checkpoints. The page never computes a loss; it renders what these messages carry.
  */
+import type { ModelShape } from '../core/train/memory-plan';
 import type { DataIssue, DatasetFormat, PreferenceRow, Text, TruncationMode } from '../core/data/types';
 import type { DPOConfig } from '../core/dpo/config';
 import type { PairGradient } from '../core/dpo/pair-gradients';
@@ -84,6 +85,8 @@ export interface ModelInfo {
   tokenizer: { vocabSize: number; eosToken: string | null; padTokenId: number | null; chatTemplate: boolean };
   /** An adapter that came with the model folder or was loaded afterwards; training starts from it. */
   startAdapter: AdapterSummary | null;
+  /** What the memory plan reads of the model: one layer's linears, q/k norms, sizes. */
+  shape: ModelShape;
 }
 
 export interface DatasetSummary {

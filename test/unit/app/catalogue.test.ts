@@ -3,6 +3,7 @@ import { CATALOGUE, catalogueModelInfo, downloadBytes, plannedTrainingMemory, ty
 import { DEFAULT_STUDIO_CONFIG } from '../../../src/app/store';
 import { architectureOf } from '../../../src/core/model/architectures/registry';
 import { parseModelConfig } from '../../../src/core/model/config';
+import { modelShapeOf } from '../../../src/core/train/memory-plan';
 
 /** The config.json through the studio's own parser, and every tensor shape its architecture reads. */
 function shapesOf(entry: CatalogueModel) {
@@ -56,6 +57,8 @@ describe('the model catalogue', () => {
       maxPositions: config.max_position_embeddings,
       tiedEmbeddings: config.tie_word_embeddings,
     });
+    // The memory plan's view: what the worker reports once the model is loaded.
+    expect(info.shape).toEqual({ ...modelShapeOf(config, spec), defaultTargets: [...spec.defaultLoraTargets] });
   });
 
   it('published rounded counts agree too', () => {

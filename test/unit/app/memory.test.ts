@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MEMORY_BUDGET, deviceLimitsOf, memoryRefusal, modelShapeFromInfo, planStudioMemory } from '../../../src/app/memory';
+import { DEFAULT_MEMORY_BUDGET, deviceLimitsOf, memoryRefusal, planStudioMemory } from '../../../src/app/memory';
 import { DEFAULT_STUDIO_CONFIG, type StudioConfig } from '../../../src/app/store';
 import { architectureOf } from '../../../src/core/model/architectures/registry';
 import { parseModelConfig } from '../../../src/core/model/config';
@@ -54,6 +54,7 @@ const model: ModelInfo = {
   defaultTargets: ['q_proj', 'v_proj'],
   tokenizer: { vocabSize: 100, eosToken: null, padTokenId: 0, chatTemplate: false },
   startAdapter: null,
+  shape: core,
 };
 
 const webgpu = (binding: number, buffer?: number): EngineInfo => ({
@@ -72,11 +73,12 @@ function settings(dpo: Partial<StudioConfig['dpo']> = {}): StudioConfig {
 }
 
 describe('the studio’s memory plan', () => {
-  it('reads one layer’s linears from ModelInfo as config.json gives them (widths, Qwen2’s q/k/v biases, head_dim)', () => {
-    const shape = modelShapeFromInfo(model);
-    expect(shape.linears).toEqual(core.linears);
-    expect(shape.headDim).toBe(core.headDim);
-    expect(shape).toEqual({ ...core, defaultTargets: model.defaultTargets });
+  it('plans from the shape the worker reports (one layer’s linears as config.json gives them: Qwen2’s q/k/v biases)', () => {
+    expect(core.linears.filter((l) => l.bias).map((l) => l.path)).toEqual(['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj']);
+    const withoutBiases = { ...model, shape: { ...core, linears: core.linears.map((l) => ({ ...l, bias: false })) } };
+    expect(planStudioMemory({ model, config: settings(), engine: cpu }).total).not.toBe(
+      planStudioMemory({ model: withoutBiases, config: settings(), engine: cpu }).total,
+    );
   });
 
   it('plans the fused head on WebGPU and the composed one on the CPU, rows as long as the model’s context at most', () => {
