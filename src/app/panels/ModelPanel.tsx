@@ -479,7 +479,9 @@ export function ModelPanel() {
     <div className="panel">
       <div className="panel-head">
         <h2 className="panel-title">Model</h2>
-        <p className="muted">A small causal language model (Llama, Mistral, Qwen2 or GPT-2 architecture) to train a LoRA adapter on.</p>
+        <p className="muted">
+          A small causal language model (Llama, Mistral, Qwen2, Qwen3, Gemma 3 or GPT-2 architecture) to train a LoRA adapter on.
+        </p>
       </div>
       {noWebGpu && <EngineCard />}
       <LoadedModelCard />

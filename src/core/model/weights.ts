@@ -87,11 +87,20 @@ export function joinRows(pieces: tf.Tensor2D[]): tf.Tensor2D {
 
 /** Moves a tensor's values to the device now, where the backend keeps them until first use otherwise. */
 function upload<T extends tf.Tensor>(t: T): T {
-  const backend = tf.backend() as { uploadToGPU?: (dataId: object) => void; submitQueue?: () => void; commandEncoder?: unknown };
+  const backend = tf.backend() as {
+    uploadToGPU?: (dataId: object) => void;
+    submitQueue?: () => void;
+    endComputePassEncoder?: () => void;
+    commandEncoder?: unknown;
+  };
   if (backend.uploadToGPU) {
     backend.uploadToGPU(t.dataId);
-    // A copy through a staging buffer is queued; submitting it frees that buffer now, not at the next step.
-    if (backend.commandEncoder && backend.submitQueue) backend.submitQueue();
+    // A copy through a staging buffer is queued; submitting it frees that buffer now, not at the next
+    // step. A compute pass still open (joining blocks runs a concat) must end before the encoder does.
+    if (backend.commandEncoder && backend.submitQueue) {
+      backend.endComputePassEncoder?.();
+      backend.submitQueue();
+    }
   }
   return tf.keep(t);
 }
