@@ -208,7 +208,8 @@ async function main(): Promise<number> {
       const outcome = skipped ? ({ ok: false, failure: skipped } as const) : await session.measure('step', c, plan.caseTimeoutMs);
       const took = `${Math.round((Date.now() - caseStarted) / 1000)} s`;
       log(
-        `step ${c.model} (${c.dims.num_hidden_layers} layers, ${c.pairs}×${c.seqLen}) kernels ${c.kernels ? 'on' : 'off'}: ${describeOutcome(outcome)}; ${took}, ${load()}`,
+        `step ${c.model} (${c.dims.num_hidden_layers} layers, ${c.pairs}×${c.seqLen}) kernels ${c.kernels ? 'on' : 'off'}, ` +
+          `gradient checkpointing ${c.gradientCheckpointing ? 'on' : 'off'}: ${describeOutcome(outcome)}; ${took}, ${load()}`,
       );
       steps[i] = { c, outcome };
     };

@@ -219,6 +219,12 @@ export function ConfigPanel() {
         {num('weight_decay')}
         {num('max_grad_norm')}
         {num('seed')}
+        <CheckField
+          label="gradient checkpointing"
+          checked={dpo.gradient_checkpointing}
+          onChange={(v) => setDpo('gradient_checkpointing', v)}
+          hint={optionHint(DPO_OPTIONS.gradient_checkpointing)}
+        />
       </Group>
 
       <Group title="Sequences">
