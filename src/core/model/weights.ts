@@ -193,3 +193,12 @@ export function weightReader(weights: ModelWeights, architecture: string): Weigh
     },
   };
 }
+
+/** Logits [B, T, V] from final hidden states [B, T, d] and the LM head, whole or in blocks. */
+export function logitsFromHidden(hidden: tf.Tensor3D, head: HeadWeight): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [batch, seq, d] = hidden.shape;
+    const logits = matMulTransposed(tf.reshape(hidden, [batch * seq, d]) as tf.Tensor2D, head);
+    return tf.reshape(logits, [batch, seq, logits.shape[1]]) as tf.Tensor3D;
+  });
+}

@@ -2,9 +2,22 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigKeys, isPlainObject, tokenIds } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
 import { layerVariables, LengthCache, nextLayer } from '../checkpoint';
-import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
+import { headOf, logitsFromHidden, lookupRows, weightReader, type ModelWeights } from '../weights';
 import type { CausalLM, ForwardOptions, ModelConfig, RopeScaling } from '../types';
-import { applyRope, causalAttention, causalMask, ropeInverseFrequencies, ropeTables, splitHeads, type AttentionGeometry } from './llama';
+import {
+  applyRope,
+  causalAttention,
+  causalMask,
+  linearShape,
+  LLAMA_LINEARS,
+  MLP_LINEARS,
+  modulePath,
+  ropeInverseFrequencies,
+  ropeTables,
+  splitHeads,
+  type AttentionGeometry,
+  type LlamaLinear,
+} from './llama';
 import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
 
 /**
@@ -15,40 +28,13 @@ import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomC
  * full attention (global RoPE base and scaling). The LM head is the unscaled embedding when tied.
  */
 
-const GEMMA_LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
-type GemmaLinear = (typeof GEMMA_LINEARS)[number];
-
-const MLP_LINEARS: ReadonlySet<GemmaLinear> = new Set(['gate_proj', 'up_proj', 'down_proj']);
+// The projections, their module paths and shapes are Llama's.
+const GEMMA_LINEARS = LLAMA_LINEARS;
+type GemmaLinear = LlamaLinear;
 
 const LAYER_NORMS = ['input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm'] as const;
 
 const ARCHITECTURE = 'Gemma3ForCausalLM';
-
-function modulePath(layer: number, name: GemmaLinear): string {
-  return `model.layers.${layer}.${MLP_LINEARS.has(name) ? 'mlp' : 'self_attn'}.${name}`;
-}
-
-/** [out, in] of each projection (nn.Linear layout). */
-function linearShape(config: ModelConfig, name: GemmaLinear): [number, number] {
-  const d = config.hidden_size;
-  const qWidth = config.num_attention_heads * config.head_dim;
-  const kvWidth = config.num_key_value_heads * config.head_dim;
-  const f = config.intermediate_size;
-  switch (name) {
-    case 'q_proj':
-      return [qWidth, d];
-    case 'k_proj':
-    case 'v_proj':
-      return [kvWidth, d];
-    case 'o_proj':
-      return [d, qWidth];
-    case 'gate_proj':
-    case 'up_proj':
-      return [f, d];
-    case 'down_proj':
-      return [d, f];
-  }
-}
 
 /** attention_bias biases all four attention projections; the MLP never has biases. */
 function hasBias(config: ModelConfig, name: GemmaLinear): boolean {
@@ -352,12 +338,7 @@ function createGemma3(config: ModelConfig, weights: ModelWeights): CausalLM {
       ),
     hidden,
     headWeight: () => head,
-    logits: (inputIds, options) =>
-      tf.tidy(() => {
-        const [batch, seq] = inputIds.shape;
-        const h: tf.Tensor2D = tf.reshape(hidden(inputIds, options), [batch * seq, d]);
-        return tf.reshape(matMulTransposed(h, head), [batch, seq, config.vocab_size]);
-      }),
+    logits: (inputIds, options) => tf.tidy(() => logitsFromHidden(hidden(inputIds, options), head)),
     dispose: () => {
       perLength.dispose();
       for (const t of new Set(weights.values())) t.dispose();

@@ -3,7 +3,7 @@ import { headGeometry, tokenIds, type ConfigKeys } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
 import type { CausalLM, ForwardOptions, ModelConfig } from '../types';
 import { layerVariables, LengthCache, nextLayer } from '../checkpoint';
-import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
+import { headOf, logitsFromHidden, lookupRows, weightReader, type ModelWeights } from '../weights';
 import { causalAttention, causalMask } from './llama';
 import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
 
@@ -172,12 +172,7 @@ function createGpt2(config: ModelConfig, weights: ModelWeights): CausalLM {
       ),
     hidden,
     headWeight: () => head,
-    logits: (inputIds, options) =>
-      tf.tidy(() => {
-        const [batch, seq] = inputIds.shape;
-        const h: tf.Tensor2D = tf.reshape(hidden(inputIds, options), [batch * seq, d]);
-        return tf.reshape(matMulTransposed(h, head), [batch, seq, config.vocab_size]);
-      }),
+    logits: (inputIds, options) => tf.tidy(() => logitsFromHidden(hidden(inputIds, options), head)),
     dispose: () => {
       masks.dispose();
       for (const t of new Set(weights.values())) t.dispose();

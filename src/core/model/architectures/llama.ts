@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigKeys, headGeometry, isPlainObject, tokenIds } from '../config-keys';
 import { linearForward, type FrozenLinear } from '../linear';
 import { layerVariables, LengthCache, nextLayer } from '../checkpoint';
-import { headOf, lookupRows, matMulTransposed, weightReader, type ModelWeights } from '../weights';
+import { headOf, logitsFromHidden, lookupRows, weightReader, type ModelWeights } from '../weights';
 import type { Architecture, CausalLM, ForwardOptions, ModelConfig, RopeScaling } from '../types';
 import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomCheckpointDims } from './spec';
 
@@ -13,17 +13,17 @@ import { RANDOM_CONFIG_TRANSFORMERS_VERSION, type ArchitectureSpec, type RandomC
  * ArchitectureSpec by llamaFamilySpec.
  */
 
-const LLAMA_LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
-type LlamaLinear = (typeof LLAMA_LINEARS)[number];
+export const LLAMA_LINEARS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type LlamaLinear = (typeof LLAMA_LINEARS)[number];
 
-const MLP_LINEARS: ReadonlySet<LlamaLinear> = new Set(['gate_proj', 'up_proj', 'down_proj']);
+export const MLP_LINEARS: ReadonlySet<LlamaLinear> = new Set(['gate_proj', 'up_proj', 'down_proj']);
 
-function modulePath(layer: number, name: LlamaLinear): string {
+export function modulePath(layer: number, name: LlamaLinear): string {
   return `model.layers.${layer}.${MLP_LINEARS.has(name) ? 'mlp' : 'self_attn'}.${name}`;
 }
 
 /** [out, in] of each projection (HF nn.Linear layout). */
-function linearShape(config: ModelConfig, name: LlamaLinear): [number, number] {
+export function linearShape(config: ModelConfig, name: LlamaLinear): [number, number] {
   const d = config.hidden_size;
   const qWidth = config.num_attention_heads * config.head_dim;
   const kvWidth = config.num_key_value_heads * config.head_dim;
@@ -318,12 +318,7 @@ function createLlama(config: ModelConfig, weights: ModelWeights, oProjBias: bool
       ),
     hidden,
     headWeight: () => head,
-    logits: (inputIds, options) =>
-      tf.tidy(() => {
-        const [batch, seq] = inputIds.shape;
-        const h: tf.Tensor2D = tf.reshape(hidden(inputIds, options), [batch * seq, config.hidden_size]);
-        return tf.reshape(matMulTransposed(h, head), [batch, seq, config.vocab_size]);
-      }),
+    logits: (inputIds, options) => tf.tidy(() => logitsFromHidden(hidden(inputIds, options), head)),
     dispose: () => {
       perLength.dispose();
       for (const t of new Set(weights.values())) t.dispose();
