@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 /**
  * The headless DPO command: `dpo eval`, `dpo train`, `dpo generate`. The same engine the studio
- * drives, on tfjs's CPU backend.
+ * drives, on tfjs's CPU backend or on WebGPU through Dawn (--backend).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { parsePreferenceFile } from '../core/data/read';
 import { splitTrainEval } from '../core/data/split';
 import { ChatTokenizer } from '../core/data/tokenizer';
@@ -16,7 +15,8 @@ import type { DataIssue, Text, TokenizedPair } from '../core/data/types';
 import { loraConfigOf, validateDpoConfig, validateLoraOptions, type ConfigProblem, type DPOConfig } from '../core/config';
 import { evaluatePairs } from '../core/dpo/evaluate';
 import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
-import { GpuFailure, stepTimeoutMs, WATCHDOG_GUARD, type GpuGuard, type StepWatchdog } from '../core/gpu';
+import { DEFAULT_STEP_WATCHDOG, GpuFailure, stepFlops, stepTimeoutMs, type StepWatchdog } from '../core/gpu';
+import type { WebGpuLimits } from '../core/gpu/webgpu-backend';
 import { architectureOf } from '../core/model/architectures/registry';
 import { loadTokenizerFiles, parseModelConfig } from '../core/model/config';
 import { generateIds, stopTokenIds } from '../core/model/generate';
@@ -25,15 +25,9 @@ import { cloneAdapterFrozen, createLoraAdapter } from '../core/model/lora';
 import { loadAdapter, saveAdapter } from '../core/model/peft';
 import type { CausalLM, FileSource, LoraAdapter, LoraConfig } from '../core/model/types';
 import { tensorMemoryMeter } from '../core/train/memory-meter';
-import {
-  checkMemoryPlan,
-  formatMemory,
-  modelShapeOf,
-  NO_DEVICE_LIMITS,
-  planTrainingMemory,
-  type MemoryPlan,
-} from '../core/train/memory-plan';
+import { checkMemoryPlan, formatMemory, modelShapeOf, planTrainingMemory, type MemoryPlan } from '../core/train/memory-plan';
 import { formatHelp, parseOptions, UsageError, type OptionSpec, type ParsedValue } from './args';
+import { startBackend, type CliBackend, type CliBackendName } from './backend';
 import { fsSource } from './fs-source';
 import {
   DATA_FILE_OPTION,
@@ -118,11 +112,13 @@ async function main(argv: string[]): Promise<number> {
     console.log(formatHelp(spec.usage, spec.specs));
     return 0;
   }
-  await tf.setBackend('cpu');
-  // The CPU backend's first write prints an advert for tfjs-node, whose native download cannot be
-  // part of this project; mark the backend as used so the terminal shows only our own output.
-  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
   try {
+    backend = await startBackend(
+      (values.get('backend') as CliBackendName | undefined) ?? 'cpu',
+      (values.get('webgpu_limits') as WebGpuLimits | undefined) ?? 'adapter',
+      otherWatchdogMs,
+    );
+    console.error(`backend: ${backend.description}`);
     await spec.run(values);
     return 0;
   } catch (e) {
@@ -135,21 +131,30 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/**
- * The backend's guard: tfjs's CPU backend reports no device errors, so only the watchdog applies.
- * On the CPU a step of a real model may take many minutes and never stalls on a device, so there is
- * no time limit unless DPO_WATCHDOG_MS (milliseconds) sets one for every step and operation.
- */
-const guard: GpuGuard = WATCHDOG_GUARD;
+/** The backend the command runs on (set before the command runs). */
+let backend: CliBackend;
 
-function watchdogMs(): number {
+/**
+ * The watchdog of GPU waits. tfjs's CPU backend reports no device errors and never stalls on a
+ * device, and a step of a real model may take many minutes there, so it has no time limit; WebGPU
+ * gets the studio's (a step's scaled to its arithmetic and the steps so far, 30 min for any other
+ * wait, which on a software GPU may be one large model's whole eval). DPO_WATCHDOG_MS (milliseconds)
+ * sets one limit for every step and operation.
+ */
+function fixedWatchdogMs(): number | null {
   const ms = Number(process.env.DPO_WATCHDOG_MS);
-  return Number.isFinite(ms) && ms > 0 ? ms : Infinity;
+  return Number.isFinite(ms) && ms > 0 ? ms : null;
+}
+
+function otherWatchdogMs(): number {
+  return fixedWatchdogMs() ?? (backend?.name === 'webgpu' ? 30 * 60_000 : Infinity);
 }
 
 function stepWatchdog(): StepWatchdog {
-  const ms = watchdogMs();
-  return { firstStepMs: ms, slowestFlops: Infinity, floorMs: ms, factor: 0 };
+  const ms = fixedWatchdogMs();
+  if (ms !== null) return { firstStepMs: ms, slowestFlops: Infinity, floorMs: ms, factor: 0 };
+  if (backend.name === 'webgpu') return DEFAULT_STEP_WATCHDOG;
+  return { firstStepMs: Infinity, slowestFlops: Infinity, floorMs: Infinity, factor: 0 };
 }
 
 function required(values: Map<string, ParsedValue>, name: string): string {
@@ -201,7 +206,11 @@ async function loadModel(
   const dir = required(values, 'model');
   const src = fsSource(dir);
   const { tokenizer, files } = tokenizerLoaded ?? (await loadTokenizer(src));
-  const { model } = await loadCausalLM(src);
+  const { model } = await backend.guard.run(
+    `loading the model ${dir}`,
+    () => loadCausalLM(src, { guard: backend.guard }),
+    otherWatchdogMs(),
+  );
   const adapterDir = values.get('adapter') as string | undefined;
   const adapter = adapterDir ? await loadAdapter(fsSource(adapterDir), model) : null;
   return { model, tokenizer, padTokenId: tokenizer.padTokenId!, generationConfig: files.generationConfig, adapter, name: dir };
@@ -209,7 +218,8 @@ async function loadModel(
 
 /**
  * The memory plan of a run, from config.json and the tokenized pairs, before any weight is loaded:
- * rows as long as the longest pair (max_length at most), the composed LM head of the CPU backend.
+ * rows as long as the longest pair (max_length at most), the backend's LM head (fused on WebGPU,
+ * composed on the CPU) and its buffer limits.
  * Refuses (a UsageError: exit 2) when it needs more than the budget.
  */
 async function planMemory(
@@ -217,14 +227,15 @@ async function planMemory(
   config: DPOConfig,
   lora: LoraConfig,
   pairs: TokenizedPair[],
-): Promise<MemoryPlan> {
+): Promise<{ plan: MemoryPlan; parameters: number }> {
   const src = fsSource(required(values, 'model'));
   const text = await src.readText('config.json');
   if (text === null) throw new Error(`${src.name}: no config.json`);
   const modelConfig = parseModelConfig(JSON.parse(text) as Record<string, unknown>, src.name);
   const longest = pairs.reduce((m, p) => Math.max(m, p.prompt_ids.length + Math.max(p.chosen_ids.length, p.rejected_ids.length)), 0);
+  const shape = modelShapeOf(modelConfig, architectureOf(modelConfig));
   const plan = planTrainingMemory({
-    model: modelShapeOf(modelConfig, architectureOf(modelConfig)),
+    model: shape,
     lora,
     per_device_train_batch_size: config.per_device_train_batch_size,
     max_length: config.max_length,
@@ -235,8 +246,8 @@ async function planMemory(
     evaluates: config.eval_split > 0,
     gradient_accumulation_steps: config.gradient_accumulation_steps,
     referenceAdapter: values.has('adapter'),
-    lmHead: 'composed',
-    limits: NO_DEVICE_LIMITS,
+    lmHead: backend.kernels.scorer ? 'fused' : 'composed',
+    limits: backend.limits,
   });
   const given = values.get('memory_budget_gb') as number | undefined;
   if (given !== undefined && !(given > 0)) throw new UsageError(`--memory_budget_gb must be a positive number, got ${given}`);
@@ -246,12 +257,12 @@ async function planMemory(
       `activations ${formatMemory(plan.activations)}, LM head ${formatMemory(plan.lmHead)}; peak in the ${plan.peakPass}, ` +
       `${plan.rows} rows of ${plan.seq} tokens), budget ${formatMemory(budget)}`,
   );
-  const refusal = checkMemoryPlan(plan, NO_DEVICE_LIMITS, budget, {
+  const refusal = checkMemoryPlan(plan, backend.limits, budget, {
     raiseBudget: 'pass a larger --memory_budget_gb',
     gradientCheckpointing: config.gradient_checkpointing,
   });
   if (refusal) throw new UsageError(`not training: ${refusal}`);
-  return plan;
+  return { plan, parameters: shape.parameters };
 }
 
 function reportIssues(issues: DataIssue[], heading: string): void {
@@ -282,10 +293,10 @@ async function runEval(values: Map<string, ParsedValue>): Promise<void> {
   const config = checkedConfig(values);
   const { model, tokenizer, padTokenId, adapter } = await loadModel(values);
   const pairs = await loadPairs(values, tokenizer, config);
-  const { pairs: scored, metrics } = await guard.run(
+  const { pairs: scored, metrics } = await backend.guard.run(
     `the eval of ${pairs.length} pairs`,
-    () => evaluatePairs({ model, policy: adapter, reference: null }, pairs, config, padTokenId),
-    watchdogMs(),
+    () => evaluatePairs({ model, policy: adapter, reference: null, ...backend.kernels }, pairs, config, padTokenId),
+    otherWatchdogMs(),
   );
   const lines = scored.map((s) =>
     JSON.stringify({
@@ -315,7 +326,7 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   const outputDir = required(values, 'output_dir');
   const tokenizerLoaded = await loadTokenizer(fsSource(required(values, 'model')));
   const pairs = await loadPairs(values, tokenizerLoaded.tokenizer, config);
-  const memoryPlan = await planMemory(values, config, lora, pairs);
+  const { plan: memoryPlan, parameters } = await planMemory(values, config, lora, pairs);
   const meter = tensorMemoryMeter();
   const { model, padTokenId, adapter: start, name } = await loadModel(values, tokenizerLoaded);
   const { train, eval: evalPairs } = splitTrainEval(pairs, config.eval_split, config.seed);
@@ -323,7 +334,7 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   // frozen copy of itself.
   const policy = start ?? createLoraAdapter(model, lora, config.seed);
   const reference = start ? cloneAdapterFrozen(start) : null;
-  const trainer = new DPOTrainer({ models: { model, policy, reference }, train, eval: evalPairs, config, padTokenId });
+  const trainer = new DPOTrainer({ models: { model, policy, reference, ...backend.kernels }, train, eval: evalPairs, config, padTokenId });
   await mkdir(outputDir, { recursive: true });
   const metricsPath = join(outputDir, 'metrics.jsonl');
   await writeFile(metricsPath, '');
@@ -340,23 +351,39 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   );
   const bar = new ProgressBar(trainer.totalSteps);
   if (config.precompute_ref_log_probs) {
-    await guard.run(
+    await backend.guard.run(
       'computing the reference log-probs',
       () => trainer.precomputeReference((done, total) => bar.note(`reference log-probs ${done}/${total}`)),
-      watchdogMs(),
+      otherWatchdogMs(),
     );
   }
   let failure: Error | null = null;
   const watchdog = stepWatchdog();
   const stepSeconds: number[] = [];
+  const longest = train.reduce((m, p) => Math.max(m, p.prompt_ids.length + Math.max(p.chosen_ids.length, p.rejected_ids.length)), 0);
+  const tokensPerStep =
+    2 * config.per_device_train_batch_size * config.gradient_accumulation_steps * Math.min(config.max_length ?? longest, longest);
+  const flops = stepFlops(parameters, tokensPerStep);
+  // The adapter after the last step that ended well, kept on the host: what a failed step (or a lost
+  // device, whose memory cannot be read back) leaves behind.
+  const keep = async (step: number, timeout: number) => ({
+    step,
+    files: await backend.guard.run(`keeping the adapter of step ${step}`, () => saveAdapter(policy, name), timeout),
+  });
+  let lastGood = await keep(trainer.globalStep, otherWatchdogMs());
   try {
     while (!trainer.done) {
       const n = trainer.globalStep + 1;
-      const timeout = stepTimeoutMs(stepSeconds, watchdog);
+      const timeout = stepTimeoutMs(stepSeconds, watchdog, flops);
       const started = performance.now();
-      const entry = await guard.run(`training step ${n} of ${trainer.totalSteps} (forward/backward)`, () => trainer.step(), timeout);
+      const entry = await backend.guard.run(
+        `training step ${n} of ${trainer.totalSteps} (forward/backward)`,
+        () => trainer.step(),
+        timeout,
+      );
       if (entry) await log(entry);
-      if (trainer.evalDue) await log(await guard.run(`the eval after step ${n}`, () => trainer.evaluate(), timeout));
+      if (trainer.evalDue) await log(await backend.guard.run(`the eval after step ${n}`, () => trainer.evaluate(), timeout));
+      lastGood = await keep(trainer.globalStep, timeout);
       stepSeconds.push((performance.now() - started) / 1000);
       bar.update(trainer.globalStep, entry ?? undefined);
     }
@@ -365,19 +392,10 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
     failure = e;
   }
   bar.finish();
-  // A failed step applied nothing: the adapter is the last good step's. After a GPU failure reading
-  // it back may fail too; metrics.jsonl, written at every logging step, is kept either way.
-  let adapterSaved = true;
-  try {
-    const files = await guard.run('saving the adapter', () => saveAdapter(policy, name), stepTimeoutMs(stepSeconds, watchdog));
-    await mkdir(join(outputDir, 'adapter'), { recursive: true });
-    for (const [file, data] of files) await writeFile(join(outputDir, 'adapter', file), data);
-  } catch (e) {
-    if (!failure) throw e;
-    adapterSaved = false;
-  }
+  await mkdir(join(outputDir, 'adapter'), { recursive: true });
+  for (const [file, data] of lastGood.files) await writeFile(join(outputDir, 'adapter', file), data);
   const state = {
-    global_step: trainer.globalStep,
+    global_step: lastGood.step,
     max_steps: trainer.totalSteps,
     epoch: trainer.epochFloat,
     num_train_epochs: config.num_train_epochs,
@@ -391,9 +409,7 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   await writeFile(join(outputDir, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
   console.error(`memory: measured peak ${formatMemory(meter.peak)} of tensors (planned ${formatMemory(memoryPlan.total)})`);
   if (failure) {
-    const kept = adapterSaved
-      ? `The adapter of the last good step (${trainer.globalStep}) is in ${join(outputDir, 'adapter')}`
-      : `The adapter could not be read back to save; the metrics up to step ${trainer.globalStep} are in ${metricsPath}`;
+    const kept = `The adapter of the last good step (${lastGood.step}) is in ${join(outputDir, 'adapter')}`;
     throw new Error(failure instanceof GpuFailure ? `${failure.message} ${kept}.` : `${failure.message}. ${kept}`);
   }
   console.error(`done: ${outputDir}/metrics.jsonl, ${outputDir}/adapter/, ${outputDir}/trainer_state.json`);
@@ -413,7 +429,7 @@ async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
   };
   const answer = async (prompt: Text) => {
     const ids = promptIds(tokenizer, prompt, GENERATION_PROMPT);
-    const generated = await guard.run('generation', () => generateIds(model, ids, options), watchdogMs());
+    const generated = await backend.guard.run('generation', () => generateIds(model, ids, options), otherWatchdogMs());
     return tokenizer.decode(generated, true);
   };
   if (text !== undefined) {

@@ -57,6 +57,20 @@ export const MODEL_OPTIONS: OptionSpec[] = [
     aliases: ['model_name_or_path'],
   },
   { name: 'adapter', kind: 'string', help: 'PEFT adapter folder (adapter_config.json, adapter_model.safetensors) to start from' },
+  {
+    name: 'backend',
+    kind: 'string',
+    help: "where tensors live: tfjs's CPU backend, or WebGPU through Dawn with our WGSL kernels (a Vulkan driver; see the README)",
+    choices: ['cpu', 'webgpu'],
+    default: 'cpu',
+  },
+  {
+    name: 'webgpu_limits',
+    kind: 'string',
+    help: "with --backend webgpu: the adapter's buffer limits, or WebGPU's defaults (128 MiB per binding, 256 MiB per buffer, as many laptops)",
+    choices: ['adapter', 'default'],
+    default: 'adapter',
+  },
 ];
 
 export const DATA_FILE_OPTION: OptionSpec = {

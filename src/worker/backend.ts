@@ -1,16 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  DEFAULT_STEP_WATCHDOG,
-  GpuMonitor,
-  NO_GPU_GUARD,
-  watchFirstDispatches,
-  watchReadBacks,
-  type DispatchBackend,
-  type GpuGuard,
-  type MonitoredDevice,
-  type ReadBackBackend,
-  type StepWatchdog,
-} from '../core/gpu';
+import { DEFAULT_STEP_WATCHDOG, NO_GPU_GUARD, type GpuGuard, type StepWatchdog } from '../core/gpu';
 import type { BackendPreference, EngineInfo, WebGpuInfo, WebGpuLimits } from './protocol';
 
 /** How long GPU waits may take: a training step's (scaled to the steps so far), and any other operation's. */
@@ -37,20 +26,6 @@ export function gpu(): GpuGuard {
   return guard;
 }
 
-/** Hooks the monitor into tfjs's WebGPU backend: its device's errors and loss, its programs' first dispatches, its one read-back path. */
-function monitorWebGpu(): void {
-  const backend = tf.backend() as unknown as ReadBackBackend & DispatchBackend & { device: MonitoredDevice };
-  const monitor = new GpuMonitor(backend.device, DEFAULT_WATCHDOG.otherMs);
-  watchReadBacks(backend, monitor);
-  watchFirstDispatches(backend, monitor);
-  guard = {
-    run: (operation, work, timeoutMs) => monitor.run(operation, work, timeoutMs ?? watchdogSettings().otherMs),
-    get lost() {
-      return monitor.lost;
-    },
-  };
-}
-
 /** What this worker's WebGPU offers, without touching tfjs. */
 async function probeWebGpu(): Promise<WebGpuInfo> {
   const none = (reason: string): WebGpuInfo => ({ available: false, vendor: '', architecture: '', description: '', reason });
@@ -75,19 +50,17 @@ async function probeWebGpu(): Promise<WebGpuInfo> {
 
 /**
  * Picks the tfjs backend: WebGPU when the browser has an adapter and the user did not ask for the
- * CPU, else the CPU backend. The kernels module registers the webgpu backend as a side effect, so it
- * is imported only here, before the first setBackend.
+ * CPU, else the CPU backend. tfjs's WebGPU package (with its kernels) loads only here, when it is used.
  */
 export async function initBackend(preference: BackendPreference, limits: WebGpuLimits = 'adapter'): Promise<EngineInfo> {
   const webgpu = await probeWebGpu();
   if (preference !== 'cpu' && webgpu.available) {
-    await import('@tensorflow/tfjs-backend-webgpu');
-    const { deviceLimits, requestDefaultLimits } = await import('./webgpu-limits');
-    if (limits === 'default') requestDefaultLimits();
+    const { deviceLimits, monitorWebGpuBackend, registerWebGpuBackend } = await import('../core/gpu/webgpu-backend');
+    registerWebGpuBackend(self.navigator.gpu, limits);
     try {
       if (await tf.setBackend('webgpu')) {
         await tf.ready();
-        monitorWebGpu();
+        guard = monitorWebGpuBackend(() => watchdogSettings().otherMs);
         return { backend: 'webgpu', webgpu: { ...webgpu, ...deviceLimits(), limits }, kernels: 'fused' };
       }
       webgpu.reason = 'tfjs could not start its WebGPU backend on this adapter.';

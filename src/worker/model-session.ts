@@ -8,6 +8,7 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadAdapter } from '../core/
 import { fileListSource, memorySource, subSource, urlSource } from '../core/model/sources';
 import type { CausalLM, FileSource, LoraAdapter, LoraPair, ModelConfig } from '../core/model/types';
 import { storedModelSource } from './persist';
+import { gpu } from './backend';
 import type { AdapterSummary, ModelInfo, ModelSource, Task } from './protocol';
 import { unzipFiles } from './zip';
 
@@ -120,6 +121,7 @@ export class ModelSession {
     const src = reportingSource(await sourceFor(spec), progress);
     progress('model', 'reading config.json and the weights', null);
     const { model } = await loadCausalLM(src, {
+      guard: gpu(),
       onTensor: (name, done, total) => progress('model', `loaded ${done} of ${total} tensors (${name})`, done / total),
     });
     try {

@@ -10,6 +10,7 @@ import type { DataIssue, DatasetFormat, PreferenceRow, Text, TruncationMode } fr
 import type { DPOConfig } from '../core/dpo/config';
 import type { PairGradient } from '../core/dpo/pair-gradients';
 import type { GpuFailureInfo } from '../core/gpu';
+import type { WebGpuLimits } from '../core/gpu/webgpu-backend';
 import type { LogEntry } from '../core/dpo/trainer';
 import type { Architecture, LoraConfig } from '../core/model/types';
 
@@ -19,7 +20,7 @@ export type { GpuFailureInfo, LogEntry };
 export type BackendPreference = 'auto' | 'cpu';
 
 /** The WebGPU device's limits: the adapter's own, or WebGPU's defaults (128 MiB binding, 256 MiB buffer). */
-export type WebGpuLimits = 'adapter' | 'default';
+export type { WebGpuLimits };
 
 export interface WebGpuInfo {
   available: boolean;

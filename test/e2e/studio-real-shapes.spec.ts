@@ -190,21 +190,22 @@ for (const model of MODELS) {
     await page.getByRole('button', { name: 'Train', exact: true }).click();
     // A minute-by-minute trace of a long step, for the log of a run that fails.
     const trace = setInterval(() => {
-      void Promise.all([
-        page.locator('.state-badge').textContent(),
-        trainStatus(page).textContent(),
-        page
-          .getByTestId('step-elapsed')
-          .textContent()
-          .catch(() => ''),
-      ])
+      // Each read gives up at once when its element is gone (a failed or finished step has no elapsed time).
+      const text = (l: ReturnType<Page['locator']>) => l.textContent({ timeout: 2000 }).catch(() => '');
+      void Promise.all([text(page.locator('.state-badge')), text(trainStatus(page)), text(page.getByTestId('step-elapsed'))])
         .then((parts) => console.log(`${model} after ${((Date.now() - stepStarted) / 1000).toFixed(0)} s: ${parts.join(' | ')}`))
         .catch(() => undefined);
     }, 60_000);
     try {
-      await expect(page.locator('.state-badge')).toHaveText('Finished', { timeout: HOUR });
+      await expect(page.locator('.state-badge')).toHaveText(/^(Finished|Failed)$/, { timeout: HOUR });
     } finally {
       clearInterval(trace);
+    }
+    if ((await page.locator('.state-badge').textContent()) === 'Failed') {
+      await screenshots(page, `real-shape-${model}-failed`);
+      throw new Error(
+        `${model}: the step failed after ${((Date.now() - stepStarted) / 1000).toFixed(0)} s: ${await page.locator('.trainbar-note').textContent()}`,
+      );
     }
     const stepSeconds = (Date.now() - stepStarted) / 1000;
     await expect(trainStatus(page)).toHaveText(/^step 1 \/ 1/);

@@ -13,8 +13,19 @@ const WHAT: Record<GpuFailureKind, string> = {
   stalled: 'it made no progress',
 };
 
-/** What a person can change, by kind of failure; the operation picks the words for "smaller". */
-export function suggestionFor(kind: GpuFailureKind, operation: string): string {
+/** How a new device is had after a loss, where the work runs: the studio's page, or a command. */
+export type Restart = 'page' | 'command';
+
+const RESTART: Record<Restart, string> = {
+  page: 'reload the page to get a new device, then continue from the last checkpoint',
+  command: 'run the command again for a new device, from the last checkpoint (--adapter)',
+};
+
+/**
+ * What a person can change, by kind of failure; the operation picks the words for "smaller", and
+ * `restart` how to get a new device after a loss.
+ */
+export function suggestionFor(kind: GpuFailureKind, operation: string, restart: Restart = 'page'): string {
   const smaller = /generat|sampl|answer/i.test(operation)
     ? 'fewer new tokens or fewer prompts at once'
     : /load/i.test(operation)
@@ -24,10 +35,10 @@ export function suggestionFor(kind: GpuFailureKind, operation: string): string {
     case 'out-of-memory':
       return `Try ${smaller}; close other tabs or programs that use the GPU.`;
     case 'validation':
-      return `The work asked for more than this device allows (its default limits): try ${smaller}.`;
+      return `The work asked for more than this device allows (its limits): try ${smaller}.`;
     case 'device-lost':
       return (
-        'The GPU reset or was taken away (a driver crash, too long a dispatch, or memory pressure): reload the page to get a new device, then continue from the last checkpoint; if it happens again, try ' +
+        `The GPU reset or was taken away (a driver crash, too long a dispatch, or memory pressure): ${RESTART[restart]}; if it happens again, try ` +
         smaller +
         '.'
       );

@@ -4,7 +4,7 @@
  * scopes around short allocations, and a watchdog on every wait for the GPU (read-backs). Typed
  * structurally, so Node tests drive it with fake devices and the worker with tfjs's real one.
  */
-import { GpuFailure, withWatchdog, type GpuFailureKind } from './failure';
+import { GpuFailure, suggestionFor, withWatchdog, type GpuFailureKind, type Restart } from './failure';
 
 /** The part of a GPUError the monitor reads; its class name tells out-of-memory from validation. */
 export interface GpuErrorLike {
@@ -26,11 +26,16 @@ export interface GpuGuard {
    * the device reports (or its loss) while it runs ends it at once with a GpuFailure.
    */
   run<T>(operation: string, work: () => Promise<T>, timeoutMs?: number): Promise<T>;
+  /**
+   * Runs short GPU work (an upload, an allocation) so that an error the device reports for it is
+   * pinned on `operation` ("loading tensor X"): the work's own error scopes, awaited.
+   */
+  scoped<T>(operation: string, allocate: () => T | Promise<T>): Promise<T>;
   /** The device was lost: nothing more can run on it (a new device needs a new backend). */
   readonly lost: GpuFailure | null;
 }
 
-export const NO_GPU_GUARD: GpuGuard = { run: (_operation, work) => work(), lost: null };
+export const NO_GPU_GUARD: GpuGuard = { run: (_operation, work) => work(), scoped: async (_operation, allocate) => allocate(), lost: null };
 
 /**
  * A guard with only the watchdog, for backends that report no device errors (tfjs's CPU and WASM
@@ -38,6 +43,7 @@ export const NO_GPU_GUARD: GpuGuard = { run: (_operation, work) => work(), lost:
  */
 export const WATCHDOG_GUARD: GpuGuard = {
   run: (operation, work, timeoutMs = Infinity) => withWatchdog(work(), { operation, timeoutMs, what: 'the operation' }),
+  scoped: async (_operation, allocate) => allocate(),
   lost: null,
 };
 
@@ -45,6 +51,18 @@ export const WATCHDOG_GUARD: GpuGuard = {
 export function kindOfError(error: GpuErrorLike): GpuFailureKind {
   return /OutOfMemory/i.test(error.constructor?.name ?? '') ? 'out-of-memory' : 'validation';
 }
+
+/** How long a failed operation's work is given to finish before the failure is reported. */
+const SETTLE_MS = 10_000;
+
+/** Waits until `promise` settles, or `ms` pass. */
+function settled(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([promise.then(noop, noop), timeout]).finally(() => clearTimeout(timer));
+}
+
+function noop(): void {}
 
 interface Running {
   operation: string;
@@ -62,12 +80,15 @@ export class GpuMonitor implements GpuGuard {
     private readonly device: MonitoredDevice,
     /** Used when an operation does not say how long its waits may take. */
     private readonly defaultTimeoutMs = 10 * 60_000,
+    /** Where a lost device's suggestion sends a person for a new one. */
+    private readonly restart: Restart = 'page',
   ) {
     device.addEventListener('uncapturederror', (event) => this.report(kindOfError(event.error), event.error.message));
     void device.lost.then((info) => {
       // destroy() from our own code (a backend being disposed) is not a failure of the work.
       const message = info.message || (info.reason === 'destroyed' ? 'the device was destroyed' : 'no reason given');
-      this.lostFailure = new GpuFailure('device-lost', this.current?.operation ?? 'GPU work', message);
+      const operation = this.current?.operation ?? 'GPU work';
+      this.lostFailure = new GpuFailure('device-lost', operation, message, suggestionFor('device-lost', operation, this.restart));
       this.current?.fail(this.lostFailure);
     });
   }
@@ -90,7 +111,8 @@ export class GpuMonitor implements GpuGuard {
 
   private lostNow(operation: string): GpuFailure {
     const lost = this.lostFailure!;
-    return new GpuFailure('device-lost', operation, `it was lost earlier, during ${lost.operation}: ${lost.deviceMessage}`);
+    const message = `it was lost earlier, during ${lost.operation}: ${lost.deviceMessage}`;
+    return new GpuFailure('device-lost', operation, message, suggestionFor('device-lost', operation, this.restart));
   }
 
   async run<T>(operation: string, work: () => Promise<T>, timeoutMs = this.defaultTimeoutMs): Promise<T> {
@@ -103,8 +125,15 @@ export class GpuMonitor implements GpuGuard {
     // A nested operation (a read-back inside a step) reports to the innermost, and the outer learns
     // of it through the rejection that propagates.
     this.current = running;
+    let task: Promise<T> | null = null;
     try {
-      return await Promise.race([work(), failed]);
+      task = work();
+      return await Promise.race([task, failed]);
+    } catch (error) {
+      // The work may still be running on tensors the caller goes on to use (a step's optimizer
+      // update): let it finish, or fail, first, for a bounded time (a stalled wait never finishes).
+      if (error instanceof GpuFailure && task) await settled(task, SETTLE_MS);
+      throw error;
     } finally {
       this.current = outer;
     }

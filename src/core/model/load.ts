@@ -10,6 +10,7 @@ import { variableFrom } from './lora';
 import { listModelTensors, streamModelTensors } from './safetensors';
 import type { CausalLM, FileSource, ModelConfig } from './types';
 import { joinRows, RowSlices, rowsPerBlock, uploadBlock, uploadWeight, type ModelWeights } from './weights';
+import { GpuFailure, NO_GPU_GUARD, type GpuGuard } from '../gpu';
 
 /** The most bytes of float32 values the loader holds in memory at once for one large weight. */
 const PIECE_BYTES = 32 * 2 ** 20;
@@ -42,6 +43,11 @@ export interface LoadOptions {
    * joined into blocks on the device. Default 32 MiB.
    */
   pieceBytes?: number;
+  /**
+   * Each tensor's upload runs in its error scopes, so that a device error (out of memory, a buffer
+   * over the limits) names the tensor. Default: none (the CPU backend has no device errors).
+   */
+  guard?: GpuGuard;
   /** Called after each tensor is on the device: its name, how many are done, and of how many. */
   onTensor?(name: string, done: number, total: number): void;
 }
@@ -93,24 +99,35 @@ export async function loadCausalLM(src: FileSource, options: LoadOptions = {}): 
       src,
       located,
       names,
-      (name, host, block) => {
-        try {
+      async (name, host, block) => {
+        /** Puts this tensor (or piece) on the device; true when its weight is whole there. */
+        const upload = (): boolean => {
           if (block === null) {
             weights.set(spec.canonicalName(name), uploadWeight(name, host.shape, host.data, limit));
-          } else {
-            pieces.push(uploadBlock(host.shape as [number, number], host.data));
-            const done = block.row + host.shape[0];
-            if (done % blockRows(host.shape) !== 0 && done < block.rows) return;
-            blocks.push(joinRows(pieces));
-            pieces = [];
-            if (done < block.rows) return;
-            weights.set(spec.canonicalName(name), new RowSlices(blocks));
-            blocks = [];
+            return true;
           }
+          pieces.push(uploadBlock(host.shape as [number, number], host.data));
+          const done = block.row + host.shape[0];
+          if (done % blockRows(host.shape) !== 0 && done < block.rows) return false;
+          blocks.push(joinRows(pieces));
+          pieces = [];
+          if (done < block.rows) return false;
+          weights.set(spec.canonicalName(name), new RowSlices(blocks));
+          blocks = [];
+          return true;
+        };
+        const what =
+          block === null
+            ? `loading tensor "${name}" [${host.shape.join(', ')}]`
+            : `loading tensor "${name}" (rows ${block.row}–${block.row + host.shape[0]} of ${block.rows})`;
+        let whole: boolean;
+        try {
+          whole = await (options.guard ?? NO_GPU_GUARD).scoped(what, upload);
         } catch (error) {
-          throw new Error(`${src.name}: loading tensor "${name}" [${host.shape.join(', ')}]: ${(error as Error).message}`);
+          if (error instanceof GpuFailure) throw error;
+          throw new Error(`${src.name}: ${what}: ${(error as Error).message}`);
         }
-        options.onTensor?.(name, weights.size, names.length);
+        if (whole) options.onTensor?.(name, weights.size, names.length);
       },
       pieceRows,
     );
