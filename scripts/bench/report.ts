@@ -2,6 +2,9 @@
  * The benchmark's results: the `--json` object (issue 3's shape first, then what makes it reproducible)
  * and the readable table.
  */
+import { getArchitecture } from '../../src/core/model/architectures/registry';
+import { parseModelConfig } from '../../src/core/model/config';
+import { loraParameters, modelShapeOf, NO_DEVICE_LIMITS, planTrainingMemory } from '../../src/core/train/memory-plan';
 import { stepFlops } from './flops';
 import type { BenchPlan } from './plan';
 import type {
@@ -53,6 +56,12 @@ export interface StepRow {
   gradient_checkpointing: boolean;
   tokens_per_second: number | null;
   peak_bytes: number | null;
+  /**
+   * The studio's memory plan for the same step (core/train/memory-plan): weights, the LoRA parameters
+   * and their gradients, and the step's activations and LM head. AdamW's moments are left out, as
+   * the measured step has no optimizer update.
+   */
+  planned_bytes: number;
   efficiency: number | null;
   pairs: number;
   seq_len: number;
@@ -92,6 +101,8 @@ const DEFINITIONS: Record<string, string> = {
   step: 'reference forward (adapter off) with its log-probs read back, then policy forward and backward to the LoRA gradients, loss and gradient norm read back; no optimizer update',
   tokens: 'tokens per step: 2 · pairs · seq_len (chosen and rejected rows, no padding; the second half of each row is completion)',
   step_peak_bytes: 'peak of tf.memory().numBytesInGPU during one step: all GPU buffers in use, model weights and adapter included',
+  step_planned_bytes:
+    "the studio's memory plan for the same step: weights, LoRA parameters and gradients, activations and LM head (no AdamW moments: the step has no optimizer update)",
   model_flops:
     'policy forward + policy backward + reference forward = 3·linear + 3·lora + 4·attention + 3·head, with linear = 2·tokens·layers·(Llama linear weights), lora = 2·tokens·layers·r·Σ(in+out) over q_proj and v_proj, attention = 4·rows·layers·heads·head_dim·seq_len², head = 2·scored tokens·V·d (frozen weights need input gradients only; see scripts/bench/flops.ts)',
   efficiency: 'model FLOPs / (median step time × matmul_gflops)',
@@ -164,6 +175,31 @@ function kernelRows(results: KernelResult[]): KernelRow[] {
   return [...rows.values()];
 }
 
+/** The memory plan's bytes for a step case, comparable with its measured peak (see StepRow.planned_bytes). */
+export function plannedStepBytes(c: StepCase): number {
+  const spec = getArchitecture('LlamaForCausalLM');
+  const config = parseModelConfig(
+    spec.randomConfigJson({ ...c.dims, max_position_embeddings: Math.max(2048, c.seqLen) }),
+    `random ${c.model}`,
+  );
+  const model = modelShapeOf(config, spec);
+  const lora = { r: c.lora.r, target_modules: c.lora.target_modules };
+  const plan = planTrainingMemory({
+    model,
+    lora,
+    per_device_train_batch_size: c.pairs,
+    max_length: c.seqLen,
+    longest: c.seqLen,
+    gradient_checkpointing: c.gradientCheckpointing,
+    precompute_ref_log_probs: false,
+    lmHead: c.kernels ? 'fused' : 'composed',
+    limits: NO_DEVICE_LIMITS,
+    // The synthetic batch scores its completion half.
+    scoredPerRow: c.seqLen - Math.floor(c.seqLen / 2),
+  });
+  return plan.weights + 2 * 4 * loraParameters(model, lora) + plan.stepBytes;
+}
+
 function stepRow({ c, outcome }: StepResult, gflops: number | null): StepRow {
   const rows = 2 * c.pairs;
   const scored = rows * (c.seqLen - Math.floor(c.seqLen / 2));
@@ -183,6 +219,7 @@ function stepRow({ c, outcome }: StepResult, gflops: number | null): StepRow {
     gradient_checkpointing: c.gradientCheckpointing,
     tokens_per_second: ms === null ? null : sig((rows * c.seqLen) / (ms / 1000)),
     peak_bytes: outcome.ok ? outcome.value.peakBytes : null,
+    planned_bytes: plannedStepBytes(c),
     efficiency: ms === null || gflops === null ? null : sig(flops.total / ((ms / 1000) * gflops * 1e9), 3),
     pairs: c.pairs,
     seq_len: c.seqLen,
@@ -344,6 +381,8 @@ export function formatTable(r: BenchReport, plan: BenchPlan): string {
         'step ms',
         'tokens/s',
         'peak MB',
+        'plan MB',
+        'plan ÷ peak',
         'model GFLOP',
         'efficiency',
       ],
@@ -358,6 +397,8 @@ export function formatTable(r: BenchReport, plan: BenchPlan): string {
         sNotes.mark(fixed(row.step_ms, 0), row.failure),
         fixed(row.tokens_per_second, 1),
         mb(row.peak_bytes),
+        mb(row.planned_bytes),
+        ratio(row.planned_bytes, row.peak_bytes, 2),
         row.model_gflop.toFixed(2),
         row.efficiency === null ? '—' : `${(100 * row.efficiency).toFixed(1)}%`,
       ]),
