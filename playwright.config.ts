@@ -10,7 +10,7 @@ const port = Number(process.env.PORT ?? 5179);
 /**
  * The long flows: the demo preset's full 40-step run, the lab's training experiments (each trains
  * several runs), the 100 MB file, storage filling up mid-run and the injected GPU failures (each a run,
- * a reload and its resume; the fast tier's training flow resumes after a reload too, and Node tests
+ * a reload and its resume, or a failed load and generation; the fast tier's training flow resumes after a reload too, and Node tests
  * inject the same GPU failures into the monitor and the CLI), and, when REAL_SHAPES names them, real
  * models' shapes loaded and trained under WebGPU's default limits. `npm run test:slow` runs them; `npm test`
  * runs the rest.
@@ -23,6 +23,7 @@ const SLOW = [
   'e2e/studio-large-file.spec.ts',
   'e2e/studio-quota.spec.ts',
   'e2e/studio-gpu-failures.spec.ts',
+  'e2e/studio-gpu-failures-load.spec.ts',
   'e2e/studio-real-shapes.spec.ts',
 ];
 

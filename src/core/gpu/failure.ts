@@ -58,9 +58,7 @@ export class GpuFailure extends Error {
     readonly deviceMessage: string,
     readonly suggestion: string = suggestionFor(kind, operation),
   ) {
-    super(
-      `${capitalize(operation)} failed: ${WHAT[kind]}${deviceMessage ? ` (${deviceMessage.trim().replace(/\.$/, '')})` : ''}. ${suggestion}`,
-    );
+    super(`${capitalize(operation)} failed: ${WHAT[kind]}${deviceMessage ? ` (${oneLine(deviceMessage)})` : ''}. ${suggestion}`);
   }
 
   /** The fields that cross a postMessage (an Error's own properties do not all survive cloning). */
@@ -82,6 +80,15 @@ export interface GpuFailureInfo {
   suggestion: string;
   /** The whole sentence, as GpuFailure.message. */
   message: string;
+}
+
+/** A device's message on one line: Dawn adds its call chain as " - While calling …" lines. */
+function oneLine(message: string): string {
+  return message
+    .trim()
+    .replace(/\.?\s*\n\s*-\s*/g, '; ')
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(/\.$/, '');
 }
 
 function capitalize(s: string): string {

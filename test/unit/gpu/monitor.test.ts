@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { GpuFailure, withWatchdog } from '../../../src/core/gpu/failure';
+import { GpuFailure, suggestionFor, withWatchdog } from '../../../src/core/gpu/failure';
 import {
   GpuMonitor,
   stepFlops,
@@ -201,5 +201,22 @@ describe('watchFirstDispatches', () => {
     expect(f.operation).toBe('training step 2 (the first dispatch of LmHeadProgram)');
     expect(f.deviceMessage).toContain('Invalid ShaderModule');
     expect(calls).toEqual(['a', 'a', 'b']);
+  });
+});
+
+describe('GpuFailure', () => {
+  it("puts a device's multi-line message on one line, and says how a command gets a new device", () => {
+    const dawn =
+      'Buffer size (1073741828) exceeds the max buffer size limit (1073741824).\n - While calling [Device].CreateBuffer([BufferDescriptor]).\n';
+    const f = new GpuFailure('validation', 'loading tensor "w" [2, 2]', dawn);
+    expect(f.message).toBe(
+      'Loading tensor "w" [2, 2] failed: the GPU rejected a command (a validation error) (Buffer size (1073741828) exceeds the max buffer ' +
+        'size limit (1073741824); While calling [Device].CreateBuffer([BufferDescriptor])). The work asked for more than this device ' +
+        'allows (its limits): try a smaller model.',
+    );
+    expect(suggestionFor('device-lost', 'training step 2 of 3', 'command')).toMatch(
+      /^The GPU reset .*: run the command again for a new device/,
+    );
+    expect(suggestionFor('device-lost', 'training step 2 of 3')).toMatch(/reload the page to get a new device/);
   });
 });
