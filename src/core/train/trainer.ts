@@ -36,6 +36,12 @@ export interface TrainerState {
   dropoutRng: number;
   /** Metric values of the logging interval in progress. */
   pendingMetrics: Record<string, number[]>;
+  /**
+   * per_device_train_batch_size when the state was taken (absent in older checkpoints: the same as
+   * now). A run may continue with smaller micro-batches (and more accumulation): the position is
+   * carried over in pairs, so each optimizer step still sees the same pairs.
+   */
+  trainBatchSize?: number;
 }
 
 export type { TrainerConfig };
@@ -284,20 +290,39 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
       adapter: (await Promise.all(this.params.map((p) => p.data()))) as Float32Array[],
       dropoutRng: this.rng.getState(),
       pendingMetrics: structuredClone(this.window.values),
+      trainBatchSize: this.config.per_device_train_batch_size,
     };
   }
 
   restore(state: TrainerState): void {
+    const epochBatches = this.batchesFor(state.epoch);
+    const microInEpoch = this.microBatchesOf(state, epochBatches.length);
     this.globalStep = state.globalStep;
     this.moveTo({
       epoch: state.epoch,
-      microInEpoch: state.microInEpoch,
-      epochBatches: this.batchesFor(state.epoch),
+      microInEpoch,
+      epochBatches,
       rng: state.dropoutRng,
     });
     this.optimizer.setState(state.optimizer);
     tf.tidy(() => this.params.forEach((p, i) => p.assign(tf.tensor(state.adapter[i], p.shape))));
     this.window.values = structuredClone(state.pendingMetrics);
+  }
+
+  /** The state's position in the epoch in this trainer's micro-batches (see TrainerState.trainBatchSize). */
+  private microBatchesOf(state: TrainerState, inEpoch: number): number {
+    const before = state.trainBatchSize ?? this.config.per_device_train_batch_size;
+    const now = this.config.per_device_train_batch_size;
+    if (before === now) return state.microInEpoch;
+    const pairs = state.microInEpoch * before;
+    if (pairs >= this.train.length) return inEpoch;
+    if (pairs % now !== 0) {
+      throw new Error(
+        `this checkpoint stopped after ${pairs} pairs of its epoch, which per_device_train_batch_size ${now} does not divide; ` +
+          `continue with a batch size that divides ${before}`,
+      );
+    }
+    return pairs / now;
   }
 
   /** Frees the optimizer state; the model and the trained variables belong to the caller. */

@@ -110,6 +110,24 @@ describe('DPOTrainer mechanics', () => {
     expectLogsClose(resumed, full.slice(3), 1e-5);
   });
 
+  it('continues a saved state with half the batch and twice the accumulation: the same pairs per step, the same run', async () => {
+    const full = await steps(setup(config()).trainer, 6);
+    const first = setup(config());
+    await steps(first.trainer, 3);
+    const state = await first.trainer.getState();
+    expect(state.trainBatchSize).toBe(4);
+    const split = setup(config({ per_device_train_batch_size: 2, gradient_accumulation_steps: 2 }));
+    expect(split.trainer.totalSteps).toBe(6);
+    split.trainer.restore(state);
+    const resumed = await steps(split.trainer, 3);
+    expectLogsClose(resumed, full.slice(3), 1e-5, ['loss', 'rewards/margins', 'grad_norm', 'learning_rate']);
+    // A batch size that does not divide the pairs already consumed cannot continue at a batch boundary.
+    const odd = setup(config({ per_device_train_batch_size: 5 }));
+    expect(() => odd.trainer.restore(state)).toThrow(
+      /stopped after 12 pairs of its epoch, which per_device_train_batch_size 5 does not divide/,
+    );
+  });
+
   it('precomputed reference log-probs give the same run as computing them each step', async () => {
     const live = await steps(setup(config()).trainer, 3);
     const pre = setup(config({ precompute_ref_log_probs: true }));
