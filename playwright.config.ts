@@ -24,6 +24,7 @@ const SLOW = [
   'e2e/studio-quota.spec.ts',
   'e2e/studio-gpu-failures.spec.ts',
   'e2e/studio-gpu-failures-load.spec.ts',
+  'e2e/studio-gpu-continue.spec.ts',
   'e2e/studio-real-shapes.spec.ts',
 ];
 

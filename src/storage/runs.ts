@@ -34,6 +34,8 @@ export interface RunRecord {
   totalSteps: number;
   step: number;
   error?: string;
+  /** Settings changed when the run continued from a checkpoint: "at step 3: per_device_train_batch_size 4 → 2, …". */
+  continuedWith?: string[];
 }
 
 /** What createRun needs; the rest starts empty (saveSteps at DEFAULT_SAVE_STEPS when not given). */

@@ -8,7 +8,16 @@ export { DEMO_DATASETS, loadDatasetFile, loadDemoDataset, PREVIEW_PAGE, showPrev
 export { deleteStoredModel, loadAdapterFiles, loadDemoModel, loadHubModel, loadModelFolder, setHubRepo } from './model';
 export { downloadMetrics, exportAdapter, exportMerged, exportTrl, generateSamples, scorePairs } from './outputs';
 export { deleteRun, duplicateRun, openRun, refreshStorageUsage, renameRun, toggleCompare } from './runs';
-export { canResume, pauseTraining, resumeStoredRun, resumeTraining, startTraining, stopTraining, trainBlocker } from './training';
+export {
+  canResume,
+  continueWithChanges,
+  pauseTraining,
+  resumeStoredRun,
+  resumeTraining,
+  startTraining,
+  stopTraining,
+  trainBlocker,
+} from './training';
 export { applyDemoPreset, prepareDemoExperiment } from './lab';
 export {
   answerBeforeAfter,

@@ -4,6 +4,7 @@ import { engine } from '../engine';
 import { formatSetting } from '../format';
 import { StorageFullError, type RunRecord } from '../../storage';
 import { memoryRefusal, planStudioMemory } from '../memory';
+import { applyChanges, type SettingsChange } from '../continue-settings';
 import { get, IDLE_TRAINING, MEMORY_BUDGET_KEY, set, type StudioConfig, type StudioState } from '../store';
 import { configProblems } from './config';
 import { loadDatasetFile } from './dataset';
@@ -161,6 +162,27 @@ export async function resumeTraining(): Promise<void> {
     return;
   }
   await resumeStoredRun(t.runId);
+}
+
+/**
+ * Continues a failed run from its last checkpoint with settings that need less memory (see
+ * continue-settings.ts); the run's record keeps the new settings and says what changed, at which step.
+ */
+export async function continueWithChanges(picked: SettingsChange[]): Promise<void> {
+  const t = get().training;
+  if (!t.runId || !canResume()) return;
+  const run = await storage.getRun(t.runId);
+  if (!run) {
+    set({ trainError: 'This run is no longer in browser storage.' });
+    return;
+  }
+  const { config, changes } = applyChanges(run.config, picked);
+  // From the checkpoint the run continues from: the worker's latest save, or the stored run's step.
+  const from = t.runId === session.workerRunId && t.checkpoint ? t.checkpoint.step : run.step;
+  const note = `at step ${from}: ${changes.join(', ')}`;
+  await storage.updateRun(run.id, { config, continuedWith: [...(run.continuedWith ?? []), note] });
+  await refreshRuns();
+  await resumeStoredRun(run.id);
 }
 
 /**

@@ -1,9 +1,12 @@
 import { useEffect, useMemo, useState } from 'react';
+import type { DPOConfig } from '../../core/dpo/config';
 import type { LogEntry } from '../../core/dpo/trainer';
 import type { GpuFailureInfo } from '../../worker/protocol';
 import { MetricChart } from '../components/MetricChart';
 import { formatBytes, formatDuration, formatMetric } from '../format';
 import { CHARTS, chartLines, chartRows, PALETTE } from '../metrics';
+import { canResume, continueWithChanges } from '../actions';
+import { changeOptions, type SettingsChange } from '../continue-settings';
 import { useStudio } from '../store';
 import { useResolvedTheme } from '../theme';
 
@@ -66,6 +69,33 @@ function GpuFailureBox({ failure, message }: { failure: GpuFailureInfo; message:
   );
 }
 
+/**
+ * After a GPU failure: continue from the checkpoint with settings that need less memory. The picks
+ * that keep the run the same experiment are ticked; a shorter max_length is offered, unticked.
+ */
+function ContinueWithChanges({ config }: { config: DPOConfig }) {
+  const options = changeOptions(config);
+  const [picked, setPicked] = useState<SettingsChange[]>(() => options.filter((o) => o.sameRun).map((o) => o.id));
+  if (options.length === 0) return null;
+  const toggle = (id: SettingsChange, on: boolean) => setPicked((p) => (on ? [...p, id] : p.filter((x) => x !== id)));
+  return (
+    <fieldset className="continue-changes" data-testid="continue-changes">
+      <legend>Continue from the checkpoint with less memory</legend>
+      {options.map((o) => (
+        <label key={o.id} className="check-label">
+          <input type="checkbox" checked={picked.includes(o.id)} onChange={(e) => toggle(o.id, e.target.checked)} />
+          <span>
+            {o.label} <span className="muted small">— {o.detail}</span>
+          </span>
+        </label>
+      ))}
+      <button type="button" className="btn primary" disabled={picked.length === 0} onClick={() => void continueWithChanges(picked)}>
+        Continue with these settings
+      </button>
+    </fieldset>
+  );
+}
+
 /** The run in progress (or the one opened from Runs): its numbers now and every metric over steps. */
 export function TrainPanel() {
   const training = useStudio((s) => s.training);
@@ -83,6 +113,7 @@ export function TrainPanel() {
       return { spec, rows, lines: chartLines(series, spec, rows) };
     });
   }, [history, theme]);
+  const resumable = useStudio((s) => canResume(s));
   const hasEval = training.history.some((e) => Object.keys(e).some((k) => k.startsWith('eval_')));
   return (
     <div className="panel">
@@ -91,8 +122,16 @@ export function TrainPanel() {
         <p className="muted">
           {run ? (
             <>
-              <strong>{run.name}</strong> · {run.dataset.name} · {run.model.name} · batch {run.config.per_device_train_batch_size} ·
-              max_length {run.config.max_length ?? 'none'} · checkpoint every {run.saveSteps}
+              <strong>{run.name}</strong> · {run.dataset.name} · {run.model.name} · batch {run.config.per_device_train_batch_size}
+              {run.config.gradient_accumulation_steps > 1 && ` × ${run.config.gradient_accumulation_steps} accumulated`} · max_length{' '}
+              {run.config.max_length ?? 'none'}
+              {run.config.gradient_checkpointing && ' · gradient checkpointing'} · checkpoint every {run.saveSteps}
+              {run.continuedWith?.map((note) => (
+                <span key={note} className="continued" data-testid="continued-with">
+                  <br />
+                  Continued {note}
+                </span>
+              ))}
             </>
           ) : training.runId ? (
             'Starting…'
@@ -107,6 +146,9 @@ export function TrainPanel() {
         </p>
       )}
       {training.state === 'failed' && training.failure && <GpuFailureBox failure={training.failure} message={training.message} />}
+      {training.state === 'failed' && training.failure && run && resumable && (
+        <ContinueWithChanges key={run.id + training.step} config={run.config} />
+      )}
       {training.state === 'failed' && training.message && !error && !training.failure && <p className="error-text">{training.message}</p>}
       {training.state === 'running' && training.current && (
         <StepClock step={training.current.step} startedAt={training.current.startedAt} secondsPerStep={training.secondsPerStep} />
