@@ -207,8 +207,14 @@ const api: KernelApi = {
     };
     const reference = logSoftmaxRowStatsComposed(logits, labels);
     const ref = await readStats(reference);
-    disposeAll({ logits, labels, poisoned, reference });
-    return Object.fromEntries(ROW_STAT_NAMES.map((n) => [n, compareByKind(fused[n], ref[n], kinds)])) as Record<RowStatName, Compared>;
+    // A row's logit mean sums V terms that cancel: its error is measured against their size, mean |logit|.
+    const meanAbs = tf.tidy(() => tf.mean(tf.abs(logits), 1));
+    const floors: Partial<Record<RowStatName, number[]>> = { logitMean: Array.from(await read(meanAbs)) };
+    disposeAll({ logits, labels, poisoned, reference, meanAbs });
+    return Object.fromEntries(ROW_STAT_NAMES.map((n) => [n, compareByKind(fused[n], ref[n], kinds, floors[n])])) as Record<
+      RowStatName,
+      Compared
+    >;
   },
 
   async backwardProgram(c) {
@@ -354,12 +360,16 @@ const api: KernelApi = {
     await poisonPool(blockShapes, 2);
     const fusedScores = fusedScorer(hidden, fusedHead, labels, true);
     const referenceScores = scoreTokensComposed(hidden, head, labels, true);
+    // A row's logit mean sums V terms that cancel: its error is measured against their size, mean |logit|.
+    const meanAbsLogit = tf.tidy(() => tf.max(tf.mean(tf.abs(tf.matMul(hidden, head, false, true)), 1)));
+    const floors: Record<ScoreName, number> = { logp: 0, logitMean: (await read(meanAbsLogit))[0], logSumP2: 0 };
+    meanAbsLogit.dispose();
     const forward = {} as Record<ScoreName, Comparison>;
     for (const name of SCORE_NAMES) {
       const a = fusedScores[name];
       const b = referenceScores[name];
       if (!a || !b) throw new Error(`lmHead: ${name} missing from the scores`);
-      forward[name] = compare(await read(a), await read(b));
+      forward[name] = compare(await read(a), await read(b), floors[name]);
     }
     const withoutWpo = fusedScorer(hidden, fusedHead, labels, false);
     const wpoFieldOnlyWhenAsked = withoutWpo.logSumP2 === undefined && withoutWpo.logp.shape[0] === c.rows;
