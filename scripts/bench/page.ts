@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { installDeterministicMatMul } from '../../src/core/gpu/deterministic';
 import { measureKernel } from './kernel-cases';
 import { probeMatmul } from './matmul-probe';
 import { guarded, watchDevice, webgpu } from './measure';
@@ -32,6 +33,8 @@ function useDefaultLimits(): void {
 const api: BenchApi = {
   async ready() {
     if (limits === 'webgpu-default') useDefaultLimits();
+    // As the studio and the CLI run it: no product runs tfjs's atomic split-K program.
+    installDeterministicMatMul();
     const ok = await tf.setBackend('webgpu');
     if (!ok) throw new Error('the webgpu backend could not start (no WebGPU adapter in this browser?)');
     await tf.ready();

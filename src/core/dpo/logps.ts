@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PreferenceBatch } from '../data/types';
 import type { HeadWeight } from '../model/types';
+import { segmentSum } from '../gpu/deterministic';
 import { headRows, matMulTransposed } from '../model/weights';
 
 /**
@@ -142,9 +143,8 @@ export function sequenceLogps(
     const labels = tf.tensor1d(index.labels, 'int32');
     const scorer = options.scorer ?? scoreTokensComposed;
     const scores = scorer(picked, head, labels, options.withWpo ?? false);
-    const rowOf = tf.tensor1d(index.rowOf, 'int32');
     const weights = tf.tensor1d(index.weights, 'float32');
-    const segment = (x: tf.Tensor1D) => tf.unsortedSegmentSum(x, rowOf, index.rows) as tf.Tensor1D;
+    const segment = (x: tf.Tensor1D) => segmentSum(x, index.rowOf, index.rows);
     const out: SequenceLogps = {
       logps: segment(tf.mul(scores.logp, weights) as tf.Tensor1D),
       plainLogps: segment(scores.logp),

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { installDeterministicMatMul } from './deterministic';
 import type { Restart } from './failure';
 import {
   GpuMonitor,
@@ -37,6 +38,7 @@ export interface WebGpuAdapterInfo {
  * worker global exists) on `gpu`, with `limits`. Call before the first setBackend('webgpu').
  */
 export function registerWebGpuBackend(gpu: GPU, limits: WebGpuLimits): void {
+  installDeterministicMatMul();
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend(
     'webgpu',

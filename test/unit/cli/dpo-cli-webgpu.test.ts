@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SWIFTSHADER_ICD } from '../../../src/cli/backend';
@@ -68,4 +69,72 @@ describe('dpo on WebGPU (Dawn)', () => {
     expect(r.stderr).toContain(`VK_ICD_FILENAMES=${SWIFTSHADER_ICD}`);
     expect(r.stderr).toContain('--backend cpu');
   }, 60_000);
+});
+
+describe('dpo on WebGPU is deterministic', () => {
+  // The ops themselves, at sizes where tfjs's atomics changed bits: test/unit/gpu/deterministic.test.ts.
+  it("a fresh adapter's first step logs rewards exactly 0, and two runs give the same bits", async () => {
+    const pairs = data;
+    const train = (out: string) =>
+      dpo(
+        {},
+        'train',
+        '--model',
+        modelDir,
+        '--data',
+        pairs,
+        '--backend',
+        'webgpu',
+        '--output_dir',
+        join(dir, out),
+        '--max_steps',
+        '2',
+        '--logging_steps',
+        '1',
+        '--per_device_train_batch_size',
+        '8',
+        '--learning_rate',
+        '1e-2',
+      );
+    const runs = [await train('det-a'), await train('det-b')];
+    const metrics = runs.map((r, i) => {
+      expect(r.code, r.stderr).toBe(0);
+      return readFileSync(join(dir, i ? 'det-b' : 'det-a', 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, number>);
+    });
+    const first = metrics[0][0];
+    expect(first.step).toBe(1);
+    // Policy = reference (LoRA B = 0): TRL logs exact zeros, and a tie scores 0.
+    for (const key of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies']) expect(first[key], key).toBe(0);
+    expect(first.loss).toBeCloseTo(Math.LN2, 6);
+    // Step 2 follows an update: the same bits both times.
+    const drop = ({ tokens_per_second: _t, ...rest }: Record<string, number>) => rest;
+    expect(metrics[1].map(drop)).toEqual(metrics[0].map(drop));
+    expect(metrics[0][1]['rewards/margins']).not.toBe(0);
+    expect(readFileSync(join(dir, 'det-b', 'adapter', 'adapter_model.safetensors'))).toEqual(
+      readFileSync(join(dir, 'det-a', 'adapter', 'adapter_model.safetensors')),
+    );
+
+    const evalOf = async () => {
+      const r = await dpo(
+        {},
+        'eval',
+        '--model',
+        modelDir,
+        '--adapter',
+        join(dir, 'det-a', 'adapter'),
+        '--data',
+        pairs,
+        '--backend',
+        'webgpu',
+      );
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const [e1, e2] = [await evalOf(), await evalOf()];
+    expect(e1.trim().split('\n')).toHaveLength(9);
+    expect(e2).toBe(e1);
+  }, 400_000);
 });
