@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The headless DPO command: `dpo eval`, `dpo train`, `dpo generate`. The same engine the studio
- * drives, on tfjs's CPU backend or on WebGPU through Dawn (--backend).
+ * drives, on WebGPU through Dawn, tfjs's WASM backend or its CPU backend (--backend).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
@@ -27,7 +27,7 @@ import type { CausalLM, FileSource, LoraAdapter, LoraConfig } from '../core/mode
 import { tensorMemoryMeter } from '../core/train/memory-meter';
 import { checkMemoryPlan, formatMemory, modelShapeOf, planTrainingMemory, type MemoryPlan } from '../core/train/memory-plan';
 import { formatHelp, parseOptions, UsageError, type OptionSpec, type ParsedValue } from './args';
-import { startBackend, type CliBackend, type CliBackendName } from './backend';
+import { startBackend, type CliBackend, type CliBackendChoice } from './backend';
 import { fsSource } from './fs-source';
 import {
   DATA_FILE_OPTION,
@@ -114,7 +114,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     backend = await startBackend(
-      (values.get('backend') as CliBackendName | undefined) ?? 'cpu',
+      (values.get('backend') as CliBackendChoice | undefined) ?? 'auto',
       (values.get('webgpu_limits') as WebGpuLimits | undefined) ?? 'adapter',
       otherWatchdogMs,
     );

@@ -60,9 +60,9 @@ export const MODEL_OPTIONS: OptionSpec[] = [
   {
     name: 'backend',
     kind: 'string',
-    help: "where tensors live: tfjs's CPU backend, or WebGPU through Dawn with our WGSL kernels (a Vulkan driver; see the README)",
-    choices: ['cpu', 'webgpu'],
-    default: 'cpu',
+    help: "where tensors live: WebGPU through Dawn with our WGSL kernels (a Vulkan driver; see the README), tfjs's WASM backend, tfjs's CPU backend (pure JavaScript), or auto: webgpu where Dawn finds an adapter, else wasm",
+    choices: ['auto', 'webgpu', 'wasm', 'cpu'],
+    default: 'auto',
   },
   {
     name: 'webgpu_limits',

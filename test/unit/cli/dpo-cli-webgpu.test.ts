@@ -32,42 +32,48 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('dpo on WebGPU (Dawn)', () => {
-  it("evaluates with WebGPU's default limits and gives the CPU backend's log-probs", async () => {
-    const [gpu, cpu] = await Promise.all([
-      dpo({}, 'eval', '--model', modelDir, '--data', data, '--backend', 'webgpu', '--webgpu_limits', 'default'),
-      dpo({}, 'eval', '--model', modelDir, '--data', data),
+  it("evaluates with WebGPU's default limits, and WebGPU and WASM give the CPU backend's log-probs", async () => {
+    const evalOn = (...args: string[]) => dpo({}, 'eval', '--model', modelDir, '--data', data, ...args);
+    const [gpu, wasm, cpu, auto] = await Promise.all([
+      evalOn('--backend', 'webgpu', '--webgpu_limits', 'default'),
+      evalOn('--backend', 'wasm'),
+      evalOn('--backend', 'cpu'),
+      evalOn(),
     ]);
-    expect(gpu.code, gpu.stderr).toBe(0);
-    expect(cpu.code, cpu.stderr).toBe(0);
+    for (const r of [gpu, wasm, cpu, auto]) expect(r.code, r.stderr).toBe(0);
     expect(gpu.stderr).toMatch(
       /^backend: WebGPU on .*SwiftShader.* \(Dawn\), WebGPU's default limits: 128 MiB per binding, 256 MiB per buffer$/m,
     );
+    expect(wasm.stderr).toMatch(/^backend: tfjs's WASM backend \(SIMD, one thread\)$/m);
     expect(cpu.stderr).toContain("backend: tfjs's CPU backend");
-    const [g, c] = [evalLines(gpu.stdout), evalLines(cpu.stdout)];
-    expect(g).toHaveLength(9);
-    for (let i = 0; i < 8; i++) {
-      for (const key of ['policy_chosen_logps', 'policy_rejected_logps'] as const) {
-        expect(Math.abs(g[i][key]! - c[i][key]!) / Math.abs(c[i][key]!)).toBeLessThan(1e-4);
+    // auto takes the adapter Dawn finds (here SwiftShader's, as VK_ICD_FILENAMES says).
+    expect(auto.stderr).toMatch(/^backend: WebGPU on .*SwiftShader.* \(Dawn\), the adapter's limits/m);
+    const c = evalLines(cpu.stdout);
+    for (const other of [gpu, wasm]) {
+      const g = evalLines(other.stdout);
+      expect(g).toHaveLength(9);
+      for (let i = 0; i < 8; i++) {
+        for (const key of ['policy_chosen_logps', 'policy_rejected_logps'] as const) {
+          expect(Math.abs(g[i][key]! - c[i][key]!) / Math.abs(c[i][key]!)).toBeLessThan(1e-4);
+        }
       }
+      expect(g[8].metrics!.loss).toBeCloseTo(c[8].metrics!.loss, 5);
     }
-    expect(g[8].metrics!.loss).toBeCloseTo(c[8].metrics!.loss, 5);
   }, 180_000);
 
-  it('says how to get an adapter when Vulkan finds none', async () => {
-    const r = await dpo(
-      { VK_ICD_FILENAMES: join(dir, 'no-such-driver.json') },
-      'eval',
-      '--model',
-      modelDir,
-      '--data',
-      data,
-      '--backend',
-      'webgpu',
-    );
+  it('says how to get an adapter when Vulkan finds none; auto then runs on WASM and says why', async () => {
+    const noDriver = { VK_ICD_FILENAMES: join(dir, 'no-such-driver.json') };
+    const [r, auto] = await Promise.all([
+      dpo(noDriver, 'eval', '--model', modelDir, '--data', data, '--backend', 'webgpu'),
+      dpo(noDriver, 'eval', '--model', modelDir, '--data', data),
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('dpo eval: WebGPU (Dawn) found no GPU adapter.');
     expect(r.stderr).toContain(`VK_ICD_FILENAMES=${SWIFTSHADER_ICD}`);
-    expect(r.stderr).toContain('--backend cpu');
+    expect(r.stderr).toContain('--backend wasm');
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stderr).toMatch(/^backend: tfjs's WASM backend \(SIMD, one thread\) \(no WebGPU adapter found; .*\)$/m);
+    expect(evalLines(auto.stdout)).toHaveLength(9);
   }, 60_000);
 });
 
