@@ -7,8 +7,19 @@ import react from '@vitejs/plugin-react';
  */
 const testServer = process.env.DPO_STUDIO_TEST_SERVER === '1';
 
+/**
+ * Cross-origin isolation, so that the worker may share memory with its own threads: tfjs's
+ * WebAssembly backend (the studio's engine without WebGPU) runs multi-threaded only then.
+ * `credentialless` keeps cross-origin fetches (the Hub's) working as they do without it.
+ * A static host serving the build should send the same two headers.
+ */
+const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'credentialless' };
+
 export default defineConfig({
   plugins: [react()],
-  server: { port: 5173, strictPort: false, ...(testServer ? { hmr: false, watch: null } : {}) },
-  worker: { format: 'es' },
+  server: { port: 5173, strictPort: false, headers: isolation, ...(testServer ? { hmr: false, watch: null } : {}) },
+  preview: { headers: isolation },
+  // The worker is not minified: tfjs's WebAssembly threads start from the source text of its module
+  // factory (Function.prototype.toString), which minification ties to names defined outside it.
+  worker: { format: 'es', rolldownOptions: { output: { minify: false } } },
 });

@@ -1,4 +1,5 @@
 import { setTheme } from './actions';
+import { backendName } from './engine';
 import { useStudio, type ThemeChoice } from './store';
 
 const THEMES: { value: ThemeChoice; label: string }[] = [
@@ -19,7 +20,13 @@ function EngineChip() {
       </span>
     );
   }
-  return <span className="chip warn">CPU backend{engine.webgpu.available ? '' : ' · no WebGPU'}</span>;
+  const name = engine.backend === 'wasm' ? 'WebAssembly' : 'CPU backend';
+  return (
+    <span className="chip warn" title={backendName(engine)}>
+      {name}
+      {engine.webgpu.available ? '' : ' · no WebGPU'}
+    </span>
+  );
 }
 
 export function Header() {

@@ -1,4 +1,4 @@
-import type { CommandArgs, CommandResult, CommandType, StreamEvent, WorkerEvent } from '../worker/protocol';
+import type { CommandArgs, CommandResult, CommandType, EngineInfo, StreamEvent, WorkerEvent } from '../worker/protocol';
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
 
@@ -55,4 +55,12 @@ let client: EngineClient | null = null;
 export function engine(): EngineClient {
   client ??= new EngineClient();
   return client;
+}
+
+/** The backend training runs on, as the page names it: "WebGPU", "WebAssembly (SIMD, 2 threads)", "the CPU backend". */
+export function backendName(info: EngineInfo): string {
+  if (info.backend === 'webgpu') return 'WebGPU';
+  if (info.backend === 'cpu' || !info.wasm) return 'the CPU backend';
+  const { simd, threads } = info.wasm;
+  return `WebAssembly (${simd ? 'SIMD, ' : ''}${threads === 1 ? 'one thread' : `${threads} threads`})`;
 }

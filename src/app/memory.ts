@@ -20,7 +20,7 @@ export const DEFAULT_MEMORY_BUDGET = 4 * 2 ** 30;
 /** WebGPU's default limits: what a device offers when the engine has not said (128 MiB binding, 256 MiB buffer). */
 const WEBGPU_DEFAULT_LIMITS: DeviceLimits = { maxStorageBufferBindingSize: 128 * 2 ** 20, maxBufferSize: 256 * 2 ** 20 };
 
-/** The limits a plan is checked against: the WebGPU device's, or none on the CPU backend. */
+/** The limits a plan is checked against: the WebGPU device's, or none on WebAssembly and the CPU. */
 export function deviceLimitsOf(engine: EngineInfo | null): DeviceLimits {
   if (engine?.backend !== 'webgpu') return NO_DEVICE_LIMITS;
   const { maxStorageBufferBindingSize, maxBufferSize } = engine.webgpu;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { DEFAULT_STEP_WATCHDOG, NO_GPU_GUARD, type GpuGuard, type StepWatchdog } from '../core/gpu';
-import type { BackendPreference, EngineInfo, WebGpuInfo, WebGpuLimits } from './protocol';
+import type { BackendPreference, EngineInfo, WasmInfo, WebGpuInfo, WebGpuLimits } from './protocol';
 
 /** How long GPU waits may take: a training step's (scaled to the steps so far), and any other operation's. */
 export interface WatchdogSettings extends StepWatchdog {
@@ -49,12 +49,14 @@ async function probeWebGpu(): Promise<WebGpuInfo> {
 }
 
 /**
- * Picks the tfjs backend: WebGPU when the browser has an adapter and the user did not ask for the
- * CPU, else the CPU backend. tfjs's WebGPU package (with its kernels) loads only here, when it is used.
+ * Picks the tfjs backend: WebGPU when the browser has an adapter and the person did not ask for
+ * WebAssembly, else tfjs's WebAssembly backend (SIMD; threads where the page is cross-origin
+ * isolated), and the pure-JavaScript CPU backend only if WebAssembly cannot start. Each backend's
+ * package loads only here, when it is used.
  */
 export async function initBackend(preference: BackendPreference, limits: WebGpuLimits = 'adapter'): Promise<EngineInfo> {
   const webgpu = await probeWebGpu();
-  if (preference !== 'cpu' && webgpu.available) {
+  if (preference !== 'wasm' && webgpu.available) {
     const { deviceLimits, monitorWebGpuBackend, registerWebGpuBackend } = await import('../core/gpu/webgpu-backend');
     registerWebGpuBackend(self.navigator.gpu, limits);
     try {
@@ -67,10 +69,40 @@ export async function initBackend(preference: BackendPreference, limits: WebGpuL
     } catch (e) {
       webgpu.reason = `tfjs could not start its WebGPU backend: ${e instanceof Error ? e.message : String(e)}`;
     }
-  } else if (preference === 'cpu' && webgpu.available) {
-    webgpu.reason = 'The CPU backend was chosen.';
+  } else if (preference === 'wasm' && webgpu.available) {
+    webgpu.reason = 'WebAssembly was chosen.';
+  }
+  try {
+    const wasm = await startWasm();
+    return { backend: 'wasm', webgpu, wasm, kernels: 'composed' };
+  } catch (e) {
+    console.warn(`tfjs's WebAssembly backend did not start (${e instanceof Error ? e.message : String(e)}); using the CPU backend`);
   }
   await tf.setBackend('cpu');
   await tf.ready();
   return { backend: 'cpu', webgpu, kernels: 'composed' };
+}
+
+/** tfjs's WebAssembly backend, its binaries served by the build beside the worker. */
+async function startWasm(): Promise<WasmInfo> {
+  const [{ getThreadsCount, setWasmPaths }, plain, simd, threadedSimd] = await Promise.all([
+    import('@tensorflow/tfjs-backend-wasm'),
+    import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url'),
+    import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url'),
+    import('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url'),
+  ]);
+  setWasmPaths({
+    'tfjs-backend-wasm.wasm': plain.default,
+    'tfjs-backend-wasm-simd.wasm': simd.default,
+    'tfjs-backend-wasm-threaded-simd.wasm': threadedSimd.default,
+  });
+  // Threads need shared memory, which only a cross-origin isolated page has. tfjs takes one per two
+  // logical cores (for hyper-threading), at most 8.
+  if (!(await tf.setBackend('wasm'))) throw new Error('setBackend refused it');
+  await tf.ready();
+  return {
+    simd: (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) as boolean,
+    threads: getThreadsCount(),
+    isolated: self.crossOriginIsolated,
+  };
 }

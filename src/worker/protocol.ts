@@ -16,8 +16,8 @@ import type { Architecture, LoraConfig } from '../core/model/types';
 
 export type { GpuFailureInfo, LogEntry };
 
-/** Which tfjs backend the worker should use: WebGPU when the browser has it, or the CPU on request. */
-export type BackendPreference = 'auto' | 'cpu';
+/** Which tfjs backend the worker should use: WebGPU when the browser has it, or WebAssembly on request. */
+export type BackendPreference = 'auto' | 'wasm';
 
 /** The WebGPU device's limits: the adapter's own, or WebGPU's defaults (128 MiB binding, 256 MiB buffer). */
 export type { WebGpuLimits };
@@ -37,9 +37,20 @@ export interface WebGpuInfo {
   limits?: WebGpuLimits;
 }
 
+/** tfjs's WebAssembly backend as it started: SIMD, and threads where the page is cross-origin isolated. */
+export interface WasmInfo {
+  simd: boolean;
+  threads: number;
+  /** Whether the page is cross-origin isolated: without it, one thread. */
+  isolated: boolean;
+}
+
 export interface EngineInfo {
-  backend: 'webgpu' | 'cpu';
+  /** WebGPU; else tfjs's WebAssembly backend; the pure-JavaScript CPU backend only where WebAssembly fails. */
+  backend: 'webgpu' | 'wasm' | 'cpu';
   webgpu: WebGpuInfo;
+  /** Set on the WebAssembly backend. */
+  wasm?: WasmInfo;
   /** Fused WGSL kernels on WebGPU, composed tfjs ops elsewhere. */
   kernels: 'fused' | 'composed';
 }

@@ -9,13 +9,19 @@ test.describe.configure({ timeout: 240_000 });
 
 const PAIRS = fileURLToPath(new URL('./fixtures/shout-whisper.jsonl', import.meta.url));
 
-test('without WebGPU the studio says so plainly and trains on the CPU backend', async ({ page }) => {
+test('without WebGPU the studio says so plainly and trains on WebAssembly', async ({ page }) => {
   const rec = await openStudio(page);
   expect(await page.evaluate(async () => !!(await (navigator as Navigator & { gpu?: GPU }).gpu?.requestAdapter()))).toBe(false);
-  await expect(page.locator('.header .chip')).toHaveText('CPU backend · no WebGPU');
+  await expect(page.locator('.header .chip')).toHaveText('WebAssembly · no WebGPU');
+  // Cross-origin isolated (the server's headers), so tfjs's WebAssembly backend runs on threads.
+  expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
+  // tfjs's WebAssembly backend takes a thread per two logical cores, from 1 to 8.
+  const threads = await page.evaluate(() => Math.min(8, Math.max(1, Math.floor(navigator.hardwareConcurrency / 2))));
+  const name = `WebAssembly (SIMD, ${threads === 1 ? 'one thread' : `${threads} threads`})`;
+  await expect(page.locator('.header .chip')).toHaveAttribute('title', name);
   // Said at once, wherever the person is, and again first thing in Model.
   await expect(page.locator('.notice')).toContainText(
-    'No WebGPU in this browser, so training runs on the CPU backend: the same numbers, only slower.',
+    `No WebGPU in this browser, so training runs on ${name}: the same numbers, only slower.`,
   );
 
   await goTo(page, 'Model');
@@ -23,7 +29,7 @@ test('without WebGPU the studio says so plainly and trains on the CPU backend', 
   await expect(page.locator('.main .card').first()).toHaveAttribute('aria-labelledby', 'engine-heading');
   await expect(page.getByTestId('memory-estimate').locator('xpath=..')).toContainText(/^Estimated memory for training/);
   await expect(compute).toContainText('No WebGPU here.');
-  await expect(compute).toContainText('Training still works on the CPU backend: the same numbers, only slower.');
+  await expect(compute).toContainText(`Training still works on ${name}: the same numbers, only slower.`);
   await expect(compute.getByRole('button', { name: 'Use WebGPU' })).toHaveCount(0);
   await page.locator('.main').evaluate((main) => main.scrollTo(0, 0));
   await screenshots(page, 'no-webgpu');

@@ -1,5 +1,5 @@
 /** Start-up: the worker, stored runs and settings, the demo model and dataset; theme and backend choice. */
-import { engine } from '../engine';
+import { backendName, engine } from '../engine';
 import { DEFAULT_STUDIO_CONFIG, get, set, useStudio, type StudioConfig } from '../store';
 import { applyTheme, savedTheme } from '../theme';
 import { DEMO_DATASETS, loadDatasetFile, loadDemoDataset } from './dataset';
@@ -9,6 +9,8 @@ import { refreshRuns, refreshStorageUsage } from './runs';
 import { demoModel, message, session, showStoredRun, storage, storedHubSource } from './session';
 
 const CONFIG_KEY = 'dpo-studio-config';
+/** The person's choice of WebAssembly over WebGPU (absent: WebGPU where there is one). */
+const BACKEND_KEY = 'dpo-studio-backend';
 
 /** The settings of the last session, over the defaults (a field added since falls back to its default). */
 function savedConfig(): StudioConfig {
@@ -35,7 +37,8 @@ export async function boot(): Promise<void> {
     if (s.config !== prev.config) localStorage.setItem(CONFIG_KEY, JSON.stringify(s.config));
   });
   engine().subscribe(onEvent);
-  const preference = localStorage.getItem('dpo-studio-backend') === 'cpu' ? 'cpu' : 'auto';
+  // 'cpu' is what earlier versions stored for the same choice.
+  const preference = ['wasm', 'cpu'].includes(localStorage.getItem(BACKEND_KEY) ?? '') ? 'wasm' : 'auto';
   try {
     // ?webgpu-limits=default: the device gets WebGPU's default limits, as on many laptops.
     const limits = new URLSearchParams(location.search).get('webgpu-limits') === 'default' ? 'default' : 'adapter';
@@ -44,7 +47,7 @@ export async function boot(): Promise<void> {
     if (!info.webgpu.available) {
       set({
         notice:
-          `No WebGPU in this browser, so training runs on the CPU backend: the same numbers, only slower. ${info.webgpu.reason ?? ''}`.trim(),
+          `No WebGPU in this browser, so training runs on ${backendName(info)}: the same numbers, only slower. ${info.webgpu.reason ?? ''}`.trim(),
       });
     }
   } catch (e) {
@@ -71,8 +74,8 @@ export function setTheme(theme: ReturnType<typeof get>['theme']): void {
 }
 
 /** Switching the backend restarts the page: tfjs's tensors live on one backend. */
-export function chooseBackend(backend: 'auto' | 'cpu'): void {
-  if (backend === 'cpu') localStorage.setItem('dpo-studio-backend', 'cpu');
-  else localStorage.removeItem('dpo-studio-backend');
+export function chooseBackend(backend: 'auto' | 'wasm'): void {
+  if (backend === 'wasm') localStorage.setItem(BACKEND_KEY, 'wasm');
+  else localStorage.removeItem(BACKEND_KEY);
   location.reload();
 }

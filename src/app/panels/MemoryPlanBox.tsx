@@ -65,7 +65,9 @@ export function MemoryPlanBox() {
       <p className="muted small">
         {onGpu
           ? `This device binds at most ${formatBytes(limits.maxStorageBufferBindingSize)} per buffer (maxStorageBufferBindingSize) and creates buffers of at most ${formatBytes(limits.maxBufferSize)} (maxBufferSize): a tensor over either fails the step.`
-          : 'The CPU backend has no buffer limits: tensors live in this tab’s memory.'}
+          : engine?.backend === 'wasm'
+            ? 'WebAssembly has no buffer limits: tensors live in the worker’s WebAssembly memory, at most 4 GiB.'
+            : 'The CPU backend has no buffer limits: tensors live in this tab’s memory.'}
       </p>
       <label className="small memory-budget" htmlFor={budgetId}>
         Memory budget (GiB){' '}

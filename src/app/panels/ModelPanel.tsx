@@ -3,6 +3,7 @@ import { chooseBackend, deleteStoredModel, loadAdapterFiles, loadDemoModel, load
 import { setHubToken, stopHubDownload, useModelStorage } from '../actions/model';
 import { CATALOGUE, catalogueModelInfo, downloadBytes, hubKey, plannedTrainingMemory } from '../catalogue';
 import { BusyLine } from '../components/ProgressBar';
+import { backendName } from '../engine';
 import { formatBytes, formatCount, formatInt } from '../format';
 import { REPO_PATTERN } from '../hub';
 import { useStudio } from '../store';
@@ -44,23 +45,29 @@ function EngineCard() {
               </div>
             )}
           </dl>
-          <button type="button" className="btn small ghost" onClick={() => chooseBackend('cpu')}>
-            Use the CPU backend instead
+          <button type="button" className="btn small ghost" onClick={() => chooseBackend('wasm')}>
+            Use WebAssembly instead
           </button>
         </>
       )}
-      {engine && engine.backend === 'cpu' && (
+      {engine && engine.backend !== 'webgpu' && (
         <>
           <p className={engine.webgpu.available ? undefined : 'warn-box'}>
             {engine.webgpu.available ? (
-              <>Training runs on the CPU backend, as chosen. WebGPU is available and much faster.</>
+              <>Training runs on {backendName(engine)}, as chosen. WebGPU is available and much faster.</>
             ) : (
               <>
-                <strong>No WebGPU here.</strong> {engine.webgpu.reason} Training still works on the CPU backend: the same numbers, only
-                slower. A current Chrome or Edge with hardware acceleration on gives WebGPU.
+                <strong>No WebGPU here.</strong> {engine.webgpu.reason} Training still works on {backendName(engine)}: the same numbers,
+                only slower. A current Chrome or Edge with hardware acceleration on gives WebGPU.
               </>
             )}
           </p>
+          {engine.backend === 'wasm' && engine.wasm && !engine.wasm.isolated && (
+            <p className="muted small">
+              One thread: WebAssembly uses several only where the page is served cross-origin isolated (the Cross-Origin-Opener-Policy and
+              Cross-Origin-Embedder-Policy headers).
+            </p>
+          )}
           {engine.webgpu.available && (
             <button type="button" className="btn small" onClick={() => chooseBackend('auto')}>
               Use WebGPU
@@ -474,7 +481,7 @@ function LoadedModelCard() {
 
 export function ModelPanel() {
   // Without WebGPU, why and what happens instead comes first.
-  const noWebGpu = useStudio((s) => s.engine !== null && s.engine.backend === 'cpu' && !s.engine.webgpu.available);
+  const noWebGpu = useStudio((s) => s.engine !== null && s.engine.backend !== 'webgpu' && !s.engine.webgpu.available);
   return (
     <div className="panel">
       <div className="panel-head">
