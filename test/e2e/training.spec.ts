@@ -125,6 +125,12 @@ test('export the adapter and metrics: the adapter reloads and gives the same eva
   ]) {
     expect(rows[0].split(',')).toContain(name);
   }
+  // The first step scores a fresh adapter (LoRA B = 0: policy = reference): exact zeros, as TRL logs,
+  // and a tie does not count as a win.
+  const header = rows[0].split(',');
+  const first = Object.fromEntries(rows[1].split(',').map((v, i) => [header[i], v]));
+  expect(first.step).toBe('1');
+  for (const name of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'rewards/accuracies']) expect(first[name], name).toBe('0');
 
   const trained = await pairScores();
   expect(trained.length).toBeGreaterThan(0);
