@@ -5,7 +5,9 @@
  */
 import { scoreTokensComposed, type TokenScorer } from '../dpo/logps';
 import { dpoLoss } from '../dpo/losses';
+import { setFrozenProduct } from '../model/weights';
 import { dpoLossFused } from './dpo-loss';
+import { frozenProductFused } from './linear';
 import { scoreTokensFused } from './lm-head-logps';
 
 export type KernelMode = 'auto' | 'fused' | 'composed';
@@ -30,6 +32,15 @@ export function lossFor(backendName: string, mode: KernelMode): typeof dpoLoss {
   return dpoLoss;
 }
 
+/**
+ * Whether frozen linear layers (every base projection) run on our kernels: 'auto' and 'fused' yes, on
+ * the webgpu backend (elsewhere the op is tfjs's matMul); 'composed' no. Process-wide, as tfjs's backend
+ * is: the worker and the CLI set it when WebGPU starts, the bench per case.
+ */
+export function useLinearKernels(mode: KernelMode): void {
+  setFrozenProduct(mode === 'composed' ? null : frozenProductFused);
+}
+
 /** Both kernel choices at once, ready for DpoModels' `scorer` and `loss` fields. */
 export function kernelsFor(backendName: string, mode: KernelMode): { scorer: TokenScorer; loss: typeof dpoLoss } {
   return { scorer: scorerFor(backendName, mode), loss: lossFor(backendName, mode) };
@@ -49,6 +60,7 @@ export {
   type SlicedHeadScorer,
 } from './lm-head-logps';
 export { dpoLossFused } from './dpo-loss';
+export { frozenProductFused } from './linear';
 export {
   DPO_LOSS_COLUMN,
   DPO_LOSS_COLUMNS,

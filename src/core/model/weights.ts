@@ -127,11 +127,11 @@ export function lookupRows(weight: RowWeight, ids: tf.Tensor1D): tf.Tensor2D {
 /** x [n, cols] · weightᵀ: [n, rows], the blocks' products side by side. */
 export function matMulTransposed(x: tf.Tensor2D, weight: RowWeight | HeadWeight): tf.Tensor2D {
   const blocks = weight instanceof RowSlices ? weight.slices : Array.isArray(weight) ? (weight as readonly tf.Tensor2D[]) : null;
-  if (blocks === null) return tf.matMul(x, weight as tf.Tensor2D, false, true);
-  if (blocks.length === 1) return tf.matMul(x, blocks[0], false, true);
+  if (blocks === null) return product(x, weight as tf.Tensor2D);
+  if (blocks.length === 1) return product(x, blocks[0]);
   return tf.tidy(() =>
     tf.concat(
-      blocks.map((block) => tf.matMul(x, block, false, true)),
+      blocks.map((block) => product(x, block)),
       1,
     ),
   ) as tf.Tensor2D;
@@ -145,6 +145,24 @@ export function headOf(weight: RowWeight): HeadWeight {
 /** Rows of the head [V, d], whole or in blocks. */
 export function headRows(head: HeadWeight): number {
   return Array.isArray(head) ? (head as readonly tf.Tensor2D[]).reduce((n, b) => n + b.shape[0], 0) : (head as tf.Tensor2D).shape[0];
+}
+
+/** x [n, in] · Wᵀ for a frozen W [out, in], with the gradient to x only. */
+export type FrozenProduct = (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+
+let frozenProduct: FrozenProduct | null = null;
+
+/**
+ * The product frozen weights use in matMulTransposed: our kernels' (../kernels' useLinearKernels) or,
+ * with null, tfjs's matMul. Trainable weights (tf.Variable) always take tfjs's, which has dW.
+ */
+export function setFrozenProduct(fn: FrozenProduct | null): void {
+  frozenProduct = fn;
+}
+
+function product(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (frozenProduct && !(w instanceof tf.Variable)) return frozenProduct(x, w);
+  return tf.matMul(x, w, false, true);
 }
 
 /** x [n, rows] · weight: [n, cols], the blocks' products summed over their rows of x. */
