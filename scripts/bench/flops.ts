@@ -78,6 +78,7 @@ function runsOf(c: { warmupRuns: number; timedRuns: number }): number {
  * when timed): a lower bound of its time at the probe's rate. Selective log-softmax has no matMul.
  */
 export function kernelCaseFlops(c: KernelCase): number {
+  if (c.kernel === 'linear') return runsOf(c) * 2 * c.N * c.V * c.hidden * (2 + (c.timeForward ? 1 : 0));
   if (c.kernel !== 'lm_head_logps') return 0;
   const logits = 2 * c.N * c.V * c.hidden;
   // Forward + backward: logits and dlogits·head, and on the fused path (past one block) the logits

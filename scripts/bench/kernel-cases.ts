@@ -1,10 +1,11 @@
 /**
- * The kernel measurements: selective log-softmax and LM-head log-probs, fused or composed, forward and
- * backward together (value and input gradient, as a training step needs them), on random inputs.
+ * The kernel measurements: selective log-softmax, LM-head log-probs and a frozen linear layer, ours
+ * (fused) or composed, forward and backward together (value and input gradient, as a training step needs them), on random inputs.
  */
 import * as tf from '@tensorflow/tfjs';
 import { scoreTokensComposed } from '../../src/core/dpo/logps';
 import {
+  frozenProductFused,
   lmHeadSliceRows,
   scoreTokensFused,
   selectiveLogSoftmax,
@@ -117,13 +118,32 @@ function lmHeadRuns(c: KernelCase, rng: Rng): KernelRuns {
   };
 }
 
+/** A frozen linear layer: x [N, d] · W [V, d]ᵀ, and the gradient to x, on our products or tfjs's matMul. */
+function linearRuns(c: KernelCase, rng: Rng): KernelRuns {
+  const x = tf.tensor2d(normals(c.N * c.hidden, 1, rng), [c.N, c.hidden]);
+  const w = tf.tensor2d(normals(c.V * c.hidden, 1 / Math.sqrt(c.hidden), rng), [c.V, c.hidden]);
+  const upstream = tf.tensor2d(normals(c.N * c.V, 1, rng), [c.N, c.V]);
+  const op = (t: tf.Tensor2D) => (c.path === 'fused' ? frozenProductFused(t, w) : tf.matMul(t, w, false, true));
+  return {
+    forward: () => firstElement(op(x)),
+    forwardBackward: () => firstElement(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(op(t as tf.Tensor2D), upstream)))(x)),
+    headSlices: 0,
+    inputs: [x, w, upstream],
+  };
+}
+
 /**
  * Median times of forward + backward and (when the case asks) of forward alone; peak bytes (of forward
  * + backward) above the inputs, which exist before the op in a real step too.
  */
 export async function measureKernel(c: KernelCase): Promise<KernelMeasured> {
   const rng = new Rng(c.seed);
-  const runs = c.kernel === 'selective_log_softmax' ? selectiveLogSoftmaxRuns(c, rng) : lmHeadRuns(c, rng);
+  const runs =
+    c.kernel === 'selective_log_softmax'
+      ? selectiveLogSoftmaxRuns(c, rng)
+      : c.kernel === 'linear'
+        ? linearRuns(c, rng)
+        : lmHeadRuns(c, rng);
   uploadInputs(runs.inputs);
   const both = await measureRuns(runs.forwardBackward, c.warmupRuns, c.timedRuns, 'inputs');
   const forward = c.timeForward ? await measureRuns(runs.forward, c.warmupRuns, c.timedRuns, 'inputs') : null;

@@ -62,6 +62,8 @@ interface ModeSizes {
   rows: number[];
   /** Hidden size of the LM-head cases: SmolLM2's. */
   lmHeadHidden: number;
+  /** Tokens of the linear-layer cases. */
+  linearRows: number;
   kernelTimedRuns: number;
   /** Rows of the LM-head case on WebGPU's default limits (d = 576, V = 151936). */
   defaultLimitsRows: number;
@@ -78,6 +80,7 @@ const SIZES: Record<BenchMode, ModeSizes> = {
   full: {
     rows: [512, 4096],
     lmHeadHidden: SMOLLM2_135M.hidden_size,
+    linearRows: 512,
     kernelTimedRuns: 5,
     defaultLimitsRows: 128,
     // The issue's shape, then a cut a CPU adapter finishes in minutes: 2 pairs of 64 tokens score 128
@@ -95,6 +98,7 @@ const SIZES: Record<BenchMode, ModeSizes> = {
   quick: {
     rows: [32],
     lmHeadHidden: 32,
+    linearRows: 64,
     kernelTimedRuns: 5,
     defaultLimitsRows: 32,
     smol: [{ layers: 2, pairs: 1, seqLen: 8, timedRuns: 3 }],
@@ -141,6 +145,18 @@ export function benchPlan(mode: BenchMode, caseTimeoutMs?: number): BenchPlan {
     for (const N of s.rows) for (const V of VOCABS) add(kernel, N, V, s.lmHeadHidden, 'adapter', priorityOf(kernel, N, V));
   }
   add('lm_head_logps', s.defaultLimitsRows, 151936, SMOLLM2_135M.hidden_size, 'webgpu-default', mode === 'quick' ? 1 : 3);
+  // Every frozen linear layer's shape in SmolLM2-135M (V = out, d = in): q/o_proj, k/v_proj,
+  // gate/up_proj, down_proj, on the step's token count; our products against tfjs's matMul.
+  const d = SMOLLM2_135M.hidden_size;
+  const kv = (d / SMOLLM2_135M.num_attention_heads) * SMOLLM2_135M.num_key_value_heads;
+  const ff = SMOLLM2_135M.intermediate_size;
+  for (const [out, inF] of [
+    [d, d],
+    [kv, d],
+    [ff, d],
+    [d, ff],
+  ])
+    add('linear', s.linearRows, out, inF, 'adapter', 1);
   const steps: StepCase[] = [];
   const models = [
     {

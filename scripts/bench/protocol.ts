@@ -52,7 +52,8 @@ export interface MatmulProbeResult {
   gflops: number;
 }
 
-export type KernelName = 'selective_log_softmax' | 'lm_head_logps';
+/** linear: a frozen linear layer's y = x·Wᵀ and dx = dy·W (N tokens, V out-features, d in-features). */
+export type KernelName = 'selective_log_softmax' | 'lm_head_logps' | 'linear';
 export type KernelPath = 'fused' | 'composed';
 
 export interface KernelCase {
@@ -60,7 +61,7 @@ export interface KernelCase {
   path: KernelPath;
   N: number;
   V: number;
-  /** Hidden size d of the LM-head case (hidden [N, d], head [V, d]); unused by selective log-softmax. */
+  /** Hidden size d of the LM-head case (hidden [N, d], head [V, d]), a linear case's in-features (W [V, d]); unused by selective log-softmax. */
   hidden: number;
   /** With 0, the peak is taken during the first timed run. */
   warmupRuns: number;

@@ -138,12 +138,12 @@ function failureText(f: Failure): string {
 function kernelRows(results: KernelResult[]): KernelRow[] {
   const rows = new Map<string, KernelRow>();
   for (const { c, outcome, note } of results) {
-    const key = `${c.kernel} ${c.N} ${c.V} ${c.limits}`;
+    const key = `${c.kernel} ${c.N} ${c.V} ${c.hidden} ${c.limits}`;
     const row = rows.get(key) ?? {
       kernel: c.kernel,
       N: c.N,
       V: c.V,
-      d: c.kernel === 'lm_head_logps' ? c.hidden : 0,
+      d: c.kernel === 'selective_log_softmax' ? 0 : c.hidden,
       limits: c.limits,
       fused_ms: null,
       composed_ms: null,
@@ -365,7 +365,7 @@ export function formatTable(r: BenchReport, plan: BenchPlan): string {
   const s = plan.steps[0];
   out.push(
     `DPO steps: reference forward + policy forward/backward, LoRA r = ${s?.lora.r} on ${s?.lora.target_modules.join(', ')}; ` +
-      `median of the timed steps (runs) after ${s?.warmupRuns} warm-up; kernels on = fused LM-head log-probs and DPO loss; peak = all GPU buffer bytes in use`,
+      `median of the timed steps (runs) after ${s?.warmupRuns} warm-up; kernels on = our frozen linear products, fused LM-head log-probs and DPO loss; peak = all GPU buffer bytes in use`,
   );
   const sNotes = new Notes();
   out.push(

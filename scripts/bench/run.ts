@@ -107,7 +107,7 @@ function planKernelCase(c: KernelCase, adapter: AdapterReport, probe: Outcome<Ma
   // A path that must hold the whole [N, V] logits (or the composed path's whole head) fails at once
   // where they pass the buffer limit: let it, so the report shows the device's own answer, not a skip.
   const limit = bufferLimit(c.limits, adapter);
-  const needsWhole = c.kernel === 'selective_log_softmax' || c.path === 'composed';
+  const needsWhole = c.kernel === 'selective_log_softmax' || (c.kernel === 'lm_head_logps' && c.path === 'composed');
   const headWhole = c.kernel === 'lm_head_logps' && c.path === 'composed' && c.V * c.hidden * 4 > limit;
   if ((needsWhole && c.N * c.V * 4 > limit) || headWhole) return { run: c, note: null, failsAtOnce: true };
   const full = kernelCaseFlops(c);
