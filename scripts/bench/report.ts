@@ -365,7 +365,7 @@ export function formatTable(r: BenchReport, plan: BenchPlan): string {
   const s = plan.steps[0];
   out.push(
     `DPO steps: reference forward + policy forward/backward, LoRA r = ${s?.lora.r} on ${s?.lora.target_modules.join(', ')}; ` +
-      `median of the timed steps (runs) after ${s?.warmupRuns} warm-up; kernels on = our frozen linear products, fused LM-head log-probs and DPO loss; peak = all GPU buffer bytes in use`,
+      `median of the timed steps (runs) after ${s?.warmupRuns} warm-up; kernels on = our frozen linear products, flash attention, fused LM-head log-probs and DPO loss; peak = all GPU buffer bytes in use`,
   );
   const sNotes = new Notes();
   out.push(

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { policyLoss, referenceLogps, type DpoModels } from '../../src/core/dpo/batch';
 import { DEFAULT_DPO_CONFIG } from '../../src/core/dpo/config';
 import { completionIndex } from '../../src/core/dpo/logps';
-import { kernelsFor, useLinearKernels } from '../../src/core/kernels';
+import { kernelsFor, useAttentionKernel, useLinearKernels } from '../../src/core/kernels';
 import { parseModelConfig } from '../../src/core/model/config';
 import { createCausalLM } from '../../src/core/model/load';
 import { createLoraAdapter, disposeAdapter } from '../../src/core/model/lora';
@@ -90,8 +90,9 @@ export function syntheticBatch(pairs: number, seqLen: number, vocab: number, rng
 
 export async function measureStep(c: StepCase): Promise<StepMeasured> {
   const { model, adapter } = buildModel(c);
-  // Each kernel family on or off together: the LM head and loss, and every frozen linear layer.
+  // Each kernel family on or off together: the LM head and loss, every frozen linear layer, attention.
   useLinearKernels(c.kernels ? 'fused' : 'composed');
+  useAttentionKernel(c.kernels ? 'fused' : 'composed');
   const models: DpoModels = { model, policy: adapter, reference: null, ...kernelsFor(tf.getBackend(), c.kernels ? 'fused' : 'composed') };
   const fusedKernels = c.kernels ? ['lm_head_logps', 'dpo_loss'] : [];
   const batch = syntheticBatch(c.pairs, c.seqLen, c.dims.vocab_size, new Rng(c.seed + 2));

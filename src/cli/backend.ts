@@ -99,8 +99,9 @@ async function startWebGpu(limits: WebGpuLimits, otherMs: () => number): Promise
   if (!(await tf.setBackend('webgpu'))) throw new Error("tfjs could not start its WebGPU backend on Dawn's adapter");
   await tf.ready();
   const guard = monitorWebGpuBackend(otherMs, 'command');
-  const { kernelsFor, useLinearKernels } = await import('../core/kernels');
+  const { kernelsFor, useAttentionKernel, useLinearKernels } = await import('../core/kernels');
   useLinearKernels('auto');
+  useAttentionKernel('auto');
   const device = deviceLimits()!;
   return {
     name: 'webgpu',

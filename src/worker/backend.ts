@@ -63,7 +63,9 @@ export async function initBackend(preference: BackendPreference, limits: WebGpuL
       if (await tf.setBackend('webgpu')) {
         await tf.ready();
         guard = monitorWebGpuBackend(() => watchdogSettings().otherMs);
-        (await import('../core/kernels')).useLinearKernels('auto');
+        const { useAttentionKernel, useLinearKernels } = await import('../core/kernels');
+        useLinearKernels('auto');
+        useAttentionKernel('auto');
         return { backend: 'webgpu', webgpu: { ...webgpu, ...deviceLimits(), limits }, kernels: 'fused' };
       }
       webgpu.reason = 'tfjs could not start its WebGPU backend on this adapter.';

@@ -5,7 +5,9 @@
  */
 import { scoreTokensComposed, type TokenScorer } from '../dpo/logps';
 import { dpoLoss } from '../dpo/losses';
+import { setAttentionKernel } from '../model/architectures/llama';
 import { setFrozenProduct } from '../model/weights';
+import { flashAttention, flashAttentionFits } from './attention';
 import { dpoLossFused } from './dpo-loss';
 import { frozenProductFused } from './linear';
 import { scoreTokensFused } from './lm-head-logps';
@@ -41,6 +43,21 @@ export function useLinearKernels(mode: KernelMode): void {
   setFrozenProduct(mode === 'composed' ? null : frozenProductFused);
 }
 
+/**
+ * Whether causal attention runs on our flash kernels ('auto', 'fused': on the webgpu backend, for heads
+ * up to 256 wide; the composed ops elsewhere) or on the composed ops ('composed'). Process-wide.
+ */
+export function useAttentionKernel(mode: KernelMode): void {
+  setAttentionKernel(
+    mode === 'composed'
+      ? null
+      : (q, k, v, g) => {
+          const shape = { heads: g.heads, kvHeads: g.kvHeads, headDim: g.headDim, scale: g.scale, window: g.window };
+          return flashAttentionFits(shape) ? flashAttention(q, k, v, shape) : null;
+        },
+  );
+}
+
 /** Both kernel choices at once, ready for DpoModels' `scorer` and `loss` fields. */
 export function kernelsFor(backendName: string, mode: KernelMode): { scorer: TokenScorer; loss: typeof dpoLoss } {
   return { scorer: scorerFor(backendName, mode), loss: lossFor(backendName, mode) };
@@ -61,6 +78,7 @@ export {
 } from './lm-head-logps';
 export { dpoLossFused } from './dpo-loss';
 export { frozenProductFused } from './linear';
+export { flashAttention, flashAttentionFits, FLASH_ATTENTION_MAX_HEAD_DIM, type AttentionShape } from './attention';
 export {
   DPO_LOSS_COLUMN,
   DPO_LOSS_COLUMNS,

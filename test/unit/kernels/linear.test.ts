@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, SWIFTSHADER_ICD } from '../../../src/cli/backend';
-import { frozenProductFused, useLinearKernels } from '../../../src/core/kernels';
+import { frozenProductFused, useAttentionKernel, useLinearKernels, type KernelMode } from '../../../src/core/kernels';
 import { ARCHITECTURE_NAMES } from '../../../src/core/model/architectures/registry';
 import { parseModelConfig } from '../../../src/core/model/config';
 import { createCausalLM } from '../../../src/core/model/load';
@@ -13,8 +13,8 @@ import { Rng } from '../../../src/core/random';
 /**
  * Frozen linear layers on our kernels (WebGPU through Dawn, on SwiftShader): y = x · Wᵀ and dx = dy · W
  * against float64 products written from the definition, on fresh random inputs (a failure names its
- * seed); then whole models, every architecture, with LoRA: logits and LoRA gradients with the kernels
- * on equal those with tfjs's matMul, and repeat bit for bit.
+ * seed); then whole models, every architecture, with LoRA: logits and LoRA gradients with our linear
+ * and flash-attention kernels on equal those of tfjs's ops, and repeat bit for bit.
  */
 
 const TOLERANCE = 1e-5;
@@ -25,8 +25,14 @@ beforeAll(async () => {
   expect(tf.getBackend()).toBe('webgpu');
 }, 120_000);
 
+/** Our frozen linear products and flash attention together, or tfjs's ops. */
+function useKernels(mode: KernelMode): void {
+  useLinearKernels(mode);
+  useAttentionKernel(mode);
+}
+
 afterAll(async () => {
-  useLinearKernels('composed');
+  useKernels('composed');
   await tf.setBackend('cpu');
 });
 
@@ -135,8 +141,8 @@ function bits(values: Float32Array): string {
   return Array.from(new Uint32Array(values.buffer, values.byteOffset, values.length)).join(',');
 }
 
-describe.each(ARCHITECTURE_NAMES)('%s on WebGPU with linear kernels', (arch: Architecture) => {
-  it("gives tfjs's matMul logits and LoRA gradients (1e-5), the same bits twice (Llama also in row blocks)", async () => {
+describe.each(ARCHITECTURE_NAMES)('%s on WebGPU with our linear and attention kernels', (arch: Architecture) => {
+  it("gives the logits and LoRA gradients of tfjs's ops (1e-5), the same bits twice (Llama also in row blocks)", async () => {
     const dims = arch === 'GPT2LMHeadModel' ? { ...DIMS, num_key_value_heads: DIMS.num_attention_heads } : DIMS;
     const checkpoint = randomCheckpoint(arch, dims, 31);
     const config = parseModelConfig(checkpoint.configJson, 'random');
@@ -149,9 +155,9 @@ describe.each(ARCHITECTURE_NAMES)('%s on WebGPU with linear kernels', (arch: Arc
     for (const maxBindingBytes of arch === 'LlamaForCausalLM' ? [Infinity, 2000] : [Infinity]) {
       const model = createCausalLM(config, checkpoint.tensors, 'random', { maxBindingBytes });
       const adapter = adapterWithRandomB(model, 3);
-      useLinearKernels('composed');
+      useKernels('composed');
       const composed = await logitsAndGradients(model, adapter, ids);
-      useLinearKernels('fused');
+      useKernels('fused');
       const fused = await logitsAndGradients(model, adapter, ids);
       const again = await logitsAndGradients(model, adapter, ids);
       const where = `${arch}, blocks of ${maxBindingBytes} bytes`;
@@ -159,7 +165,7 @@ describe.each(ARCHITECTURE_NAMES)('%s on WebGPU with linear kernels', (arch: Arc
       fused.grads.forEach((g, k) => expect(relError(g, composed.grads[k]), `${where}: LoRA gradient ${k}`).toBeLessThanOrEqual(TOLERANCE));
       expect(bits(again.logits), `${where}: logits repeat`).toBe(bits(fused.logits));
       again.grads.forEach((g, k) => expect(bits(g), `${where}: LoRA gradient ${k} repeats`).toBe(bits(fused.grads[k])));
-      useLinearKernels('composed');
+      useKernels('composed');
       disposeAdapter(adapter);
       model.dispose();
     }

@@ -297,7 +297,15 @@ function createGemma3(config: ModelConfig, weights: ModelWeights): CausalLM {
   function decoderLayer(layer: GemmaLayer, x: tf.Tensor2D, batch: number, seq: number, options: ForwardOptions): tf.Tensor2D {
     const tables = perLength.get(seq);
     const { mask, rope } = layer.sliding ? tables.sliding : tables.full;
-    const geometry: AttentionGeometry = { batch, seq, heads, kvHeads, headDim, scale };
+    const geometry: AttentionGeometry = {
+      batch,
+      seq,
+      heads,
+      kvHeads,
+      headDim,
+      scale,
+      window: layer.sliding ? config.sliding_window : null,
+    };
     const { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj } = layer.linears;
     const h = gemmaRmsNorm(x, layer.norms.input_layernorm, eps);
     const q = applyRope(splitHeads(headNorm(linearForward(h, q_proj, options), layer.qNorm), batch, seq, heads, headDim), rope);

@@ -127,7 +127,7 @@ function createGpt2(config: ModelConfig, weights: ModelWeights): CausalLM {
 
   /** One transformer block over x [B·T, d]. */
   function gpt2Block(block: Gpt2Block, x: tf.Tensor2D, batch: number, seq: number, options: ForwardOptions): tf.Tensor2D {
-    const geometry = { batch, seq, heads, kvHeads: heads, headDim, scale: 1 / Math.sqrt(headDim) };
+    const geometry = { batch, seq, heads, kvHeads: heads, headDim, scale: 1 / Math.sqrt(headDim), window: null };
     const { 'attn.c_attn': cAttn, 'attn.c_proj': cProj, 'mlp.c_fc': cFc, 'mlp.c_proj': mProj } = block.linears;
     const h = layerNorm(x, ...block.ln1, eps);
     // c_attn's output is [q | k | v], each heads × headDim: one transpose to [3, B, heads, T, hd]

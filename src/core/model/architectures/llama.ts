@@ -173,6 +173,21 @@ export interface AttentionGeometry {
   headDim: number;
   /** Multiplies q·k: 1/√head_dim. */
   scale: number;
+  /** The mask's sliding window (query i reads keys j with i − j < window); null: none. */
+  window: number | null;
+}
+
+/**
+ * Attention on other kernels than the composed ops (../../kernels' useAttentionKernel): q [B, H, T, hd],
+ * k and v [B, KV, T, hd] → [B, H, T, hd], or null where it does not take this call.
+ */
+export type AttentionKernel = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: AttentionGeometry) => tf.Tensor4D | null;
+
+let attentionKernel: AttentionKernel | null = null;
+
+/** Process-wide, as tfjs's backend is; null: the composed ops. */
+export function setAttentionKernel(kernel: AttentionKernel | null): void {
+  attentionKernel = kernel;
 }
 
 /**
@@ -199,6 +214,8 @@ export function causalMask(seq: number, slidingWindow: number | null): tf.Tensor
  * matmul serves them.
  */
 export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D, g: AttentionGeometry): tf.Tensor2D {
+  const fused = attentionKernel?.(q, k, v, g);
+  if (fused) return tf.reshape(tf.transpose(fused, [0, 2, 1, 3]), [g.batch * g.seq, g.heads * g.headDim]);
   const group = g.heads / g.kvHeads;
   // Scaling q rather than the scores touches T times fewer numbers.
   const grouped = tf.reshape(tf.mul(q, g.scale), [g.batch, g.kvHeads, group * g.seq, g.headDim]);
@@ -275,7 +292,15 @@ function createLlama(config: ModelConfig, weights: ModelWeights, oProjBias: bool
   /** One decoder layer over x [B·T, d]. */
   function decoderLayer(layer: LlamaLayer, x: tf.Tensor2D, batch: number, seq: number, options: ForwardOptions): tf.Tensor2D {
     const { mask, rope } = perLength.get(seq);
-    const geometry: AttentionGeometry = { batch, seq, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
+    const geometry: AttentionGeometry = {
+      batch,
+      seq,
+      heads,
+      kvHeads,
+      headDim,
+      scale: 1 / Math.sqrt(headDim),
+      window: config.sliding_window,
+    };
     const { q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj } = layer.linears;
     const h = rmsNorm(x, layer.inputNorm, eps);
     const qFlat = headRmsNorm(linearForward(h, q_proj, options), layer.qNorm, headDim, eps);
