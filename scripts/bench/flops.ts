@@ -79,6 +79,9 @@ function runsOf(c: { warmupRuns: number; timedRuns: number }): number {
  */
 export function kernelCaseFlops(c: KernelCase): number {
   if (c.kernel === 'linear') return runsOf(c) * 2 * c.N * c.V * c.hidden * (2 + (c.timeForward ? 1 : 0));
+  // q·kᵀ and p·v over every (query, key) pair (the composed ops do not skip the masked half); the
+  // backward pass recomputes the scores and makes three more products.
+  if (c.kernel === 'attention') return runsOf(c) * 4 * c.V * c.N * c.N * c.hidden * (3 + (c.timeForward ? 1 : 0));
   if (c.kernel !== 'lm_head_logps') return 0;
   const logits = 2 * c.N * c.V * c.hidden;
   // Forward + backward: logits and dlogits·head, and on the fused path (past one block) the logits

@@ -4,8 +4,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { scoreTokensComposed } from '../../src/core/dpo/logps';
+import { causalAttention, causalMask } from '../../src/core/model/architectures/llama';
 import {
   frozenProductFused,
+  useAttentionKernel,
   lmHeadSliceRows,
   scoreTokensFused,
   selectiveLogSoftmax,
@@ -133,6 +135,32 @@ function linearRuns(c: KernelCase, rng: Rng): KernelRuns {
 }
 
 /**
+ * Causal attention through the model's own entry point (causalAttention), on our flash kernels or on
+ * the composed ops: q [1, H, T, hd], k and v [1, H/3, T, hd] (SmolLM2's grouping), gradients to all three.
+ */
+function attentionRuns(c: KernelCase, rng: Rng): KernelRuns {
+  const [T, heads, headDim] = [c.N, c.V, c.hidden];
+  const kvHeads = heads / 3;
+  const g = { batch: 1, seq: T, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim), window: null };
+  const q = tf.tensor4d(normals(heads * T * headDim, 1, rng), [1, heads, T, headDim]);
+  const k = tf.tensor4d(normals(kvHeads * T * headDim, 1, rng), [1, kvHeads, T, headDim]);
+  const v = tf.tensor4d(normals(kvHeads * T * headDim, 1, rng), [1, kvHeads, T, headDim]);
+  const mask = causalMask(T, null);
+  const upstream = tf.tensor2d(normals(T * heads * headDim, 1, rng), [T, heads * headDim]);
+  const op = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => {
+    useAttentionKernel(c.path);
+    return causalAttention(a as tf.Tensor4D, b as tf.Tensor4D, d as tf.Tensor4D, mask, g);
+  };
+  return {
+    forward: () => firstElement(op(q, k, v)),
+    forwardBackward: () =>
+      firstElement(tf.grads((a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(op(a, b, d), upstream)))([q, k, v])[0]),
+    headSlices: 0,
+    inputs: [q, k, v, mask, upstream],
+  };
+}
+
+/**
  * Median times of forward + backward and (when the case asks) of forward alone; peak bytes (of forward
  * + backward) above the inputs, which exist before the op in a real step too.
  */
@@ -143,7 +171,9 @@ export async function measureKernel(c: KernelCase): Promise<KernelMeasured> {
       ? selectiveLogSoftmaxRuns(c, rng)
       : c.kernel === 'linear'
         ? linearRuns(c, rng)
-        : lmHeadRuns(c, rng);
+        : c.kernel === 'attention'
+          ? attentionRuns(c, rng)
+          : lmHeadRuns(c, rng);
   uploadInputs(runs.inputs);
   const both = await measureRuns(runs.forwardBackward, c.warmupRuns, c.timedRuns, 'inputs');
   const forward = c.timeForward ? await measureRuns(runs.forward, c.warmupRuns, c.timedRuns, 'inputs') : null;

@@ -64,6 +64,8 @@ interface ModeSizes {
   lmHeadHidden: number;
   /** Tokens of the linear-layer cases. */
   linearRows: number;
+  /** Sequence lengths of the attention cases, with their priorities. */
+  attentionSeqs: [number, number][];
   kernelTimedRuns: number;
   /** Rows of the LM-head case on WebGPU's default limits (d = 576, V = 151936). */
   defaultLimitsRows: number;
@@ -81,6 +83,10 @@ const SIZES: Record<BenchMode, ModeSizes> = {
     rows: [512, 4096],
     lmHeadHidden: SMOLLM2_135M.hidden_size,
     linearRows: 512,
+    attentionSeqs: [
+      [512, 1],
+      [2048, 5],
+    ],
     kernelTimedRuns: 5,
     defaultLimitsRows: 128,
     // The shape, then a cut a CPU adapter finishes in minutes: 2 pairs of 64 tokens score 128
@@ -99,6 +105,7 @@ const SIZES: Record<BenchMode, ModeSizes> = {
     rows: [32],
     lmHeadHidden: 32,
     linearRows: 64,
+    attentionSeqs: [[64, 1]],
     kernelTimedRuns: 5,
     defaultLimitsRows: 32,
     smol: [{ layers: 2, pairs: 1, seqLen: 8, timedRuns: 3 }],
@@ -157,6 +164,9 @@ export function benchPlan(mode: BenchMode, caseTimeoutMs?: number): BenchPlan {
     [d, ff],
   ])
     add('linear', s.linearRows, out, inF, 'adapter', 1);
+  // Causal attention with SmolLM2-135M's 9 query heads over 3 KV heads of 64, one sequence of T tokens.
+  const headDim = d / SMOLLM2_135M.num_attention_heads;
+  for (const [T, priority] of s.attentionSeqs) add('attention', T, SMOLLM2_135M.num_attention_heads, headDim, 'adapter', priority);
   const steps: StepCase[] = [];
   const models = [
     {

@@ -52,8 +52,11 @@ export interface MatmulProbeResult {
   gflops: number;
 }
 
-/** linear: a frozen linear layer's y = x·Wᵀ and dx = dy·W (N tokens, V out-features, d in-features). */
-export type KernelName = 'selective_log_softmax' | 'lm_head_logps' | 'linear';
+/**
+ * linear: a frozen linear layer's y = x·Wᵀ and dx = dy·W (N tokens, V out-features, d in-features);
+ * attention: causal attention with SmolLM2-135M's heads (N = T tokens, V query heads, d head size).
+ */
+export type KernelName = 'selective_log_softmax' | 'lm_head_logps' | 'linear' | 'attention';
 export type KernelPath = 'fused' | 'composed';
 
 export interface KernelCase {
