@@ -9,8 +9,8 @@ import { shaders } from './shaders';
  * row. Backward: one per query row for dq, one per key row for dk and dv (over the query heads of its
  * group), each summing in one fixed order: no atomics, so the same inputs give the same bits.
  *
- * This first version keeps a row's HD accumulators in private memory and reads K and V from storage
- * for every row (no workgroup tiling): it is the correct baseline the tiled version is measured against.
+ * Each invocation keeps its row (and accumulators) in private memory as vec4s and reads the other
+ * side's rows from storage, four values at a time; there is no workgroup tiling yet.
  */
 
 /** The widest head the kernels take (the private accumulators are HD floats, two arrays in dk/dv). */
@@ -31,6 +31,7 @@ export interface AttentionShape {
 function constants(s: AttentionShape): string {
   return [
     `const HD : i32 = ${s.headDim};`,
+    `const Q4 : i32 = ${s.headDim / 4};`,
     `const HEADS : i32 = ${s.heads};`,
     `const KV_HEADS : i32 = ${s.kvHeads};`,
     `const GROUP : i32 = ${s.heads / s.kvHeads};`,
@@ -52,6 +53,8 @@ class AttentionProgram implements WebGPUProgram {
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
   uniforms = 'seq : i32, rows : i32, kvRows : i32,';
+  variableComponents: number[];
+  outputComponent?: number;
   private readonly source: string;
 
   constructor(
@@ -61,6 +64,9 @@ class AttentionProgram implements WebGPUProgram {
     outputShape: number[],
   ) {
     this.variableNames = kind === 'forward' ? ['q', 'k', 'v'] : ['q', 'k', 'v', 'dout', 'stats'];
+    // Rows of q, k, v and dO are read as vec4; the statistics and the forward output as f32.
+    this.variableComponents = kind === 'forward' ? [4, 4, 4] : [4, 4, 4, 4, 1];
+    if (kind !== 'forward') this.outputComponent = 4;
     this.outputShape = outputShape;
     this.shaderKey = `dpoAttention_${kind}_${shapeKey(shape)}`;
     this.dispatch = [Math.ceil(invocations / WORKGROUP), 1, 1];
@@ -93,12 +99,13 @@ function run(kind: 'forward' | 'query' | 'key', shape: AttentionShape, inputs: t
   return tf.engine().makeTensorFromTensorInfo(info);
 }
 
-/** Whether the kernels take this attention: WebGPU, a head of at most 256, whole groups. */
+/** Whether the kernels take this attention: WebGPU, a head of at most 256 and a multiple of 4, whole groups. */
 export function flashAttentionFits(shape: AttentionShape): boolean {
   return (
     tf.getBackend() === 'webgpu' &&
     shape.headDim > 0 &&
     shape.headDim <= FLASH_ATTENTION_MAX_HEAD_DIM &&
+    shape.headDim % 4 === 0 &&
     shape.heads % shape.kvHeads === 0 &&
     (shape.window === null || shape.window > 0)
   );
