@@ -1,62 +1,89 @@
-// Causal attention forward, flash-style: one invocation per query row, the softmax kept online (running
-// maximum and sum), so the T × T scores are never stored. Grouped-query: query head h reads KV head
-// h / GROUP. A sliding window (WINDOW > 0) limits query i to keys j with i − j < WINDOW. Rows are read
-// and accumulated four values at a time (HD is a multiple of 4; Q4 = HD / 4).
+// Causal attention forward, flash-style: the softmax kept online (running maximum and sum per query
+// row), so the T × T scores are never stored. Each invocation takes a tile of R consecutive query rows
+// of one head, so that each key and value row it reads serves all R. Grouped-query: query head h reads
+// KV head h / GROUP. A sliding window (WINDOW > 0) limits query i to keys j with i − j < WINDOW. Rows
+// are read and accumulated four values at a time (HD is a multiple of 4; Q4 = HD / 4).
 //
-// out [B·H·T, HD + 1]: the row's output (HD values), then its log-sum-exp L = m + log l (what the
+// out [B·H·T, HD + 1]: each row's output (HD values), then its log-sum-exp L = m + log l (what the
 // backward pass needs to rebuild each probability).
 //
 // Supplied by the tfjs WebGPU program around this text: `q` [B, H, T, HD], `k` and `v` [B, KV, T, HD]
-// (arrays of vec4<f32>), `result` (f32), the model's constants HD, Q4, HEADS, KV_HEADS, GROUP, WINDOW
-// (0: none) and SCALE, and the batch's uniforms.seq (T), uniforms.rows (B·H·T) and uniforms.kvRows
-// (B·KV·T).
+// (arrays of vec4<f32>), `result` (f32), the constants HD, Q4, R, HEADS, KV_HEADS, GROUP, WINDOW
+// (0: none) and SCALE, and the batch's uniforms.seq (T) and uniforms.tiles (B·H·⌈T/R⌉).
 
 fn main(index : i32) {
-  let row = index;
-  if (row >= uniforms.rows) {
+  if (index >= uniforms.tiles) {
     return;
   }
-  let i = row % uniforms.seq;
-  let bh = row / uniforms.seq;
+  let seq = uniforms.seq;
+  let tilesPerSeq = (seq + R - 1) / R;
+  let bh = index / tilesPerSeq;
+  let i0 = (index % tilesPerSeq) * R;
   let b = bh / HEADS;
   let kvh = (bh % HEADS) / GROUP;
-  let qBase = row * Q4;
-  let kvBase = (b * KV_HEADS + kvh) * uniforms.seq * Q4;
+  let kvBase = (b * KV_HEADS + kvh) * seq * Q4;
+  let rows = min(R, seq - i0);
+  var qi : array<array<vec4<f32>, Q4>, R>;
+  var acc : array<array<vec4<f32>, Q4>, R>;
+  var m : array<f32, R>;
+  var l : array<f32, R>;
+  for (var r = 0; r < R; r = r + 1) {
+    let qBase = (bh * seq + min(i0 + r, seq - 1)) * Q4;
+    for (var d = 0; d < Q4; d = d + 1) {
+      qi[r][d] = q[qBase + d] * SCALE;
+      acc[r][d] = vec4<f32>(0.0);
+    }
+    m[r] = -3.0e38;
+    l[r] = 0.0;
+  }
   var first = 0;
   if (WINDOW > 0) {
-    first = max(0, i - WINDOW + 1);
+    first = max(0, i0 - WINDOW + 1);
   }
-  var qi : array<vec4<f32>, Q4>;
-  var acc : array<vec4<f32>, Q4>;
-  for (var d = 0; d < Q4; d = d + 1) {
-    qi[d] = q[qBase + d] * SCALE;
-    acc[d] = vec4<f32>(0.0);
-  }
-  var m = -3.0e38;
-  var l = 0.0;
-  for (var j = first; j <= i; j = j + 1) {
+  let last = i0 + rows - 1;
+  for (var j = first; j <= last; j = j + 1) {
     let kj = kvBase + j * Q4;
-    var s4 = vec4<f32>(0.0);
-    for (var d = 0; d < Q4; d = d + 1) {
-      s4 = s4 + qi[d] * k[kj + d];
+    var s4 : array<vec4<f32>, R>;
+    for (var r = 0; r < R; r = r + 1) {
+      s4[r] = vec4<f32>(0.0);
     }
-    let s = s4.x + s4.y + s4.z + s4.w;
-    let mNew = max(m, s);
-    let correction = exp(m - mNew);
-    let p = exp(s - mNew);
-    l = l * correction + p;
     for (var d = 0; d < Q4; d = d + 1) {
-      acc[d] = acc[d] * correction + p * v[kj + d];
+      let kd = k[kj + d];
+      for (var r = 0; r < R; r = r + 1) {
+        s4[r] = s4[r] + qi[r][d] * kd;
+      }
     }
-    m = mNew;
+    var p : array<f32, R>;
+    var correction : array<f32, R>;
+    for (var r = 0; r < R; r = r + 1) {
+      let i = i0 + r;
+      p[r] = 0.0;
+      correction[r] = 1.0;
+      if (r < rows && j <= i && (WINDOW == 0 || i - j < WINDOW)) {
+        let s = s4[r].x + s4[r].y + s4[r].z + s4[r].w;
+        let mNew = max(m[r], s);
+        correction[r] = exp(m[r] - mNew);
+        p[r] = exp(s - mNew);
+        l[r] = l[r] * correction[r] + p[r];
+        m[r] = mNew;
+      }
+    }
+    for (var d = 0; d < Q4; d = d + 1) {
+      let vd = v[kj + d];
+      for (var r = 0; r < R; r = r + 1) {
+        acc[r][d] = acc[r][d] * correction[r] + p[r] * vd;
+      }
+    }
   }
-  let outBase = row * (HD + 1);
-  for (var d = 0; d < Q4; d = d + 1) {
-    let o = acc[d] / l;
-    result[outBase + 4 * d] = o.x;
-    result[outBase + 4 * d + 1] = o.y;
-    result[outBase + 4 * d + 2] = o.z;
-    result[outBase + 4 * d + 3] = o.w;
+  for (var r = 0; r < rows; r = r + 1) {
+    let outBase = (bh * seq + i0 + r) * (HD + 1);
+    for (var d = 0; d < Q4; d = d + 1) {
+      let o = acc[r][d] / l[r];
+      result[outBase + 4 * d] = o.x;
+      result[outBase + 4 * d + 1] = o.y;
+      result[outBase + 4 * d + 2] = o.z;
+      result[outBase + 4 * d + 3] = o.w;
+    }
+    result[outBase + HD] = m[r] + log(l[r]);
   }
-  result[outBase + HD] = m + log(l);
 }

@@ -9,8 +9,9 @@ import { shaders } from './shaders';
  * row. Backward: one per query row for dq, one per key row for dk and dv (over the query heads of its
  * group), each summing in one fixed order: no atomics, so the same inputs give the same bits.
  *
- * Each invocation keeps its row (and accumulators) in private memory as vec4s and reads the other
- * side's rows from storage, four values at a time; there is no workgroup tiling yet.
+ * Each invocation takes a few consecutive rows (tileRows), kept with their accumulators in private
+ * memory as vec4s, and reads the other side's rows from storage once for all of them; there is no
+ * workgroup-memory tiling yet.
  */
 
 /** The widest head the kernels take (the private accumulators are HD floats, two arrays in dk/dv). */
@@ -32,6 +33,7 @@ function constants(s: AttentionShape): string {
   return [
     `const HD : i32 = ${s.headDim};`,
     `const Q4 : i32 = ${s.headDim / 4};`,
+    `const R : i32 = ${tileRows(s.headDim)};`,
     `const HEADS : i32 = ${s.heads};`,
     `const KV_HEADS : i32 = ${s.kvHeads};`,
     `const GROUP : i32 = ${s.heads / s.kvHeads};`,
@@ -42,7 +44,16 @@ function constants(s: AttentionShape): string {
 }
 
 function shapeKey(s: AttentionShape): string {
-  return `${s.headDim}_${s.heads}_${s.kvHeads}_${s.window ?? 0}_${Math.fround(s.scale)}`;
+  return `${s.headDim}_${tileRows(s.headDim)}_${s.heads}_${s.kvHeads}_${s.window ?? 0}_${Math.fround(s.scale)}`;
+}
+
+/**
+ * Rows per invocation: each K/V row read (forward, dq) or Q/dO row read (dk, dv) serves this many
+ * (docs/benchmarks.md has one row against four on SwiftShader). Wider heads take fewer, to bound each
+ * invocation's private arrays (R × HD floats per array, four arrays in the dk/dv kernel).
+ */
+function tileRows(headDim: number): number {
+  return headDim <= 64 ? 4 : headDim <= 128 ? 2 : 1;
 }
 
 class AttentionProgram implements WebGPUProgram {
@@ -52,7 +63,7 @@ class AttentionProgram implements WebGPUProgram {
   dispatchLayout = { x: [0] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  uniforms = 'seq : i32, rows : i32, kvRows : i32,';
+  uniforms = 'seq : i32, tiles : i32,';
   variableComponents: number[];
   outputComponent?: number;
   private readonly source: string;
@@ -88,12 +99,12 @@ function run(kind: 'forward' | 'query' | 'key', shape: AttentionShape, inputs: t
       : kind === 'query'
         ? [batch, shape.heads, seq, shape.headDim]
         : [kvRows, 2 * shape.headDim];
-  const program = new AttentionProgram(kind, shape, kind === 'key' ? kvRows : rows, outputShape);
+  const tiles = batch * (kind === 'key' ? shape.kvHeads : shape.heads) * Math.ceil(seq / tileRows(shape.headDim));
+  const program = new AttentionProgram(kind, shape, tiles, outputShape);
   const backend = tf.backend() as WebGPUBackend;
   const uniforms = [
     { type: 'int32', data: [seq] },
-    { type: 'int32', data: [rows] },
-    { type: 'int32', data: [kvRows] },
+    { type: 'int32', data: [tiles] },
   ];
   const info = backend.runWebGPUProgram(program, inputs, 'float32', uniforms);
   return tf.engine().makeTensorFromTensorInfo(info);

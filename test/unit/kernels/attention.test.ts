@@ -96,6 +96,10 @@ const cases: [string, Case][] = [
   ['sliding window of 5', { batch: 2, heads: 2, kvHeads: 1, seq: 23, headDim: 12, scale: 0.3, window: 5 }],
   ['one token', { batch: 3, heads: 2, kvHeads: 1, seq: 1, headDim: 4, scale: 0.5, window: null }],
   ['SmolLM2-135M heads (9 over 3, head 64)', { batch: 1, heads: 9, kvHeads: 3, seq: 40, headDim: 64, scale: 0.125, window: null }],
+  [
+    'Qwen3-0.6B heads (16 over 8, head 128)',
+    { batch: 1, heads: 16, kvHeads: 8, seq: 13, headDim: 128, scale: 1 / Math.sqrt(128), window: null },
+  ],
   ["Gemma 3's head of 256", { batch: 1, heads: 2, kvHeads: 1, seq: 9, headDim: 256, scale: 1 / 16, window: 4 }],
 ];
 
