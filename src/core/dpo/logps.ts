@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PreferenceBatch } from '../data/types';
 import type { HeadWeight } from '../model/types';
-import { segmentSum } from '../gpu/deterministic';
 import { headRows, matMulTransposed } from '../model/weights';
 
 /**
@@ -95,7 +94,7 @@ export function scoreTokensComposed(hidden: tf.Tensor2D, head: HeadWeight, label
 export type TokenScorer = typeof scoreTokensComposed;
 
 /**
- * Rows of x [M, k] at idx [N] (distinct indices), with a scatter as gradient. tfjs's own gather
+ * Rows of x [M, k] at idx [N], with a scatter as gradient (a row picked twice gets both gradients). tfjs's own gather
  * gradient is a segment sum whose CPU kernel costs O(M·N), which dominated a training step.
  */
 export function gatherRows(x: tf.Tensor2D, idx: tf.Tensor1D): tf.Tensor2D {
@@ -108,6 +107,34 @@ export function gatherRows(x: tf.Tensor2D, idx: tf.Tensor1D): tf.Tensor2D {
     };
   });
   return f(x, idx) as tf.Tensor2D;
+}
+
+/**
+ * out[r] = Σ of x[i] over the i with segments[i] = r, for r < count: tf.unsortedSegmentSum's value,
+ * summed in one fixed order on every backend (tfjs's WebGPU kernel adds with atomics, in whatever
+ * order the GPU runs them). Each segment's values are gathered, in index order, into a row padded
+ * with zeros, and the rows are summed: a segment's sum depends on its own values only, so two
+ * segments with the same values (a pair whose rejected answer equals its chosen one) give the same
+ * bits, wherever they sit in the batch.
+ */
+export function segmentSum(x: tf.Tensor1D, segments: ArrayLike<number>, count: number): tf.Tensor1D {
+  const n = segments.length;
+  if (x.shape[0] !== n) throw new Error(`segmentSum: ${x.shape[0]} values against ${n} segment ids`);
+  const members: number[][] = Array.from({ length: count }, () => []);
+  for (let i = 0; i < n; i++) {
+    const r = segments[i];
+    if (!(r >= 0 && r < count)) throw new Error(`segmentSum: segment id ${r} at ${i} is not in [0, ${count})`);
+    members[r].push(i);
+  }
+  const width = Math.max(1, ...members.map((m) => m.length));
+  // Padding reads slot n, a zero appended to x.
+  const index = new Int32Array(count * width).fill(n);
+  members.forEach((m, r) => index.set(m, r * width));
+  return tf.tidy(() => {
+    const padded = tf.concat([tf.reshape(x, [n, 1]), tf.zeros([1, 1])], 0) as tf.Tensor2D;
+    const rows = tf.reshape(gatherRows(padded, tf.tensor1d(index, 'int32')), [count, width]);
+    return tf.sum(rows, 1) as tf.Tensor1D;
+  });
 }
 
 /** tf.tidy for a function returning an object of tensors (tidy's own typing wants a TensorContainer). */

@@ -8,7 +8,7 @@
  * run to run. Those products run here on tfjs's small-output program instead, which tiles the output
  * finer and sums K in one fixed order. Every other choice tfjs makes is kept.
  *
- * The other atomic op tfjs has on our path, unsortedSegmentSum, is replaced by `segmentSum` below.
+ * The other atomic op tfjs has on our path, unsortedSegmentSum, is replaced by ../dpo/logps' segmentSum.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
@@ -77,22 +77,4 @@ export function installDeterministicMatMul(): void {
       },
     });
   }
-}
-
-/**
- * out[r] = Σ of x[i] over the i with segments[i] = r, for r < count: tf.unsortedSegmentSum's value in
- * one fixed summation order on every backend (tfjs's WebGPU kernel adds with atomics). It is one
- * product x · onehot(segments), built on the host; its gradient is the product's, a gather.
- * x must be finite (a non-finite value would reach every row through 0 · x).
- */
-export function segmentSum(x: tf.Tensor1D, segments: ArrayLike<number>, count: number): tf.Tensor1D {
-  const n = segments.length;
-  if (x.shape[0] !== n) throw new Error(`segmentSum: ${x.shape[0]} values against ${n} segment ids`);
-  const onehot = new Float32Array(n * count);
-  for (let i = 0; i < n; i++) {
-    const r = segments[i];
-    if (!(r >= 0 && r < count)) throw new Error(`segmentSum: segment id ${r} at ${i} is not in [0, ${count})`);
-    onehot[i * count + r] = 1;
-  }
-  return tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(x, [1, n]), tf.tensor2d(onehot, [n, count])), [count]) as tf.Tensor1D);
 }

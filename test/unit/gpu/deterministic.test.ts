@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackend, SWIFTSHADER_ICD } from '../../../src/cli/backend';
-import { segmentSum, wouldSplitK } from '../../../src/core/gpu/deterministic';
+import { segmentSum } from '../../../src/core/dpo/logps';
+import { wouldSplitK } from '../../../src/core/gpu/deterministic';
 import { Rng } from '../../../src/core/random';
 
 /**
