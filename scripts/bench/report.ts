@@ -193,6 +193,7 @@ export function plannedStepBytes(c: StepCase): number {
     gradient_checkpointing: c.gradientCheckpointing,
     precompute_ref_log_probs: false,
     lmHead: c.kernels ? 'fused' : 'composed',
+    attention: c.kernels ? 'flash' : 'composed',
     limits: NO_DEVICE_LIMITS,
     // The synthetic batch scores its completion half.
     scoredPerRow: c.seqLen - Math.floor(c.seqLen / 2),

@@ -58,6 +58,7 @@ export function planStudioMemory({ model, config, engine, tokenStats }: StudioMe
     gradient_accumulation_steps: c.gradient_accumulation_steps,
     referenceAdapter: model.startAdapter !== null,
     lmHead: engine?.backend === 'webgpu' ? 'fused' : 'composed',
+    attention: engine?.backend === 'webgpu' ? 'flash' : 'composed',
     limits: deviceLimitsOf(engine),
   });
 }

@@ -247,6 +247,7 @@ async function planMemory(
     gradient_accumulation_steps: config.gradient_accumulation_steps,
     referenceAdapter: values.has('adapter'),
     lmHead: backend.kernels.scorer ? 'fused' : 'composed',
+    attention: backend.name === 'webgpu' ? 'flash' : 'composed',
     limits: backend.limits,
   });
   const given = values.get('memory_budget_gb') as number | undefined;

@@ -83,6 +83,11 @@ export interface MemoryPlanInput {
   referenceAdapter?: boolean;
   /** The fused WebGPU LM head (logits in blocks) or the composed ops (whole logits). */
   lmHead: 'fused' | 'composed';
+  /**
+   * Our flash attention (per-row softmax statistics, no T × T tensors) or the composed ops (scores and
+   * probabilities of every head, [T, T] each). Default composed.
+   */
+  attention?: 'flash' | 'composed';
   limits: DeviceLimits;
   /** Scored positions per row; default max_length − 1 (every position that predicts a token). */
   scoredPerRow?: number;
@@ -152,13 +157,19 @@ interface LayerWidths {
   s: number;
 }
 
-function widths(model: ModelShape, seq: number): LayerWidths {
+function widths(model: ModelShape, seq: number, attention: 'flash' | 'composed'): LayerWidths {
+  const q = model.heads * model.headDim;
+  const k = model.kvHeads * model.headDim;
   return {
     d: model.hiddenSize,
-    q: model.heads * model.headDim,
-    k: model.kvHeads * model.headDim,
+    q,
+    k,
     f: model.intermediateSize,
-    s: model.heads * seq,
+    // Flash attention keeps no [T, T] tensor: about 2q + 2H floats per row-token in each pass (forward:
+    // its packed output, the rows and their log-sum-exp, and the slices of it; backward: the statistics,
+    // dq, and dk/dv with their slices, 3H + q + 4k, which GQA's k ≤ q keeps near it). The activation
+    // and gradient counts below take 3·s for attention, so s carries a third.
+    s: attention === 'flash' ? (2 * q + 2 * model.heads) / 3 : model.heads * seq,
   };
 }
 
@@ -262,7 +273,8 @@ export function planTrainingMemory(input: MemoryPlanInput): MemoryPlan {
   if (!Number.isFinite(T)) throw new Error('planTrainingMemory: max_length is none and the longest pair is unknown');
   const rows = 2 * B;
   const n = rows * T;
-  const w = widths(model, T);
+  const attention = input.attention ?? 'composed';
+  const w = widths(model, T, attention);
   const adapted = adaptedLinears(model, lora.target_modules);
   const scoredPerRow = Math.min(T - 1, input.scoredPerRow ?? T - 1);
   const scored = rows * scoredPerRow;
@@ -326,11 +338,14 @@ export function planTrainingMemory(input: MemoryPlanInput): MemoryPlan {
     });
   const maxRows = Math.max(rows, fRows);
   const candidates: PlannedBuffer[] = [
-    {
-      bytes: maxRows * model.heads * T * T * F32,
-      what: 'the attention scores of one layer',
-      settings: fRows > rows ? settings('per_device_eval_batch_size', 'max_length') : settings('per_device_train_batch_size', 'max_length'),
-    },
+    attention === 'flash'
+      ? { bytes: maxRows * T * (model.heads * model.headDim + model.heads) * F32, what: "one layer's attention output", settings: [] }
+      : {
+          bytes: maxRows * model.heads * T * T * F32,
+          what: 'the attention scores of one layer',
+          settings:
+            fRows > rows ? settings('per_device_eval_batch_size', 'max_length') : settings('per_device_train_batch_size', 'max_length'),
+        },
     {
       bytes: n * Math.max(w.f, w.q, d) * F32,
       what: 'the MLP activations of one layer',

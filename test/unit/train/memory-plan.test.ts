@@ -169,6 +169,27 @@ describe('checkMemoryPlan', () => {
   const qwen = (o: Partial<MemoryPlanInput>) =>
     planTrainingMemory(input(qwen05, { lora: { r: 16, target_modules: [] }, lmHead: 'fused', limits: WEBGPU_DEFAULTS, ...o }));
 
+  it('with flash attention: no [T, T] tensor, 2q + 2H floats per row-token for attention in each pass', () => {
+    const plan = planTrainingMemory(input(tiny, { attention: 'flash' }));
+    // The composed count's 3·H·T = 24 becomes 2q + 2H = 2·16 + 2·2 = 36 in the activations and in the gradients.
+    const act = 594 - 24 + 36;
+    const grad = 664 - 24 + 36;
+    const skipped = 5 * 16 + 2 + 2 * 16 + 5 * 8 + 2 * 8;
+    const finalNorm = 4 * 16 + 3 + (5 * 16 + 2);
+    const tables = 4 * 4 + 2 * 4 * 8 + 8 * 8;
+    expect(plan.activations).toBe((2 * (act + grad) - skipped + finalNorm + 1) * 8 * 4 + tables * 4);
+    // At Qwen2.5-0.5B's 8 pairs of 1,024 tokens the composed scores (896 MiB) would be refused; flash
+    // attention holds none, and the plan's largest buffer is another.
+    const qwen = (o: Partial<MemoryPlanInput>) =>
+      planTrainingMemory(input(qwen05, { lora: { r: 16, target_modules: [] }, lmHead: 'fused', limits: WEBGPU_DEFAULTS, ...o }));
+    const long = qwen({ per_device_train_batch_size: 8, max_length: 1024, gradient_checkpointing: true, attention: 'flash' });
+    expect(long.largestBuffer.what).not.toBe('the attention scores of one layer');
+    const composed = qwen({ per_device_train_batch_size: 8, max_length: 1024, gradient_checkpointing: true });
+    // With checkpointing one layer's activations and gradients are live at once: each loses 3·H·T and
+    // gains 2q + 2H floats per row-token (H 14, T 1,024, q 896), over 16 rows × 1,024 tokens.
+    expect(composed.activations - long.activations).toBe(2 * (3 * 14 * 1024 - (2 * 896 + 2 * 14)) * 16 * 1024 * 4);
+  });
+
   it('refuses a buffer over the binding limit, naming it, its size, the limit and the settings that shrink it', () => {
     const plan = qwen({ per_device_train_batch_size: 8, max_length: 1024, gradient_checkpointing: true });
     expect(checkMemoryPlan(plan, WEBGPU_DEFAULTS)).toBe(
