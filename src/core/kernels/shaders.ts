@@ -1,7 +1,7 @@
 /**
  * WGSL sources of our kernels, kept as plain files in shaders/ and inlined as text by Vite (`?raw`).
- * Only the browser build and Vite-run tests import this module; Node entry points (the CLI under tsx)
- * stay on the composed ops and never load it.
+ * The browser build and Vite-run tests import it as it is; the CLI imports it only when it starts
+ * WebGPU, after registering its own `?raw` loader (src/cli/raw-text-hooks.mjs).
  */
 import selectiveLogSoftmaxForward from '../../../shaders/selective_log_softmax.wgsl?raw';
 import selectiveLogSoftmaxBackward from '../../../shaders/selective_log_softmax_backward.wgsl?raw';
