@@ -6,19 +6,19 @@
 //
 // result [B·KV·T, 2·HD] (vec4<f32>): dk, then dv. Supplied around this text: `q`, `k`, `v`, `dout`,
 // `stats` as in attention_backward_query.wgsl, the constants of attention_forward.wgsl, uniforms.seq,
-// and uniforms.tiles (B·KV·⌈T/R⌉).
+// uniforms.tiles (B·KV·⌈T/R⌉), and attention_common.wgsl.
 
 fn main(index : i32) {
   if (index >= uniforms.tiles) {
     return;
   }
   let seq = uniforms.seq;
-  let tilesPerSeq = (seq + R - 1) / R;
-  let bg = index / tilesPerSeq;
-  let j0 = (index % tilesPerSeq) * R;
+  let tile = tileOf(index);
+  let bg = tile.head;
+  let j0 = tile.start;
+  let rows = tile.rows;
   let b = bg / KV_HEADS;
   let g = bg % KV_HEADS;
-  let rows = min(R, seq - j0);
   var kr : array<array<vec4<f32>, Q4>, R>;
   var vr : array<array<vec4<f32>, Q4>, R>;
   var dk : array<array<vec4<f32>, Q4>, R>;
@@ -32,10 +32,7 @@ fn main(index : i32) {
       dv[r][d] = vec4<f32>(0.0);
     }
   }
-  var last = seq - 1;
-  if (WINDOW > 0) {
-    last = min(seq - 1, j0 + rows - 1 + WINDOW - 1);
-  }
+  let last = lastQuery(j0 + rows - 1);
   for (var h = g * GROUP; h < (g + 1) * GROUP; h = h + 1) {
     let headRow0 = (b * HEADS + h) * seq;
     for (var i = j0; i <= last; i = i + 1) {

@@ -6,20 +6,18 @@
 //
 // Supplied by the tfjs WebGPU program around this text: `q` [B, H, T, HD], `k`, `v` [B, KV, T, HD],
 // `dout` [B, H, T, HD] (arrays of vec4<f32>), `stats` [B·H·T, 2] (L, D; f32), `result` [B, H, T, HD]
-// (vec4<f32>), and the constants and uniforms of attention_forward.wgsl.
+// (vec4<f32>), and the constants, uniforms and helpers of attention_forward.wgsl.
 
 fn main(index : i32) {
   if (index >= uniforms.tiles) {
     return;
   }
   let seq = uniforms.seq;
-  let tilesPerSeq = (seq + R - 1) / R;
-  let bh = index / tilesPerSeq;
-  let i0 = (index % tilesPerSeq) * R;
-  let b = bh / HEADS;
-  let kvh = (bh % HEADS) / GROUP;
-  let kvBase = (b * KV_HEADS + kvh) * seq * Q4;
-  let rows = min(R, seq - i0);
+  let tile = tileOf(index);
+  let bh = tile.head;
+  let i0 = tile.start;
+  let rows = tile.rows;
+  let kvBase = kvBaseOf(bh);
   var qi : array<array<vec4<f32>, Q4>, R>;
   var gi : array<array<vec4<f32>, Q4>, R>;
   var acc : array<array<vec4<f32>, Q4>, R>;
@@ -35,10 +33,7 @@ fn main(index : i32) {
     lse[r] = stats[row * 2];
     delta[r] = stats[row * 2 + 1];
   }
-  var first = 0;
-  if (WINDOW > 0) {
-    first = max(0, i0 - WINDOW + 1);
-  }
+  let first = firstKey(i0);
   let last = i0 + rows - 1;
   for (var j = first; j <= last; j = j + 1) {
     let kj = kvBase + j * Q4;

@@ -9,20 +9,19 @@
 //
 // Supplied by the tfjs WebGPU program around this text: `q` [B, H, T, HD], `k` and `v` [B, KV, T, HD]
 // (arrays of vec4<f32>), `result` (f32), the constants HD, Q4, R, HEADS, KV_HEADS, GROUP, WINDOW
-// (0: none) and SCALE, and the batch's uniforms.seq (T) and uniforms.tiles (B·H·⌈T/R⌉).
+// (0: none) and SCALE, the batch's uniforms.seq (T) and uniforms.tiles (B·H·⌈T/R⌉), and
+// attention_common.wgsl.
 
 fn main(index : i32) {
   if (index >= uniforms.tiles) {
     return;
   }
   let seq = uniforms.seq;
-  let tilesPerSeq = (seq + R - 1) / R;
-  let bh = index / tilesPerSeq;
-  let i0 = (index % tilesPerSeq) * R;
-  let b = bh / HEADS;
-  let kvh = (bh % HEADS) / GROUP;
-  let kvBase = (b * KV_HEADS + kvh) * seq * Q4;
-  let rows = min(R, seq - i0);
+  let tile = tileOf(index);
+  let bh = tile.head;
+  let i0 = tile.start;
+  let rows = tile.rows;
+  let kvBase = kvBaseOf(bh);
   var qi : array<array<vec4<f32>, Q4>, R>;
   var acc : array<array<vec4<f32>, Q4>, R>;
   var m : array<f32, R>;
@@ -36,10 +35,7 @@ fn main(index : i32) {
     m[r] = -3.0e38;
     l[r] = 0.0;
   }
-  var first = 0;
-  if (WINDOW > 0) {
-    first = max(0, i0 - WINDOW + 1);
-  }
+  let first = firstKey(i0);
   let last = i0 + rows - 1;
   for (var j = first; j <= last; j = j + 1) {
     let kj = kvBase + j * Q4;

@@ -86,7 +86,7 @@ class AttentionProgram implements WebGPUProgram {
   }
 
   getUserCode(): string {
-    return constants(this.shape) + this.source;
+    return constants(this.shape) + shaders.attentionCommon + this.source;
   }
 }
 

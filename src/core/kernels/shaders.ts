@@ -7,6 +7,7 @@ import selectiveLogSoftmaxForward from '../../../shaders/selective_log_softmax.w
 import selectiveLogSoftmaxBackward from '../../../shaders/selective_log_softmax_backward.wgsl?raw';
 import lmHeadLogits from '../../../shaders/lm_head_logits.wgsl?raw';
 import lmHeadHiddenGrad from '../../../shaders/lm_head_hidden_grad.wgsl?raw';
+import attentionCommon from '../../../shaders/attention_common.wgsl?raw';
 import attentionForward from '../../../shaders/attention_forward.wgsl?raw';
 import attentionBackwardQuery from '../../../shaders/attention_backward_query.wgsl?raw';
 import attentionBackwardKey from '../../../shaders/attention_backward_key.wgsl?raw';
@@ -16,6 +17,7 @@ export const shaders = {
   selectiveLogSoftmaxBackward,
   lmHeadLogits,
   lmHeadHiddenGrad,
+  attentionCommon,
   attentionForward,
   attentionBackwardQuery,
   attentionBackwardKey,

@@ -1,0 +1,38 @@
+// Helpers the three attention kernels share, placed before each kernel's text (after the constants of
+// attention_forward.wgsl and the program's uniforms).
+
+// A tile: R consecutive rows (from `start`, `rows` of them inside the sequence) of one head: a query
+// head b·HEADS + h for the forward and dq kernels, a KV head b·KV_HEADS + g for the dk/dv kernel.
+struct Tile {
+  head : i32,
+  start : i32,
+  rows : i32,
+}
+
+fn tileOf(index : i32) -> Tile {
+  let tilesPerSeq = (uniforms.seq + R - 1) / R;
+  let start = (index % tilesPerSeq) * R;
+  return Tile(index / tilesPerSeq, start, min(R, uniforms.seq - start));
+}
+
+// Where the KV head that query head bh (= b·HEADS + h) reads starts in k and v, in vec4s.
+fn kvBaseOf(bh : i32) -> i32 {
+  let b = bh / HEADS;
+  let kvh = (bh % HEADS) / GROUP;
+  return (b * KV_HEADS + kvh) * uniforms.seq * Q4;
+}
+
+// The first key query i reads, and the last query that reads key j.
+fn firstKey(i : i32) -> i32 {
+  if (WINDOW > 0) {
+    return max(0, i - WINDOW + 1);
+  }
+  return 0;
+}
+
+fn lastQuery(j : i32) -> i32 {
+  if (WINDOW > 0) {
+    return min(uniforms.seq - 1, j + WINDOW - 1);
+  }
+  return uniforms.seq - 1;
+}
