@@ -147,10 +147,9 @@ function attentionRuns(c: KernelCase, rng: Rng): KernelRuns {
   const v = tf.tensor4d(normals(kvHeads * T * headDim, 1, rng), [1, kvHeads, T, headDim]);
   const mask = causalMask(T, null);
   const upstream = tf.tensor2d(normals(T * heads * headDim, 1, rng), [T, heads * headDim]);
-  const op = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => {
-    useAttentionKernel(c.path);
-    return causalAttention(a as tf.Tensor4D, b as tf.Tensor4D, d as tf.Tensor4D, mask, g);
-  };
+  // Process-wide, for this case's runs; the step cases set it again for theirs.
+  useAttentionKernel(c.path);
+  const op = (a: tf.Tensor, b: tf.Tensor, d: tf.Tensor) => causalAttention(a as tf.Tensor4D, b as tf.Tensor4D, d as tf.Tensor4D, mask, g);
   return {
     forward: () => firstElement(op(q, k, v)),
     forwardBackward: () =>

@@ -118,8 +118,15 @@ export function gatherRows(x: tf.Tensor2D, idx: tf.Tensor1D): tf.Tensor2D {
  * bits, wherever they sit in the batch.
  */
 export function segmentSum(x: tf.Tensor1D, segments: ArrayLike<number>, count: number): tf.Tensor1D {
+  return tf.tidy(() => segmentSummer(segments, count)(x));
+}
+
+/**
+ * segmentSum for several x over the same segments: the padded layout is built, and its index
+ * uploaded, once. Call inside a tidy; the index tensor lives until the tidy ends.
+ */
+export function segmentSummer(segments: ArrayLike<number>, count: number): (x: tf.Tensor1D) => tf.Tensor1D {
   const n = segments.length;
-  if (x.shape[0] !== n) throw new Error(`segmentSum: ${x.shape[0]} values against ${n} segment ids`);
   const members: number[][] = Array.from({ length: count }, () => []);
   for (let i = 0; i < n; i++) {
     const r = segments[i];
@@ -128,13 +135,16 @@ export function segmentSum(x: tf.Tensor1D, segments: ArrayLike<number>, count: n
   }
   const width = Math.max(1, ...members.map((m) => m.length));
   // Padding reads slot n, a zero appended to x.
-  const index = new Int32Array(count * width).fill(n);
-  members.forEach((m, r) => index.set(m, r * width));
-  return tf.tidy(() => {
-    const padded = tf.concat([tf.reshape(x, [n, 1]), tf.zeros([1, 1])], 0) as tf.Tensor2D;
-    const rows = tf.reshape(gatherRows(padded, tf.tensor1d(index, 'int32')), [count, width]);
-    return tf.sum(rows, 1) as tf.Tensor1D;
-  });
+  const layout = new Int32Array(count * width).fill(n);
+  members.forEach((m, r) => layout.set(m, r * width));
+  const index = tf.tensor1d(layout, 'int32');
+  return (x) => {
+    if (x.shape[0] !== n) throw new Error(`segmentSum: ${x.shape[0]} values against ${n} segment ids`);
+    return tf.tidy(() => {
+      const padded = tf.concat([tf.reshape(x, [n, 1]), tf.zeros([1, 1])], 0) as tf.Tensor2D;
+      return tf.sum(tf.reshape(gatherRows(padded, index), [count, width]), 1) as tf.Tensor1D;
+    });
+  };
 }
 
 /** tf.tidy for a function returning an object of tensors (tidy's own typing wants a TensorContainer). */
@@ -171,7 +181,7 @@ export function sequenceLogps(
     const scorer = options.scorer ?? scoreTokensComposed;
     const scores = scorer(picked, head, labels, options.withWpo ?? false);
     const weights = tf.tensor1d(index.weights, 'float32');
-    const segment = (x: tf.Tensor1D) => segmentSum(x, index.rowOf, index.rows);
+    const segment = segmentSummer(index.rowOf, index.rows);
     const out: SequenceLogps = {
       logps: segment(tf.mul(scores.logp, weights) as tf.Tensor1D),
       plainLogps: segment(scores.logp),

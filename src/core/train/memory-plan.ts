@@ -150,11 +150,12 @@ export function loraParameters(model: ModelShape, lora: MemoryPlanInput['lora'])
 
 interface LayerWidths {
   d: number;
-  /** q width H·hd, k/v width KV·hd, MLP width, attention floats per row-token H·T. */
+  /** q width H·hd, k/v width KV·hd, MLP width. */
   q: number;
   k: number;
   f: number;
-  s: number;
+  /** Attention's own floats per row-token in each pass (see widths). */
+  attention: number;
 }
 
 function widths(model: ModelShape, seq: number, attention: 'flash' | 'composed'): LayerWidths {
@@ -165,11 +166,12 @@ function widths(model: ModelShape, seq: number, attention: 'flash' | 'composed')
     q,
     k,
     f: model.intermediateSize,
-    // Flash attention keeps no [T, T] tensor: about 2q + 2H floats per row-token in each pass (forward:
-    // its packed output, the rows and their log-sum-exp, and the slices of it; backward: the statistics,
-    // dq, and dk/dv with their slices, 3H + q + 4k, which GQA's k ≤ q keeps near it). The activation
-    // and gradient counts below take 3·s for attention, so s carries a third.
-    s: attention === 'flash' ? (2 * q + 2 * model.heads) / 3 : model.heads * seq,
+    // Composed: scores, masked scores and probabilities forward; probabilities, the softmax gradient and
+    // its dy·y backward; three [T]-long rows per head each (3·H·T). Flash attention keeps no [T, T]
+    // tensor: about 2q + 2H in each pass (forward: its packed output, the rows and their log-sum-exp,
+    // and the slices of it; backward: the statistics, dq, and dk/dv with their slices, 3H + q + 4k,
+    // which GQA's k ≤ q keeps near it).
+    attention: attention === 'flash' ? 2 * q + 2 * model.heads : 3 * model.heads * seq,
   };
 }
 
@@ -181,7 +183,7 @@ function widths(model: ModelShape, seq: number, attention: 'flash' | 'composed')
  *   the layer input, the residual sum after attention, o_proj's and down_proj's outputs         4d
  *   q: projection, heads transpose, rotate_half product, the two RoPE terms, RoPE output, q·scale  7q
  *   k: the same less the scale (6k); v: projection and transpose (2k)                            8k
- *   attention: scores, masked scores, probabilities (the softmax runs on [rows·heads, T, T])     3·H·T
+ *   attention: scores, masked scores, probabilities (the softmax runs on [rows·heads, T, T])     3·H·T (flash: 2q + 2H)
  *   context and its transpose                                                                  2q
  *   MLP: gate, sigmoid(gate), gate·sigmoid, up, the gated product                              5f
  *   each adapted module: the base output and the LoRA term (both saved by their sum), x·Aᵀ, its scaled copy   2·out + 2r
@@ -189,7 +191,7 @@ function widths(model: ModelShape, seq: number, attention: 'flash' | 'composed')
  *   Qwen3's q/k norms: the input, x², x·rsqrt per head                                          3q + 3k
  */
 function layerActivations(w: LayerWidths, adapted: LinearShape[], model: ModelShape, r: number): number {
-  let n = 10 * w.d + 9 * w.q + 8 * w.k + 5 * w.f + 3 * w.s + 6;
+  let n = 10 * w.d + 9 * w.q + 8 * w.k + 5 * w.f + w.attention + 6;
   for (const l of adapted) n += 2 * l.outFeatures + 2 * r;
   for (const l of model.linears) if (l.bias) n += l.outFeatures;
   if (model.qkNorm) n += 3 * w.q + 3 * w.k + 3 * (model.heads + model.kvHeads);
@@ -204,7 +206,7 @@ function layerActivations(w: LayerWidths, adapted: LinearShape[], model: ModelSh
  *   post-attention norm input (3: residual, x·rsqrt, x²), x·rsqrt, x², its output (2 + adapters on gate/up)   (7 + a_gu)·d
  *   attention: context (1 + a_o), its transpose, scaled q, q, the RoPE product, its matmul, their sum, the head transpose   (8 + a_o)·q
  *   k: scores gradient, RoPE product, matmul, sum, transpose; v: context gradient, transpose    7k
- *   probabilities, the softmax gradient and the dy·y product its gradient function keeps       3·H·T
+ *   probabilities, the softmax gradient and the dy·y product its gradient function keeps       3·H·T (flash: 2q + 2H)
  *   input norm: its input (3), x·rsqrt, x², its output (3 projections + adapters on q/k/v)      (8 + a_qkv)·d
  *   the norms' [n, 1] statistics                                                               4
  *   each adapter: the gradients of x·Aᵀ and of its scaled copy                                 2r
@@ -216,7 +218,7 @@ function layerGradients(w: LayerWidths, adapted: LinearShape[], r: number): numb
     (7 + count('gate', 'up')) * w.d +
     (8 + count('o')) * w.q +
     7 * w.k +
-    3 * w.s +
+    w.attention +
     (8 + count('q', 'k', 'v', 'qkv')) * w.d +
     4 +
     2 * r * adapted.length

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, SWIFTSHADER_ICD } from '../../../src/cli/backend';
+import { describe, expect, it } from 'vitest';
 import { segmentSum } from '../../../src/core/dpo/logps';
 import { wouldSplitK } from '../../../src/core/gpu/deterministic';
 import { Rng } from '../../../src/core/random';
+import { bits, onDawn } from '../fixtures/dawn';
 
 /**
  * Run-to-run determinism on WebGPU (Dawn on SwiftShader, whose workgroups run on several CPU threads,
@@ -46,10 +46,6 @@ function draw(n: number, count: number, seed: number): { x: Float32Array; segmen
   return { x, segments };
 }
 
-function bits(values: Float32Array): string {
-  return Array.from(new Uint32Array(values.buffer, values.byteOffset, values.length)).join(',');
-}
-
 describe('segmentSum on the CPU backend', () => {
   it('equals the float64 sums, empty segments 0, and takes its gradient', async () => {
     await tf.setBackend('cpu');
@@ -69,13 +65,7 @@ describe('segmentSum on the CPU backend', () => {
 });
 
 describe('on WebGPU (Dawn, SwiftShader)', () => {
-  beforeAll(async () => {
-    process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
-    await startBackend('webgpu', 'adapter', () => 120_000);
-  }, 120_000);
-  afterAll(async () => {
-    await tf.setBackend('cpu');
-  });
+  onDawn();
 
   it('segmentSum over 8,000 tokens gives the same bits twenty times, and the float64 sums', async () => {
     const { x, segments } = draw(8000, 4, 5);

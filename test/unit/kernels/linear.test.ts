@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackend, SWIFTSHADER_ICD } from '../../../src/cli/backend';
+import { afterAll, describe, expect, it } from 'vitest';
 import { frozenProductFused, useAttentionKernel, useLinearKernels, type KernelMode } from '../../../src/core/kernels';
 import { ARCHITECTURE_NAMES } from '../../../src/core/model/architectures/registry';
 import { parseModelConfig } from '../../../src/core/model/config';
@@ -9,6 +8,7 @@ import { createLoraAdapter, disposeAdapter } from '../../../src/core/model/lora'
 import { randomCheckpoint } from '../../../src/core/model/random-checkpoint';
 import type { Architecture, CausalLM, LoraAdapter } from '../../../src/core/model/types';
 import { Rng } from '../../../src/core/random';
+import { bits, onDawn, relError } from '../fixtures/dawn';
 
 /**
  * Frozen linear layers on our kernels (WebGPU through Dawn, on SwiftShader): y = x · Wᵀ and dx = dy · W
@@ -19,11 +19,7 @@ import { Rng } from '../../../src/core/random';
 
 const TOLERANCE = 1e-5;
 
-beforeAll(async () => {
-  process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
-  await startBackend('webgpu', 'adapter', () => 120_000);
-  expect(tf.getBackend()).toBe('webgpu');
-}, 120_000);
+onDawn();
 
 /** Our frozen linear products and flash attention together, or tfjs's ops. */
 function useKernels(mode: KernelMode): void {
@@ -31,10 +27,7 @@ function useKernels(mode: KernelMode): void {
   useAttentionKernel(mode);
 }
 
-afterAll(async () => {
-  useKernels('composed');
-  await tf.setBackend('cpu');
-});
+afterAll(() => useKernels('composed'));
 
 function normals(n: number, rng: Rng, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => scale * rng.normal());
@@ -50,17 +43,6 @@ function product64(a: Float32Array, b: Float32Array, n: number, k: number, m: nu
       out[i * m + j] = s;
     }
   return out;
-}
-
-function relError(actual: ArrayLike<number>, reference: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < reference.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - reference[i]));
-    scale = Math.max(scale, Math.abs(reference[i]));
-  }
-  expect(scale).toBeGreaterThan(0);
-  return diff / scale;
 }
 
 describe('the frozen linear product on WebGPU', () => {
@@ -135,10 +117,6 @@ async function logitsAndGradients(
   };
   tf.dispose([value, logits!, ...Object.values(grads)]);
   return result;
-}
-
-function bits(values: Float32Array): string {
-  return Array.from(new Uint32Array(values.buffer, values.byteOffset, values.length)).join(',');
 }
 
 describe.each(ARCHITECTURE_NAMES)('%s on WebGPU with our linear and attention kernels', (arch: Architecture) => {
