@@ -27,6 +27,12 @@ export interface CliBackend {
   limits: DeviceLimits;
   /** One line for the log: the backend, the adapter and its binding limit. */
   description: string;
+  /**
+   * Lets the device go before the process exits. Dawn's native teardown at exit can crash (SIGSEGV)
+   * while a device that reported an error still holds work, so the device is destroyed and its
+   * loss awaited first.
+   */
+  close(): Promise<void>;
 }
 
 /** Where Chromium keeps SwiftShader's Vulkan driver on Debian: a CPU that WebGPU can use. */
@@ -47,7 +53,14 @@ export async function startBackend(choice: CliBackendChoice, limits: WebGpuLimit
     // The CPU backend's first write prints an advert for tfjs-node, whose native download cannot be
     // part of this project; mark the backend as used so the terminal shows only our own output.
     (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
-    return { name: 'cpu', guard: WATCHDOG_GUARD, kernels: {}, limits: NO_DEVICE_LIMITS, description: "tfjs's CPU backend" };
+    return {
+      name: 'cpu',
+      guard: WATCHDOG_GUARD,
+      kernels: {},
+      limits: NO_DEVICE_LIMITS,
+      description: "tfjs's CPU backend",
+      close: async () => undefined,
+    };
   }
   if (choice === 'wasm') return startWasm('');
   if (choice === 'auto') {
@@ -80,6 +93,7 @@ async function startWasm(why: string): Promise<CliBackend> {
     kernels: {},
     limits: NO_DEVICE_LIMITS,
     description: `tfjs's WASM backend (${simd ? 'SIMD' : 'no SIMD'}, one thread)${why}`,
+    close: async () => undefined,
   };
 }
 
@@ -109,6 +123,14 @@ async function startWebGpu(limits: WebGpuLimits, otherMs: () => number): Promise
     kernels: kernelsFor('webgpu', 'auto'),
     limits: device,
     description: `WebGPU on ${describeAdapter(adapterInfo())} (Dawn), ${limits === 'default' ? "WebGPU's default limits" : "the adapter's limits"}: ${mib(device.maxStorageBufferBindingSize)} per binding, ${mib(device.maxBufferSize)} per buffer`,
+    close: async () => {
+      const gpuDevice = (tf.backend() as unknown as { device?: GPUDevice }).device;
+      if (gpuDevice) {
+        gpuDevice.destroy();
+        await gpuDevice.lost;
+      }
+      delete (g.navigator as { gpu?: GPU }).gpu;
+    },
   };
 }
 

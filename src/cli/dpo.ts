@@ -445,10 +445,12 @@ async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
+main(process.argv.slice(2))
+  .catch((e: unknown) => {
     console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
-    process.exit(1);
-  },
-);
+    return 1;
+  })
+  .then(async (code) => {
+    await (backend as CliBackend | undefined)?.close().catch(() => undefined);
+    process.exit(code);
+  });
