@@ -1,61 +1,9 @@
 /**
- * The bench page: runs in Chromium on tfjs's webgpu backend and exposes `window.bench` (protocol.ts)
- * to the driver, which asks for one measurement at a time.
+ * The bench page: runs in Chromium on tfjs's webgpu backend and exposes `window.bench` (api.ts) to
+ * the driver, which asks for one measurement at a time.
  */
-import * as tf from '@tensorflow/tfjs';
-import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { installDeterministicMatMul } from '../../src/core/gpu/deterministic';
-import { measureKernel } from './kernel-cases';
-import { probeMatmul } from './matmul-probe';
-import { guarded, watchDevice, webgpu } from './measure';
-import type { BenchApi, DeviceLimits } from './protocol';
-import { measureStep } from './step-cases';
+import { benchApi } from './api';
 
-const limits: DeviceLimits = new URLSearchParams(location.search).get('limits') === 'webgpu-default' ? 'webgpu-default' : 'adapter';
-
-/**
- * tfjs asks the adapter for its largest buffers; with ?limits=webgpu-default the page's device gets
- * WebGPU's default limits instead, as many GPUs' browsers give (128 MiB per binding, 256 MiB per buffer).
- */
-function useDefaultLimits(): void {
-  tf.removeBackend('webgpu');
-  tf.registerBackend(
-    'webgpu',
-    async () => {
-      const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
-      if (!adapter) throw new Error('no WebGPU adapter');
-      return new WebGPUBackend(await adapter.requestDevice(), adapter.info);
-    },
-    3,
-  );
-}
-
-const api: BenchApi = {
-  async ready() {
-    if (limits === 'webgpu-default') useDefaultLimits();
-    // As the studio and the CLI run it: no product runs tfjs's atomic split-K program.
-    installDeterministicMatMul();
-    const ok = await tf.setBackend('webgpu');
-    if (!ok) throw new Error('the webgpu backend could not start (no WebGPU adapter in this browser?)');
-    await tf.ready();
-    watchDevice();
-    const { device } = webgpu();
-    const info = device.adapterInfo;
-    return {
-      backend: tf.getBackend(),
-      limits,
-      vendor: info?.vendor ?? '',
-      architecture: info?.architecture ?? '',
-      description: info?.description ?? '',
-      maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
-      maxBufferSize: device.limits.maxBufferSize,
-      userAgent: navigator.userAgent,
-    };
-  },
-  matmulProbe: (c) => guarded(() => probeMatmul(c)),
-  kernel: (c) => guarded(() => measureKernel(c)),
-  step: (c) => guarded(() => measureStep(c)),
-};
-
-window.bench = api;
+const limits = new URLSearchParams(location.search).get('limits') === 'webgpu-default' ? 'webgpu-default' : 'adapter';
+window.bench = benchApi(limits, navigator.userAgent);
 document.body.dataset.ready = 'true';

@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- [--quick] [--json] [--case-timeout SECONDS] [--budget MINUTES] [--only NAME,…]`
+ * `npm run bench -- [--host chromium|node] [--quick] [--json] [--case-timeout SECONDS] [--budget MINUTES] [--only NAME,…]`
  *
- * Opens the bench page in headless Chromium on whatever WebGPU adapter it finds (session.ts), runs the
+ * Opens the bench page in headless Chromium (browser-host.ts), or with `--host node` a Node process on
+ * Dawn (node-host.ts), on whatever WebGPU adapter it finds, runs the
  * plan (plan.ts) one measurement at a time, the cases behind issue 3's done-when figures first, and
  * prints a table in the plan's order, or with --json one object on stdout and the table on stderr
  * (report.ts). With --budget, a case that would end past the run's budget is skipped and says so.
@@ -10,13 +11,18 @@
  * other than an adapter limit (an error in our code).
  */
 import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { kernelCaseFlops, stepCaseFlops } from './flops';
+import { CHILD_FLAG, nodeRunner, runBenchChild } from './node-host';
 import { benchPlan, type BenchMode } from './plan';
 import type { AdapterReport, DeviceLimits, Failure, KernelCase, MatmulProbeResult, Outcome } from './protocol';
 import { buildReport, formatTable, type KernelResult, type StepResult } from './report';
-import { BenchSession, startVite } from './session';
+import { BenchSession } from './session';
+
+type Host = 'chromium' | 'node';
 
 interface Options {
+  host: Host;
   json: boolean;
   mode: BenchMode;
   caseTimeoutMs?: number;
@@ -27,11 +33,15 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { json: false, mode: 'full' };
+  const options: Options = { host: 'chromium', json: false, mode: 'full' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--json') options.json = true;
-    else if (arg === '--quick') options.mode = 'quick';
+    else if (arg === '--host' || arg.startsWith('--host=')) {
+      const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      if (text !== 'chromium' && text !== 'node') throw new Error(`--host is chromium or node, got '${text}'`);
+      options.host = text;
+    } else if (arg === '--quick') options.mode = 'quick';
     else if (arg === '--case-timeout' || arg.startsWith('--case-timeout=')) {
       const text = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       const seconds = Number(text);
@@ -52,11 +62,14 @@ function parseArgs(argv: string[]): Options {
       options.only = names;
     } else if (arg === '--help' || arg === '-h') {
       console.log(
-        'usage: npm run bench -- [--quick] [--json] [--case-timeout SECONDS] [--budget MINUTES] [--only NAME,…]   ' +
+        'usage: npm run bench -- [--host chromium|node] [--quick] [--json] [--case-timeout SECONDS] [--budget MINUTES] [--only NAME,…]   ' +
           '(npm run --silent bench -- --json for bare JSON)',
       );
       process.exit(0);
-    } else throw new Error(`unknown option '${arg}' (options: --json, --quick, --case-timeout SECONDS, --budget MINUTES, --only NAME,…)`);
+    } else
+      throw new Error(
+        `unknown option '${arg}' (options: --host chromium|node, --json, --quick, --case-timeout SECONDS, --budget MINUTES, --only NAME,…)`,
+      );
   }
   return options;
 }
@@ -137,13 +150,21 @@ function describeOutcome(outcome: Outcome<{ medianMs: number; peakBytes: number;
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   const plan = benchPlan(options.mode, options.caseTimeoutMs);
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  const { server, url } = await startVite();
-  const session = new BenchSession(url, executablePath, log);
+  let server: { close(): Promise<void> } | null = null;
+  let session: BenchSession;
+  if (options.host === 'node') {
+    // The child is this same module (from source under tsx, or the bundle), with this process's options.
+    session = new BenchSession(nodeRunner({ file: fileURLToPath(import.meta.url), execArgv: process.execArgv }), log);
+  } else {
+    const { chromiumRunner, startVite } = await import('./browser-host');
+    const vite = await startVite();
+    server = vite.server;
+    session = new BenchSession(chromiumRunner(vite.url, process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', log), log);
+  }
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      log(`${signal}: closing the browser and the server`);
-      void Promise.allSettled([session.close(), server.close()]).then(() => process.exit(130));
+      log(`${signal}: closing the bench's runner${server ? ' and the server' : ''}`);
+      void Promise.allSettled([session.close(), server?.close()]).then(() => process.exit(130));
     });
   }
   const started = Date.now();
@@ -235,14 +256,17 @@ async function main(): Promise<number> {
     return probe.ok && errors.length === 0 ? 0 : 1;
   } finally {
     await session.close();
-    await server.close();
+    await server?.close();
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error) => {
-    log(`failed: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+const childAt = process.argv.indexOf(CHILD_FLAG);
+if (childAt >= 0) void runBenchChild(process.argv[childAt + 1] === 'webgpu-default' ? 'webgpu-default' : 'adapter');
+else
+  main().then(
+    (code) => process.exit(code),
+    (error) => {
+      log(`failed: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    },
+  );

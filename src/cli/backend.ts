@@ -4,7 +4,7 @@
  * threads need a browser's workers, tfjs runs it single-threaded in Node); or the CPU backend (pure
  * JavaScript, the reference). `auto` takes WebGPU where Dawn finds an adapter, else WASM.
  */
-import { createRequire, register } from 'node:module';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { TokenScorer } from '../core/dpo/logps';
@@ -12,6 +12,7 @@ import type { dpoLoss } from '../core/dpo/losses';
 import { WATCHDOG_GUARD, type GpuGuard } from '../core/gpu';
 import type { WebGpuAdapterInfo, WebGpuLimits } from '../core/gpu/webgpu-backend';
 import { NO_DEVICE_LIMITS, type DeviceLimits } from '../core/train/memory-plan';
+import { installDawn } from './dawn';
 
 export type CliBackendName = 'cpu' | 'wasm' | 'webgpu';
 export const CLI_BACKENDS: readonly CliBackendName[] = ['cpu', 'wasm', 'webgpu'];
@@ -98,15 +99,7 @@ async function startWasm(why: string): Promise<CliBackend> {
 }
 
 async function startWebGpu(limits: WebGpuLimits, otherMs: () => number): Promise<CliBackend> {
-  // The kernels' WGSL files are imported as text (`?raw`), as the browser build does.
-  register('./raw-text-hooks.mjs', import.meta.url);
-  const { create, globals } = await import('webgpu');
-  Object.assign(globalThis, globals);
-  const gpu = create([]);
-  // tfjs's WebGPU backend looks for navigator.gpu (Node 20 has no navigator; later ones have no gpu).
-  const g = globalThis as { navigator?: object };
-  if (!g.navigator) g.navigator = {};
-  Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  const { gpu, forget } = await installDawn();
   const { adapterInfo, deviceLimits, monitorWebGpuBackend, registerWebGpuBackend } = await import('../core/gpu/webgpu-backend');
   registerWebGpuBackend(gpu, limits);
   if (!(await gpu.requestAdapter())) throw new NoAdapterError(NO_ADAPTER);
@@ -129,7 +122,7 @@ async function startWebGpu(limits: WebGpuLimits, otherMs: () => number): Promise
         gpuDevice.destroy();
         await gpuDevice.lost;
       }
-      delete (g.navigator as { gpu?: GPU }).gpu;
+      forget();
     },
   };
 }

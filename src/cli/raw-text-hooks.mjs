@@ -1,7 +1,7 @@
 /**
  * Node module hooks for the headless engine: `import text from './file.wgsl?raw'` gives the file's
  * text, as Vite does for the browser build, so our WGSL kernels load in Node too. Registered by
- * src/cli/backend.ts before the kernels are imported.
+ * src/cli/dawn.ts (the CLI on WebGPU, the bench in Node) before the kernels are imported.
  */
 import { readFile } from 'node:fs/promises';
 
