@@ -9,7 +9,7 @@ import { measureKernel } from './kernel-cases';
 import { probeMatmul } from './matmul-probe';
 import { guarded, watchDevice, webgpu } from './measure';
 import type { BenchApi, DeviceLimits } from './protocol';
-import { measureStep } from './step-cases';
+import { measureStep, stepLogps } from './step-cases';
 
 /**
  * tfjs asks the adapter for its largest buffers; with 'webgpu-default' the device gets WebGPU's default
@@ -55,5 +55,6 @@ export function benchApi(limits: DeviceLimits, host: string): BenchApi {
     matmulProbe: (c) => guarded(() => probeMatmul(c)),
     kernel: (c) => guarded(() => measureKernel(c)),
     step: (c) => guarded(() => measureStep(c)),
+    logps: (c) => guarded(() => stepLogps(c)),
   };
 }

@@ -138,6 +138,8 @@ export interface BenchApi {
   matmulProbe(c: MatmulProbeCase): Promise<Outcome<MatmulProbeResult>>;
   kernel(c: KernelCase): Promise<Outcome<KernelMeasured>>;
   step(c: StepCase): Promise<Outcome<StepMeasured>>;
+  /** The step's reference log-probs per row (step-cases.ts stepLogps). */
+  logps(c: StepCase): Promise<Outcome<number[]>>;
 }
 
 declare global {

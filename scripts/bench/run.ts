@@ -18,6 +18,7 @@ import { benchPlan, type BenchMode } from './plan';
 import type { AdapterReport, DeviceLimits, Failure, KernelCase, MatmulProbeResult, Outcome } from './protocol';
 import { buildReport, formatTable, type KernelResult, type StepResult } from './report';
 import { BenchSession } from './session';
+import { exportStep } from './step-export';
 
 type Host = 'chromium' | 'node';
 
@@ -260,10 +261,28 @@ async function main(): Promise<number> {
   }
 }
 
+/**
+ * `export-step DIR [--quick]`: the plan's largest SmolLM2-shaped step (kernels on) as files, with this
+ * engine's reference log-probs from a Node runner on Dawn (step-export.ts).
+ */
+async function exportStepCommand(argv: string[]): Promise<number> {
+  const dir = argv.find((a) => !a.startsWith('--'));
+  if (!dir) throw new Error('usage: export-step DIR [--quick]');
+  const plan = benchPlan(argv.includes('--quick') ? 'quick' : 'full');
+  const c = plan.steps.find((s) => s.model === 'smollm2-135m-shape' && s.kernels && !s.gradientCheckpointing)!;
+  const session = new BenchSession(nodeRunner({ file: fileURLToPath(import.meta.url), execArgv: process.execArgv }), log);
+  try {
+    await exportStep(dir, c, session, log);
+  } finally {
+    await session.close();
+  }
+  return 0;
+}
+
 const childAt = process.argv.indexOf(CHILD_FLAG);
 if (childAt >= 0) void runBenchChild(process.argv[childAt + 1] === 'webgpu-default' ? 'webgpu-default' : 'adapter');
 else
-  main().then(
+  (process.argv[2] === 'export-step' ? exportStepCommand(process.argv.slice(3)) : main()).then(
     (code) => process.exit(code),
     (error) => {
       log(`failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -18,7 +18,7 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export type Measurement = 'matmulProbe' | 'kernel' | 'step';
+export type Measurement = 'matmulProbe' | 'kernel' | 'step' | 'logps';
 type CaseOf<M extends Measurement> = Parameters<BenchApi[M]>[0];
 type ResultOf<M extends Measurement> = Awaited<ReturnType<BenchApi[M]>>;
 

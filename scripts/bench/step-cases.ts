@@ -11,12 +11,10 @@ import { kernelsFor, useAttentionKernel, useLinearKernels } from '../../src/core
 import { parseModelConfig } from '../../src/core/model/config';
 import { createCausalLM } from '../../src/core/model/load';
 import { createLoraAdapter, disposeAdapter } from '../../src/core/model/lora';
-import { randomCheckpoint } from '../../src/core/model/random-checkpoint';
 import type { CausalLM, HostTensor, LoraAdapter } from '../../src/core/model/types';
-import type { PreferenceBatch } from '../../src/core/data/types';
-import { Rng } from '../../src/core/random';
 import { assertFits, firstElement, measureRuns } from './measure';
 import type { StepCase, StepMeasured } from './protocol';
+import { stepBatch, stepCheckpoint } from './step-inputs';
 
 interface BuiltModel {
   key: string;
@@ -40,11 +38,7 @@ function buildModel(c: StepCase): BuiltModel {
     built = null;
   }
   assertFits('embedding', [c.dims.vocab_size, c.dims.hidden_size]);
-  const { configJson, tensors } = randomCheckpoint(
-    'LlamaForCausalLM',
-    { ...c.dims, max_position_embeddings: Math.max(2048, c.seqLen) },
-    c.seed,
-  );
+  const { configJson, tensors } = stepCheckpoint(c);
   const config = parseModelConfig(configJson, `random ${c.model}`);
   const host = new Map<string, HostTensor>([...tensors].map(([name, t]) => [name, { dtype: 'F32', shape: t.shape, data: t.data }]));
   // The weights are kept tensors and the adapter variables, so both outlive the measurement's scope.
@@ -59,33 +53,16 @@ function buildModel(c: StepCase): BuiltModel {
 }
 
 /**
- * B pairs of seqLen tokens each: a shared random prompt of half the length, then different random
- * chosen and rejected completions. No padding, so every position counts as a token.
+ * The reference pass's completion log-probs, summed per row (chosen rows, then rejected): what another
+ * implementation of the same step (the PyTorch script) must reproduce from the exported checkpoint.
  */
-export function syntheticBatch(pairs: number, seqLen: number, vocab: number, rng: Rng): PreferenceBatch {
-  const promptLen = Math.floor(seqLen / 2);
-  const rows = 2 * pairs;
-  const input_ids = new Int32Array(rows * seqLen);
-  const completion_mask = new Uint8Array(rows * seqLen);
-  for (let p = 0; p < pairs; p++) {
-    const prompt = Array.from({ length: promptLen }, () => rng.int(vocab));
-    for (const r of [p, p + pairs]) {
-      for (let t = 0; t < seqLen; t++) {
-        input_ids[r * seqLen + t] = t < promptLen ? prompt[t] : rng.int(vocab);
-        completion_mask[r * seqLen + t] = t < promptLen ? 0 : 1;
-      }
-    }
-  }
-  return {
-    B: pairs,
-    T: seqLen,
-    input_ids,
-    attention_mask: new Uint8Array(rows * seqLen).fill(1),
-    completion_mask,
-    indices: Array.from({ length: pairs }, (_, i) => i),
-    completion_lengths: new Array<number>(rows).fill(seqLen - promptLen),
-    truncated: 0,
-  };
+export async function stepLogps(c: StepCase): Promise<number[]> {
+  const { model, adapter } = buildModel(c);
+  useLinearKernels(c.kernels ? 'fused' : 'composed');
+  useAttentionKernel(c.kernels ? 'fused' : 'composed');
+  const models: DpoModels = { model, policy: adapter, reference: null, ...kernelsFor(tf.getBackend(), c.kernels ? 'fused' : 'composed') };
+  const batch = stepBatch(c);
+  return [...(await referenceLogps(models, batch, completionIndex(batch, null)))];
 }
 
 export async function measureStep(c: StepCase): Promise<StepMeasured> {
@@ -95,7 +72,7 @@ export async function measureStep(c: StepCase): Promise<StepMeasured> {
   useAttentionKernel(c.kernels ? 'fused' : 'composed');
   const models: DpoModels = { model, policy: adapter, reference: null, ...kernelsFor(tf.getBackend(), c.kernels ? 'fused' : 'composed') };
   const fusedKernels = c.kernels ? ['lm_head_logps', 'dpo_loss'] : [];
-  const batch = syntheticBatch(c.pairs, c.seqLen, c.dims.vocab_size, new Rng(c.seed + 2));
+  const batch = stepBatch(c);
   const index = completionIndex(batch, null);
   const params = [...adapter.modules.values()].flatMap((m) => [m.A, m.B]);
   const config = DEFAULT_DPO_CONFIG;
