@@ -81,7 +81,8 @@ export interface BenchReport {
   kernels: KernelRow[];
   steps: StepRow[];
   mode: BenchPlan['mode'];
-  browser: string;
+  /** What ran the backend: "Chromium 150.…" or "Node 20.… (Dawn)". */
+  host: string;
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   /** The device of the cases on WebGPU's default limits, as it reported them (null if none ran). */
   default_limits: { maxStorageBufferBindingSize: number; maxBufferSize: number } | null;
@@ -236,7 +237,7 @@ function stepRow({ c, outcome }: StepResult, gflops: number | null): StepRow {
 export function buildReport(
   plan: BenchPlan,
   adapter: AdapterReport,
-  browser: string,
+  host: string,
   probe: Outcome<MatmulProbeResult>,
   kernels: KernelResult[],
   steps: StepResult[],
@@ -250,7 +251,7 @@ export function buildReport(
     kernels: kernelRows(kernels),
     steps: steps.map((s) => stepRow(s, gflops)),
     mode: plan.mode,
-    browser,
+    host,
     limits: { maxStorageBufferBindingSize: adapter.maxStorageBufferBindingSize, maxBufferSize: adapter.maxBufferSize },
     default_limits: dl ? { maxStorageBufferBindingSize: dl.maxStorageBufferBindingSize, maxBufferSize: dl.maxBufferSize } : null,
     load_average: { min: sig(Math.min(...context.loads), 3), max: sig(Math.max(...context.loads), 3) },
@@ -300,7 +301,7 @@ export function formatTable(r: BenchReport, plan: BenchPlan): string {
     'n' in r.matmul_probe
       ? `${r.matmul_probe.n}×${r.matmul_probe.n}×${r.matmul_probe.n} matMul, ${r.matmul_probe.median_ms.toFixed(1)} ms median → ${fixed(r.matmul_gflops, 2)} GFLOP/s`
       : `failed: ${r.matmul_probe.failure}`;
-  out.push(`DPO Studio benchmark (${r.mode}) on adapter ${r.adapter.vendor || '?'} / ${r.adapter.architecture || '?'}, ${r.browser}`);
+  out.push(`DPO Studio benchmark (${r.mode}) on adapter ${r.adapter.vendor || '?'} / ${r.adapter.architecture || '?'}, ${r.host}`);
   out.push(`maxStorageBufferBindingSize ${r.limits.maxStorageBufferBindingSize} bytes, maxBufferSize ${r.limits.maxBufferSize} bytes`);
   if (r.default_limits) {
     out.push(
