@@ -13,7 +13,7 @@ fn main(index : i32) {
     return;
   }
   let seq = uniforms.seq;
-  let tile = tileOf(index);
+  let tile = tileOf(index, true);
   let bh = tile.head;
   let i0 = tile.start;
   let rows = tile.rows;

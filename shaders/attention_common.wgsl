@@ -9,10 +9,19 @@ struct Tile {
   rows : i32,
 }
 
-fn tileOf(index : i32) -> Tile {
+// Invocations take tiles position-major, heads minor, the costliest positions first: under the causal
+// mask a late query row sees the most keys (`lateFirst`, forward and dq) and an early key row is seen
+// by the most queries (dk/dv). Workgroups that start with the long tiles leave the short ones to fill
+// the gaps, instead of one workgroup of long tiles finishing alone.
+fn tileOf(index : i32, lateFirst : bool) -> Tile {
   let tilesPerSeq = (uniforms.seq + R - 1) / R;
-  let start = (index % tilesPerSeq) * R;
-  return Tile(index / tilesPerSeq, start, min(R, uniforms.seq - start));
+  let heads = uniforms.tiles / tilesPerSeq;
+  var t = index / heads;
+  if (lateFirst) {
+    t = tilesPerSeq - 1 - t;
+  }
+  let start = t * R;
+  return Tile(index % heads, start, min(R, uniforms.seq - start));
 }
 
 // Where the KV head that query head bh (= b·HEADS + h) reads starts in k and v, in vec4s.

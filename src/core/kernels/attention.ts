@@ -10,13 +10,18 @@ import { shaders } from './shaders';
  * group), each summing in one fixed order: no atomics, so the same inputs give the same bits.
  *
  * Each invocation takes a few consecutive rows (tileRows), kept with their accumulators in private
- * memory as vec4s, and reads the other side's rows from storage once for all of them; there is no
- * workgroup-memory tiling yet.
+ * memory as vec4s, and reads the other side's rows from storage once for all of them; the costliest
+ * tiles go first (attention_common.wgsl's tileOf). There is no workgroup-memory tiling yet.
  */
 
 /** The widest head the kernels take (the private accumulators are HD floats, two arrays in dk/dv). */
 export const FLASH_ATTENTION_MAX_HEAD_DIM = 256;
-const WORKGROUP = 64;
+/**
+ * Invocations per workgroup: small, so that a causal pass (whose tiles differ in cost by up to T/R
+ * times) splits into many workgroups that balance over the device's cores; 64 measured 1.24× slower
+ * forward + backward at T = 512 on SwiftShader (docs/benchmarks.md).
+ */
+const WORKGROUP = 16;
 
 /** What fixes a shader: the model's attention shape. The batch's B and T are uniforms. */
 export interface AttentionShape {
