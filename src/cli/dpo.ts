@@ -299,6 +299,16 @@ async function runEval(values: Map<string, ParsedValue>): Promise<void> {
     () => evaluatePairs({ model, policy: adapter, reference: null, ...backend.kernels }, pairs, config, padTokenId),
     otherWatchdogMs(),
   );
+  // A model or adapter gone bad shows as NaN or infinite log-probs: an error, not a null loss.
+  const broken = scored.filter((s) => ![s.chosenLogps, s.rejectedLogps, s.refChosenLogps, s.refRejectedLogps].every(Number.isFinite));
+  if (broken.length > 0) {
+    throw new Error(
+      `the eval gave non-finite log-probs for ${broken.length} of ${scored.length} pairs (lines ${broken
+        .slice(0, 10)
+        .map((s) => s.pair.line)
+        .join(', ')}${broken.length > 10 ? ', …' : ''}): the model's or the adapter's weights overflow`,
+    );
+  }
   const lines = scored.map((s) =>
     JSON.stringify({
       index: s.pair.index,

@@ -75,10 +75,19 @@ export async function saveAdapter(adapter: LoraAdapter, baseModelName: string): 
     tensors.set(`${TENSOR_PREFIX}${path}.lora_A.weight`, { shape: A.shape, data: (await A.data()) as Float32Array });
     tensors.set(`${TENSOR_PREFIX}${path}.lora_B.weight`, { shape: B.shape, data: (await B.data()) as Float32Array });
   }
+  // An adapter with NaN or infinite weights is never written: it would pass for a trained one.
+  for (const [name, { data }] of tensors) assertFinite(data, `adapter tensor "${name}"`);
   return new Map<string, Uint8Array | string>([
     [ADAPTER_CONFIG_FILE, JSON.stringify(adapterConfig, null, 2)],
     [ADAPTER_WEIGHTS_FILE, serializeSafetensors(tensors, { metadata: { format: 'pt' } })],
   ]);
+}
+
+/** Throws, naming `what` and the first bad value's index, when a value is NaN or infinite. */
+function assertFinite(values: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw new Error(`${what} has a non-finite value (${values[i]} at index ${i}): not a usable adapter`);
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -206,6 +215,10 @@ export async function loadAdapter(src: FileSource, model: CausalLM): Promise<Lor
     expectShape(A, [config.r, inFeatures], `[r, in_features] with r = ${config.r} from adapter_config.json`);
     expectShape(B, [outFeatures, config.r], `[out_features, r] with r = ${config.r} from adapter_config.json`);
     pairs.push({ path, A: A[1], B: B[1] });
+  }
+  for (const { path, A, B } of pairs) {
+    assertFinite(A.data, `${weightsPath}: tensor of module "${path}" (lora_A)`);
+    assertFinite(B.data, `${weightsPath}: tensor of module "${path}" (lora_B)`);
   }
   const modules = new Map<string, LoraPair>();
   for (const { path, A, B } of pairs) {

@@ -56,8 +56,12 @@ export class AdamW {
     return this.t;
   }
 
-  /** Applies one update with learning rate lr. grads[i] belongs to params[i]; the caller keeps ownership of grads. */
-  step(grads: tf.Tensor[], lr: number): void {
+  /**
+   * Applies one update with learning rate lr, unless it would leave a parameter or moment non-finite
+   * (a learning rate or epsilon that overflows them): then nothing changes and it resolves false.
+   * grads[i] belongs to params[i]; the caller keeps ownership of grads. Bad arguments throw at once.
+   */
+  step(grads: tf.Tensor[], lr: number): Promise<boolean> {
     if (grads.length !== this.params.length) {
       throw new Error(`AdamW.step: got ${grads.length} gradients for ${this.params.length} parameters`);
     }
@@ -70,27 +74,42 @@ export class AdamW {
       }
     });
     if (!Number.isFinite(lr) || lr < 0) throw new Error(`AdamW.step: lr must be finite and >= 0, got ${lr}`);
+    return this.apply(grads, lr);
+  }
 
+  private async apply(grads: tf.Tensor[], lr: number): Promise<boolean> {
     const { beta1, beta2, eps, weight_decay } = this.opts;
-    this.t += 1;
+    const t = this.t + 1;
     // Scalars in float64, as torch computes them in Python before the float32 tensor ops.
     const decay = 1 - lr * weight_decay;
-    const stepSize = lr / (1 - beta1 ** this.t);
-    const bias2Sqrt = Math.sqrt(1 - beta2 ** this.t);
+    const stepSize = lr / (1 - beta1 ** t);
+    const bias2Sqrt = Math.sqrt(1 - beta2 ** t);
 
-    tf.tidy(() => {
-      grads.forEach((g, i) => {
+    const updates = tf.tidy(() =>
+      grads.map((g, i) => {
         const p = this.params[i];
         // torch updates the first moment with lerp_: m + (1−β1)(g − m).
         const m = tf.add(this.m[i], tf.mul(tf.sub(g, this.m[i]), 1 - beta1));
         const v = tf.add(tf.mul(this.v[i], beta2), tf.mul(tf.square(g), 1 - beta2));
         const denom = tf.add(tf.div(tf.sqrt(v), bias2Sqrt), eps);
         const next = tf.sub(tf.mul(p, decay), tf.mul(tf.div(m, denom), stepSize));
+        return { m, v, next };
+      }),
+    );
+    const all = updates.flatMap((u) => [u.m, u.v, u.next]);
+    const finite = tf.tidy(() => all.map((x) => tf.all(tf.isFinite(x))).reduce((a, b) => tf.logicalAnd(a, b)));
+    try {
+      if (!(await finite.data())[0]) return false;
+      updates.forEach(({ m, v, next }, i) => {
         this.m[i].assign(m);
         this.v[i].assign(v);
-        p.assign(next);
+        this.params[i].assign(next);
       });
-    });
+      this.t = t;
+      return true;
+    } finally {
+      tf.dispose([...all, finite]);
+    }
   }
 
   /** Copies of the moments (safe to keep: later steps do not change them). */

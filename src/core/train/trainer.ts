@@ -10,16 +10,24 @@ import { learningRateAt } from './schedule';
 /** One line of metrics.jsonl: Hugging Face Trainer's log entry (step, epoch, then the metrics). */
 export type LogEntry = { step: number; epoch: number } & Record<string, number>;
 
-/** A non-finite loss or gradient: the run stops before applying the update, keeping the last good state. */
+/**
+ * A non-finite loss or gradient, or an update that would make the weights non-finite (a learning rate
+ * or adam_epsilon that overflows them): the run stops before applying it, keeping the last good state.
+ */
 export class NonFiniteError extends Error {
   constructor(
     readonly step: number,
-    readonly what: 'loss' | 'gradient',
+    readonly what: 'loss' | 'gradient' | 'update',
     /** The step's items as its objective names them: DPO pairs by file line, SFT examples by index. */
     readonly lines: number[],
     items = 'the pairs on lines',
   ) {
-    super(`non-finite ${what} at step ${step}; the batch holds ${items} ${lines.join(', ')}`);
+    super(
+      what === 'update'
+        ? `the update at step ${step} would make the weights non-finite (is the learning rate or adam_epsilon out of range?); ` +
+            `the batch holds ${items} ${lines.join(', ')}`
+        : `non-finite ${what} at step ${step}; the batch holds ${items} ${lines.join(', ')}`,
+    );
   }
 }
 
@@ -254,7 +262,8 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
       const { grads: clipped, norm } = await clipGradNorm(stepGrads, c.max_grad_norm);
       try {
         if (!Number.isFinite(norm)) throw new NonFiniteError(this.globalStep + 1, 'gradient', ids, this.objective.items);
-        this.optimizer.step(clipped, this.rateAt(this.globalStep));
+        const applied = await this.optimizer.step(clipped, this.rateAt(this.globalStep));
+        if (!applied) throw new NonFiniteError(this.globalStep + 1, 'update', ids, this.objective.items);
       } finally {
         tf.dispose(clipped);
       }
@@ -280,14 +289,30 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
     };
   }
 
-  /** A snapshot that `restore` turns back into this exact trainer position. */
+  /**
+   * A snapshot that `restore` turns back into this exact trainer position. Throws rather than return
+   * weights or optimizer moments that are not finite, so no checkpoint can hold them.
+   */
   async getState(): Promise<TrainerState> {
+    const optimizer = await this.optimizer.getState();
+    const adapter = (await Promise.all(this.params.map((p) => p.data()))) as Float32Array[];
+    for (const [what, arrays] of [
+      ['weights', adapter],
+      ["optimizer's first moments", optimizer.m],
+      ["optimizer's second moments", optimizer.v],
+    ] as const) {
+      arrays.forEach((values, i) => {
+        if (!values.every(Number.isFinite)) {
+          throw new Error(`the trained ${what} of variable ${i} (${this.params[i].name}) are not finite: no checkpoint is taken of them`);
+        }
+      });
+    }
     return {
       globalStep: this.globalStep,
       epoch: this.epoch,
       microInEpoch: this.microInEpoch,
-      optimizer: await this.optimizer.getState(),
-      adapter: (await Promise.all(this.params.map((p) => p.data()))) as Float32Array[],
+      optimizer,
+      adapter,
       dropoutRng: this.rng.getState(),
       pendingMetrics: structuredClone(this.window.values),
       trainBatchSize: this.config.per_device_train_batch_size,

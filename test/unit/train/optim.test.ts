@@ -42,10 +42,10 @@ function flat(params: tf.Variable[]): number[] {
   return params.flatMap((p) => Array.from(p.dataSync()));
 }
 
-function runSteps(opt: AdamW, from: number, to: number): void {
+async function runSteps(opt: AdamW, from: number, to: number): Promise<void> {
   for (let k = from; k < to; k++) {
     const g = gradTensors(k);
-    opt.step(g, LRS[k]);
+    expect(await opt.step(g, LRS[k])).toBe(true);
     tf.dispose(g);
   }
 }
@@ -59,7 +59,7 @@ describe('AdamW', () => {
     const p = tf.variable(tf.tensor1d([1, 1]));
     const opt = new AdamW([p], { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.1 });
     const g = tf.tensor1d([0.5, -2]);
-    opt.step([g], 0.1);
+    await opt.step([g], 0.1);
     // p·(1 − 0.01) = 0.99; m̂ = g, v̂ = g², so the step is 0.1·g/(|g| + 1e-8).
     const [a, b] = Array.from(p.dataSync());
     expect(a).toBeCloseTo(0.99 - 0.1 * (0.5 / (0.5 + 1e-8)), 6);
@@ -75,7 +75,7 @@ describe('AdamW', () => {
   it('matches a float64 loop over five steps with weight decay and a changing learning rate', async () => {
     const params = makeParams(P0);
     const opt = new AdamW(params, OPTS);
-    runSteps(opt, 0, STEPS);
+    await runSteps(opt, 0, STEPS);
     const expected = adamwReference(P0, GRADS, LRS, OPTS);
     const got = flat(params);
     got.forEach((x, j) => expect(Math.abs(x - expected[j]), `param ${j}: ${x} vs ${expected[j]}`).toBeLessThan(2e-6));
@@ -90,8 +90,8 @@ describe('AdamW', () => {
     const p = tf.variable(tf.tensor1d([2, -4]));
     const opt = new AdamW([p], { ...OPTS, weight_decay: 0.5 });
     const g = tf.zeros([2]);
-    opt.step([g], 0.1);
-    opt.step([g], 0.2);
+    await opt.step([g], 0.1);
+    await opt.step([g], 0.2);
     const expected = [2, -4].map((x) => x * (1 - 0.05) * (1 - 0.1));
     Array.from(p.dataSync()).forEach((x, j) => expect(x).toBeCloseTo(expected[j], 6));
     tf.dispose([p, g]);
@@ -101,21 +101,21 @@ describe('AdamW', () => {
   it('state exported after 3 steps and imported into a fresh optimizer continues identically', async () => {
     const original = makeParams(P0);
     const optA = new AdamW(original, OPTS);
-    runSteps(optA, 0, 3);
+    await runSteps(optA, 0, 3);
     const state = await optA.getState();
 
     const after3 = flat(original);
     const resumed = makeParams(after3);
     const optB = new AdamW(resumed, OPTS);
     optB.setState(state);
-    runSteps(optA, 3, STEPS);
-    runSteps(optB, 3, STEPS);
+    await runSteps(optA, 3, STEPS);
+    await runSteps(optB, 3, STEPS);
     expect(flat(resumed)).toEqual(flat(original));
 
     // Without the state the continuation differs, so the equality above is not trivial.
     const fresh = makeParams(after3);
     const optC = new AdamW(fresh, OPTS);
-    runSteps(optC, 3, STEPS);
+    await runSteps(optC, 3, STEPS);
     expect(Math.max(...flat(fresh).map((x, j) => Math.abs(x - flat(original)[j])))).toBeGreaterThan(1e-4);
 
     // getState returns copies.
@@ -130,12 +130,34 @@ describe('AdamW', () => {
     const opt = new AdamW(params, OPTS);
     const g = gradTensors(0);
     const before = tf.memory().numTensors;
-    opt.step(g, 1e-3);
-    opt.step(g, 1e-3);
+    await opt.step(g, 1e-3);
+    await opt.step(g, 1e-3);
     expect(tf.memory().numTensors).toBe(before);
     opt.dispose();
     expect(tf.memory().numTensors).toBe(before - 2 * params.length);
     tf.dispose([...params, ...g]);
+  });
+
+  it('refuses an update that would make a parameter or moment non-finite, changing nothing', async () => {
+    const params = makeParams(P0);
+    const opt = new AdamW(params, OPTS);
+    await runSteps(opt, 0, 2);
+    const before = flat(params);
+    const state = await opt.getState();
+    const g = gradTensors(2);
+    // Step size lr / (1 − β1^t) of 1e38 takes every parameter past float32's range.
+    expect(await opt.step(g, 1e38)).toBe(false);
+    expect(flat(params)).toEqual(before);
+    expect(await opt.getState()).toEqual(state);
+    // A gradient that squares to infinity overflows the second moment even at a small rate.
+    const huge = [tf.fill([3], 1e30), tf.fill([2, 2], 1e30)];
+    expect(await opt.step(huge, 1e-3)).toBe(false);
+    expect(opt.stepCount).toBe(2);
+    // And the optimizer goes on from where it was.
+    expect(await opt.step(g, LRS[2])).toBe(true);
+    expect(opt.stepCount).toBe(3);
+    tf.dispose([...params, ...g, ...huge]);
+    opt.dispose();
   });
 
   it('clear errors for mismatched gradients, state and options', async () => {

@@ -132,6 +132,18 @@ describe('Trainer', () => {
     expect(await trainer.getState()).toEqual(before);
   });
 
+  it('an update that would overflow the weights is refused: the weights and state stay those of the last good step', async () => {
+    const { w, trainer } = setup({ learning_rate: 1e38, max_grad_norm: 0 });
+    const before = await trainer.getState();
+    const error = (await trainer.step().catch((e: unknown) => e)) as NonFiniteError;
+    expect(error).toBeInstanceOf(NonFiniteError);
+    expect(error.what).toBe('update');
+    expect(error.message).toMatch(/^the update at step 1 would make the weights non-finite \(is the learning rate or adam_epsilon out of range\?\)/);
+    expect(await w.data()).toEqual(new Float32Array([0]));
+    expect(await trainer.getState()).toEqual(before);
+    expect(trainer.globalStep).toBe(0);
+  });
+
   it('evalDue: every eval_steps steps and after the last, never without an eval set', async () => {
     const run = async (evaluates: boolean, eval_steps: number | null) => {
       const { trainer } = setup({ eval_steps }, evaluates);

@@ -1,15 +1,17 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseSafetensors, serializeSafetensors } from '../../../src/core/model/safetensors';
 
 const run = promisify(execFile);
 
 /**
- * Runs the dpo command with a step made to fail as a GPU's would (fixtures/inject-gpu-failure.ts),
- * returning its exit code, output and how long it took.
+ * The dpo command when a run fails: a step made to fail as a GPU's would (fixtures/inject-gpu-failure.ts,
+ * inert unless DPO_TEST_INJECT is set), or an update that overflows the weights. Returns its exit code,
+ * output and how long it took.
  */
 async function dpo(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stderr: string; seconds: number }> {
   const started = Date.now();
@@ -107,6 +109,66 @@ describe('dpo train when the GPU fails mid-run', () => {
     expect(evaluate.seconds).toBeLessThan(60);
     expect(evaluate.stderr).toMatch(
       /^dpo eval: The eval of 48 pairs failed: it made no progress \(the operation did not finish in 3 s\)\. .*batch size/m,
+    );
+  }, 180_000);
+});
+
+/** An adapter file's tensors by name. */
+function adapterTensors(path: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const { tensors } = parseSafetensors(new Uint8Array(readFileSync(path)), path);
+  return new Map([...tensors].map(([name, t]) => [name, { shape: t.shape, data: t.data as Float32Array }]));
+}
+
+describe('dpo train when an update would overflow the weights', () => {
+  for (const [what, option] of [
+    ['a learning rate of 1e38', ['--learning_rate', '1e38']],
+    ['adam_epsilon 0 (0 / 0 where a gradient is zero)', ['--adam_epsilon', '0']],
+  ] as const) {
+    it(`${what}: exit 1 naming the update, and the adapter kept is the finite one before it`, async () => {
+      const outDir = join(dir, `overflow-${option[0].slice(2)}`);
+      const r = await dpo({}, ...trainArgs(outDir, ...option));
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(
+        /^dpo train: the update at step 1 would make the weights non-finite \(is the learning rate or adam_epsilon out of range\?\)/m,
+      );
+      expect(r.stderr).toContain(`The adapter of the last good step (0) is in ${join(outDir, 'adapter')}`);
+      const kept = adapterTensors(join(outDir, 'adapter', 'adapter_model.safetensors'));
+      expect(kept.size).toBeGreaterThan(0);
+      for (const [name, { data }] of kept) {
+        expect(data.every(Number.isFinite), name).toBe(true);
+        // Step 0's adapter: B as PEFT initialises it (zero), A random.
+        if (name.includes('lora_B')) expect(data.every((x) => x === 0)).toBe(true);
+        else expect(data.some((x) => x !== 0)).toBe(true);
+      }
+      // What was kept evaluates: a usable adapter, not a NaN one that prints "loss": null.
+      const evaluated = await dpo(
+        {},
+        'eval',
+        '--model',
+        modelDir,
+        '--data',
+        'examples/shout-whisper.jsonl',
+        '--adapter',
+        join(outDir, 'adapter'),
+      );
+      expect(evaluated.code, evaluated.stderr).toBe(0);
+    }, 180_000);
+  }
+
+  it('eval refuses an adapter with a NaN weight, naming the file and the module', async () => {
+    const good = join(dir, 'overflow-learning_rate', 'adapter');
+    const bad = join(dir, 'nan-adapter');
+    mkdirSync(bad, { recursive: true });
+    writeFileSync(join(bad, 'adapter_config.json'), readFileSync(join(good, 'adapter_config.json')));
+    const tensors = adapterTensors(join(good, 'adapter_model.safetensors'));
+    const [name, first] = [...tensors].find(([n]) => n.includes('lora_A'))!;
+    first.data[3] = NaN;
+    writeFileSync(join(bad, 'adapter_model.safetensors'), serializeSafetensors(tensors));
+    const r = await dpo({}, 'eval', '--model', modelDir, '--data', 'examples/shout-whisper.jsonl', '--adapter', bad);
+    expect(r.code, r.stderr).toBe(1);
+    const module = name.replace(/^base_model\.model\./, '').replace(/\.lora_A\.weight$/, '');
+    expect(r.stderr).toContain(
+      `${join(bad, 'adapter_model.safetensors')}: tensor of module "${module}" (lora_A) has a non-finite value (NaN at index 3)`,
     );
   }, 180_000);
 });
