@@ -7,6 +7,7 @@
  * governs where it may connect.
  */
 import type { ModelStaging } from '../storage';
+import { confinedPath } from '../core/model/sources';
 
 const HUB = 'https://huggingface.co';
 
@@ -80,8 +81,9 @@ export interface HubOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** A file's download URL; a path that would leave the repo (".." and the like) is refused. */
 export function fileUrl(repo: string, path: string): string {
-  return `${HUB}/${repo}/resolve/main/${path.split('/').map(encodeURIComponent).join('/')}`;
+  return `${HUB}/${repo}/resolve/main/${confinedPath(path, repo).split('/').map(encodeURIComponent).join('/')}`;
 }
 
 async function hubFetch(

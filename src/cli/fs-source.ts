@@ -1,6 +1,7 @@
 /** A model folder on disk as a FileSource (Node only). */
 import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { confinedPath } from '../core/model/sources';
 import type { FileSource } from '../core/model/types';
 
 const utf8Decoder = new TextDecoder();
@@ -13,7 +14,7 @@ function errorCode(error: unknown): string | undefined {
 export function fsSource(dir: string): FileSource {
   async function read(path: string): Promise<Buffer | null> {
     try {
-      return await readFile(join(dir, ...path.split('/')));
+      return await readFile(join(dir, ...confinedPath(path, dir).split('/')));
     } catch (error) {
       const code = errorCode(error);
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`cannot read ${join(dir, path)}: ${(error as Error).message}`);
@@ -37,7 +38,7 @@ export function fsSource(dir: string): FileSource {
       return content === null ? null : new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
     },
     async readRange(path, start, end) {
-      const file = join(dir, ...path.split('/'));
+      const file = join(dir, ...confinedPath(path, dir).split('/'));
       let handle;
       try {
         handle = await open(file, 'r');

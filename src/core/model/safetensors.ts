@@ -3,7 +3,7 @@
  * dtype, shape and byte range, then the raw little-endian data. Tensors are read as float32 (F16 and
  * BF16 widened, F64 narrowed); files are written the way the Python library writes them.
  */
-import { filePath, readJsonFile, readRange } from './sources';
+import { confinedPath, filePath, readJsonFile, readRange } from './sources';
 import type { FileSource, HostTensor, SafetensorsDtype } from './types';
 
 const utf8Encoder = new TextEncoder();
@@ -388,6 +388,7 @@ function readWeightMap(index: unknown, source: string): Map<string, string[]> {
   const byShard = new Map<string, string[]>();
   for (const [tensor, shard] of Object.entries(weightMap)) {
     if (typeof shard !== 'string') throw new Error(`${source}: weight_map entry for "${tensor}" is not a file name`);
+    confinedPath(shard, `${source}: weight_map entry for "${tensor}"`);
     const names = byShard.get(shard) ?? [];
     names.push(tensor);
     byShard.set(shard, names);

@@ -8,6 +8,29 @@ import type { FileSource } from './types';
 const utf8Decoder = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
+/**
+ * A file path that a model's own files named (a shard in an index, a file in a repo listing), checked
+ * to stay inside the model folder or repo: relative, "/"-separated, no ".", ".." or empty segments, no
+ * backslash, drive letter or NUL. Returns it; throws naming `where` otherwise. Model files may come
+ * from anyone, and a path that climbs out would read (or fetch) files that are not the model's.
+ */
+export function confinedPath(path: string, where: string): string {
+  const bad =
+    path === '' ||
+    path.startsWith('/') ||
+    path.includes('\\') ||
+    path.includes('\0') ||
+    /^[A-Za-z]:/.test(path) ||
+    path.split('/').some((segment) => segment === '' || segment === '.' || segment === '..');
+  if (bad) {
+    throw new Error(
+      `${where}: the file path ${JSON.stringify(path)} is not a plain path inside the model folder ` +
+        '(absolute paths, ".." and "." segments, backslashes and empty segments are refused)',
+    );
+  }
+  return path;
+}
+
 /** "<source>/<path>" for messages, without a doubled slash when the source name ends in one. */
 export function filePath(src: FileSource, path: string): string {
   return `${src.name.replace(/\/+$/, '')}/${path}`;
@@ -46,7 +69,7 @@ function trimSlashes(path: string): string {
 export function urlSource(baseUrl: string, name: string = baseUrl): FileSource {
   const base = baseUrl.replace(/\/+$/, '');
   async function get(path: string, range?: [number, number]): Promise<Response | null> {
-    const url = `${base}/${trimSlashes(path).split('/').map(encodeURIComponent).join('/')}`;
+    const url = `${base}/${confinedPath(trimSlashes(path), name).split('/').map(encodeURIComponent).join('/')}`;
     let response: Response;
     try {
       response = await fetch(url, range ? { headers: { Range: `bytes=${range[0]}-${range[1] - 1}` } } : undefined);
