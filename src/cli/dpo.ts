@@ -3,12 +3,12 @@
  * The headless DPO command: `dpo eval`, `dpo train`, `dpo generate`. The same engine the studio
  * drives, on WebGPU through Dawn, tfjs's WASM backend or its CPU backend (--backend).
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parsePreferenceFile } from '../core/data/read';
 import { splitTrainEval } from '../core/data/split';
-import { ChatTokenizer } from '../core/data/tokenizer';
+import { assertTokenizerFitsModel, ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { GENERATION_PROMPT, promptIds } from '../core/data/prompt-ids';
 import type { DataIssue, Text, TokenizedPair } from '../core/data/types';
@@ -18,7 +18,7 @@ import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
 import { DEFAULT_STEP_WATCHDOG, GpuFailure, stepFlops, stepTimeoutMs, type StepWatchdog } from '../core/gpu';
 import type { WebGpuLimits } from '../core/gpu/webgpu-backend';
 import { architectureOf } from '../core/model/architectures/registry';
-import { loadTokenizerFiles, parseModelConfig } from '../core/model/config';
+import { loadModelConfig, loadTokenizerFiles, parseModelConfig } from '../core/model/config';
 import { generateIds, stopTokenIds } from '../core/model/generate';
 import { loadCausalLM } from '../core/model/load';
 import { cloneAdapterFrozen, createLoraAdapter } from '../core/model/lora';
@@ -206,6 +206,7 @@ async function loadModel(
   const dir = required(values, 'model');
   const src = fsSource(dir);
   const { tokenizer, files } = tokenizerLoaded ?? (await loadTokenizer(src));
+  assertTokenizerFitsModel(tokenizer, (await loadModelConfig(src)).vocab_size, dir);
   const { model } = await backend.guard.run(
     `loading the model ${dir}`,
     () => loadCausalLM(src, { guard: backend.guard }),
@@ -335,6 +336,7 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   const config = checkedConfig(values);
   const lora = checkedLora(values);
   const outputDir = required(values, 'output_dir');
+  await checkOutputDir(outputDir);
   const tokenizerLoaded = await loadTokenizer(fsSource(required(values, 'model')));
   const pairs = await loadPairs(values, tokenizerLoaded.tokenizer, config);
   const { plan: memoryPlan, parameters } = await planMemory(values, config, lora, pairs);
@@ -424,6 +426,29 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
     throw new Error(failure instanceof GpuFailure ? `${failure.message} ${kept}.` : `${failure.message}. ${kept}`);
   }
   console.error(`done: ${outputDir}/metrics.jsonl, ${outputDir}/adapter/, ${outputDir}/trainer_state.json`);
+}
+
+/**
+ * Before anything loads: output_dir is (or can be made) a folder, and what train writes there can be
+ * written: `adapter` a folder or absent, the other outputs files or absent.
+ */
+async function checkOutputDir(outputDir: string): Promise<void> {
+  try {
+    await mkdir(outputDir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`--output_dir: cannot make the folder ${outputDir} (${(e as Error).message})`);
+  }
+  const kinds: [string, 'folder' | 'file'][] = [
+    ['adapter', 'folder'],
+    ['metrics.jsonl', 'file'],
+    ['trainer_state.json', 'file'],
+  ];
+  for (const [name, kind] of kinds) {
+    const found = await stat(join(outputDir, name)).catch(() => null);
+    if (found && (kind === 'folder') !== found.isDirectory()) {
+      throw new UsageError(`--output_dir: ${join(outputDir, name)} exists and is not a ${kind}, but train writes its ${name} there`);
+    }
+  }
 }
 
 async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {

@@ -1,5 +1,5 @@
-import { ChatTokenizer } from '../core/data/tokenizer';
-import { loadTokenizerFiles } from '../core/model/config';
+import { assertTokenizerFitsModel, ChatTokenizer } from '../core/data/tokenizer';
+import { loadModelConfig, loadTokenizerFiles } from '../core/model/config';
 import { architectureOf } from '../core/model/architectures/registry';
 import { modelShapeOf } from '../core/train/memory-plan';
 import { loadCausalLM } from '../core/model/load';
@@ -119,18 +119,18 @@ export class ModelSession {
 
   static async load(spec: ModelSource, progress: Progress): Promise<ModelSession> {
     const src = reportingSource(await sourceFor(spec), progress);
+    progress('model', 'reading the tokenizer', null);
+    const files = await loadTokenizerFiles(src);
+    const template = (await src.readText('chat_template.jinja')) ?? undefined;
+    const tokenizer = ChatTokenizer.fromJSON(files.tokenizerJson, files.tokenizerConfig, template);
+    if (tokenizer.padTokenId === null) throw new Error(`${spec.name}: the tokenizer has neither a pad nor an EOS token to pad batches with`);
+    assertTokenizerFitsModel(tokenizer, (await loadModelConfig(src)).vocab_size, spec.name);
     progress('model', 'reading config.json and the weights', null);
     const { model } = await loadCausalLM(src, {
       guard: gpu(),
       onTensor: (name, done, total) => progress('model', `loaded ${done} of ${total} tensors (${name})`, done / total),
     });
     try {
-      progress('model', 'reading the tokenizer', null);
-      const files = await loadTokenizerFiles(src);
-      const template = (await src.readText('chat_template.jinja')) ?? undefined;
-      const tokenizer = ChatTokenizer.fromJSON(files.tokenizerJson, files.tokenizerConfig, template);
-      if (tokenizer.padTokenId === null)
-        throw new Error(`${spec.name}: the tokenizer has neither a pad nor an EOS token to pad batches with`);
       // A folder may carry a PEFT adapter beside the weights (in adapter/ or at its root).
       let startAdapter: { adapter: LoraAdapter; name: string } | null = null;
       for (const folder of ['adapter', '']) {

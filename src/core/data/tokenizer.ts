@@ -38,6 +38,23 @@ function pickChatTemplate(raw: unknown): string | null {
  * transformers' PreTrainedTokenizerFast does for what DPO needs: encode/decode, chat-template rendering
  * and the special token ids.
  */
+/**
+ * Refuses a tokenizer that can produce ids the model has no embedding row for (ids ≥ its vocab_size),
+ * naming both numbers, before any weight is loaded: otherwise the first such token fails deep inside
+ * an embedding lookup.
+ */
+export function assertTokenizerFitsModel(tokenizer: ChatTokenizer, modelVocabSize: number, where: string): void {
+  // Added tokens past the embedding (Gemma 3's text models list an image token at 262,144 over a
+  // vocab_size of 262,144) are allowed: text does not produce them unless it spells them out.
+  const used = Math.max(tokenizer.baseVocabSize - 1, tokenizer.eosTokenId ?? -1, tokenizer.bosTokenId ?? -1, tokenizer.padTokenId ?? -1);
+  if (used >= modelVocabSize) {
+    throw new Error(
+      `${where}: the tokenizer has token ids up to ${used}, but the model's vocab_size is ${modelVocabSize} ` +
+        `(ids 0–${modelVocabSize - 1}): the tokenizer and config.json are not of the same model`,
+    );
+  }
+}
+
 export class ChatTokenizer {
   readonly eosToken: string | null;
   readonly eosTokenId: number | null;
@@ -47,6 +64,8 @@ export class ChatTokenizer {
   readonly padTokenId: number | null;
   /** Highest token id + 1, added tokens included (transformers' `len(tokenizer)`). */
   readonly vocabSize: number;
+  /** Highest id of the model's own vocabulary (added tokens left out) + 1. */
+  readonly baseVocabSize: number;
   private template: Template | null = null;
 
   private constructor(
@@ -63,6 +82,9 @@ export class ChatTokenizer {
     let maxId = -1;
     for (const id of tokenizer.get_vocab(true).values()) maxId = Math.max(maxId, id);
     this.vocabSize = maxId + 1;
+    let maxBaseId = -1;
+    for (const id of tokenizer.get_vocab(false).values()) maxBaseId = Math.max(maxBaseId, id);
+    this.baseVocabSize = maxBaseId + 1;
   }
 
   /**

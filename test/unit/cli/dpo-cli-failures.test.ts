@@ -172,3 +172,31 @@ describe('dpo train when an update would overflow the weights', () => {
     );
   }, 180_000);
 });
+
+describe('bad setups refused before any weight loads or any step runs', () => {
+  it('a tokenizer whose ids reach past config.json vocab_size, naming both numbers', async () => {
+    const model = join(dir, 'small-vocab');
+    mkdirSync(model);
+    for (const file of ['model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) {
+      writeFileSync(join(model, file), readFileSync(join(modelDir, file)));
+    }
+    const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(model, 'config.json'), JSON.stringify({ ...config, vocab_size: 100 }));
+    const r = await dpo({}, 'eval', '--model', model, '--data', 'examples/shout-whisper.jsonl', '--backend', 'cpu');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(
+      `dpo eval: ${model}: the tokenizer has token ids up to 256, but the model's vocab_size is 100 (ids 0–99): the tokenizer and config.json are not of the same model`,
+    );
+  }, 60_000);
+
+  it('an output_dir whose "adapter" is a file, before training', async () => {
+    const outDir = join(dir, 'adapter-is-a-file');
+    mkdirSync(outDir);
+    writeFileSync(join(outDir, 'adapter'), 'not a folder');
+    const r = await dpo({}, ...trainArgs(outDir, '--backend', 'cpu'));
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`--output_dir: ${join(outDir, 'adapter')} exists and is not a folder, but train writes its adapter there`);
+    expect(r.stderr).not.toMatch(/^step \d/m);
+    expect(existsSync(join(outDir, 'metrics.jsonl'))).toBe(false);
+  }, 60_000);
+});
