@@ -41,13 +41,69 @@ class Scanner {
     return this.text[this.pos];
   }
 
-  /** Scans one value; when `onElement` is given and the value is an array, reports each element's start. */
+  /**
+   * Scans one value; when `onElement` is given and the value is an array, reports each element's start.
+   * Iterative, with its own stack of open containers: nesting depth costs memory, never the call stack
+   * (a line of 5,000 '[' is one bad line, not a stack overflow).
+   */
   value(onElement?: (start: number) => void): void {
+    const open: { close: ']' | '}'; report: boolean }[] = [];
+    for (;;) {
+      // A value, or the opening of a container whose first value comes next.
+      this.skipWhitespace();
+      const c = this.peek();
+      if (c === undefined) this.fail('unexpected end of input, expected a value');
+      if (c === '{' || c === '[') {
+        this.pos++;
+        this.skipWhitespace();
+        const close = c === '{' ? '}' : ']';
+        if (this.peek() === close) this.pos++;
+        else {
+          const report = c === '[' && open.length === 0 && onElement !== undefined;
+          open.push({ close, report });
+          if (close === '}') this.propertyName();
+          else if (report) onElement(this.pos);
+          continue;
+        }
+      } else this.scalar(c);
+      // After a whole value: close what ends here, up to the next separator.
+      for (;;) {
+        const top = open.at(-1);
+        if (top === undefined) return;
+        this.skipWhitespace();
+        const d = this.peek();
+        if (d === ',') {
+          this.pos++;
+          this.skipWhitespace();
+          if (top.close === '}') this.propertyName();
+          else if (top.report) onElement!(this.pos);
+          break;
+        }
+        if (d === top.close) {
+          this.pos++;
+          open.pop();
+          continue;
+        }
+        if (top.close === '}') {
+          this.fail(d === undefined ? "unexpected end of input, expected ',' or '}'" : "expected ',' or '}' after a property value");
+        }
+        this.fail(d === undefined ? "unexpected end of input, expected ',' or ']'" : "expected ',' or ']' after an array element");
+      }
+    }
+  }
+
+  /** A property name and its colon; the value follows. */
+  private propertyName(): void {
     this.skipWhitespace();
-    const c = this.peek();
-    if (c === undefined) this.fail('unexpected end of input, expected a value');
-    if (c === '{') return this.object();
-    if (c === '[') return this.array(onElement);
+    if (this.peek() !== '"') this.fail('expected a double-quoted property name');
+    this.string();
+    this.skipWhitespace();
+    if (this.peek() !== ':') this.fail("expected ':' after the property name");
+    this.pos++;
+  }
+
+  /** A string, number or literal starting with `c`. */
+  private scalar(c: string): void {
     if (c === '"') return this.string();
     if (c === '-' || (c >= '0' && c <= '9')) return this.number();
     for (const literal of ['true', 'false', 'null']) {
@@ -57,60 +113,6 @@ class Scanner {
       }
     }
     this.fail(`unexpected character ${JSON.stringify(c)}, expected a value`);
-  }
-
-  private object(): void {
-    this.pos++; // '{'
-    this.skipWhitespace();
-    if (this.peek() === '}') {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.skipWhitespace();
-      if (this.peek() !== '"') this.fail('expected a double-quoted property name');
-      this.string();
-      this.skipWhitespace();
-      if (this.peek() !== ':') this.fail("expected ':' after the property name");
-      this.pos++;
-      this.value();
-      this.skipWhitespace();
-      const c = this.peek();
-      if (c === ',') {
-        this.pos++;
-        continue;
-      }
-      if (c === '}') {
-        this.pos++;
-        return;
-      }
-      this.fail(c === undefined ? "unexpected end of input, expected ',' or '}'" : "expected ',' or '}' after a property value");
-    }
-  }
-
-  private array(onElement?: (start: number) => void): void {
-    this.pos++; // '['
-    this.skipWhitespace();
-    if (this.peek() === ']') {
-      this.pos++;
-      return;
-    }
-    for (;;) {
-      this.skipWhitespace();
-      onElement?.(this.pos);
-      this.value();
-      this.skipWhitespace();
-      const c = this.peek();
-      if (c === ',') {
-        this.pos++;
-        continue;
-      }
-      if (c === ']') {
-        this.pos++;
-        return;
-      }
-      this.fail(c === undefined ? "unexpected end of input, expected ',' or ']'" : "expected ',' or ']' after an array element");
-    }
   }
 
   private string(): void {

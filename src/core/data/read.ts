@@ -1,4 +1,4 @@
-import { findJsonSyntaxError, lineLocator, scanJsonArray } from './json-scan';
+import { findJsonSyntaxError, lineLocator, scanJsonArray, type ArrayScan } from './json-scan';
 import { readRow } from './rows';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow } from './types';
 
@@ -35,9 +35,8 @@ function readJsonLines(text: string, file: string, issues: DataIssue[]): Located
   return values;
 }
 
-/** A JSON array of rows; a syntax error anywhere makes the whole file unreadable. */
-function readJsonArray(text: string, file: string, issues: DataIssue[]): LocatedValue[] {
-  const scan = scanJsonArray(text);
+/** A JSON array of rows (already scanned); a syntax error anywhere makes the whole file unreadable. */
+function readJsonArray(text: string, scan: ArrayScan, file: string, issues: DataIssue[]): LocatedValue[] {
   const locate = lineLocator(text);
   if (!scan.ok) {
     const { line, column } = locate(scan.error.offset);
@@ -55,8 +54,8 @@ function mostCommon(counts: Map<DatasetFormat, number>): DatasetFormat | null {
 }
 
 /**
- * Reads a preference dataset file (JSON Lines, or a JSON array when the first non-space character is
- * '['). Never throws: every problem becomes a DataIssue with its place, and every valid row is kept.
+ * Reads a preference dataset file (JSON Lines, or a JSON array of rows). Never throws: every problem
+ * becomes a DataIssue with its place, and every valid row is kept.
  */
 export function parsePreferenceFile(text: string, file: string): ParsedDataset {
   const rows: PreferenceRow[] = [];
@@ -65,8 +64,13 @@ export function parsePreferenceFile(text: string, file: string): ParsedDataset {
   let identicalPairs = 0;
   try {
     const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-    const isArray = body.trimStart().startsWith('[');
-    const values = isArray ? readJsonArray(body, file, issues) : readJsonLines(body, file, issues);
+    // The whole file's shape decides: a JSON array is one valid value from '[' to its end; a file that
+    // starts with '[' but is not, whose first line is a whole JSON value by itself (an array as a
+    // header row), is JSON Lines; anything else starting with '[' is a JSON array with an error.
+    const scan = body.trimStart().startsWith('[') ? scanJsonArray(body) : null;
+    const firstLine = () => body.trimStart().split('\n', 1)[0].replace(/\r$/, '');
+    const isArray = scan !== null && (scan.ok || findJsonSyntaxError(firstLine()) !== null);
+    const values = isArray ? readJsonArray(body, scan, file, issues) : readJsonLines(body, file, issues);
     for (const { line, value } of values) {
       try {
         const result = readRow(value, line, file);

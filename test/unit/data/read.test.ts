@@ -239,6 +239,41 @@ describe('parsePreferenceFile: bad input', () => {
     ]);
   });
 
+  it('one line of 5,000 unclosed "[" costs that line only, with its column', () => {
+    const row = { prompt: 'a', chosen: 'b', rejected: 'c' };
+    const text = [JSON.stringify(row), '['.repeat(5000), JSON.stringify(row)].join('\n') + '\n';
+    const d = parsePreferenceFile(text, 'deep.jsonl');
+    expect(d.rows.map((r) => r.line)).toEqual([1, 3]);
+    expect(d.issues).toEqual([
+      { file: 'deep.jsonl', line: 2, reason: 'invalid JSON at column 5001: unexpected end of input, expected a value' },
+    ]);
+  });
+
+  it('scans nesting far deeper than the call stack allows without failing', () => {
+    const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+    const row = { prompt: 'a', chosen: 'b', rejected: 'c', extra: 0 };
+    const text = JSON.stringify(row).replace('0}', `${deep}}`) + '\n' + JSON.stringify(row).replace('0}', `${deep.slice(0, -1)}}`) + '\n';
+    const d = parsePreferenceFile(text, 'nested.jsonl');
+    // The first row is valid JSON (its extra field ignored); the second is cut one "]" short.
+    expect(d.rows.map((r) => r.line)).toEqual([1]);
+    expect(d.issues).toHaveLength(1);
+    expect(d.issues[0]).toMatchObject({
+      line: 2,
+      reason: expect.stringMatching(/^invalid JSON at column \d+: expected ',' or '\]' after an array element$/),
+    });
+  });
+
+  it('reads JSON Lines whose first line is a JSON array (a header row): that line is reported, every row kept', () => {
+    const row = { prompt: 'a', chosen: 'b', rejected: 'c' };
+    const text = '["prompt", "chosen", "rejected"]\n' + jsonl(row, row);
+    const d = parsePreferenceFile(text, 'header.jsonl');
+    expect(d.rows.map((r) => r.line)).toEqual([2, 3]);
+    expect(d.issues).toHaveLength(1);
+    expect(d.issues[0].line).toBe(1);
+    // Written on one line, the same rows in an array are one JSON array of rows.
+    expect(parsePreferenceFile(`[${JSON.stringify(row)}, ${JSON.stringify(row)}]`, 'one-line.json').rows).toHaveLength(2);
+  });
+
   it('explains a pretty-printed single object instead of reporting every line', () => {
     const d = parsePreferenceFile('{\n  "prompt": "a",\n  "chosen": "b",\n  "rejected": "c"\n}\n', 'one.json');
     expect(d.issues).toEqual([
