@@ -285,8 +285,15 @@ async function loadPairs(values: Map<string, ParsedValue>, tokenizer: ChatTokeni
   );
   reportIssues(parsed.issues, 'skipped lines');
   const report = tokenizePairs(parsed.rows, tokenizer, { max_length: config.max_length, file });
+  reportIssues(report.failed, 'skipped: the chat template could not render them');
   reportIssues(report.dropped, `dropped: prompt reaches max_length ${config.max_length}`);
   reportIssues(report.mismatches, 'tokenized prompt is not a prefix of prompt+completion (kept)');
+  // Every row read is accounted for: used, or skipped or dropped with its line above.
+  console.error(
+    `${file}: ${report.pairs.length} pairs to use of ${parsed.rows.length} valid` +
+      (report.failed.length ? `, ${report.failed.length} the chat template could not render` : '') +
+      (report.dropped.length ? `, ${report.dropped.length} dropped for length` : ''),
+  );
   if (report.pairs.length === 0) throw new Error(`${file}: no pairs left to use`);
   return report.pairs;
 }

@@ -200,3 +200,30 @@ describe('bad setups refused before any weight loads or any step runs', () => {
     expect(existsSync(join(outDir, 'metrics.jsonl'))).toBe(false);
   }, 60_000);
 });
+
+describe('every row accounted for', () => {
+  it('a conversational row the chat template cannot render is reported with its line, and the counts add up', async () => {
+    const model = join(dir, 'strict-template');
+    mkdirSync(model);
+    for (const file of ['config.json', 'model.safetensors', 'tokenizer.json'])
+      writeFileSync(join(model, file), readFileSync(join(modelDir, file)));
+    const tokenizerConfig = JSON.parse(readFileSync(join(modelDir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    tokenizerConfig.chat_template =
+      "{% for m in messages %}{% if 'FORBIDDEN' in m['content'] %}{{ raise_exception('this template refuses FORBIDDEN') }}{% endif %}" +
+      "{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}";
+    writeFileSync(join(model, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+    const row = (prompt: string) => ({
+      prompt: [{ role: 'user', content: prompt }],
+      chosen: [{ role: 'assistant', content: 'YES' }],
+      rejected: [{ role: 'assistant', content: 'no' }],
+    });
+    const data = join(dir, 'conversations.jsonl');
+    writeFileSync(data, [row('one'), row('a FORBIDDEN word'), row('three'), row('four')].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const r = await dpo({}, 'eval', '--model', model, '--data', data, '--backend', 'cpu');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${data}: 4 valid pairs (conversational 4), 0 problems`);
+    expect(r.stderr).toContain('skipped: the chat template could not render them (1):');
+    expect(r.stderr).toMatch(new RegExp(`  ${data.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2: .*this template refuses FORBIDDEN`));
+    expect(r.stderr).toContain(`${data}: 3 pairs to use of 4 valid, 1 the chat template could not render`);
+  }, 60_000);
+});
