@@ -28,6 +28,7 @@ import { tensorMemoryMeter } from '../core/train/memory-meter';
 import { checkMemoryPlan, formatMemory, modelShapeOf, planTrainingMemory, type MemoryPlan } from '../core/train/memory-plan';
 import { formatHelp, parseOptions, UsageError, type OptionSpec, type ParsedValue } from './args';
 import { startBackend, type CliBackend, type CliBackendChoice } from './backend';
+import { checkpointToResume, loadCheckpoint, replaceFolder, saveCheckpoint, TRAINER_STATE, writeFileAtomic } from './checkpoints';
 import { fsSource } from './fs-source';
 import {
   DATA_FILE_OPTION,
@@ -127,7 +128,17 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     console.error(`dpo ${command}: ${e instanceof Error ? e.message : String(e)}`);
-    return 1;
+    return e instanceof Interrupted ? (e.signal === 'SIGINT' ? 130 : 143) : 1;
+  }
+}
+
+/** A run stopped by a signal after saving its checkpoint: exit 130 (SIGINT) or 143 (SIGTERM). */
+class Interrupted extends Error {
+  constructor(
+    readonly signal: NodeJS.Signals,
+    message: string,
+  ) {
+    super(message);
   }
 }
 
@@ -355,13 +366,50 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   const policy = start ?? createLoraAdapter(model, lora, config.seed);
   const reference = start ? cloneAdapterFrozen(start) : null;
   const trainer = new DPOTrainer({ models: { model, policy, reference, ...backend.kernels }, train, eval: evalPairs, config, padTokenId });
-  await mkdir(outputDir, { recursive: true });
+  const saveSteps = (values.get('save_steps') as number | undefined) ?? 500;
+  const saveLimit = (values.get('save_total_limit') as number | undefined) ?? null;
   const metricsPath = join(outputDir, 'metrics.jsonl');
-  await writeFile(metricsPath, '');
-  const history: LogEntry[] = [];
+  let history: LogEntry[] = [];
+  const resumeFrom = values.get('resume_from_checkpoint') as string | undefined;
+  if (resumeFrom !== undefined) {
+    const dir = await checkpointToResume(resumeFrom, outputDir);
+    const checkpoint = await loadCheckpoint(dir);
+    trainer.restore(checkpoint.state);
+    history = checkpoint.history;
+    console.error(`resuming from ${dir} at step ${trainer.globalStep} of ${trainer.totalSteps}`);
+  }
+  // metrics.jsonl holds this run's entries, up to the checkpoint's step when resuming.
+  const writeMetrics = () => writeFileAtomic(metricsPath, history.map((h) => JSON.stringify(h) + '\n').join(''));
+  await writeMetrics();
   const log = async (entry: LogEntry) => {
     history.push(entry);
-    await writeFile(metricsPath, history.map((h) => JSON.stringify(h)).join('\n') + '\n');
+    await writeMetrics();
+  };
+  const trainerStateJson = (step: number, stoppedEarly: string | null) => ({
+    global_step: step,
+    max_steps: trainer.totalSteps,
+    epoch: trainer.epochFloat,
+    num_train_epochs: config.num_train_epochs,
+    logging_steps: config.logging_steps,
+    eval_steps: config.eval_steps,
+    save_steps: saveSteps,
+    train_batch_size: config.per_device_train_batch_size,
+    log_history: history,
+    stopped_early: stoppedEarly,
+    config,
+  });
+  // SIGINT / SIGTERM: the step in progress ends, a checkpoint is saved, and the command exits 130 / 143.
+  let interrupted: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    interrupted = signal;
+    console.error(`\n${signal}: finishing the step in progress, then saving a checkpoint (${signal} again to quit at once)`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const checkpoint = async (timeout: number) => {
+    const state = await backend.guard.run(`saving the checkpoint of step ${trainer.globalStep}`, () => trainer.getState(), timeout);
+    return saveCheckpoint(outputDir, state, lastGood.files, trainerStateJson(trainer.globalStep, null), saveLimit);
   };
   const { plan } = trainer;
   console.error(
@@ -406,31 +454,30 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
       lastGood = await keep(trainer.globalStep, timeout);
       stepSeconds.push((performance.now() - started) / 1000);
       bar.update(trainer.globalStep, entry ?? undefined);
+      if (interrupted || (saveSteps > 0 && trainer.globalStep % saveSteps === 0)) await checkpoint(timeout);
+      if (interrupted) break;
     }
   } catch (e) {
     if (!(e instanceof NonFiniteError) && !(e instanceof GpuFailure)) throw e;
     failure = e;
   }
   bar.finish();
-  await mkdir(join(outputDir, 'adapter'), { recursive: true });
-  for (const [file, data] of lastGood.files) await writeFile(join(outputDir, 'adapter', file), data);
-  const state = {
-    global_step: lastGood.step,
-    max_steps: trainer.totalSteps,
-    epoch: trainer.epochFloat,
-    num_train_epochs: config.num_train_epochs,
-    logging_steps: config.logging_steps,
-    eval_steps: config.eval_steps,
-    train_batch_size: config.per_device_train_batch_size,
-    log_history: history,
-    stopped_early: failure ? failure.message : null,
-    config,
-  };
-  await writeFile(join(outputDir, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await replaceFolder(join(outputDir, 'adapter'), lastGood.files);
+  const stoppedEarly = failure ? failure.message : interrupted ? `interrupted by ${interrupted}` : null;
+  await writeFileAtomic(join(outputDir, TRAINER_STATE), JSON.stringify(trainerStateJson(lastGood.step, stoppedEarly), null, 2) + '\n');
   console.error(`memory: measured peak ${formatMemory(meter.peak)} of tensors (planned ${formatMemory(memoryPlan.total)})`);
   if (failure) {
     const kept = `The adapter of the last good step (${lastGood.step}) is in ${join(outputDir, 'adapter')}`;
     throw new Error(failure instanceof GpuFailure ? `${failure.message} ${kept}.` : `${failure.message}. ${kept}`);
+  }
+  if (interrupted) {
+    throw new Interrupted(
+      interrupted,
+      `interrupted by ${interrupted} after step ${trainer.globalStep}: checkpoint-${trainer.globalStep} is in ${outputDir}; ` +
+        'continue with --resume_from_checkpoint true',
+    );
   }
   console.error(`done: ${outputDir}/metrics.jsonl, ${outputDir}/adapter/, ${outputDir}/trainer_state.json`);
 }

@@ -86,7 +86,19 @@ export const LOSS_OPTIONS: OptionSpec[] = schemaSpecs('loss');
 
 export const TRAIN_OPTIONS: OptionSpec[] = [
   ...schemaSpecs('training', 'lora'),
-  { name: 'output_dir', kind: 'string', help: 'where metrics.jsonl, adapter/ and trainer_state.json go' },
+  { name: 'output_dir', kind: 'string', help: 'where metrics.jsonl, adapter/, trainer_state.json and checkpoint-N/ go' },
+  {
+    name: 'save_steps',
+    kind: 'int',
+    help: 'write output_dir/checkpoint-N/ every this many steps (adapter, optimizer, position); 0: none but on an interrupt',
+    default: '500',
+  },
+  { name: 'save_total_limit', kind: 'int', help: 'keep at most this many checkpoints, removing the oldest (default: all)' },
+  {
+    name: 'resume_from_checkpoint',
+    kind: 'string',
+    help: "continue from this checkpoint-N folder, or 'true' for output_dir's newest; same model, data and options",
+  },
 ];
 
 export const EVAL_OPTIONS: OptionSpec[] = [{ name: 'out', kind: 'string', help: 'write the JSON lines here instead of stdout' }];
