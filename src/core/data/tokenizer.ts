@@ -1,4 +1,5 @@
 import { Template } from '@huggingface/jinja';
+import { renderBounded } from './chat-template';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { Message } from './types';
 
@@ -152,7 +153,7 @@ export class ChatTokenizer {
     }
     try {
       this.template ??= new Template(this.chatTemplate);
-      return this.template.render({
+      return renderBounded(this.template, {
         ...specialTokens,
         ...opts.kwargs,
         messages,
