@@ -11,7 +11,8 @@ import { splitTrainEval } from '../core/data/split';
 import { assertTokenizerFitsModel, ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { GENERATION_PROMPT, promptIds } from '../core/data/prompt-ids';
-import type { DataIssue, Text, TokenizedPair } from '../core/data/types';
+import type { DataIssue, ParsedDataset, Text, TokenizedPair } from '../core/data/types';
+import { dropInvalidUtf8Rows, findInvalidUtf8 } from '../core/data/utf8';
 import { loraConfigOf, validateDpoConfig, validateLoraOptions, type ConfigProblem, type DPOConfig } from '../core/config';
 import { evaluatePairs } from '../core/dpo/evaluate';
 import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
@@ -285,9 +286,16 @@ function reportIssues(issues: DataIssue[], heading: string): void {
   if (issues.length > 50) console.error(`  … and ${issues.length - 50} more`);
 }
 
+/** A dataset file, its rows with invalid UTF-8 skipped and reported by line and byte offset. */
+async function readPreferenceFile(file: string): Promise<ParsedDataset> {
+  const bytes = await readFile(file);
+  const text = new TextDecoder().decode(bytes);
+  return dropInvalidUtf8Rows(parsePreferenceFile(text, file), findInvalidUtf8(bytes));
+}
+
 async function loadPairs(values: Map<string, ParsedValue>, tokenizer: ChatTokenizer, config: DPOConfig): Promise<TokenizedPair[]> {
   const file = required(values, 'data');
-  const parsed = parsePreferenceFile(await readFile(file, 'utf8'), file);
+  const parsed = await readPreferenceFile(file);
   const counts = Object.entries(parsed.formatCounts)
     .map(([f, n]) => `${f} ${n}`)
     .join(', ');
@@ -526,7 +534,7 @@ async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
     process.stdout.write((await answer(text)) + '\n');
     return;
   }
-  const parsed = parsePreferenceFile(await readFile(data!, 'utf8'), data!);
+  const parsed = await readPreferenceFile(data!);
   reportIssues(parsed.issues, 'skipped lines');
   const count = (values.get('num_prompts') as number | undefined) ?? 8;
   for (const row of parsed.rows.slice(0, count)) {

@@ -1,6 +1,7 @@
 import { parsePreferenceFile } from '../core/data/read';
 import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
+import { dropInvalidUtf8Rows, Utf8Checker, type InvalidUtf8 } from '../core/data/utf8';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow, Text, TokenizedPair, TruncationMode } from '../core/data/types';
 import { datasetFingerprint } from '../storage';
 import type { DatasetSummary, Histogram, PreviewRow, Task, TokenStats } from './protocol';
@@ -16,9 +17,11 @@ const PREVIEW_CHARS = 4000;
 
 const yieldToEvents = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-async function readText(file: Blob, name: string, progress: Progress): Promise<string> {
+/** The file's text, and where it is not valid UTF-8 (those rows are skipped and reported). */
+async function readText(file: Blob, name: string, progress: Progress): Promise<{ text: string; invalid: InvalidUtf8[] }> {
   const reader = file.stream().getReader();
   const decoder = new TextDecoder('utf-8');
+  const checker = new Utf8Checker();
   const parts: string[] = [];
   let read = 0;
   // The stream hands over small pieces (64 KiB): a report for each would keep the page busy redrawing.
@@ -27,6 +30,7 @@ async function readText(file: Blob, name: string, progress: Progress): Promise<s
     const { done, value } = await reader.read();
     if (done) break;
     read += value.length;
+    checker.push(value);
     parts.push(decoder.decode(value, { stream: true }));
     const fraction = file.size > 0 ? (0.5 * read) / file.size : null;
     const percent = fraction === null ? 0 : Math.floor(fraction * 100);
@@ -36,7 +40,8 @@ async function readText(file: Blob, name: string, progress: Progress): Promise<s
     }
   }
   parts.push(decoder.decode());
-  return parts.join('');
+  checker.end();
+  return { text: parts.join(''), invalid: checker.invalid };
 }
 
 function countNewlines(text: string): number {
@@ -141,8 +146,8 @@ export class DatasetSession {
 
   static async load(file: Blob, name: string, progress: Progress): Promise<DatasetSession> {
     progress('dataset', `reading ${name}`, 0);
-    const text = await readText(file, name, progress);
-    const parsed = await parseWithProgress(text, name, progress);
+    const { text, invalid } = await readText(file, name, progress);
+    const parsed = dropInvalidUtf8Rows(await parseWithProgress(text, name, progress), invalid);
     progress('dataset', `fingerprinting ${name}`, 1);
     const fingerprint = await datasetFingerprint(text);
     return new DatasetSession(name, file.size, text, fingerprint, parsed);
