@@ -198,7 +198,7 @@ export interface SafetensorsHeader {
 
 /**
  * Checks every header entry: dtype, shape, byte range against the shape and (when the file's size is
- * known) the file; no two tensors may share bytes.
+ * known) the file; the tensors' bytes must be contiguous, with no gap or overlap.
  */
 function headerEntries(header: Record<string, unknown>, dataStart: number, dataLength: number | null, source: string): SafetensorsHeader {
   const metadata = readMetadata(header.__metadata__, source);
@@ -231,15 +231,31 @@ function headerEntries(header: Record<string, unknown>, dataStart: number, dataL
     }
     entries.push({ name, dtype, shape: [...shape], begin: dataStart + begin, end: dataStart + end });
   }
-  const ordered = [...entries].sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < ordered.length; i++) {
+  const ordered = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  // As the reference library: the tensors' bytes follow one another from the start of the data with
+  // no gap and no overlap, and (where the file's size is known) fill it to the end.
+  let covered = dataStart;
+  for (let i = 0; i < ordered.length; i++) {
     const [previous, next] = [ordered[i - 1], ordered[i]];
-    if (next.begin < previous.end && next.end > next.begin) {
+    if (previous && next.begin < previous.end && next.end > next.begin) {
       throw new Error(
         `${source}: tensors "${previous.name}" and "${next.name}" overlap ` +
           `(bytes ${previous.begin - dataStart}–${previous.end - dataStart} and ${next.begin - dataStart}–${next.end - dataStart} of the data)`,
       );
     }
+    if (next.begin > covered) {
+      throw new Error(
+        `${source}: tensor "${next.name}" starts at byte ${next.begin - dataStart} of the data, leaving bytes ` +
+          `${covered - dataStart}–${next.begin - dataStart} unused: the data is not contiguous, as safetensors requires`,
+      );
+    }
+    covered = Math.max(covered, next.end);
+  }
+  if (dataLength !== null && covered - dataStart !== dataLength) {
+    throw new Error(
+      `${source}: the tensors end at byte ${covered - dataStart} of the data, but it holds ${dataLength} bytes: ` +
+        'extra bytes after the last tensor, as safetensors does not allow',
+    );
   }
   return { entries: ordered, metadata, dataStart };
 }

@@ -460,6 +460,30 @@ describe('loadModelTensors', () => {
     expect(() => parseSafetensors(patched, 'overlap.safetensors')).toThrow(/overlap\.safetensors: tensors "a" and "b" overlap/);
   });
 
+  it('refuses data that is not contiguous, as the reference library does: a gap, or bytes after the last tensor', () => {
+    const bytes = serializeSafetensors({
+      a: { shape: [2], data: new Float32Array([1, 2]) },
+      b: { shape: [1], data: new Float32Array([3]) },
+    });
+    const length = new DataView(bytes.buffer).getUint32(0, true);
+    const header = new TextDecoder().decode(bytes.subarray(8, 8 + length));
+    const patch = (from: string, to: string) => {
+      const patched = new Uint8Array(bytes);
+      patched.set(new TextEncoder().encode(header.replace(from, to)), 8);
+      return patched;
+    };
+    // b moved from bytes 8–12 to 12–16 of a 16-byte data section: a gap of 4 bytes before it.
+    const withGap = new Uint8Array([...patch('"data_offsets":[8,12]', '"data_offsets":[12,16]'), 0, 0, 0, 0]);
+    expect(() => parseSafetensors(withGap, 'gap.safetensors')).toThrow(
+      'gap.safetensors: tensor "b" starts at byte 12 of the data, leaving bytes 8–12 unused: the data is not contiguous',
+    );
+    const trailing = new Uint8Array([...bytes, 1, 2, 3, 4]);
+    expect(() => parseSafetensors(trailing, 'tail.safetensors')).toThrow(
+      'tail.safetensors: the tensors end at byte 12 of the data, but it holds 16 bytes: extra bytes after the last tensor',
+    );
+    expect(parseSafetensors(bytes, 'fine.safetensors').tensors.size).toBe(2);
+  });
+
   it('names the tensor and the file when a ranged read comes back short (a truncated file)', async () => {
     const truncated = shard1.subarray(0, shard1.length - 4);
     const src = memorySource(new Map([['model.safetensors', truncated]]), 'cut');
