@@ -157,7 +157,11 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
       globalStep: rest.globalStep,
       epoch: rest.epoch,
       microInEpoch: rest.microInEpoch,
-      optimizer: { step: rest.optimizerStep, m: indices.map((i) => array(`optimizer.m.${i}`)), v: indices.map((i) => array(`optimizer.v.${i}`)) },
+      optimizer: {
+        step: rest.optimizerStep,
+        m: indices.map((i) => array(`optimizer.m.${i}`)),
+        v: indices.map((i) => array(`optimizer.v.${i}`)),
+      },
       adapter: indices.map((i) => array(`adapter.${i}`)),
       dropoutRng: rest.dropoutRng,
       pendingMetrics: rest.pendingMetrics,

@@ -123,7 +123,8 @@ export class ModelSession {
     const files = await loadTokenizerFiles(src);
     const template = (await src.readText('chat_template.jinja')) ?? undefined;
     const tokenizer = ChatTokenizer.fromJSON(files.tokenizerJson, files.tokenizerConfig, template);
-    if (tokenizer.padTokenId === null) throw new Error(`${spec.name}: the tokenizer has neither a pad nor an EOS token to pad batches with`);
+    if (tokenizer.padTokenId === null)
+      throw new Error(`${spec.name}: the tokenizer has neither a pad nor an EOS token to pad batches with`);
     assertTokenizerFitsModel(tokenizer, (await loadModelConfig(src)).vocab_size, spec.name);
     progress('model', 'reading config.json and the weights', null);
     const { model } = await loadCausalLM(src, {

@@ -69,7 +69,9 @@ function boundedRange(start: number, stop?: number, step = 1): number[] {
   if (step === 0) throw new Error('range() step must not be zero');
   const count = Math.max(0, Math.ceil((stop - start) / step));
   if (count > TEMPLATE_LIMITS.rangeItems) {
-    throw new TemplateLimitError(`range() of ${count.toLocaleString('en')} items is over its limit of ${TEMPLATE_LIMITS.rangeItems.toLocaleString('en')}`);
+    throw new TemplateLimitError(
+      `range() of ${count.toLocaleString('en')} items is over its limit of ${TEMPLATE_LIMITS.rangeItems.toLocaleString('en')}`,
+    );
   }
   return Array.from({ length: count }, (_, i) => start + i * step);
 }

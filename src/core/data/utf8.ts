@@ -88,19 +88,26 @@ export function dropInvalidUtf8Rows(parsed: ParsedDataset, invalid: InvalidUtf8[
     let row = byLine.get(line);
     if (!row && !issueLines.has(line)) row = parsed.rows.filter((r) => r.line < line).at(-1);
     if (row) dropped.add(row);
-    issues.push({ file: parsed.file, line: row?.line ?? line, reason: `invalid UTF-8 at byte offset ${offset} (line ${line}): the row is skipped` });
+    issues.push({
+      file: parsed.file,
+      line: row?.line ?? line,
+      reason: `invalid UTF-8 at byte offset ${offset} (line ${line}): the row is skipped`,
+    });
   }
   const rows = parsed.rows.filter((r) => !dropped.has(r));
   const formatCounts: ParsedDataset['formatCounts'] = {};
   for (const r of rows) formatCounts[r.format] = (formatCounts[r.format] ?? 0) + 1;
   let format: ParsedDataset['format'] = null;
-  for (const [f, n] of Object.entries(formatCounts) as [DatasetFormat, number][]) if (format === null || n > formatCounts[format]!) format = f;
+  for (const [f, n] of Object.entries(formatCounts) as [DatasetFormat, number][])
+    if (format === null || n > formatCounts[format]!) format = f;
   return {
     ...parsed,
     rows,
     issues: issues.sort((a, b) => a.line - b.line),
     formatCounts,
     format,
-    identicalPairs: parsed.identicalPairs - [...dropped].filter((r) => r.chosen === r.rejected || JSON.stringify(r.chosen) === JSON.stringify(r.rejected)).length,
+    identicalPairs:
+      parsed.identicalPairs -
+      [...dropped].filter((r) => r.chosen === r.rejected || JSON.stringify(r.chosen) === JSON.stringify(r.rejected)).length,
   };
 }

@@ -94,7 +94,11 @@ describe('rows with invalid UTF-8', () => {
     expect(parsed.rows.map((r) => r.line)).toEqual([1, 3]);
     expect(parsed.formatCounts).toEqual({ standard: 2 });
     expect(parsed.issues).toEqual([
-      { file: 'f.jsonl', line: 2, reason: `invalid UTF-8 at byte offset ${row('one').length + '{"prompt": "x'.length} (line 2): the row is skipped` },
+      {
+        file: 'f.jsonl',
+        line: 2,
+        reason: `invalid UTF-8 at byte offset ${row('one').length + '{"prompt": "x'.length} (line 2): the row is skipped`,
+      },
     ]);
   });
 

@@ -138,7 +138,9 @@ describe('Trainer', () => {
     const error = (await trainer.step().catch((e: unknown) => e)) as NonFiniteError;
     expect(error).toBeInstanceOf(NonFiniteError);
     expect(error.what).toBe('update');
-    expect(error.message).toMatch(/^the update at step 1 would make the weights non-finite \(is the learning rate or adam_epsilon out of range\?\)/);
+    expect(error.message).toMatch(
+      /^the update at step 1 would make the weights non-finite \(is the learning rate or adam_epsilon out of range\?\)/,
+    );
     expect(await w.data()).toEqual(new Float32Array([0]));
     expect(await trainer.getState()).toEqual(before);
     expect(trainer.globalStep).toBe(0);
