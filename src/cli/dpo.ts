@@ -376,6 +376,7 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   const trainer = new DPOTrainer({ models: { model, policy, reference, ...backend.kernels }, train, eval: evalPairs, config, padTokenId });
   const saveSteps = (values.get('save_steps') as number | undefined) ?? 500;
   const saveLimit = (values.get('save_total_limit') as number | undefined) ?? null;
+  await mkdir(outputDir, { recursive: true });
   const metricsPath = join(outputDir, 'metrics.jsonl');
   let history: LogEntry[] = [];
   const resumeFrom = values.get('resume_from_checkpoint') as string | undefined;
@@ -491,15 +492,12 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
 }
 
 /**
- * Before anything loads: output_dir is (or can be made) a folder, and what train writes there can be
- * written: `adapter` a folder or absent, the other outputs files or absent.
+ * Before anything loads: output_dir is a folder or absent (made once the run starts), and what train
+ * writes there can be written: `adapter` a folder or absent, the other outputs files or absent.
  */
 async function checkOutputDir(outputDir: string): Promise<void> {
-  try {
-    await mkdir(outputDir, { recursive: true });
-  } catch (e) {
-    throw new UsageError(`--output_dir: cannot make the folder ${outputDir} (${(e as Error).message})`);
-  }
+  const dir = await stat(outputDir).catch(() => null);
+  if (dir && !dir.isDirectory()) throw new UsageError(`--output_dir: ${outputDir} exists and is not a folder`);
   const kinds: [string, 'folder' | 'file'][] = [
     ['adapter', 'folder'],
     ['metrics.jsonl', 'file'],
