@@ -1,7 +1,8 @@
 /**
- * The worker's side of browser storage: checkpoints (the run record's step and history follow them),
+ * The worker's side of browser storage: checkpoints, the run record's step and history as they are logged,
  * the dataset a run trains on, and stored model files. The page keeps the rest of the run record.
  */
+import type { LogEntry } from '../core/dpo/trainer';
 import type { FileSource } from '../core/model/types';
 import { openStudioStorage, StorageFullError, type Checkpoint, type CheckpointInput } from '../storage';
 
@@ -9,6 +10,11 @@ const storage = openStudioStorage();
 
 export function storeCheckpoint(runId: string, checkpoint: CheckpointInput): Promise<void> {
   return storage.saveCheckpoint(runId, checkpoint);
+}
+
+/** The run record's metric history and step, as logged (a reload keeps them even between checkpoints). */
+export async function recordProgress(runId: string, progress: { history: LogEntry[]; step: number }): Promise<void> {
+  await storage.updateRun(runId, progress);
 }
 
 export function loadCheckpoint(runId: string): Promise<Checkpoint | undefined> {

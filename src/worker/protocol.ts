@@ -272,6 +272,8 @@ export interface CommandMap {
   /** Starts (or resumes) a run; the reply comes once it is running; the run then reports by events. */
   train: { args: { spec: RunSpec }; result: { totalSteps: number; startStep: number } };
   pause: { args: Record<string, never>; result: null };
+  /** Saves a checkpoint after the step in progress, training on (the page is being hidden or closed). */
+  checkpointSoon: { args: Record<string, never>; result: null };
   resume: { args: Record<string, never>; result: null };
   stop: { args: Record<string, never>; result: null };
   scorePairs: { args: { config: DPOConfig; count: number }; result: PairScores };

@@ -158,6 +158,11 @@ const handlers: Handlers = {
     return null;
   },
 
+  checkpointSoon: async () => {
+    training?.checkpointSoon();
+    return null;
+  },
+
   stop: async () => {
     if (training?.active) training.stop();
     else stopWhilePreparing = true;

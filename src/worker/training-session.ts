@@ -10,7 +10,7 @@ import { tensorMemoryMeter } from '../core/train/memory-meter';
 import * as tf from '@tensorflow/tfjs';
 import { gpu, watchdogSettings } from './backend';
 import type { ModelSession } from './model-session';
-import { loadCheckpoint, storeCheckpoint } from './persist';
+import { loadCheckpoint, recordProgress, storeCheckpoint } from './persist';
 import type { RunSpec, StreamEvent, Task, TrainState } from './protocol';
 import { cloneAdapterTrainable } from './model-session';
 
@@ -46,6 +46,9 @@ export class TrainingSession {
 
   private readonly trainer: DPOTrainer;
   private history: LogEntry[] = [];
+  /** The run record's history and step, written in order as entries are logged. */
+  private progressWrites: Promise<void> = Promise.resolve();
+  private checkpointRequested = false;
   private lastSavedStep = -1;
   private pauseRequested = false;
   private stopRequested = false;
@@ -185,6 +188,14 @@ export class TrainingSession {
     this.history.push(entry);
     if (typeof entry.tokens_per_second === 'number') this.tokensPerSecond = entry.tokens_per_second;
     this.emit({ type: 'log', runId: this.runId, entry });
+    // Written as logged, not only with checkpoints: a reload mid-run keeps every logged metric.
+    const history = [...this.history];
+    this.progressWrites = this.progressWrites.then(() => recordProgress(this.runId, { history, step: entry.step })).catch(() => undefined);
+  }
+
+  /** Saves a checkpoint after the step in progress (the page is being hidden); training goes on. */
+  checkpointSoon(): void {
+    if (this.state === 'running') this.checkpointRequested = true;
   }
 
   /** The training loop; returns when the run finishes, is stopped or fails (it never throws). */
@@ -221,7 +232,8 @@ export class TrainingSession {
           tokensPerSecond: this.tokensPerSecond,
           memory: { peakBytes: meter.peak, gpuBytes: gpuPoolBytes() },
         });
-        if (this.step % every === 0) await this.checkpoint();
+        if (this.step % every === 0 || this.checkpointRequested) await this.checkpoint();
+        this.checkpointRequested = false;
       }
       await this.checkpoint();
       this.status(this.trainer.done ? 'finished' : 'stopped');

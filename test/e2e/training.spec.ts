@@ -222,11 +222,20 @@ test('a reload mid-run: Resume continues from the saved step and ends where the 
   await expect(page.locator('.adapter-box')).toContainText('None: training creates a fresh LoRA adapter');
   await startRun();
   await expect(page.locator('.checkpoint')).toHaveText('saved at step 2', { timeout: TRAINING });
+  // Step 3 logged, after the checkpoint of step 2: the reload must keep it too.
+  await expect(trainStatus(page)).toHaveText(new RegExp(`^step 3 / ${STEPS}`), { timeout: TRAINING });
 
   await page.reload();
   await waitForDemo(page);
   await expect(page.locator('.state-badge')).toHaveText('Interrupted');
-  await expect(trainStatus(page)).toHaveText(new RegExp(`^step [23] / ${STEPS}$`));
+  await expect(trainStatus(page)).toHaveText(`step 3 / ${STEPS}`);
+  await goTo(page, 'Train');
+  await expect(page.getByRole('figure', { name: 'loss', exact: true })).toHaveAttribute('data-points', '3');
+  await goTo(page, 'Runs');
+  const run2 = page.getByRole('row').filter({ has: page.getByRole('button', { name: /^Run 2 / }) });
+  await expect(run2.locator('.status-pill')).toHaveText('interrupted');
+  await screenshots(page, 'runs-interrupted');
+  await goTo(page, 'Train');
   const resume = page.getByRole('button', { name: 'Resume', exact: true });
   await expect(resume).toBeEnabled();
   await resume.click();

@@ -37,6 +37,18 @@ export async function boot(): Promise<void> {
     if (s.config !== prev.config) localStorage.setItem(CONFIG_KEY, JSON.stringify(s.config));
   });
   engine().subscribe(onEvent);
+  // A tab put away may be discarded, and a closing one ends its worker: checkpoint a run in progress
+  // at the end of its current step, so as little as possible is left to redo.
+  const checkpointSoon = () => {
+    if (get().training.state === 'running')
+      void engine()
+        .call('checkpointSoon', {})
+        .catch(() => undefined);
+  };
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden') checkpointSoon();
+  });
+  window.addEventListener('pagehide', checkpointSoon);
   // 'cpu' is what earlier versions stored for the same choice.
   const preference = ['wasm', 'cpu'].includes(localStorage.getItem(BACKEND_KEY) ?? '') ? 'wasm' : 'auto';
   try {

@@ -17,6 +17,7 @@ function last(history: LogEntry[], key: string): number | undefined {
 
 const STATUS_TEXT: Record<string, string> = {
   running: 'running',
+  interrupted: 'interrupted',
   paused: 'paused',
   stopped: 'stopped',
   finished: 'finished',
@@ -105,6 +106,8 @@ function RunRow({ run, color, live }: { run: RunRecord; color: string | null; li
   const [duplicating, setDuplicating] = useState(false);
   const selected = compare.includes(run.id);
   const notStarted = run.step === 0 && run.history.length === 0 && run.status === 'stopped';
+  // Stored as running but not running in this page's worker: the page was reloaded or closed mid-run.
+  const stored = run.status === 'running' && !live ? 'interrupted' : run.status;
   const resumable =
     !live &&
     (run.status === 'running' || run.status === 'paused' || run.status === 'stopped' || run.status === 'failed') &&
@@ -144,8 +147,8 @@ function RunRow({ run, color, live }: { run: RunRecord; color: string | null; li
           </div>
         </td>
         <td className="status-cell">
-          <span className={`status-pill p-${notStarted ? 'draft' : live === 'training' ? 'running' : (live ?? run.status)}`}>
-            {notStarted ? 'not started' : (live ?? STATUS_TEXT[run.status])}
+          <span className={`status-pill p-${notStarted ? 'draft' : live === 'training' ? 'running' : (live ?? stored)}`}>
+            {notStarted ? 'not started' : (live ?? STATUS_TEXT[stored])}
           </span>
           <span className="muted small block">
             step {run.step} / {run.totalSteps || '?'}
