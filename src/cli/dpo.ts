@@ -409,9 +409,14 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
   });
   // SIGINT / SIGTERM: the step in progress ends, a checkpoint is saved, and the command exits 130 / 143.
   let interrupted: NodeJS.Signals | null = null;
+  let interruptedAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    // Ctrl-C reaches this process twice at once (from the terminal, and forwarded by npm): only a
+    // signal a second or more after the first is a second request.
+    if (interrupted && performance.now() - interruptedAt < 1000) return;
     if (interrupted) process.exit(signal === 'SIGINT' ? 130 : 143);
     interrupted = signal;
+    interruptedAt = performance.now();
     console.error(`\n${signal}: finishing the step in progress, then saving a checkpoint (${signal} again to quit at once)`);
   };
   process.on('SIGINT', onSignal);

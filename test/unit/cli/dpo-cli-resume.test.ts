@@ -121,6 +121,27 @@ describe('dpo train checkpoints', () => {
     }, 120_000);
   }
 
+  it('Ctrl-C under npm run dpo (SIGINT to the whole process group, forwarded by npm too) checkpoints once and exits 130', async () => {
+    const outDir = join(dir, 'ctrl-c');
+    const child = spawn('npm', ['run', '--silent', 'dpo', '--', ...trainArgs(outDir)], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (!sent && /^step 2\/\d+ /m.test(stderr)) {
+        sent = true;
+        process.kill(-child.pid!, 'SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/interrupted by SIGINT after step (\d+): checkpoint-\1 is in/);
+    expect(existsSync(join(outDir, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+  }, 120_000);
+
   it('--save_total_limit keeps the newest checkpoints; a folder that is not a checkpoint is refused by name', async () => {
     const outDir = join(dir, 'limited');
     await run('npx', ['tsx', 'src/cli/dpo.ts', ...trainArgs(outDir, '--save_total_limit', '2')]);
