@@ -79,7 +79,8 @@ function boundedRange(start: number, stop?: number, step = 1): number[] {
 const environment = Environment.prototype as unknown as { set: (name: string, value: unknown) => unknown };
 const set = environment.set;
 environment.set = function (name, value) {
-  return set.call(this, name, budget !== null && name === 'range' ? boundedRange : value);
+  // Only the global builtin (a function): a template's own {% set range = … %} stays its own.
+  return set.call(this, name, budget !== null && name === 'range' && typeof value === 'function' ? boundedRange : value);
 };
 
 /** Renders `template` with `context` under TEMPLATE_LIMITS; a template over them throws TemplateLimitError. */
