@@ -84,6 +84,19 @@ function readTools(value: unknown, fail: Fail): unknown[] | undefined {
  * Reads one parsed JSON value as a preference row and normalises it so that the prompt is explicit.
  * Every problem is reported with its field; a row with any problem is rejected as a whole.
  */
+/**
+ * The most characters one field (prompt, chosen or rejected; a message list's contents summed) may
+ * hold: about a quarter of a million tokens, more than any max_length here keeps, while a row of tens
+ * of megabytes would be tokenized whole before truncation.
+ */
+export const MAX_FIELD_CHARACTERS = 1_000_000;
+
+function textLength(text: Text | undefined): number {
+  if (text === undefined) return 0;
+  if (typeof text === 'string') return text.length;
+  return text.reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length), 0);
+}
+
 export function readRow(value: unknown, line: number, file: string): RowResult {
   const issues: DataIssue[] = [];
   const fail: Fail = (reason, field) => issues.push(field === undefined ? { file, line, reason } : { file, line, field, reason });
@@ -108,6 +121,21 @@ export function readRow(value: unknown, line: number, file: string): RowResult {
   const chosen = readText(value.chosen, 'chosen', fail);
   const rejected = readText(value.rejected, 'rejected', fail);
   if (issues.length || chosen === undefined || rejected === undefined) return failed();
+  for (const [field, text] of [
+    ['prompt', prompt],
+    ['chosen', chosen],
+    ['rejected', rejected],
+  ] as const) {
+    const size = textLength(text);
+    if (size > MAX_FIELD_CHARACTERS) {
+      fail(
+        `${size.toLocaleString('en')} characters, over the limit of ${MAX_FIELD_CHARACTERS.toLocaleString('en')} per field ` +
+          '(far more than any max_length keeps; tokenizing it could exhaust memory)',
+        field,
+      );
+    }
+  }
+  if (issues.length) return failed();
 
   if (typeof chosen !== typeof rejected) {
     fail(

@@ -274,6 +274,21 @@ describe('parsePreferenceFile: bad input', () => {
     expect(parsePreferenceFile(`[${JSON.stringify(row)}, ${JSON.stringify(row)}]`, 'one-line.json').rows).toHaveLength(2);
   });
 
+  it('a field over 1,000,000 characters is reported with its line and field; the row beside it is kept', () => {
+    const big = 'x'.repeat(1_000_001);
+    const text = jsonl({ prompt: 'a', chosen: big, rejected: 'c' }, { prompt: 'a', chosen: 'b'.repeat(1_000_000), rejected: 'c' });
+    const d = parsePreferenceFile(text, 'big.jsonl');
+    expect(d.rows.map((r) => r.line)).toEqual([2]);
+    expect(d.issues).toEqual([
+      {
+        file: 'big.jsonl',
+        line: 1,
+        field: 'chosen',
+        reason: expect.stringMatching(/^1,000,001 characters, over the limit of 1,000,000 per field/),
+      },
+    ]);
+  });
+
   it('explains a pretty-printed single object instead of reporting every line', () => {
     const d = parsePreferenceFile('{\n  "prompt": "a",\n  "chosen": "b",\n  "rejected": "c"\n}\n', 'one.json');
     expect(d.issues).toEqual([
