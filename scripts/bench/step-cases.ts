@@ -57,20 +57,22 @@ function buildModel(c: StepCase): BuiltModel {
  * implementation of the same step (the PyTorch script) must reproduce from the exported checkpoint.
  */
 export async function stepLogps(c: StepCase): Promise<number[]> {
-  const { model, adapter } = buildModel(c);
-  useLinearKernels(c.kernels ? 'fused' : 'composed');
-  useAttentionKernel(c.kernels ? 'fused' : 'composed');
-  const models: DpoModels = { model, policy: adapter, reference: null, ...kernelsFor(tf.getBackend(), c.kernels ? 'fused' : 'composed') };
+  const { models } = stepModels(c);
   const batch = stepBatch(c);
   return [...(await referenceLogps(models, batch, completionIndex(batch, null)))];
 }
 
-export async function measureStep(c: StepCase): Promise<StepMeasured> {
+/** The case's model and adapter, with each kernel family on or off together: the LM head and loss, every frozen linear layer, attention. */
+function stepModels(c: StepCase): { models: DpoModels; adapter: LoraAdapter } {
   const { model, adapter } = buildModel(c);
-  // Each kernel family on or off together: the LM head and loss, every frozen linear layer, attention.
-  useLinearKernels(c.kernels ? 'fused' : 'composed');
-  useAttentionKernel(c.kernels ? 'fused' : 'composed');
-  const models: DpoModels = { model, policy: adapter, reference: null, ...kernelsFor(tf.getBackend(), c.kernels ? 'fused' : 'composed') };
+  const mode = c.kernels ? 'fused' : 'composed';
+  useLinearKernels(mode);
+  useAttentionKernel(mode);
+  return { models: { model, policy: adapter, reference: null, ...kernelsFor(tf.getBackend(), mode) }, adapter };
+}
+
+export async function measureStep(c: StepCase): Promise<StepMeasured> {
+  const { models, adapter } = stepModels(c);
   const fusedKernels = c.kernels ? ['lm_head_logps', 'dpo_loss'] : [];
   const batch = stepBatch(c);
   const index = completionIndex(batch, null);

@@ -1,4 +1,4 @@
-import { parsePreferenceFile } from '../core/data/read';
+import { mostCommon, parsePreferenceFile } from '../core/data/read';
 import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { dropInvalidUtf8Rows, Utf8Checker, type InvalidUtf8 } from '../core/data/utf8';
@@ -86,9 +86,7 @@ async function parseWithProgress(text: string, name: string, progress: Progress)
     await yieldToEvents();
   }
   if (rows.length === 0 && issues.length === 0) issues.push({ file: name, line: 1, reason: NO_ROWS });
-  let format: DatasetFormat | null = null;
-  for (const [f, n] of counts) if (format === null || n > counts.get(format)!) format = f;
-  return { file: name, format, formatCounts: Object.fromEntries(counts), rows, issues, identicalPairs };
+  return { file: name, format: mostCommon(counts), formatCounts: Object.fromEntries(counts), rows, issues, identicalPairs };
 }
 
 /** A prompt or completion as readable text: plain strings as they are, messages as "role: content". */

@@ -47,7 +47,8 @@ function readJsonArray(text: string, scan: ArrayScan, file: string, issues: Data
   return elements.map((value, i) => ({ line: locate(scan.elementStarts[i]).line, value }));
 }
 
-function mostCommon(counts: Map<DatasetFormat, number>): DatasetFormat | null {
+/** The format most rows have (ties: the first seen); null without rows. */
+export function mostCommon(counts: Map<DatasetFormat, number>): DatasetFormat | null {
   let best: DatasetFormat | null = null;
   for (const [format, n] of counts) if (best === null || n > counts.get(best)!) best = format; // ties: first seen
   return best;

@@ -3,6 +3,8 @@
  * sequence with U+FFFD silently, which would train on text the file never held. A valid U+FFFD (EF BF
  * BD) is text like any other.
  */
+import { deepEqual } from './extract-prompt';
+import { mostCommon } from './read';
 import type { DatasetFormat, ParsedDataset, PreferenceRow } from './types';
 
 /** Where an invalid sequence starts: its 1-based line and 0-based byte offset in the file. */
@@ -95,19 +97,14 @@ export function dropInvalidUtf8Rows(parsed: ParsedDataset, invalid: InvalidUtf8[
     });
   }
   const rows = parsed.rows.filter((r) => !dropped.has(r));
-  const formatCounts: ParsedDataset['formatCounts'] = {};
-  for (const r of rows) formatCounts[r.format] = (formatCounts[r.format] ?? 0) + 1;
-  let format: ParsedDataset['format'] = null;
-  for (const [f, n] of Object.entries(formatCounts) as [DatasetFormat, number][])
-    if (format === null || n > formatCounts[format]!) format = f;
+  const counts = new Map<DatasetFormat, number>();
+  for (const r of rows) counts.set(r.format, (counts.get(r.format) ?? 0) + 1);
   return {
     ...parsed,
     rows,
     issues: issues.sort((a, b) => a.line - b.line),
-    formatCounts,
-    format,
-    identicalPairs:
-      parsed.identicalPairs -
-      [...dropped].filter((r) => r.chosen === r.rejected || JSON.stringify(r.chosen) === JSON.stringify(r.rejected)).length,
+    formatCounts: Object.fromEntries(counts),
+    format: mostCommon(counts),
+    identicalPairs: parsed.identicalPairs - [...dropped].filter((r) => deepEqual(r.chosen, r.rejected)).length,
   };
 }

@@ -22,17 +22,7 @@ const CASES = 400;
 const encoder = new TextEncoder();
 
 /** What a reader may do with a bad file: read it, or refuse it with a message. */
-function expectGraceful(run: () => unknown, what: string): void {
-  try {
-    run();
-  } catch (e) {
-    expect(e, what).toBeInstanceOf(Error);
-    expect(e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError, `${what}: ${(e as Error).stack}`).toBe(false);
-    expect((e as Error).message.length, what).toBeGreaterThan(0);
-  }
-}
-
-async function expectGracefulAsync(run: () => Promise<unknown>, what: string): Promise<void> {
+async function expectGraceful(run: () => unknown, what: string): Promise<void> {
   try {
     await run();
   } catch (e) {
@@ -181,19 +171,22 @@ describe('fuzzing the readers of files a person brings', () => {
                 i < headerEnd && rng.next() < 0.01 ? rng.int(256) : b,
               ),
             );
-      expectGraceful(() => parseSafetensors(bytes, `mutant-${n}`), `safetensors mutant ${n}`);
-      await expectGracefulAsync(
+      await expectGraceful(() => parseSafetensors(bytes, `mutant-${n}`), `safetensors mutant ${n}`);
+      await expectGraceful(
         () => listModelTensors(memorySource(new Map([['model.safetensors', bytes]]), `mutant-${n}`)),
         `header mutant ${n}`,
       );
     }
   });
 
-  it(`config.json: refused with a message or read (${CASES} mutants)`, () => {
+  it(`config.json: refused with a message or read (${CASES} mutants)`, async () => {
     const rng = new Rng(103);
     for (let n = 0; n < CASES; n++) {
       const bytes = mutant(configText, rng);
-      expectGraceful(() => parseModelConfig(JSON.parse(new TextDecoder().decode(bytes)) as unknown, `mutant-${n}`), `config mutant ${n}`);
+      await expectGraceful(
+        () => parseModelConfig(JSON.parse(new TextDecoder().decode(bytes)) as unknown, `mutant-${n}`),
+        `config mutant ${n}`,
+      );
     }
   });
 
@@ -213,10 +206,7 @@ describe('fuzzing the readers of files a person brings', () => {
               ['adapter_model.safetensors', mutateBytes(tensors, rng)],
             ],
       );
-      await expectGracefulAsync(
-        async () => disposeAdapter(await loadAdapter(memorySource(files, `mutant-${n}`), model)),
-        `adapter mutant ${n}`,
-      );
+      await expectGraceful(async () => disposeAdapter(await loadAdapter(memorySource(files, `mutant-${n}`), model)), `adapter mutant ${n}`);
     }
   });
 });
