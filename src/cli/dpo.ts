@@ -303,7 +303,7 @@ async function loadPairs(values: Map<string, ParsedValue>, tokenizer: ChatTokeni
     `${file}: ${parsed.rows.length} valid pairs (${counts || 'none'}), ${parsed.issues.length} problems, ${parsed.identicalPairs} with chosen == rejected`,
   );
   reportIssues(parsed.issues, 'skipped lines');
-  const report = tokenizePairs(parsed.rows, tokenizer, { max_length: config.max_length, file });
+  const report = tokenizePairs(parsed.rows, tokenizer, { max_length: config.max_length, truncation_mode: config.truncation_mode, file });
   reportIssues(report.failed, 'skipped: the chat template could not render them');
   reportIssues(report.dropped, `dropped: prompt reaches max_length ${config.max_length}`);
   reportIssues(report.mismatches, 'tokenized prompt is not a prefix of prompt+completion (kept)');

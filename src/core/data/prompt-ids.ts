@@ -14,6 +14,8 @@ export interface PromptIdsOptions {
   tools?: unknown[];
   /** Extra template variables (a row's `chat_template_kwargs`). */
   chatTemplateKwargs?: Record<string, unknown>;
+  /** Only the first `limit` ids are wanted: text past them is not tokenized (ChatTokenizer.encodePrefix). */
+  limit?: number;
 }
 
 /** A person's prompt to generate from: their text as a user message when the model has a chat template. */
@@ -29,11 +31,13 @@ export const GENERATION_PROMPT: PromptIdsOptions = { addGenerationPrompt: true, 
 export function promptIds(tok: ChatTokenizer, prompt: Text, opts: PromptIdsOptions): number[] {
   const messages: Message[] | null =
     typeof prompt !== 'string' ? prompt : opts.asUserMessage && tok.hasChatTemplate ? [{ role: 'user', content: prompt }] : null;
-  if (messages === null) return tok.encode(prompt as string);
+  const encode = (text: string, addSpecialTokens: boolean) =>
+    opts.limit === undefined ? tok.encode(text, addSpecialTokens) : tok.encodePrefix(text, opts.limit, addSpecialTokens);
+  if (messages === null) return encode(prompt as string, true);
   const text = tok.applyChatTemplate(messages, {
     addGenerationPrompt: opts.addGenerationPrompt,
     tools: opts.tools,
     kwargs: opts.chatTemplateKwargs,
   });
-  return tok.encode(text, false);
+  return encode(text, false);
 }

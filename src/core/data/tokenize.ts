@@ -1,6 +1,6 @@
 import { promptIds } from './prompt-ids';
 import type { ChatTokenizer } from './tokenizer';
-import type { Message, PreferenceRow, TokenizeReport, TruncationMode } from './types';
+import type { Message, PreferenceRow, Text, TokenizeReport, TruncationMode } from './types';
 
 export interface TokenizeOptions {
   max_length: number | null;
@@ -15,6 +15,17 @@ interface JointIds {
   prompt: number[];
   promptChosen: number[];
   promptRejected: number[];
+}
+
+/**
+ * How many ids of each sequence can matter under keep_start: a prompt of max_length ids is dropped
+ * whatever follows, and a prompt+completion keeps its first max_length ids plus one that marks it as cut
+ * (legacy max_prompt_length shortens only the prompt, so n + max_length + 1 ids cover any prompt it keeps).
+ * Null: every id matters (no max_length, or keep_end, which keeps the end).
+ */
+interface Limits {
+  prompt: number;
+  joint: (promptLength: number) => number;
 }
 
 function startsWith(ids: number[], prefix: number[]): boolean {
@@ -34,29 +45,33 @@ function asMessages(value: PreferenceRow['prompt'], row: PreferenceRow, field: s
 }
 
 /**
+ * The row's ids, or only its prompt's when the prompt alone fills its limit (the row is dropped then).
  * Conversations: the prompt rendered with the generation prompt, prompt+completion rendered without it,
  * all encoded without special tokens (transformers' apply_chat_template(tokenize=True) does the same).
+ * Plain text: EOS appended to completions that lack it (TRL's add_eos), encoded with special tokens.
  */
-function conversationIds(row: PreferenceRow, tok: ChatTokenizer): JointIds {
-  const prompt = asMessages(row.prompt, row, 'prompt');
-  const render = (messages: Message[], addGenerationPrompt: boolean) =>
-    promptIds(tok, messages, { addGenerationPrompt, tools: row.tools, chatTemplateKwargs: row.chat_template_kwargs });
+function jointIds(row: PreferenceRow, tok: ChatTokenizer, eos: string | null, limits: Limits | null): JointIds | { prompt: number[] } {
+  const ids = (text: Text, addGenerationPrompt: boolean, limit: number | undefined) =>
+    promptIds(tok, text, { addGenerationPrompt, tools: row.tools, chatTemplateKwargs: row.chat_template_kwargs, limit });
+  let completed: (side: 'chosen' | 'rejected') => Text;
+  let prompt: Text;
+  if (row.conversational) {
+    const messages = asMessages(row.prompt, row, 'prompt');
+    prompt = messages;
+    completed = (side) => [...messages, ...asMessages(row[side], row, side)];
+  } else {
+    const text = asString(row.prompt, row, 'prompt');
+    const withEos = (s: string) => (s.endsWith(eos!) ? s : s + eos);
+    prompt = text;
+    completed = (side) => text + withEos(asString(row[side], row, side));
+  }
+  const promptOnly = ids(prompt, row.conversational, limits?.prompt);
+  if (limits && promptOnly.length >= limits.prompt) return { prompt: promptOnly };
+  const jointLimit = limits?.joint(promptOnly.length);
   return {
-    prompt: render(prompt, true),
-    promptChosen: render([...prompt, ...asMessages(row.chosen, row, 'chosen')], false),
-    promptRejected: render([...prompt, ...asMessages(row.rejected, row, 'rejected')], false),
-  };
-}
-
-/** Plain text: EOS appended to completions that lack it (TRL's add_eos), encoded with special tokens. */
-function textIds(row: PreferenceRow, tok: ChatTokenizer, eos: string): JointIds {
-  const prompt = asString(row.prompt, row, 'prompt');
-  const withEos = (s: string) => (s.endsWith(eos) ? s : s + eos);
-  const encode = (text: string) => promptIds(tok, text, { addGenerationPrompt: false });
-  return {
-    prompt: encode(prompt),
-    promptChosen: encode(prompt + withEos(asString(row.chosen, row, 'chosen'))),
-    promptRejected: encode(prompt + withEos(asString(row.rejected, row, 'rejected'))),
+    prompt: promptOnly,
+    promptChosen: ids(completed('chosen'), false, jointLimit),
+    promptRejected: ids(completed('rejected'), false, jointLimit),
   };
 }
 
@@ -67,7 +82,8 @@ function textIds(row: PreferenceRow, tok: ChatTokenizer, eos: string): JointIds 
  * boundary, or a chat template that renders the prompt differently once a reply follows), TRL only warns;
  * here the row is kept, flagged on the pair, and reported in `mismatches`. Rows whose prompt alone reaches
  * max_length are dropped (keep_start only, as in TRL). Rows the chat template cannot render are reported
- * in `failed`.
+ * in `failed`. Under keep_start, text past what max_length keeps is not tokenized: a completion's ids stop
+ * one past the longest cut any collation can make, and the batches are those of the whole row's ids.
  */
 export function tokenizePairs(rows: PreferenceRow[], tok: ChatTokenizer, opts: TokenizeOptions): TokenizeReport {
   const file = opts.file ?? '';
@@ -81,21 +97,22 @@ export function tokenizePairs(rows: PreferenceRow[], tok: ChatTokenizer, opts: T
     throw new Error('the tokenizer has no eos_token, which plain-text rows need (TRL appends it to every completion)');
   }
 
+  const limits: Limits | null = dropsLongPrompts ? { prompt: maxLength!, joint: (n) => n + maxLength! + 1 } : null;
   const report: TokenizeReport = { pairs: [], dropped: [], mismatches: [], failed: [] };
   rows.forEach((row, index) => {
-    let ids: JointIds;
+    let ids: JointIds | { prompt: number[] };
     try {
-      ids = row.conversational ? conversationIds(row, tok) : textIds(row, tok, eos!);
+      ids = jointIds(row, tok, eos, limits);
     } catch (e) {
       report.failed.push({ file, line: row.line, reason: e instanceof Error ? e.message : String(e) });
       return;
     }
-    if (dropsLongPrompts && ids.prompt.length >= maxLength!) {
+    if (!('promptChosen' in ids)) {
       report.dropped.push({
         file,
         line: row.line,
         field: 'prompt',
-        reason: `prompt is ${ids.prompt.length} tokens, not shorter than max_length ${maxLength} (prompt+chosen ${ids.promptChosen.length}, prompt+rejected ${ids.promptRejected.length} tokens); no completion token would survive truncation`,
+        reason: `the prompt alone reaches max_length (${maxLength} tokens or more); no completion token would survive truncation`,
       });
       return;
     }

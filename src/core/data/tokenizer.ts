@@ -34,11 +34,13 @@ function pickChatTemplate(raw: unknown): string | null {
   return null;
 }
 
-/**
- * A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) with its chat template, behaving as
- * transformers' PreTrainedTokenizerFast does for what DPO needs: encode/decode, chat-template rendering
- * and the special token ids.
- */
+/** The first `length` UTF-16 units of text, one shorter where that would split a surrogate pair. */
+function cutAt(text: string, length: number): string {
+  if (length >= text.length) return text;
+  const last = text.charCodeAt(length - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? length - 1 : length);
+}
+
 /**
  * Refuses a tokenizer that can produce ids the model has no embedding row for (ids ≥ its vocab_size),
  * naming both numbers, before any weight is loaded: otherwise the first such token fails deep inside
@@ -56,6 +58,11 @@ export function assertTokenizerFitsModel(tokenizer: ChatTokenizer, modelVocabSiz
   }
 }
 
+/**
+ * A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) with its chat template, behaving as
+ * transformers' PreTrainedTokenizerFast does for what DPO needs: encode/decode, chat-template rendering
+ * and the special token ids.
+ */
 export class ChatTokenizer {
   readonly eosToken: string | null;
   readonly eosTokenId: number | null;
@@ -116,6 +123,27 @@ export class ChatTokenizer {
   /** Token ids of `text`; with addSpecialTokens the post-processor may add BOS/EOS (e.g. Llama's BOS). */
   encode(text: string, addSpecialTokens = true): number[] {
     return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+  }
+
+  /**
+   * The first `limit` ids of encode(text) (all of them when there are fewer), without tokenizing text that
+   * cannot reach them: a prefix of the text is encoded at two cut points, and its first `limit` ids are
+   * taken once both cuts agree on them and reach past them by a margin. Pre-tokenizers split text into
+   * local pieces, so ids well before a cut do not depend on what follows it; where a piece runs long
+   * (a long word, a byte run), the cuts disagree and the window doubles, up to the whole text.
+   */
+  encodePrefix(text: string, limit: number, addSpecialTokens = true): number[] {
+    const MARGIN = 16;
+    // About 4 characters a token in prose; 8 a token leaves room for long tokens before the first retry.
+    for (let window = 8 * (limit + MARGIN) + 1024; window < text.length; window *= 2) {
+      const near = this.encode(cutAt(text, window), addSpecialTokens);
+      if (near.length < limit + MARGIN) continue;
+      const far = this.encode(cutAt(text, window + (window >> 2)), addSpecialTokens);
+      let same = true;
+      for (let i = 0; i < limit && same; i++) same = near[i] === far[i];
+      if (same) return near.slice(0, limit);
+    }
+    return this.encode(text, addSpecialTokens).slice(0, limit);
   }
 
   decode(ids: number[], skipSpecial = false): string {

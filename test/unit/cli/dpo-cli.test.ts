@@ -97,6 +97,21 @@ describe('npm run dpo', () => {
     }
   });
 
+  it('drops rows whose prompt reaches max_length under keep_start only, as TRL does; keep_end keeps them', async () => {
+    const keepStart = await dpo('eval', '--model', modelDir, '--data', dataFile, '--max_length', '8');
+    expect(keepStart.code, keepStart.stderr).toBe(1);
+    expect(keepStart.stderr).toMatch(/0 pairs to use of 6 valid, 6 dropped for length\n.*no pairs left to use/);
+    const keepEnd = await dpo('eval', '--model', modelDir, '--data', dataFile, '--max_length', '8', '--truncation_mode', 'keep_end');
+    expect(keepEnd.code, keepEnd.stderr).toBe(0);
+    expect(keepEnd.stderr).toMatch(/6 pairs to use of 6 valid\n/);
+    const pairs = keepEnd.stdout
+      .trim()
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l));
+    expect(pairs.map((p) => p.line)).toEqual([1, 2, 4, 6, 7, 8]);
+  });
+
   it('train writes metrics.jsonl, a PEFT adapter and trainer_state.json; eval with the adapter sees the change', async () => {
     const outDir = join(dir, 'run');
     const r = await dpo(

@@ -88,8 +88,7 @@ describe('tokenizePairs with the byte tokenizer', () => {
         file: 'f.jsonl',
         line: 2,
         field: 'prompt',
-        reason:
-          'prompt is 13 tokens, not shorter than max_length 13 (prompt+chosen 15, prompt+rejected 16 tokens); no completion token would survive truncation',
+        reason: 'the prompt alone reaches max_length (13 tokens or more); no completion token would survive truncation',
       },
     ]);
     expect(tokenizePairs(rows, tok, { max_length: 14 }).dropped).toEqual([]);
