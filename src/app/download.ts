@@ -1,6 +1,6 @@
-/** Hands bytes or text to the browser as a file download. */
-export function downloadFile(fileName: string, content: Uint8Array | string, mime: string): void {
-  const blob = new Blob([content as BlobPart], { type: mime });
+/** Hands a Blob, bytes or text to the browser as a file download. */
+export function downloadFile(fileName: string, content: Blob | Uint8Array | string, mime?: string): void {
+  const blob = content instanceof Blob ? content : new Blob([content as BlobPart], { type: mime });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;

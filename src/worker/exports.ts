@@ -6,7 +6,7 @@ import { loadModelTensors } from '../core/model/safetensors';
 import type { LoraAdapter } from '../core/model/types';
 import type { ModelSession } from './model-session';
 import type { ExportedFile, Task, TrlExportRequest } from './protocol';
-import { zipFiles } from './zip';
+import { zipArchive } from './zip';
 
 type Progress = (task: Task, label: string, fraction: number | null) => void;
 
@@ -28,8 +28,8 @@ function slug(name: string): string {
   );
 }
 
-function zipped(fileName: string, files: Map<string, Uint8Array | string>): ExportedFile {
-  return { fileName, mime: 'application/zip', bytes: zipFiles(files) };
+async function zipped(fileName: string, files: Map<string, Uint8Array | string>): Promise<ExportedFile> {
+  return { fileName, blob: await zipArchive(files) };
 }
 
 async function copyFiles(session: ModelSession, names: string[], into: Map<string, Uint8Array | string>, prefix = ''): Promise<void> {

@@ -232,10 +232,10 @@ export interface AnswerSet {
   prompts: PromptAnswers[];
 }
 
+/** A file for the page to download; a Blob, so a large one need not sit in memory twice. */
 export interface ExportedFile {
   fileName: string;
-  mime: string;
-  bytes: Uint8Array;
+  blob: Blob;
 }
 
 export interface TrlExportRequest {

@@ -17,8 +17,8 @@ import { TrainingSession } from './training-session';
 
 declare const self: DedicatedWorkerGlobalScope;
 
-function post(event: WorkerEvent, transfer: Transferable[] = []): void {
-  self.postMessage(event, transfer);
+function post(event: WorkerEvent): void {
+  self.postMessage(event);
 }
 
 const emit = (event: StreamEvent) => post(event);
@@ -241,8 +241,7 @@ self.onmessage = async (message: MessageEvent<Command>) => {
     const handler = handlers[type] as (a: unknown) => Promise<unknown>;
     if (!handler) throw new Error(`unknown command "${type}"`);
     const result = await handler(args);
-    const bytes = (result as { bytes?: unknown } | null)?.bytes;
-    post({ type: 'reply', id, ok: true, result }, bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : []);
+    post({ type: 'reply', id, ok: true, result });
   } catch (e) {
     if (e instanceof GpuFailure) {
       post({ type: 'gpuFailure', failure: e.toJSON() });

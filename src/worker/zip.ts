@@ -1,85 +1,23 @@
 /**
- * Zip archives, just enough for exports and for loading them back: writing stores files uncompressed
- * (safetensors barely compress, and this keeps the writer small); reading takes stored and deflated
- * entries (DecompressionStream), so archives made by other tools load too.
+ * Zip archives for exports and for loading them back. Writing goes through client-zip: stored entries,
+ * streamed into a Blob (which the browser may keep on disk), with Zip64 records where an entry or the
+ * archive passes 4 GiB. Reading takes stored and deflated entries (DecompressionStream), so adapters
+ * zipped by other tools load too.
  */
+import { makeZip } from 'client-zip';
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A fixed DOS timestamp (1 Jan 2020): archives of the same files are byte-identical. */
-const DOS_TIME = 0;
-const DOS_DATE = ((2020 - 1980) << 9) | (1 << 5) | 1;
+/** A fixed modification time: archives of the same files are byte-identical. */
+const MODIFIED = new Date('2020-01-01T00:00:00Z');
 
-/** A zip of `files` (name → content), stored without compression. */
-export function zipFiles(files: ReadonlyMap<string, Uint8Array | string>): Uint8Array {
-  const entries = [...files].map(([name, content]) => {
-    const data = typeof content === 'string' ? encoder.encode(content) : content;
-    return { name: encoder.encode(name), data, crc: crc32(data), offset: 0 };
-  });
-  const localSize = entries.reduce((n, e) => n + 30 + e.name.length + e.data.length, 0);
-  const centralSize = entries.reduce((n, e) => n + 46 + e.name.length, 0);
-  const out = new Uint8Array(localSize + centralSize + 22);
-  const view = new DataView(out.buffer);
-  let p = 0;
-  for (const e of entries) {
-    e.offset = p;
-    view.setUint32(p, 0x04034b50, true);
-    view.setUint16(p + 4, 20, true); // version needed
-    view.setUint16(p + 6, 0x0800, true); // names are UTF-8
-    view.setUint16(p + 8, 0, true); // stored
-    view.setUint16(p + 10, DOS_TIME, true);
-    view.setUint16(p + 12, DOS_DATE, true);
-    view.setUint32(p + 14, e.crc, true);
-    view.setUint32(p + 18, e.data.length, true);
-    view.setUint32(p + 22, e.data.length, true);
-    view.setUint16(p + 26, e.name.length, true);
-    view.setUint16(p + 28, 0, true);
-    out.set(e.name, p + 30);
-    out.set(e.data, p + 30 + e.name.length);
-    p += 30 + e.name.length + e.data.length;
-  }
-  const centralStart = p;
-  for (const e of entries) {
-    view.setUint32(p, 0x02014b50, true);
-    view.setUint16(p + 4, 20, true);
-    view.setUint16(p + 6, 20, true);
-    view.setUint16(p + 8, 0x0800, true);
-    view.setUint16(p + 10, 0, true);
-    view.setUint16(p + 12, DOS_TIME, true);
-    view.setUint16(p + 14, DOS_DATE, true);
-    view.setUint32(p + 16, e.crc, true);
-    view.setUint32(p + 20, e.data.length, true);
-    view.setUint32(p + 24, e.data.length, true);
-    view.setUint16(p + 28, e.name.length, true);
-    // extra, comment, disk, internal attributes: 0
-    view.setUint32(p + 38, 0, true);
-    view.setUint32(p + 42, e.offset, true);
-    out.set(e.name, p + 46);
-    p += 46 + e.name.length;
-  }
-  view.setUint32(p, 0x06054b50, true);
-  view.setUint16(p + 8, entries.length, true);
-  view.setUint16(p + 10, entries.length, true);
-  view.setUint32(p + 12, p - centralStart, true);
-  view.setUint32(p + 16, centralStart, true);
-  return out;
+/** The bytes of a zip of `files` (name → content), entries stored uncompressed (safetensors barely compress). */
+export function zipStream(files: ReadonlyMap<string, Uint8Array | string | Blob>): ReadableStream<Uint8Array> {
+  return makeZip([...files].map(([name, input]) => ({ name, input, lastModified: MODIFIED })));
+}
+
+export function zipArchive(files: ReadonlyMap<string, Uint8Array | string | Blob>): Promise<Blob> {
+  return new Response(zipStream(files)).blob();
 }
 
 async function inflateRaw(data: Uint8Array): Promise<Uint8Array> {

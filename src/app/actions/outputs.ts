@@ -3,6 +3,7 @@ import { metricsCsv, metricsJson } from '../../core/export/metrics';
 import { downloadFile } from '../download';
 import { engine } from '../engine';
 import type { RunRecord } from '../../storage';
+import type { ExportedFile } from '../../worker/protocol';
 import { get, set } from '../store';
 import { message, session } from './session';
 
@@ -33,11 +34,11 @@ export async function generateSamples(
   }
 }
 
-async function exportWith(label: string, work: () => Promise<{ fileName: string; mime: string; bytes: Uint8Array }>): Promise<void> {
+async function exportWith(label: string, work: () => Promise<ExportedFile>): Promise<void> {
   set({ exportBusy: label, exportError: null });
   try {
     const file = await work();
-    downloadFile(file.fileName, file.bytes, file.mime);
+    downloadFile(file.fileName, file.blob);
   } catch (e) {
     set({ exportError: message(e) });
   } finally {

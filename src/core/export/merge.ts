@@ -6,12 +6,13 @@
  *     [out, in]) or W + scaling·(B·A)ᵀ (GPT-2's Conv1D, [in, out]). Unchanged tensors share the
  *     base's arrays. `adapter` is a trained LoraAdapter (its variables are read asynchronously, as
  *     WebGPU needs) or the same matrices on the host.
- *   mergedModelFiles(config, merged, { dtype? }): Map<file, contents>
- *     config.json and model.safetensors for the merged weights (float32 unless dtype says F16/BF16).
- *     Tokenizer files are the base model's, unchanged: copy them beside these.
+ *   mergedModelFiles(config, merged, { dtype?, maxShardBytes? }): Map<file, contents>
+ *     config.json and model.safetensors for the merged weights (float32 unless dtype says F16/BF16);
+ *     past maxShardBytes (2 GiB), shards and model.safetensors.index.json as transformers'
+ *     save_pretrained writes them. Tokenizer files are the base model's, unchanged: copy them beside these.
  */
 import { architectureOf } from '../model/architectures/registry';
-import { serializeSafetensors } from '../model/safetensors';
+import { DTYPE_BYTES, serializeSafetensors } from '../model/safetensors';
 import type { HostTensor, LoraAdapter, ModelConfig, SafetensorsDtype } from '../model/types';
 
 /** One adapted module's matrices on the host: A [r, in] and B [out, r], row-major. */
@@ -133,18 +134,53 @@ export async function mergeAdapter(
 
 const TORCH_DTYPE: Record<SafetensorsDtype, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 
+/**
+ * Shards hold at most this many data bytes: each shard is one ArrayBuffer, and browsers cap those
+ * (transformers' own max_shard_size is larger; any shard size loads the same).
+ */
+export const MAX_SHARD_BYTES = 2 * 1024 ** 3;
+
 export function mergedModelFiles(
   config: ModelConfig,
   merged: Map<string, MergedTensor>,
-  options: { dtype?: SafetensorsDtype } = {},
+  options: { dtype?: SafetensorsDtype; maxShardBytes?: number } = {},
 ): Map<string, Uint8Array | string> {
   const dtype = options.dtype ?? 'F32';
+  const maxShardBytes = options.maxShardBytes ?? MAX_SHARD_BYTES;
   const raw: Record<string, unknown> = { ...config.raw };
   // transformers 4.x writes "torch_dtype", 5.x "dtype": state the stored precision under whichever is there.
   const dtypeKeys = ['torch_dtype', 'dtype'].filter((key) => key in raw);
   for (const key of dtypeKeys.length > 0 ? dtypeKeys : ['torch_dtype']) raw[key] = TORCH_DTYPE[dtype];
-  return new Map<string, Uint8Array | string>([
-    ['config.json', JSON.stringify(raw, null, 2) + '\n'],
-    ['model.safetensors', serializeSafetensors(merged, { dtype, metadata: { format: 'pt' } })],
-  ]);
+  const files = new Map<string, Uint8Array | string>([['config.json', JSON.stringify(raw, null, 2) + '\n']]);
+  const metadata = { format: 'pt' };
+
+  // Tensors go into shards in the order they come, a new shard when the next would overflow this one.
+  const bytesOf = (t: MergedTensor) => t.data.length * DTYPE_BYTES[dtype];
+  const shards: Map<string, MergedTensor>[] = [new Map()];
+  let shardBytes = 0;
+  for (const [name, tensor] of merged) {
+    if (shardBytes > 0 && shardBytes + bytesOf(tensor) > maxShardBytes) {
+      shards.push(new Map());
+      shardBytes = 0;
+    }
+    shards[shards.length - 1].set(name, tensor);
+    shardBytes += bytesOf(tensor);
+  }
+  if (shards.length === 1) {
+    files.set('model.safetensors', serializeSafetensors(merged, { dtype, metadata }));
+    return files;
+  }
+  const width = Math.max(5, String(shards.length).length);
+  const weightMap: Record<string, string> = {};
+  let totalSize = 0;
+  shards.forEach((shard, i) => {
+    const file = `model-${String(i + 1).padStart(width, '0')}-of-${String(shards.length).padStart(width, '0')}.safetensors`;
+    for (const [name, tensor] of shard) {
+      weightMap[name] = file;
+      totalSize += bytesOf(tensor);
+    }
+    files.set(file, serializeSafetensors(shard, { dtype, metadata }));
+  });
+  files.set('model.safetensors.index.json', JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + '\n');
+  return files;
 }

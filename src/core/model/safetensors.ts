@@ -327,7 +327,7 @@ export interface TensorToSerialize {
   data: Float32Array;
 }
 
-const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+export const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 
 /** Byte-wise UTF-8 order, the order the Python library (Rust strings) sorts tensor names in. */
 function compareUtf8(a: string, b: string): number {

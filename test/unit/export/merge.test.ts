@@ -174,6 +174,34 @@ describe('mergedModelFiles', () => {
     model.dispose();
   });
 
+  it('shards past maxShardBytes with an index, as save_pretrained does, and the shards load to the same logits', async () => {
+    const { config, base, model } = tiny('LlamaForCausalLM', DIMS, 9);
+    const adapter = trainedAdapter(model);
+    const merged = await mergeAdapter(config, base, adapter);
+    const largest = Math.max(...[...merged.values()].map((t) => t.data.length * 2));
+    const files = mergedModelFiles(config, merged, { dtype: 'BF16', maxShardBytes: largest * 3 });
+    const shards = [...files.keys()].filter((f) => f.endsWith('.safetensors'));
+    expect(shards.length).toBeGreaterThan(2);
+    expect(shards[0]).toBe(`model-00001-of-0000${shards.length}.safetensors`);
+    expect(files.has('model.safetensors')).toBe(false);
+    const index = JSON.parse(files.get('model.safetensors.index.json') as string);
+    expect(Object.keys(index.weight_map).sort()).toEqual([...merged.keys()].sort());
+    expect(index.metadata.total_size).toBe([...merged.values()].reduce((n, t) => n + t.data.length * 2, 0));
+    for (const shard of shards) {
+      const bytes = files.get(shard) as Uint8Array;
+      const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+      expect(bytes.length - 8 - headerLength).toBeLessThanOrEqual(largest * 3);
+    }
+    const single = mergedModelFiles(config, merged, { dtype: 'BF16' });
+    const fromShards = await loadCausalLM(memorySource(files, 'sharded'));
+    const fromOne = await loadCausalLM(memorySource(single, 'single'));
+    expect(maxAbsDiff(await logitsOf(fromShards.model, null), await logitsOf(fromOne.model, null))).toBe(0);
+    fromShards.model.dispose();
+    fromOne.model.dispose();
+    disposeAdapter(adapter);
+    model.dispose();
+  });
+
   it('states the stored precision in config.json', async () => {
     const { config, base, model } = tiny('LlamaForCausalLM', DIMS, 8);
     const files = mergedModelFiles(config, await mergeAdapter(config, base, { modules: new Map(), scaling: 1 }), { dtype: 'BF16' });
