@@ -4,7 +4,7 @@
  * drives, on WebGPU through Dawn, tfjs's WASM backend or its CPU backend (--backend).
  */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { totalmem } from 'node:os';
+import { constants as osConstants, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parsePreferenceFile } from '../core/data/read';
 import { splitTrainEval } from '../core/data/split';
@@ -129,11 +129,16 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     console.error(`dpo ${command}: ${e instanceof Error ? e.message : String(e)}`);
-    return e instanceof Interrupted ? (e.signal === 'SIGINT' ? 130 : 143) : 1;
+    return e instanceof Interrupted ? signalExitCode(e.signal) : 1;
   }
 }
 
-/** A run stopped by a signal after saving its checkpoint: exit 130 (SIGINT) or 143 (SIGTERM). */
+/** The shell's exit status for a command ended by `signal`: 128 + its number (SIGINT 130, SIGTERM 143, SIGHUP 129). */
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + osConstants.signals[signal];
+}
+
+/** A run stopped by a signal after saving its checkpoint: exit 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP). */
 class Interrupted extends Error {
   constructor(
     readonly signal: NodeJS.Signals,
@@ -407,20 +412,30 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
     stopped_early: stoppedEarly,
     config,
   });
-  // SIGINT / SIGTERM: the step in progress ends, a checkpoint is saved, and the command exits 130 / 143.
+  // SIGINT / SIGTERM / SIGHUP: the step in progress ends, a checkpoint is saved, and the command exits
+  // 130 / 143 / 129. A parent that dies without a signal (npm killed with -9) counts as a hang-up.
   let interrupted: NodeJS.Signals | null = null;
   let interruptedAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     // Ctrl-C reaches this process twice at once (from the terminal, and forwarded by npm): only a
     // signal a second or more after the first is a second request.
     if (interrupted && performance.now() - interruptedAt < 1000) return;
-    if (interrupted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    if (interrupted) process.exit(signalExitCode(signal));
     interrupted = signal;
     interruptedAt = performance.now();
     console.error(`\n${signal}: finishing the step in progress, then saving a checkpoint (${signal} again to quit at once)`);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of stopSignals) process.on(signal, onSignal);
+  const parentPid = process.ppid;
+  const parentWatch = setInterval(() => {
+    if (process.ppid === parentPid) return;
+    clearInterval(parentWatch);
+    // Nobody may be reading the output any more: a closed pipe must not end the run before its checkpoint.
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+    console.error(`\nthe process that started this command (pid ${parentPid}) has ended`);
+    onSignal('SIGHUP');
+  }, 500).unref();
   const checkpoint = async (timeout: number) => {
     const state = await backend.guard.run(`saving the checkpoint of step ${trainer.globalStep}`, () => trainer.getState(), timeout);
     return saveCheckpoint(outputDir, state, lastGood.files, trainerStateJson(trainer.globalStep, null), saveLimit);
@@ -476,8 +491,8 @@ async function runTrain(values: Map<string, ParsedValue>): Promise<void> {
     failure = e;
   }
   bar.finish();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  for (const signal of stopSignals) process.off(signal, onSignal);
+  clearInterval(parentWatch);
   await replaceFolder(join(outputDir, 'adapter'), lastGood.files);
   const stoppedEarly = failure ? failure.message : interrupted ? `interrupted by ${interrupted}` : null;
   await writeFileAtomic(join(outputDir, TRAINER_STATE), JSON.stringify(trainerStateJson(lastGood.step, stoppedEarly), null, 2) + '\n');

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseSafetensors } from '../../../src/core/model/safetensors';
 
 /**
@@ -140,6 +140,34 @@ describe('dpo train checkpoints', () => {
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/interrupted by SIGINT after step (\d+): checkpoint-\1 is in/);
     expect(existsSync(join(outDir, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+  }, 120_000);
+
+  it('npm killed with -9 (no signal reaches the command): the command sees its parent gone, checkpoints and exits', async () => {
+    const outDir = join(dir, 'orphaned');
+    const npm = spawn('npm', ['run', '--silent', 'dpo', '--', ...trainArgs(outDir)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    npm.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    await vi.waitFor(() => expect(stderr).toMatch(/^step 2\/\d+ /m), { timeout: 60_000, interval: 50 });
+    // npm's script runs through `sh -c exec node …`: the command is npm's only child.
+    const children = readFileSync(`/proc/${npm.pid}/task/${npm.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    expect(children).toHaveLength(1);
+    const command = children[0];
+    npm.kill('SIGKILL');
+    const alive = () => {
+      try {
+        process.kill(command, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await vi.waitFor(() => expect(alive()).toBe(false), { timeout: 60_000, interval: 100 });
+    expect(stderr).toMatch(/the process that started this command \(pid \d+\) has ended/);
+    const step = Number(/interrupted by SIGHUP after step (\d+): checkpoint-\1 is in/.exec(stderr)?.[1]);
+    expect(step).toBeLessThan(STEPS);
+    const state = JSON.parse(readFileSync(join(outDir, 'trainer_state.json'), 'utf8')) as { global_step: number; stopped_early: string };
+    expect(state).toMatchObject({ global_step: step, stopped_early: 'interrupted by SIGHUP' });
+    expect(existsSync(join(outDir, `checkpoint-${step}`, 'adapter_model.safetensors'))).toBe(true);
   }, 120_000);
 
   it('--save_total_limit keeps the newest checkpoints; a folder that is not a checkpoint is refused by name', async () => {
