@@ -309,3 +309,21 @@ test('runs side by side: a copy with another beta trains, gets renamed, and its 
   expect(await cspViolations(page)).toEqual([]);
   expect(rec.pageErrors).toEqual([]);
 });
+
+test('a hidden tab checkpoints after the step in progress, between the periodic checkpoints', async () => {
+  await configureSmallRun(page, { maxSteps: 40, saveSteps: 100 });
+  await startRun();
+  await expect(trainStatus(page)).toHaveText(/^step 2 \/ 40/, { timeout: TRAINING });
+  await expect(page.locator('.checkpoint')).toHaveCount(0);
+  // What the browser does when the person switches tabs or minimises the window.
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await expect(page.locator('.checkpoint')).toHaveText(/^saved at step ([3-9]|[1-3]\d)$/, { timeout: 60_000 });
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true });
+  });
+  await page.getByRole('button', { name: 'Stop', exact: true }).click();
+  await expect(page.locator('.state-badge')).toHaveText(/Stopped/, { timeout: 60_000 });
+});
