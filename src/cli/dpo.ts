@@ -6,13 +6,13 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parsePreferenceFile } from '../core/data/read';
+import { readPreferenceBytes, UnsupportedFileError } from '../core/data/formats';
+import { parseColumnMapping, type ColumnMapping } from '../core/data/layouts';
 import { splitTrainEval } from '../core/data/split';
 import { assertTokenizerFitsModel, ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { GENERATION_PROMPT, promptIds } from '../core/data/prompt-ids';
 import type { DataIssue, ParsedDataset, Text, TokenizedPair } from '../core/data/types';
-import { dropInvalidUtf8Rows, findInvalidUtf8 } from '../core/data/utf8';
 import { loraConfigOf, validateDpoConfig, validateLoraOptions, type ConfigProblem, type DPOConfig } from '../core/config';
 import { evaluatePairs } from '../core/dpo/evaluate';
 import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
@@ -32,6 +32,7 @@ import { startBackend, type CliBackend, type CliBackendChoice } from './backend'
 import { checkpointToResume, loadCheckpoint, replaceFolder, saveCheckpoint, TRAINER_STATE, writeFileAtomic } from './checkpoints';
 import { fsSource } from './fs-source';
 import {
+  DATA_COLUMNS_OPTION,
   DATA_FILE_OPTION,
   DATA_OPTIONS,
   dpoConfigFrom,
@@ -72,7 +73,7 @@ const COMMANDS: Record<string, { usage: string; specs: OptionSpec[]; run: (v: Ma
   generate: {
     usage:
       'npm run dpo -- generate --model DIR [--adapter DIR] (--prompt TEXT | --data FILE) [--max_new_tokens N] [--temperature T] [--seed S]',
-    specs: [...MODEL_OPTIONS, DATA_FILE_OPTION, ...GENERATE_OPTIONS, schemaSpec('seed'), HELP_OPTION],
+    specs: [...MODEL_OPTIONS, DATA_FILE_OPTION, DATA_COLUMNS_OPTION, ...GENERATE_OPTIONS, schemaSpec('seed'), HELP_OPTION],
     run: runGenerate,
   },
 };
@@ -291,21 +292,35 @@ function reportIssues(issues: DataIssue[], heading: string): void {
   if (issues.length > 50) console.error(`  … and ${issues.length - 50} more`);
 }
 
-/** A dataset file, its rows with invalid UTF-8 skipped and reported by line and byte offset. */
-async function readPreferenceFile(file: string): Promise<ParsedDataset> {
-  const bytes = await readFile(file);
-  const text = new TextDecoder().decode(bytes);
-  return dropInvalidUtf8Rows(parsePreferenceFile(text, file), findInvalidUtf8(bytes));
+/** A dataset file in any format read, through its layout or --dataset_columns; problems are issues with places. */
+async function readPreferenceFile(file: string, values: Map<string, ParsedValue>): Promise<ParsedDataset> {
+  const columnsText = values.get('dataset_columns') as string | undefined;
+  let columns: ColumnMapping | undefined;
+  if (columnsText !== undefined) {
+    try {
+      columns = parseColumnMapping(columnsText);
+    } catch (e) {
+      throw new UsageError(`--dataset_columns: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const bytes = new Uint8Array(await readFile(file));
+  try {
+    return await readPreferenceBytes(bytes, file, { columns });
+  } catch (e) {
+    if (e instanceof UnsupportedFileError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 async function loadPairs(values: Map<string, ParsedValue>, tokenizer: ChatTokenizer, config: DPOConfig): Promise<TokenizedPair[]> {
   const file = required(values, 'data');
-  const parsed = await readPreferenceFile(file);
+  const parsed = await readPreferenceFile(file, values);
   const counts = Object.entries(parsed.formatCounts)
     .map(([f, n]) => `${f} ${n}`)
     .join(', ');
   console.error(
-    `${file}: ${parsed.rows.length} valid pairs (${counts || 'none'}), ${parsed.issues.length} problems, ${parsed.identicalPairs} with chosen == rejected`,
+    `${file}: ${parsed.rows.length} valid pairs (${counts || 'none'}${parsed.layout ? `; columns: ${parsed.layout}` : ''}), ` +
+      `${parsed.issues.length} problems, ${parsed.identicalPairs} with chosen == rejected`,
   );
   reportIssues(parsed.issues, 'skipped lines');
   const report = tokenizePairs(parsed.rows, tokenizer, { max_length: config.max_length, truncation_mode: config.truncation_mode, file });
@@ -552,7 +567,7 @@ async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
     process.stdout.write((await answer(text)) + '\n');
     return;
   }
-  const parsed = await readPreferenceFile(data!);
+  const parsed = await readPreferenceFile(data!, values);
   reportIssues(parsed.issues, 'skipped lines');
   const count = (values.get('num_prompts') as number | undefined) ?? 8;
   for (const row of parsed.rows.slice(0, count)) {

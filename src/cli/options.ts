@@ -76,11 +76,17 @@ export const MODEL_OPTIONS: OptionSpec[] = [
 export const DATA_FILE_OPTION: OptionSpec = {
   name: 'data',
   kind: 'string',
-  help: 'preference dataset, JSONL or JSON array (prompt/chosen/rejected)',
+  help: 'preference dataset: JSON Lines, JSON array, Parquet, CSV or TSV (the text ones also as .gz or .zst)',
   aliases: ['dataset_name', 'dataset'],
 };
 
-export const DATA_OPTIONS: OptionSpec[] = [DATA_FILE_OPTION, ...schemaSpecs('data')];
+export const DATA_COLUMNS_OPTION: OptionSpec = {
+  name: 'dataset_columns',
+  kind: 'string',
+  help: 'source columns for prompt/chosen/rejected, e.g. prompt=question,chosen=response_j,rejected=response_k (known layouts need none)',
+};
+
+export const DATA_OPTIONS: OptionSpec[] = [DATA_FILE_OPTION, DATA_COLUMNS_OPTION, ...schemaSpecs('data')];
 
 export const LOSS_OPTIONS: OptionSpec[] = schemaSpecs('loss');
 

@@ -1,9 +1,15 @@
 import { findJsonSyntaxError, lineLocator, scanJsonArray, type ArrayScan } from './json-scan';
+import { mapLayout, type ColumnMapping, type DatasetLayout } from './layouts';
 import { readRow } from './rows';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow } from './types';
 
-/** A JSON value with the 1-based line where it starts. */
-interface LocatedValue {
+export interface ReadOptions {
+  /** Source columns for prompt / chosen / rejected, where the file's layout is not recognised. */
+  columns?: ColumnMapping;
+}
+
+/** A row's value with the 1-based line (or, in a table, row) where it starts. */
+export interface LocatedValue {
   line: number;
   value: unknown;
 }
@@ -48,21 +54,60 @@ function readJsonArray(text: string, scan: ArrayScan, file: string, issues: Data
 }
 
 /** The format most rows have (ties: the first seen); null without rows. */
-export function mostCommon(counts: Map<DatasetFormat, number>): DatasetFormat | null {
-  let best: DatasetFormat | null = null;
+export function mostCommon<T extends string>(counts: Map<T, number>): T | null {
+  let best: T | null = null;
   for (const [format, n] of counts) if (best === null || n > counts.get(best)!) best = format; // ties: first seen
   return best;
+}
+
+/**
+ * Every row of `values` read as a preference pair, through its layout: valid rows kept, problems added
+ * to `issues` with their places. Never throws.
+ */
+export function collectRows(values: Iterable<LocatedValue>, file: string, issues: DataIssue[], options: ReadOptions = {}): ParsedDataset {
+  const rows: PreferenceRow[] = [];
+  const counts = new Map<DatasetFormat, number>();
+  const layouts = new Map<DatasetLayout, number>();
+  let identicalPairs = 0;
+  for (const { line, value } of values) {
+    try {
+      const mapped = mapLayout(value, options.columns);
+      if (!mapped.ok) {
+        issues.push({ file, line, reason: mapped.reason });
+        continue;
+      }
+      const result = readRow(mapped.value, line, file);
+      if (!result.ok) {
+        issues.push(...result.issues);
+        continue;
+      }
+      rows.push(result.row);
+      counts.set(result.row.format, (counts.get(result.row.format) ?? 0) + 1);
+      layouts.set(mapped.layout, (layouts.get(mapped.layout) ?? 0) + 1);
+      if (result.identical) identicalPairs++;
+    } catch (e) {
+      issues.push({ file, line, reason: `could not read row: ${errorMessage(e)}` });
+    }
+  }
+  return {
+    file,
+    format: mostCommon(counts),
+    formatCounts: Object.fromEntries(counts),
+    layout: mostCommon(layouts),
+    rows,
+    issues,
+    identicalPairs,
+  };
 }
 
 /**
  * Reads a preference dataset file (JSON Lines, or a JSON array of rows). Never throws: every problem
  * becomes a DataIssue with its place, and every valid row is kept.
  */
-export function parsePreferenceFile(text: string, file: string): ParsedDataset {
-  const rows: PreferenceRow[] = [];
+export function parsePreferenceFile(text: string, file: string, options: ReadOptions = {}): ParsedDataset {
   const issues: DataIssue[] = [];
-  const counts = new Map<DatasetFormat, number>();
-  let identicalPairs = 0;
+  let values: LocatedValue[] = [];
+  let isArray = false;
   try {
     const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
     // The whole file's shape decides: a JSON array is one valid value from '[' to its end; a file that
@@ -70,34 +115,14 @@ export function parsePreferenceFile(text: string, file: string): ParsedDataset {
     // header row), is JSON Lines; anything else starting with '[' is a JSON array with an error.
     const scan = body.trimStart().startsWith('[') ? scanJsonArray(body) : null;
     const firstLine = () => body.trimStart().split('\n', 1)[0].replace(/\r$/, '');
-    const isArray = scan !== null && (scan.ok || findJsonSyntaxError(firstLine()) !== null);
-    const values = isArray ? readJsonArray(body, scan, file, issues) : readJsonLines(body, file, issues);
-    for (const { line, value } of values) {
-      try {
-        const result = readRow(value, line, file);
-        if (!result.ok) {
-          issues.push(...result.issues);
-          continue;
-        }
-        rows.push(result.row);
-        counts.set(result.row.format, (counts.get(result.row.format) ?? 0) + 1);
-        if (result.identical) identicalPairs++;
-      } catch (e) {
-        issues.push({ file, line, reason: `could not read row: ${errorMessage(e)}` });
-      }
-    }
-    if (values.length === 0 && issues.length === 0) {
-      issues.push({ file, line: 1, reason: isArray ? 'the JSON array is empty' : 'the file holds no rows' });
-    }
+    isArray = scan !== null && (scan.ok || findJsonSyntaxError(firstLine()) !== null);
+    values = isArray ? readJsonArray(body, scan!, file, issues) : readJsonLines(body, file, issues);
   } catch (e) {
     issues.push({ file, line: 1, reason: `could not read file: ${errorMessage(e)}` });
   }
-  return {
-    file,
-    format: mostCommon(counts),
-    formatCounts: Object.fromEntries(counts),
-    rows,
-    issues,
-    identicalPairs,
-  };
+  const parsed = collectRows(values, file, issues, options);
+  if (values.length === 0 && issues.length === 0) {
+    issues.push({ file, line: 1, reason: isArray ? 'the JSON array is empty' : 'the file holds no rows' });
+  }
+  return parsed;
 }

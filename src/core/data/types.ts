@@ -1,3 +1,5 @@
+import type { DatasetLayout } from './layouts';
+
 /** A chat message as Hugging Face chat templates expect it. */
 export interface Message {
   role: string;
@@ -48,6 +50,8 @@ export interface ParsedDataset {
   format: DatasetFormat | null;
   /** How many valid rows of each format were seen. */
   formatCounts: Partial<Record<DatasetFormat, number>>;
+  /** The source columns' layout most valid rows had (SHP, stack-exchange-paired, …); null without rows. */
+  layout: DatasetLayout | null;
   rows: PreferenceRow[];
   issues: DataIssue[];
   /** Valid rows whose chosen equals rejected (legal: the corruption exercise), counted. */

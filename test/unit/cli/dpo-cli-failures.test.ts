@@ -221,7 +221,7 @@ describe('every row accounted for', () => {
     writeFileSync(data, [row('one'), row('a FORBIDDEN word'), row('three'), row('four')].map((r) => JSON.stringify(r)).join('\n') + '\n');
     const r = await dpo({}, 'eval', '--model', model, '--data', data, '--backend', 'cpu');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`${data}: 4 valid pairs (conversational 4), 0 problems`);
+    expect(r.stderr).toContain(`${data}: 4 valid pairs (conversational 4; columns: prompt/chosen/rejected), 0 problems`);
     expect(r.stderr).toContain('skipped: the chat template could not render them (1):');
     expect(r.stderr).toMatch(new RegExp(`  ${data.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2: .*this template refuses FORBIDDEN`));
     expect(r.stderr).toContain(`${data}: 3 pairs to use of 4 valid, 1 the chat template could not render`);

@@ -112,6 +112,40 @@ describe('npm run dpo', () => {
     expect(pairs.map((p) => p.line)).toEqual([1, 2, 4, 6, 7, 8]);
   });
 
+  it('reads Parquet, CSV, TSV and compressed JSON Lines: the same token ids and log-probs as the JSON Lines file', async () => {
+    const formats = 'test/fixtures/data/formats/';
+    const evalOf = async (file: string, ...more: string[]) => {
+      const r = await dpo('eval', '--model', modelDir, '--data', formats + file, ...more);
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      return { stderr: r.stderr, pairs: lines.slice(0, -1).map(({ line: _line, ...pair }) => pair) };
+    };
+    const reference = await evalOf('pairs.jsonl');
+    expect(reference.pairs).toHaveLength(14);
+    for (const file of ['pairs.gzip.parquet', 'pairs.csv', 'pairs.tsv', 'pairs.jsonl.gz', 'pairs.jsonl.zst']) {
+      const other = await evalOf(file);
+      expect(other.stderr).toContain(`${formats}${file}: 14 valid pairs (standard 14; columns: prompt/chosen/rejected), 0 problems`);
+      expect(other.pairs, file).toEqual(reference.pairs);
+    }
+    const mapped = await evalOf(
+      'stack-exchange-paired.parquet',
+      '--dataset_columns',
+      'prompt=question,chosen=response_k,rejected=response_j',
+    );
+    const known = await evalOf('stack-exchange-paired.parquet');
+    expect(known.stderr).toContain('2 valid pairs (standard 2; columns: stack-exchange-paired)');
+    expect(mapped.pairs.map((p) => p.chosen_ids)).toEqual(known.pairs.map((p) => p.rejected_ids));
+    const unmapped = await dpo('eval', '--model', modelDir, '--data', formats + 'pairs.csv', '--dataset_columns', 'chosen=a,rejected=b');
+    expect(unmapped.code).toBe(1);
+    expect(unmapped.stderr).toMatch(/pairs\.csv:2: the column mapping names columns this row lacks \(chosen=a, rejected=b\)/);
+    const unsupported = await dpo('eval', '--model', modelDir, '--data', 'index.html');
+    expect(unsupported.code).toBe(2);
+    expect(unsupported.stderr).toMatch(/index\.html: \.html files are not read\. DPO Studio reads JSON Lines/);
+  }, 120_000);
+
   it('train writes metrics.jsonl, a PEFT adapter and trainer_state.json; eval with the adapter sees the change', async () => {
     const outDir = join(dir, 'run');
     const r = await dpo(
