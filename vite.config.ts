@@ -19,6 +19,10 @@ export default defineConfig({
   plugins: [react()],
   server: { port: 5173, strictPort: false, headers: isolation, ...(testServer ? { hmr: false, watch: null } : {}) },
   preview: { headers: isolation },
+  // The worker's imports are pre-bundled at start-up with the page's: a dependency found only when the
+  // worker first loads would make the dev server re-bundle and ask for a reload, which the test server
+  // (no HMR) never does.
+  optimizeDeps: { entries: ['index.html', 'src/worker/train.worker.ts'] },
   // The worker is not minified: tfjs's WebAssembly threads start from the source text of its module
   // factory (Function.prototype.toString), which minification ties to names defined outside it.
   worker: { format: 'es', rolldownOptions: { output: { minify: false } } },

@@ -8,20 +8,31 @@ export interface StoredDataset {
   fingerprint: string;
   /** The file name it was loaded from. */
   name: string;
-  text: string;
+  /** The file's bytes (records saved before Parquet and CSV were read hold `text` instead). */
+  bytes?: Uint8Array;
+  text?: string;
   savedAt: number;
+}
+
+/** A stored dataset as a file to load again. */
+export function storedDatasetFile(stored: StoredDataset): Blob {
+  return new Blob([(stored.bytes ?? stored.text ?? '') as BlobPart]);
 }
 
 const datasetKey = (fingerprint: string) => `dataset/${segment(fingerprint)}`;
 
-/** SHA-256 of the text's UTF-8 bytes, as 64 lowercase hex digits (crypto.subtle: pages, Workers and Node). */
-export async function datasetFingerprint(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+/**
+ * SHA-256 of a text's UTF-8 bytes (JSON files: their decoded text) or of a file's bytes (Parquet, CSV,
+ * compressed files), as 64 lowercase hex digits (crypto.subtle: pages, Workers and Node).
+ */
+export async function datasetFingerprint(content: string | Uint8Array): Promise<string> {
+  const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content;
+  const digest = await crypto.subtle.digest('SHA-256', bytes as BufferSource);
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-export function putDataset(store: UseStore, fingerprint: string, dataset: { name: string; text: string }): Promise<void> {
-  const record: StoredDataset = { fingerprint, name: dataset.name, text: dataset.text, savedAt: Date.now() };
+export function putDataset(store: UseStore, fingerprint: string, dataset: { name: string; bytes: Uint8Array }): Promise<void> {
+  const record: StoredDataset = { fingerprint, name: dataset.name, bytes: dataset.bytes, savedAt: Date.now() };
   return write(store, `dataset "${dataset.name}"`, async (s) => {
     await request(s.put(record, datasetKey(fingerprint)));
   });

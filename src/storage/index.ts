@@ -20,8 +20,8 @@
  *                                                  and history when the run record exists
  *   storage.loadLatestCheckpoint(runId): Checkpoint | undefined
  * Datasets (by content)
- *   datasetFingerprint(text): hex SHA-256
- *   storage.putDataset(fingerprint, { name, text }) / getDataset / deleteDataset
+ *   datasetFingerprint(text | bytes): hex SHA-256; storedDatasetFile(stored): Blob
+ *   storage.putDataset(fingerprint, { name, bytes }) / getDataset / deleteDataset
  * Model files
  *   storage.stageModel(key): ModelStaging          a download, streamed to disk and resumable: OPFS
  *                                                  where the browser has it, IndexedDB blocks otherwise
@@ -69,7 +69,7 @@ import {
 } from './runs';
 
 export { StorageFullError, isQuotaError, DB_NAME, STORE_NAME } from './db';
-export { datasetFingerprint, type StoredDataset } from './datasets';
+export { datasetFingerprint, storedDatasetFile, type StoredDataset } from './datasets';
 export { storageUsage, requestPersistentStorage } from './usage';
 export type { Checkpoint, CheckpointInput } from './checkpoints';
 export type { ModelBackend, ModelFileWriter, ModelManifest, ModelStaging, StoredModelFile, StoredModelSummary } from './models';
@@ -91,7 +91,7 @@ export interface StudioStorage {
   saveCheckpoint(runId: string, checkpoint: CheckpointInput): Promise<void>;
   loadLatestCheckpoint(runId: string): Promise<Checkpoint | undefined>;
 
-  putDataset(fingerprint: string, dataset: { name: string; text: string }): Promise<void>;
+  putDataset(fingerprint: string, dataset: { name: string; bytes: Uint8Array }): Promise<void>;
   getDataset(fingerprint: string): Promise<StoredDataset | undefined>;
   deleteDataset(fingerprint: string): Promise<void>;
 

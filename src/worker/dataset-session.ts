@@ -1,7 +1,9 @@
+import { isPlainJson, readPreferenceBytes } from '../core/data/formats';
 import { mostCommon, parsePreferenceFile } from '../core/data/read';
 import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { dropInvalidUtf8Rows, Utf8Checker, type InvalidUtf8 } from '../core/data/utf8';
+import type { DatasetLayout } from '../core/data/layouts';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow, Text, TokenizedPair, TruncationMode } from '../core/data/types';
 import { datasetFingerprint } from '../storage';
 import type { DatasetSummary, Histogram, PreviewRow, Task, TokenStats } from './protocol';
@@ -65,6 +67,7 @@ async function parseWithProgress(text: string, name: string, progress: Progress)
   const rows: PreferenceRow[] = [];
   const issues: DataIssue[] = [];
   const counts = new Map<DatasetFormat, number>();
+  const layouts = new Map<DatasetLayout, number>();
   let identicalPairs = 0;
   let lineOffset = 0;
   for (let start = 0; start < body.length;) {
@@ -79,6 +82,7 @@ async function parseWithProgress(text: string, name: string, progress: Progress)
     for (const issue of parsed.issues) if (issue.reason !== NO_ROWS) issues.push({ ...issue, line: issue.line + lineOffset });
     for (const [format, n] of Object.entries(parsed.formatCounts) as [DatasetFormat, number][])
       counts.set(format, (counts.get(format) ?? 0) + n);
+    if (parsed.layout) layouts.set(parsed.layout, (layouts.get(parsed.layout) ?? 0) + parsed.rows.length);
     identicalPairs += parsed.identicalPairs;
     lineOffset += countNewlines(piece);
     start = end;
@@ -86,7 +90,15 @@ async function parseWithProgress(text: string, name: string, progress: Progress)
     await yieldToEvents();
   }
   if (rows.length === 0 && issues.length === 0) issues.push({ file: name, line: 1, reason: NO_ROWS });
-  return { file: name, format: mostCommon(counts), formatCounts: Object.fromEntries(counts), rows, issues, identicalPairs };
+  return {
+    file: name,
+    format: mostCommon(counts),
+    formatCounts: Object.fromEntries(counts),
+    layout: mostCommon(layouts),
+    rows,
+    issues,
+    identicalPairs,
+  };
 }
 
 /** A prompt or completion as readable text: plain strings as they are, messages as "role: content". */
@@ -137,18 +149,40 @@ export class DatasetSession {
   private constructor(
     readonly name: string,
     readonly bytes: number,
-    readonly text: string,
+    /** The file as dropped, kept so a run on it can resume after a reload. */
+    readonly content: Blob,
     readonly fingerprint: string,
     readonly parsed: ParsedDataset,
   ) {}
 
+  /**
+   * Reads a dropped file. Plain JSON Lines / JSON stream in with progress; Parquet, CSV/TSV and
+   * compressed files go through the shared reader. A file of another kind, or one without a single
+   * valid row, is refused with the reason: the dataset loaded before stays.
+   */
   static async load(file: Blob, name: string, progress: Progress): Promise<DatasetSession> {
     progress('dataset', `reading ${name}`, 0);
-    const { text, invalid } = await readText(file, name, progress);
-    const parsed = dropInvalidUtf8Rows(await parseWithProgress(text, name, progress), invalid);
-    progress('dataset', `fingerprinting ${name}`, 1);
-    const fingerprint = await datasetFingerprint(text);
-    return new DatasetSession(name, file.size, text, fingerprint, parsed);
+    const head = new Uint8Array(await file.slice(0, 4096).arrayBuffer());
+    let parsed: ParsedDataset;
+    let fingerprint: string;
+    if (isPlainJson(head, name)) {
+      const { text, invalid } = await readText(file, name, progress);
+      parsed = dropInvalidUtf8Rows(await parseWithProgress(text, name, progress), invalid);
+      progress('dataset', `fingerprinting ${name}`, 1);
+      fingerprint = await datasetFingerprint(text);
+    } else {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      progress('dataset', `parsing ${name}`, null);
+      parsed = await readPreferenceBytes(bytes, name);
+      progress('dataset', `fingerprinting ${name}`, 1);
+      fingerprint = await datasetFingerprint(bytes);
+    }
+    if (parsed.rows.length === 0) {
+      const first = [...parsed.issues].sort((a, b) => a.line - b.line).slice(0, 3);
+      const problems = first.map((i) => `${i.line}${i.field ? ` [${i.field}]` : ''}: ${i.reason}`).join('; ');
+      throw new Error(`${name} has no valid pair, so it was not loaded (${parsed.issues.length} problems; ${problems || 'no rows'})`);
+    }
+    return new DatasetSession(name, file.size, file, fingerprint, parsed);
   }
 
   get rows(): PreferenceRow[] {
@@ -163,6 +197,7 @@ export class DatasetSession {
       fingerprint: this.fingerprint,
       format: p.format,
       formatCounts: p.formatCounts,
+      layout: p.layout,
       rows: p.rows.length,
       identicalPairs: p.identicalPairs,
       // The parser lists unreadable lines before invalid rows; people read them in file order.

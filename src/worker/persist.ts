@@ -25,10 +25,10 @@ export function loadCheckpoint(runId: string): Promise<Checkpoint | undefined> {
  * Keeps the file a run trains on, once per content, so the run can resume after a reload. Where
  * storage is full the run trains all the same: the returned warning says what that costs.
  */
-export async function storeDataset(dataset: { fingerprint: string; name: string; text: string }): Promise<string | null> {
+export async function storeDataset(dataset: { fingerprint: string; name: string; content: Blob }): Promise<string | null> {
   if (await storage.getDataset(dataset.fingerprint)) return null;
   try {
-    await storage.putDataset(dataset.fingerprint, { name: dataset.name, text: dataset.text });
+    await storage.putDataset(dataset.fingerprint, { name: dataset.name, bytes: new Uint8Array(await dataset.content.arrayBuffer()) });
     return null;
   } catch (e) {
     if (!(e instanceof StorageFullError)) throw e;

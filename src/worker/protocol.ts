@@ -6,6 +6,7 @@
  * entries, checkpoints. The page never computes a loss; it renders what these messages carry.
  */
 import type { ModelShape } from '../core/train/memory-plan';
+import type { DatasetLayout } from '../core/data/layouts';
 import type { DataIssue, DatasetFormat, PreferenceRow, Text, TruncationMode } from '../core/data/types';
 import type { DPOConfig } from '../core/dpo/config';
 import type { PairGradient } from '../core/dpo/pair-gradients';
@@ -107,6 +108,8 @@ export interface DatasetSummary {
   fingerprint: string;
   format: DatasetFormat | null;
   formatCounts: Partial<Record<DatasetFormat, number>>;
+  /** The source columns' layout (prompt/chosen/rejected, SHP, stack-exchange-paired, …). */
+  layout: DatasetLayout | null;
   rows: number;
   identicalPairs: number;
   /** Every problem, in line order (the page pages and downloads them). */

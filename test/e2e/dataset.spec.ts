@@ -184,3 +184,36 @@ test('a long list of broken lines is paged and downloads whole', async ({ page }
   expect(records[1]).toMatch(/^many-problems\.jsonl,2,/);
   expect(records[40]).toMatch(/^many-problems\.jsonl,45,/);
 });
+
+const FORMATS = fileURLToPath(new URL('../fixtures/data/formats/', import.meta.url));
+
+test('Parquet and CSV files load in the worker with their layout; other files and files without a valid pair are refused, the loaded set kept', async ({
+  page,
+}) => {
+  const rec = await openStudio(page);
+  const input = page.getByLabel('Preference dataset');
+  await input.setInputFiles(FORMATS + 'shp.parquet');
+  await expect(page.getByRole('heading', { name: 'shp.parquet' })).toBeVisible();
+  await expect(page.getByTestId('valid-rows')).toHaveText('2');
+  await expect(page.getByTestId('dataset-layout')).toHaveText('SHP');
+  // labels 0: B was preferred, so the chosen answer is B's.
+  await expect(page.getByText('About nine minutes.')).toBeVisible();
+  await screenshots(page, 'dataset-parquet-shp');
+
+  await input.setInputFiles(FORMATS + 'pairs.csv');
+  await expect(page.getByRole('heading', { name: 'pairs.csv' })).toBeVisible();
+  await expect(page.getByTestId('valid-rows')).toHaveText('14');
+  await expect(page.getByTestId('issue-count')).toHaveText('0');
+
+  await input.setInputFiles({ name: 'pairs.xlsx', mimeType: 'application/octet-stream', buffer: Buffer.from([0x50, 0x4b, 3, 4, 0, 1]) });
+  await expect(page.getByRole('alert')).toContainText('pairs.xlsx: .xlsx files are not read. DPO Studio reads JSON Lines');
+  await expect(page.getByRole('heading', { name: 'pairs.csv' })).toBeVisible();
+  await expect(page.getByTestId('valid-rows')).toHaveText('14');
+
+  await input.setInputFiles({ name: 'columns.csv', mimeType: 'text/csv', buffer: Buffer.from('question,answer\nQ,A\n') });
+  await expect(page.getByRole('alert')).toContainText('columns.csv has no valid pair, so it was not loaded');
+  await expect(page.getByRole('alert')).toContainText('unrecognised row');
+  await expect(page.getByRole('heading', { name: 'pairs.csv' })).toBeVisible();
+  await expect(page.getByTestId('valid-rows')).toHaveText('14');
+  expect(rec.pageErrors).toEqual([]);
+});

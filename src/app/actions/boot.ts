@@ -6,6 +6,7 @@ import { DEMO_DATASETS, loadDatasetFile, loadDemoDataset } from './dataset';
 import { onEvent } from './events';
 import { loadModel, refreshStoredModels } from './model';
 import { refreshRuns, refreshStorageUsage } from './runs';
+import { storedDatasetFile } from '../../storage';
 import { demoModel, message, session, showStoredRun, storage, storedHubSource } from './session';
 
 const CONFIG_KEY = 'dpo-studio-config';
@@ -75,7 +76,7 @@ export async function boot(): Promise<void> {
   await loadModel(model);
   if (unfinished) {
     const stored = await storage.getDataset(unfinished.dataset.fingerprint).catch(() => undefined);
-    if (stored && session.datasetTicket === 0) await loadDatasetFile(new Blob([stored.text]), stored.name);
+    if (stored && session.datasetTicket === 0) await loadDatasetFile(storedDatasetFile(stored), stored.name);
   }
   if (session.datasetTicket === 0) await loadDemoDataset(DEMO_DATASETS[0].url, DEMO_DATASETS[0].name);
 }

@@ -57,14 +57,14 @@ function DropZone() {
       </div>
       <p className="dropzone-title">{compact ? 'Drop another file here' : 'Drop a preference file here'}</p>
       <p className="muted dropzone-about">
-        JSON Lines or a JSON array with <code>prompt</code> / <code>chosen</code> / <code>rejected</code> (text or chat messages). It stays
-        on this machine.
+        JSON Lines, a JSON array, Parquet, CSV or TSV (also .gz or .zst) with <code>prompt</code> / <code>chosen</code> /{' '}
+        <code>rejected</code> (text or chat messages), or the columns of SHP or stack-exchange-paired. It stays on this machine.
       </p>
       <label className="btn primary file-button">
         Choose file…
         <input
           type="file"
-          accept=".jsonl,.json,application/json"
+          accept=".jsonl,.json,.ndjson,.parquet,.csv,.tsv,.gz,.zst,application/json"
           aria-label="Preference dataset"
           disabled={busy !== null}
           onChange={(e) => {
@@ -119,6 +119,12 @@ function Summary() {
           <dt>Format</dt>
           <dd data-testid="dataset-format">{dataset.format ? FORMAT_NAMES[dataset.format] : 'none detected'}</dd>
         </div>
+        {dataset.layout && dataset.layout !== 'prompt/chosen/rejected' && (
+          <div>
+            <dt>Columns</dt>
+            <dd data-testid="dataset-layout">{dataset.layout}</dd>
+          </div>
+        )}
         <div>
           <dt>Valid pairs</dt>
           <dd data-testid="valid-rows">{formatInt(dataset.rows)}</dd>

@@ -38,12 +38,25 @@ async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
 export async function decompressed(bytes: Uint8Array, file: string): Promise<{ bytes: Uint8Array; name: string }> {
   const base = file.replace(/\.(gz|gzip|zst|zstd)$/i, '');
   try {
-    if (startsWith(bytes, [0x1f, 0x8b])) return { bytes: await gunzip(bytes), name: base };
-    if (startsWith(bytes, [0x28, 0xb5, 0x2f, 0xfd])) return { bytes: zstdDecompress(bytes), name: base };
+    if (startsWith(bytes, GZIP_MAGIC)) return { bytes: await gunzip(bytes), name: base };
+    if (startsWith(bytes, ZSTD_MAGIC)) return { bytes: zstdDecompress(bytes), name: base };
   } catch (e) {
     throw new UnsupportedFileError(`${file}: the compressed data is damaged (${e instanceof Error ? e.message : String(e)})`);
   }
   return { bytes, name: file };
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+/** Whether a file is uncompressed JSON / JSON Lines, judged from its first bytes and its name. */
+export function isPlainJson(head: Uint8Array, name: string): boolean {
+  if ([GZIP_MAGIC, ZSTD_MAGIC, PARQUET_MAGIC].some((magic) => startsWith(head, magic))) return false;
+  try {
+    return fileKind(head, name) === 'json';
+  } catch {
+    return false;
+  }
 }
 
 /** What a file holds, by its content where that is certain, else by its name. */

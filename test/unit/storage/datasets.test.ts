@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createStore } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
-import { datasetFingerprint, openStudioStorage, StorageFullError } from '../../../src/storage';
+import { datasetFingerprint, openStudioStorage, StorageFullError, storedDatasetFile } from '../../../src/storage';
 import { failingStore, freshStore, quotaError } from './helpers';
 
 describe('datasetFingerprint', () => {
@@ -10,17 +10,27 @@ describe('datasetFingerprint', () => {
     expect(await datasetFingerprint('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
     const text = '{"prompt": "¿Qué?", "chosen": " 😀", "rejected": " no"}\n';
     expect(await datasetFingerprint(text)).toBe(createHash('sha256').update(text, 'utf8').digest('hex'));
+    const parquet = new Uint8Array([0x50, 0x41, 0x52, 0x31, 0, 255, 0x50, 0x41, 0x52, 0x31]);
+    expect(await datasetFingerprint(parquet)).toBe(createHash('sha256').update(parquet).digest('hex'));
   });
 });
 
+const utf8 = (text: string) => new TextEncoder().encode(text);
+
 describe('stored datasets', () => {
+  it('saved before bytes were kept (text records) still load as files', async () => {
+    expect(await storedDatasetFile({ fingerprint: 'f', name: 'old.jsonl', text: '{"a": 1}\n', savedAt: 0 }).text()).toBe('{"a": 1}\n');
+  });
+
   it('come back after a reload, so a run can resume without the file', async () => {
     const { store, dbName } = freshStore();
-    const text = '{"prompt": "a", "chosen": "b", "rejected": "c"}\n';
-    const fingerprint = await datasetFingerprint(text);
-    await openStudioStorage(store).putDataset(fingerprint, { name: 'pairs.jsonl', text });
+    const bytes = new Uint8Array([0x50, 0x41, 0x52, 0x31, 1, 2, 3, 0x50, 0x41, 0x52, 0x31]);
+    const fingerprint = await datasetFingerprint(bytes);
+    await openStudioStorage(store).putDataset(fingerprint, { name: 'pairs.parquet', bytes });
     const reloaded = openStudioStorage(createStore(dbName, 'kv'));
-    expect(await reloaded.getDataset(fingerprint)).toMatchObject({ fingerprint, name: 'pairs.jsonl', text });
+    const stored = await reloaded.getDataset(fingerprint);
+    expect(stored).toMatchObject({ fingerprint, name: 'pairs.parquet' });
+    expect(new Uint8Array(await storedDatasetFile(stored!).arrayBuffer())).toEqual(bytes);
     expect(await reloaded.getDataset('0'.repeat(64))).toBeUndefined();
     await reloaded.deleteDataset(fingerprint);
     expect(await reloaded.getDataset(fingerprint)).toBeUndefined();
@@ -28,14 +38,14 @@ describe('stored datasets', () => {
 
   it('a full disk rejects with StorageFullError and keeps what was stored', async () => {
     const { store } = freshStore();
-    await openStudioStorage(store).putDataset('old', { name: 'old.jsonl', text: 'old' });
+    await openStudioStorage(store).putDataset('old', { name: 'old.jsonl', bytes: utf8('old') });
     const full = openStudioStorage(failingStore(store, () => quotaError()));
-    await expect(full.putDataset('new', { name: 'big.jsonl', text: 'x'.repeat(1000) })).rejects.toThrow(
+    await expect(full.putDataset('new', { name: 'big.jsonl', bytes: utf8('x'.repeat(1000)) })).rejects.toThrow(
       'Browser storage is full: could not save the dataset "big.jsonl". Everything saved earlier is intact.',
     );
-    await expect(full.putDataset('old', { name: 'old.jsonl', text: 'replacement' })).rejects.toBeInstanceOf(StorageFullError);
+    await expect(full.putDataset('old', { name: 'old.jsonl', bytes: utf8('replacement') })).rejects.toBeInstanceOf(StorageFullError);
     const storage = openStudioStorage(store);
     expect(await storage.getDataset('new')).toBeUndefined();
-    expect((await storage.getDataset('old'))!.text).toBe('old');
+    expect(await storedDatasetFile((await storage.getDataset('old'))!).text()).toBe('old');
   });
 });

@@ -12,7 +12,7 @@ afterEach(() => {
 });
 
 function dataset(fingerprint: string): DatasetSession {
-  return { fingerprint, name: 'pairs.jsonl', text: '{"prompt": "p", "chosen": "c", "rejected": "r"}\n' } as DatasetSession;
+  return { fingerprint, name: 'pairs.jsonl', content: new Blob(['{"prompt": "p", "chosen": "c", "rejected": "r"}\n']) } as DatasetSession;
 }
 
 describe('storeDataset (the worker keeping a run’s file)', () => {

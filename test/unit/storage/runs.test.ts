@@ -76,7 +76,7 @@ describe('runs', () => {
     const storage = openStudioStorage(store);
     const doomed = await storage.createRun(NEW_RUN);
     const kept = await storage.createRun(NEW_RUN);
-    await storage.putDataset(NEW_RUN.dataset.fingerprint, { name: 'hh.jsonl', text: '{}' });
+    await storage.putDataset(NEW_RUN.dataset.fingerprint, { name: 'hh.jsonl', bytes: new TextEncoder().encode('{}') });
     await storage.saveCheckpoint(doomed.id, { step: 2, state: trainerState(2), history: [] });
     await storage.saveCheckpoint(kept.id, { step: 3, state: trainerState(3), history: [] });
 
