@@ -7,6 +7,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { decompress as zstdDecompress } from 'fzstd';
 import Papa from 'papaparse';
+import { lineLocator } from './json-scan';
 import { collectRows, parsePreferenceFile, type LocatedValue, type ReadOptions } from './read';
 import { dropInvalidUtf8Rows, findInvalidUtf8 } from './utf8';
 import type { DataIssue, ParsedDataset } from './types';
@@ -143,19 +144,8 @@ function readDelimited(text: string, file: string, delimiter: ',' | '\t', option
   const issues: DataIssue[] = [];
   const values: LocatedValue[] = [];
   const body = text.replace(/^\uFEFF/, '');
-  // Line starts, to turn Papa Parse's character offsets into line numbers.
-  const lineStarts = [0];
-  for (let i = body.indexOf('\n'); i >= 0; i = body.indexOf('\n', i + 1)) lineStarts.push(i + 1);
-  const lineAt = (offset: number) => {
-    let lo = 0;
-    let hi = lineStarts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (lineStarts[mid] <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo + 1;
-  };
+  // Papa Parse gives character offsets; issues and rows name lines.
+  const locate = lineLocator(body);
   let header: string[] | null = null;
   let recordStart = 0;
   Papa.parse<string[]>(body, {
@@ -166,7 +156,7 @@ function readDelimited(text: string, file: string, delimiter: ',' | '\t', option
       recordStart = result.meta.cursor;
       // The cursor stops before the line break; the next record starts after it.
       while (recordStart < body.length && (body[recordStart] === '\r' || body[recordStart] === '\n')) recordStart++;
-      const line = lineAt(start);
+      const line = locate(start).line;
       const cells = result.data;
       if (cells.length === 1 && cells[0] === '') return; // a blank line
       for (const error of result.errors) issues.push({ file, line, reason: `${delimiter === ',' ? 'CSV' : 'TSV'}: ${error.message}` });
