@@ -7,6 +7,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { readPreferenceBytes, UnsupportedFileError } from '../core/data/formats';
+import type { PromptSplit } from '../core/data/extract-prompt';
 import { parseColumnMapping, type ColumnMapping } from '../core/data/layouts';
 import { splitTrainEval } from '../core/data/split';
 import { assertTokenizerFitsModel, ChatTokenizer } from '../core/data/tokenizer';
@@ -32,9 +33,8 @@ import { startBackend, type CliBackend, type CliBackendChoice } from './backend'
 import { checkpointToResume, loadCheckpoint, replaceFolder, saveCheckpoint, TRAINER_STATE, writeFileAtomic } from './checkpoints';
 import { fsSource } from './fs-source';
 import {
-  DATA_COLUMNS_OPTION,
-  DATA_FILE_OPTION,
   DATA_OPTIONS,
+  DATA_READ_OPTIONS,
   dpoConfigFrom,
   EVAL_OPTIONS,
   GENERATE_OPTIONS,
@@ -73,7 +73,7 @@ const COMMANDS: Record<string, { usage: string; specs: OptionSpec[]; run: (v: Ma
   generate: {
     usage:
       'npm run dpo -- generate --model DIR [--adapter DIR] (--prompt TEXT | --data FILE) [--max_new_tokens N] [--temperature T] [--seed S]',
-    specs: [...MODEL_OPTIONS, DATA_FILE_OPTION, DATA_COLUMNS_OPTION, ...GENERATE_OPTIONS, schemaSpec('seed'), HELP_OPTION],
+    specs: [...MODEL_OPTIONS, ...DATA_READ_OPTIONS, ...GENERATE_OPTIONS, schemaSpec('seed'), HELP_OPTION],
     run: runGenerate,
   },
 };
@@ -292,6 +292,20 @@ function reportIssues(issues: DataIssue[], heading: string): void {
   if (issues.length > 50) console.error(`  … and ${issues.length - 50} more`);
 }
 
+/** Where the common-prefix split cut words, how many and where, and what to do about it. */
+function reportMidWordPrompts(parsed: ParsedDataset, values: Map<string, ParsedValue>): void {
+  const lines = parsed.midWordPrompts;
+  if (lines.length === 0) return;
+  const shown = lines.slice(0, 5).join(', ') + (lines.length > 5 ? ', …' : '');
+  const split = values.get('prompt_split') ?? 'common_prefix';
+  console.error(
+    `${parsed.file}: ${lines.length} implicit ${lines.length === 1 ? 'prompt ends' : 'prompts end'} in the middle of a word (line ${shown})` +
+      (split === 'common_prefix'
+        ? ': chosen and rejected start with the same letters, so the common prefix took them; --prompt_split last_turn splits at the last assistant turn instead'
+        : ''),
+  );
+}
+
 /** A dataset file in any format read, through its layout or --dataset_columns; problems are issues with places. */
 async function readPreferenceFile(file: string, values: Map<string, ParsedValue>): Promise<ParsedDataset> {
   const columnsText = values.get('dataset_columns') as string | undefined;
@@ -303,9 +317,10 @@ async function readPreferenceFile(file: string, values: Map<string, ParsedValue>
       throw new UsageError(`--dataset_columns: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+  const promptSplit = (values.get('prompt_split') as PromptSplit | undefined) ?? 'common_prefix';
   const bytes = new Uint8Array(await readFile(file));
   try {
-    return await readPreferenceBytes(bytes, file, { columns });
+    return await readPreferenceBytes(bytes, file, { columns, promptSplit });
   } catch (e) {
     if (e instanceof UnsupportedFileError) throw new UsageError(e.message);
     throw e;
@@ -323,6 +338,7 @@ async function loadPairs(values: Map<string, ParsedValue>, tokenizer: ChatTokeni
       `${parsed.issues.length} problems, ${parsed.identicalPairs} with chosen == rejected`,
   );
   reportIssues(parsed.issues, 'skipped lines');
+  reportMidWordPrompts(parsed, values);
   const report = tokenizePairs(parsed.rows, tokenizer, { max_length: config.max_length, truncation_mode: config.truncation_mode, file });
   reportIssues(report.failed, 'skipped: the chat template could not render them');
   reportIssues(report.dropped, `dropped: prompt reaches max_length ${config.max_length}`);

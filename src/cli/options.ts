@@ -18,6 +18,7 @@ import {
   type LoraOptions,
   type OptionGroup,
 } from '../core/config';
+import { PROMPT_SPLITS } from '../core/data/extract-prompt';
 import type { LoraConfig } from '../core/model/types';
 import type { OptionSpec, ParsedValue } from './args';
 
@@ -86,7 +87,20 @@ export const DATA_COLUMNS_OPTION: OptionSpec = {
   help: 'source columns for prompt/chosen/rejected, e.g. prompt=question,chosen=response_j,rejected=response_k (known layouts need none)',
 };
 
-export const DATA_OPTIONS: OptionSpec[] = [DATA_FILE_OPTION, DATA_COLUMNS_OPTION, ...schemaSpecs('data')];
+export const PROMPT_SPLIT_OPTION: OptionSpec = {
+  name: 'prompt_split',
+  kind: 'string',
+  help:
+    'rows without a prompt column: split at the longest common prefix of chosen and rejected (as TRL), ' +
+    'or at the last assistant turn ("Assistant:" in transcripts, the last assistant message in conversations)',
+  choices: PROMPT_SPLITS,
+  default: 'common_prefix',
+};
+
+/** How the data file is read: its columns and the split of implicit prompts. */
+export const DATA_READ_OPTIONS: OptionSpec[] = [DATA_FILE_OPTION, DATA_COLUMNS_OPTION, PROMPT_SPLIT_OPTION];
+
+export const DATA_OPTIONS: OptionSpec[] = [...DATA_READ_OPTIONS, ...schemaSpecs('data')];
 
 export const LOSS_OPTIONS: OptionSpec[] = schemaSpecs('loss');
 

@@ -2,6 +2,7 @@
  * Dataset files kept by content fingerprint, so a run can be resumed after a reload without the user
  * dropping the file again. Several runs on the same file share one copy.
  */
+import type { ReadOptions } from '../core/data/read';
 import { read, request, segment, write, type UseStore } from './db';
 
 export interface StoredDataset {
@@ -11,6 +12,8 @@ export interface StoredDataset {
   /** The file's bytes (records saved before Parquet and CSV were read hold `text` instead). */
   bytes?: Uint8Array;
   text?: string;
+  /** How it was read (implicit-prompt split, column mapping), when not the defaults. */
+  options?: ReadOptions;
   savedAt: number;
 }
 
@@ -31,8 +34,27 @@ export async function datasetFingerprint(content: string | Uint8Array): Promise<
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-export function putDataset(store: UseStore, fingerprint: string, dataset: { name: string; bytes: Uint8Array }): Promise<void> {
+/**
+ * The fingerprint of a file read with `options`: the content's, with the options that change its rows
+ * appended, so two readings of one file (another prompt split, another column mapping) stay apart.
+ */
+export function readFingerprint(contentFingerprint: string, options: ReadOptions = {}): string {
+  const parts: string[] = [];
+  if (options.promptSplit && options.promptSplit !== 'common_prefix') parts.push(`split=${options.promptSplit}`);
+  if (options.columns) {
+    const c = options.columns;
+    parts.push(`columns=${c.prompt ?? ''},${c.chosen},${c.rejected}`);
+  }
+  return parts.length ? `${contentFingerprint};${parts.join(';')}` : contentFingerprint;
+}
+
+export function putDataset(
+  store: UseStore,
+  fingerprint: string,
+  dataset: { name: string; bytes: Uint8Array; options?: ReadOptions },
+): Promise<void> {
   const record: StoredDataset = { fingerprint, name: dataset.name, bytes: dataset.bytes, savedAt: Date.now() };
+  if (dataset.options && Object.keys(dataset.options).length) record.options = dataset.options;
   return write(store, `dataset "${dataset.name}"`, async (s) => {
     await request(s.put(record, datasetKey(fingerprint)));
   });

@@ -20,7 +20,8 @@
  *                                                  and history when the run record exists
  *   storage.loadLatestCheckpoint(runId): Checkpoint | undefined
  * Datasets (by content)
- *   datasetFingerprint(text | bytes): hex SHA-256; storedDatasetFile(stored): Blob
+ *   datasetFingerprint(text | bytes): hex SHA-256; readFingerprint(it, options): with the read options
+ *   storedDatasetFile(stored): Blob
  *   storage.putDataset(fingerprint, { name, bytes }) / getDataset / deleteDataset
  * Model files
  *   storage.stageModel(key): ModelStaging          a download, streamed to disk and resumable: OPFS
@@ -37,6 +38,7 @@
  * underlying error.
  */
 import type { FileSource } from '../core/model/types';
+import type { ReadOptions } from '../core/data/read';
 import { loadLatestCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointInput } from './checkpoints';
 import { deleteDataset, getDataset, putDataset, type StoredDataset } from './datasets';
 import { openDefaultStore, type UseStore } from './db';
@@ -69,7 +71,7 @@ import {
 } from './runs';
 
 export { StorageFullError, isQuotaError, DB_NAME, STORE_NAME } from './db';
-export { datasetFingerprint, storedDatasetFile, type StoredDataset } from './datasets';
+export { datasetFingerprint, readFingerprint, storedDatasetFile, type StoredDataset } from './datasets';
 export { storageUsage, requestPersistentStorage } from './usage';
 export type { Checkpoint, CheckpointInput } from './checkpoints';
 export type { ModelBackend, ModelFileWriter, ModelManifest, ModelStaging, StoredModelFile, StoredModelSummary } from './models';
@@ -91,7 +93,7 @@ export interface StudioStorage {
   saveCheckpoint(runId: string, checkpoint: CheckpointInput): Promise<void>;
   loadLatestCheckpoint(runId: string): Promise<Checkpoint | undefined>;
 
-  putDataset(fingerprint: string, dataset: { name: string; bytes: Uint8Array }): Promise<void>;
+  putDataset(fingerprint: string, dataset: { name: string; bytes: Uint8Array; options?: ReadOptions }): Promise<void>;
   getDataset(fingerprint: string): Promise<StoredDataset | undefined>;
   deleteDataset(fingerprint: string): Promise<void>;
 

@@ -1,11 +1,11 @@
 import { isPlainJson, readPreferenceBytes } from '../core/data/formats';
-import { mostCommon, parsePreferenceFile } from '../core/data/read';
+import { mostCommon, parsePreferenceFile, type ReadOptions } from '../core/data/read';
 import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { dropInvalidUtf8Rows, Utf8Checker, type InvalidUtf8 } from '../core/data/utf8';
 import type { DatasetLayout } from '../core/data/layouts';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow, Text, TokenizedPair, TruncationMode } from '../core/data/types';
-import { datasetFingerprint } from '../storage';
+import { datasetFingerprint, readFingerprint } from '../storage';
 import type { DatasetSummary, Histogram, PreviewRow, Task, TokenStats } from './protocol';
 
 type Progress = (task: Task, label: string, fraction: number | null) => void;
@@ -14,6 +14,8 @@ type Progress = (task: Task, label: string, fraction: number | null) => void;
 const PARSE_CHUNK_CHARS = 4 * 2 ** 20;
 const TOKENIZE_CHUNK_ROWS = 256;
 const HISTOGRAM_BINS = 30;
+/** Lines of mid-word prompts named in the summary (the count covers them all). */
+const MID_WORD_LINES_SHOWN = 5;
 /** Preview cells longer than this are cut (the whole row is still used for training). */
 const PREVIEW_CHARS = 4000;
 
@@ -58,17 +60,18 @@ const NO_ROWS = 'the file holds no rows';
  * parsePreferenceFile over a large JSON Lines text, piece by piece at line boundaries, with line
  * numbers carried across pieces. A JSON array cannot be cut, so it is parsed whole.
  */
-async function parseWithProgress(text: string, name: string, progress: Progress): Promise<ParsedDataset> {
+async function parseWithProgress(text: string, name: string, options: ReadOptions, progress: Progress): Promise<ParsedDataset> {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   if (body.length <= PARSE_CHUNK_CHARS || body.trimStart().startsWith('[')) {
     progress('dataset', `parsing ${name}`, body.length <= PARSE_CHUNK_CHARS ? 0.75 : null);
-    return parsePreferenceFile(body, name);
+    return parsePreferenceFile(body, name, options);
   }
   const rows: PreferenceRow[] = [];
   const issues: DataIssue[] = [];
   const counts = new Map<DatasetFormat, number>();
   const layouts = new Map<DatasetLayout, number>();
   let identicalPairs = 0;
+  const midWordPrompts: number[] = [];
   let lineOffset = 0;
   for (let start = 0; start < body.length;) {
     let end = Math.min(body.length, start + PARSE_CHUNK_CHARS);
@@ -77,13 +80,14 @@ async function parseWithProgress(text: string, name: string, progress: Progress)
       end = newline < 0 ? body.length : newline + 1;
     }
     const piece = body.slice(start, end);
-    const parsed = parsePreferenceFile(piece, name);
+    const parsed = parsePreferenceFile(piece, name, options);
     for (const row of parsed.rows) rows.push({ ...row, line: row.line + lineOffset });
     for (const issue of parsed.issues) if (issue.reason !== NO_ROWS) issues.push({ ...issue, line: issue.line + lineOffset });
     for (const [format, n] of Object.entries(parsed.formatCounts) as [DatasetFormat, number][])
       counts.set(format, (counts.get(format) ?? 0) + n);
     if (parsed.layout) layouts.set(parsed.layout, (layouts.get(parsed.layout) ?? 0) + parsed.rows.length);
     identicalPairs += parsed.identicalPairs;
+    for (const line of parsed.midWordPrompts) midWordPrompts.push(line + lineOffset);
     lineOffset += countNewlines(piece);
     start = end;
     progress('dataset', `parsing ${name}: ${rows.length.toLocaleString('en-US')} rows so far`, 0.5 + (0.5 * end) / body.length);
@@ -98,6 +102,7 @@ async function parseWithProgress(text: string, name: string, progress: Progress)
     rows,
     issues,
     identicalPairs,
+    midWordPrompts,
   };
 }
 
@@ -153,6 +158,8 @@ export class DatasetSession {
     readonly content: Blob,
     readonly fingerprint: string,
     readonly parsed: ParsedDataset,
+    /** How the file was read (implicit-prompt split, column mapping). */
+    readonly options: ReadOptions,
   ) {}
 
   /**
@@ -160,29 +167,29 @@ export class DatasetSession {
    * compressed files go through the shared reader. A file of another kind, or one without a single
    * valid row, is refused with the reason: the dataset loaded before stays.
    */
-  static async load(file: Blob, name: string, progress: Progress): Promise<DatasetSession> {
+  static async load(file: Blob, name: string, options: ReadOptions, progress: Progress): Promise<DatasetSession> {
     progress('dataset', `reading ${name}`, 0);
     const head = new Uint8Array(await file.slice(0, 4096).arrayBuffer());
     let parsed: ParsedDataset;
     let fingerprint: string;
     if (isPlainJson(head, name)) {
       const { text, invalid } = await readText(file, name, progress);
-      parsed = dropInvalidUtf8Rows(await parseWithProgress(text, name, progress), invalid);
+      parsed = dropInvalidUtf8Rows(await parseWithProgress(text, name, options, progress), invalid);
       progress('dataset', `fingerprinting ${name}`, 1);
-      fingerprint = await datasetFingerprint(text);
+      fingerprint = readFingerprint(await datasetFingerprint(text), options);
     } else {
       const bytes = new Uint8Array(await file.arrayBuffer());
       progress('dataset', `parsing ${name}`, null);
-      parsed = await readPreferenceBytes(bytes, name);
+      parsed = await readPreferenceBytes(bytes, name, options);
       progress('dataset', `fingerprinting ${name}`, 1);
-      fingerprint = await datasetFingerprint(bytes);
+      fingerprint = readFingerprint(await datasetFingerprint(bytes), options);
     }
     if (parsed.rows.length === 0) {
       const first = [...parsed.issues].sort((a, b) => a.line - b.line).slice(0, 3);
       const problems = first.map((i) => `${i.line}${i.field ? ` [${i.field}]` : ''}: ${i.reason}`).join('; ');
       throw new Error(`${name} has no valid pair, so it was not loaded (${parsed.issues.length} problems; ${problems || 'no rows'})`);
     }
-    return new DatasetSession(name, file.size, file, fingerprint, parsed);
+    return new DatasetSession(name, file.size, file, fingerprint, parsed, options);
   }
 
   get rows(): PreferenceRow[] {
@@ -200,8 +207,27 @@ export class DatasetSession {
       layout: p.layout,
       rows: p.rows.length,
       identicalPairs: p.identicalPairs,
+      promptSplit: this.options.promptSplit ?? 'common_prefix',
+      implicitPrompts: (p.formatCounts.implicit_prompt ?? 0) + (p.formatCounts.implicit_prompt_conversational ?? 0),
+      midWordPrompts: p.midWordPrompts.length,
+      midWordLines: p.midWordPrompts.slice(0, MID_WORD_LINES_SHOWN),
+      midWordExample: this.midWordExample(),
       // The parser lists unreadable lines before invalid rows; people read them in file order.
       issues: [...p.issues].sort((a, b) => a.line - b.line),
+    };
+  }
+
+  /** Where the first mid-word prompt is cut: the prompt's last characters and the chosen answer's first. */
+  private midWordExample(): DatasetSummary['midWordExample'] {
+    const line = this.parsed.midWordPrompts[0];
+    const row = line === undefined ? undefined : this.parsed.rows.find((r) => r.line === line);
+    if (!row || typeof row.prompt !== 'string' || typeof row.chosen !== 'string') return null;
+    const tail = Array.from(row.prompt.slice(-40)).slice(-16).join('');
+    const head = Array.from(row.chosen.slice(0, 40)).slice(0, 16).join('');
+    return {
+      line,
+      promptEnd: (tail.length < row.prompt.length ? '…' : '') + tail,
+      chosenStart: head + (head.length < row.chosen.length ? '…' : ''),
     };
   }
 

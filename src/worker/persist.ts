@@ -2,6 +2,7 @@
  * The worker's side of browser storage: checkpoints, the run record's step and history as they are logged,
  * the dataset a run trains on, and stored model files. The page keeps the rest of the run record.
  */
+import type { ReadOptions } from '../core/data/read';
 import type { LogEntry } from '../core/dpo/trainer';
 import type { FileSource } from '../core/model/types';
 import { openStudioStorage, StorageFullError, type Checkpoint, type CheckpointInput } from '../storage';
@@ -25,10 +26,19 @@ export function loadCheckpoint(runId: string): Promise<Checkpoint | undefined> {
  * Keeps the file a run trains on, once per content, so the run can resume after a reload. Where
  * storage is full the run trains all the same: the returned warning says what that costs.
  */
-export async function storeDataset(dataset: { fingerprint: string; name: string; content: Blob }): Promise<string | null> {
+export async function storeDataset(dataset: {
+  fingerprint: string;
+  name: string;
+  content: Blob;
+  options: ReadOptions;
+}): Promise<string | null> {
   if (await storage.getDataset(dataset.fingerprint)) return null;
   try {
-    await storage.putDataset(dataset.fingerprint, { name: dataset.name, bytes: new Uint8Array(await dataset.content.arrayBuffer()) });
+    await storage.putDataset(dataset.fingerprint, {
+      name: dataset.name,
+      bytes: new Uint8Array(await dataset.content.arrayBuffer()),
+      options: dataset.options,
+    });
     return null;
   } catch (e) {
     if (!(e instanceof StorageFullError)) throw e;

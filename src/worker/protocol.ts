@@ -6,7 +6,9 @@
  * entries, checkpoints. The page never computes a loss; it renders what these messages carry.
  */
 import type { ModelShape } from '../core/train/memory-plan';
+import type { PromptSplit } from '../core/data/extract-prompt';
 import type { DatasetLayout } from '../core/data/layouts';
+import type { ReadOptions } from '../core/data/read';
 import type { DataIssue, DatasetFormat, PreferenceRow, Text, TruncationMode } from '../core/data/types';
 import type { DPOConfig } from '../core/dpo/config';
 import type { PairGradient } from '../core/dpo/pair-gradients';
@@ -112,6 +114,15 @@ export interface DatasetSummary {
   layout: DatasetLayout | null;
   rows: number;
   identicalPairs: number;
+  /** How rows without a prompt field were split into prompt and completions. */
+  promptSplit: PromptSplit;
+  /** Valid rows whose prompt was implicit (split off chosen and rejected). */
+  implicitPrompts: number;
+  /** Implicit string prompts that end inside a word, and the first few of their lines. */
+  midWordPrompts: number;
+  midWordLines: number[];
+  /** The first of them: how its prompt ends and its chosen answer starts. */
+  midWordExample: { line: number; promptEnd: string; chosenStart: string } | null;
   /** Every problem, in line order (the page pages and downloads them). */
   issues: DataIssue[];
 }
@@ -269,7 +280,7 @@ export interface CommandMap {
   /** A PEFT adapter (its two files, or a zip of them) to start training from and to score/sample with. */
   loadAdapter: { args: { files: File[] }; result: ModelInfo };
   /** Parses a preference file (a File, or text from storage) with progress events. */
-  loadDataset: { args: { file: Blob; name: string }; result: DatasetSummary };
+  loadDataset: { args: { file: Blob; name: string; options?: ReadOptions }; result: DatasetSummary };
   tokenStats: { args: { maxLength: number | null; truncationMode: TruncationMode }; result: TokenStats };
   previewRows: { args: { offset: number; count: number }; result: { offset: number; total: number; rows: PreviewRow[] } };
   /** Starts (or resumes) a run; the reply comes once it is running; the run then reports by events. */

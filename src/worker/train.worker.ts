@@ -104,10 +104,10 @@ const handlers: Handlers = {
       return m.info();
     }),
 
-  loadDataset: ({ file, name }) =>
+  loadDataset: ({ file, name, options }) =>
     exclusive(async () => {
       requireIdle('Loading a dataset');
-      dataset = await DatasetSession.load(file, name, progress);
+      dataset = await DatasetSession.load(file, name, options ?? {}, progress);
       return dataset.summary();
     }),
 

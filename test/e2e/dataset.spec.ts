@@ -217,3 +217,48 @@ test('Parquet and CSV files load in the worker with their layout; other files an
   await expect(page.getByTestId('valid-rows')).toHaveText('14');
   expect(rec.pageErrors).toEqual([]);
 });
+
+test('implicit prompts: the page counts prompts cut mid-word, and splitting at the last assistant turn reads the file again', async ({
+  page,
+}) => {
+  const rec = await openStudio(page);
+  await page.getByLabel('Preference dataset').setInputFiles(FORMATS + 'hh-rlhf.parquet');
+  await expect(page.getByRole('heading', { name: 'hh-rlhf.parquet' })).toBeVisible();
+  await expect(page.getByTestId('valid-rows')).toHaveText('2');
+  const split = page.getByLabel('Implicit prompt split');
+  await expect(split).toHaveValue('common_prefix');
+  const note = page.getByTestId('mid-word-prompts');
+  await expect(note).toContainText('1 prompt ends in the middle of a word: where both answers');
+  await expect(note).toContainText(/\(line 2: …t\.\s+Assistant: A \| n apple\.\)/);
+  // TRL's common prefix: "…Assistant: A" | "n apple." / " chair."
+  const pairs = page.getByRole('table', { name: 'Preference pairs' });
+  const chosenText = (text: string) => pairs.locator('.pair-text.chosen .text-body').getByText(text, { exact: true });
+  await expect(chosenText('n apple.')).toBeVisible();
+  await screenshots(page, 'dataset-mid-word');
+
+  await note.getByRole('button', { name: 'Split at the last assistant turn instead' }).click();
+  await expect(split).toHaveValue('last_turn');
+  await expect(note).toBeHidden();
+  await expect(chosenText('An apple.')).toBeVisible();
+  await expect(chosenText('It is yellow.')).toBeVisible();
+  await expect(page.getByTestId('valid-rows')).toHaveText('2');
+
+  // Back to TRL's split from the menu.
+  await split.selectOption('common_prefix');
+  await expect(note).toBeVisible();
+  await expect(chosenText('n apple.')).toBeVisible();
+
+  // A split no row survives is refused, and the dataset read before stays.
+  await page.getByLabel('Preference dataset').setInputFiles({
+    name: 'no-turns.jsonl',
+    mimeType: 'application/json',
+    buffer: Buffer.from('{"chosen": "The sky is blue.", "rejected": "The sky is green."}\n'),
+  });
+  await expect(page.getByRole('heading', { name: 'no-turns.jsonl' })).toBeVisible();
+  await split.selectOption('last_turn');
+  await expect(page.getByRole('alert')).toContainText('no-turns.jsonl has no valid pair, so it was not loaded');
+  await expect(page.getByRole('alert')).toContainText('no "Assistant:" turn to split at');
+  await expect(split).toHaveValue('common_prefix');
+  await expect(page.getByTestId('valid-rows')).toHaveText('1');
+  expect(rec.pageErrors).toEqual([]);
+});

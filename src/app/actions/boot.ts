@@ -76,7 +76,7 @@ export async function boot(): Promise<void> {
   await loadModel(model);
   if (unfinished) {
     const stored = await storage.getDataset(unfinished.dataset.fingerprint).catch(() => undefined);
-    if (stored && session.datasetTicket === 0) await loadDatasetFile(storedDatasetFile(stored), stored.name);
+    if (stored && session.datasetTicket === 0) await loadDatasetFile(storedDatasetFile(stored), stored.name, stored.options);
   }
   if (session.datasetTicket === 0) await loadDemoDataset(DEMO_DATASETS[0].url, DEMO_DATASETS[0].name);
 }

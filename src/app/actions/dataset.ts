@@ -1,4 +1,6 @@
 /** Loading preference files (with progress, newest request wins), previews and token statistics. */
+import type { PromptSplit } from '../../core/data/extract-prompt';
+import type { ReadOptions } from '../../core/data/read';
 import { DEMO_DATASETS as DEMO_DATASET_FILES } from '../../core/demo/datasets';
 import { engine } from '../engine';
 import { get, set } from '../store';
@@ -14,12 +16,16 @@ export const DEMO_DATASETS = DEMO_DATASET_FILES.map((d) => ({
 
 let tokenStatsTimer: ReturnType<typeof setTimeout> | null = null;
 
-export async function loadDatasetFile(file: Blob, name: string): Promise<void> {
+/** The file the loaded dataset came from and how it was read, to read it again another way. */
+let loaded: { file: Blob; name: string; options: ReadOptions } | null = null;
+
+export async function loadDatasetFile(file: Blob, name: string, options: ReadOptions = {}): Promise<void> {
   const ticket = ++session.datasetTicket;
   set({ datasetBusy: { label: `reading ${name}`, fraction: 0 }, datasetError: null });
   try {
-    const summary = await engine().call('loadDataset', { file, name });
+    const summary = await engine().call('loadDataset', { file, name, options });
     if (ticket !== session.datasetTicket) return;
+    loaded = { file, name, options };
     set({ dataset: summary, tokenStats: null, tokenError: null, preview: null, scores: null, samples: null });
     await showPreview(0);
     scheduleTokenStats(0);
@@ -28,6 +34,18 @@ export async function loadDatasetFile(file: Blob, name: string): Promise<void> {
   } finally {
     if (ticket === session.datasetTicket) set({ datasetBusy: null });
   }
+}
+
+/**
+ * Reads the loaded file again with rows without a prompt split another way. Where no row survives
+ * the new split, the dataset read before stays, and the error says why.
+ */
+export async function setPromptSplit(promptSplit: PromptSplit): Promise<void> {
+  if (!loaded) return;
+  const options: ReadOptions = { ...loaded.options };
+  if (promptSplit === 'common_prefix') delete options.promptSplit;
+  else options.promptSplit = promptSplit;
+  await loadDatasetFile(loaded.file, loaded.name, options);
 }
 
 export async function loadDemoDataset(url: string, name: string): Promise<void> {

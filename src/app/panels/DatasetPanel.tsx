@@ -1,6 +1,7 @@
 import { useState, type DragEvent } from 'react';
 import type { DataIssue } from '../../core/data/types';
-import { DEMO_DATASETS, loadDatasetFile, loadDemoDataset, PREVIEW_PAGE, showPreview } from '../actions';
+import type { PromptSplit } from '../../core/data/extract-prompt';
+import { DEMO_DATASETS, loadDatasetFile, loadDemoDataset, PREVIEW_PAGE, setPromptSplit, showPreview } from '../actions';
 import { LengthHistograms } from '../components/LengthHistograms';
 import { Pager } from '../components/Pager';
 import { BusyLine } from '../components/ProgressBar';
@@ -102,6 +103,62 @@ function DropZone() {
   );
 }
 
+const SPLIT_NAMES: Record<PromptSplit, string> = {
+  common_prefix: 'longest common prefix (as TRL)',
+  last_turn: 'at the last assistant turn (as the chapter)',
+};
+
+/** How rows without a prompt field are split, and a warning where the split cuts words. */
+function PromptSplitChoice() {
+  const dataset = useStudio((s) => s.dataset)!;
+  const busy = useStudio((s) => s.datasetBusy !== null || s.training.state === 'running');
+  if (dataset.implicitPrompts === 0 && dataset.promptSplit === 'common_prefix') return null;
+  const lines = dataset.midWordLines.join(', ') + (dataset.midWordPrompts > dataset.midWordLines.length ? ', …' : '');
+  return (
+    <div className="prompt-split">
+      <label className="inline-select">
+        <span>
+          Implicit prompts <span className="muted">({formatInt(dataset.implicitPrompts)} rows without a prompt field) split at the</span>
+        </span>
+        <select
+          aria-label="Implicit prompt split"
+          value={dataset.promptSplit}
+          disabled={busy}
+          onChange={(e) => void setPromptSplit(e.target.value as PromptSplit)}
+        >
+          {(Object.keys(SPLIT_NAMES) as PromptSplit[]).map((k) => (
+            <option key={k} value={k}>
+              {SPLIT_NAMES[k]}
+            </option>
+          ))}
+        </select>
+      </label>
+      {dataset.midWordPrompts > 0 && (
+        <div className="warn-box" role="note" data-testid="mid-word-prompts">
+          <p>
+            <strong>{formatInt(dataset.midWordPrompts)}</strong> {dataset.midWordPrompts === 1 ? 'prompt ends' : 'prompts end'} in the
+            middle of a word{dataset.midWordPrompts > 1 || !dataset.midWordExample ? ` (line ${lines})` : ''}: where both answers start with
+            the same letters, the common prefix takes them into the prompt
+            {dataset.midWordExample && (
+              <>
+                {' '}
+                (line {dataset.midWordExample.line}: <q className="cut">{dataset.midWordExample.promptEnd}</q> |{' '}
+                <q className="cut">{dataset.midWordExample.chosenStart}</q>)
+              </>
+            )}
+            .
+          </p>
+          {dataset.promptSplit === 'common_prefix' && (
+            <button type="button" className="btn small" disabled={busy} onClick={() => void setPromptSplit('last_turn')}>
+              Split at the last assistant turn instead
+            </button>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
 function Summary() {
   const dataset = useStudio((s) => s.dataset)!;
   const stats = useStudio((s) => s.tokenStats);
@@ -166,6 +223,7 @@ function Summary() {
           </>
         )}
       </dl>
+      <PromptSplitChoice />
       {formats.length > 1 && (
         <p className="muted small">Mixed formats: {formats.map(([f, n]) => `${f} ${n}`).join(', ')}. The most common one is shown.</p>
       )}

@@ -1,3 +1,4 @@
+import type { PromptSplit } from './extract-prompt';
 import { findJsonSyntaxError, lineLocator, scanJsonArray, type ArrayScan } from './json-scan';
 import { mapLayout, type ColumnMapping, type DatasetLayout } from './layouts';
 import { readRow } from './rows';
@@ -6,6 +7,8 @@ import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow } from './t
 export interface ReadOptions {
   /** Source columns for prompt / chosen / rejected, where the file's layout is not recognised. */
   columns?: ColumnMapping;
+  /** How rows without a prompt are split; TRL's common prefix when not given. */
+  promptSplit?: PromptSplit;
 }
 
 /** A row's value with the 1-based line (or, in a table, row) where it starts. */
@@ -69,6 +72,7 @@ export function collectRows(values: Iterable<LocatedValue>, file: string, issues
   const counts = new Map<DatasetFormat, number>();
   const layouts = new Map<DatasetLayout, number>();
   let identicalPairs = 0;
+  const midWordPrompts: number[] = [];
   for (const { line, value } of values) {
     try {
       const mapped = mapLayout(value, options.columns);
@@ -76,7 +80,7 @@ export function collectRows(values: Iterable<LocatedValue>, file: string, issues
         issues.push({ file, line, reason: mapped.reason });
         continue;
       }
-      const result = readRow(mapped.value, line, file);
+      const result = readRow(mapped.value, line, file, options.promptSplit);
       if (!result.ok) {
         issues.push(...result.issues);
         continue;
@@ -85,6 +89,7 @@ export function collectRows(values: Iterable<LocatedValue>, file: string, issues
       counts.set(result.row.format, (counts.get(result.row.format) ?? 0) + 1);
       layouts.set(mapped.layout, (layouts.get(mapped.layout) ?? 0) + 1);
       if (result.identical) identicalPairs++;
+      if (result.midWord) midWordPrompts.push(line);
     } catch (e) {
       issues.push({ file, line, reason: `could not read row: ${errorMessage(e)}` });
     }
@@ -97,6 +102,7 @@ export function collectRows(values: Iterable<LocatedValue>, file: string, issues
     rows,
     issues,
     identicalPairs,
+    midWordPrompts,
   };
 }
 

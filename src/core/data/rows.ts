@@ -1,8 +1,24 @@
-import { deepEqual, extractMessagesPrompt, extractStringPrompt } from './extract-prompt';
+import {
+  deepEqual,
+  endsMidWord,
+  extractMessagesPrompt,
+  extractStringPrompt,
+  splitMessagesAtLastTurn,
+  splitStringsAtLastTurn,
+  type PromptSplit,
+} from './extract-prompt';
 import type { DataIssue, DatasetFormat, Message, PreferenceRow, Text } from './types';
 
 /** The outcome of reading one JSON value as a preference row. */
-export type RowResult = { ok: true; row: PreferenceRow; identical: boolean } | { ok: false; issues: DataIssue[] };
+export type RowResult =
+  | {
+      ok: true;
+      row: PreferenceRow;
+      identical: boolean;
+      /** An implicit string prompt that ends inside a word (see endsMidWord). */
+      midWord: boolean;
+    }
+  | { ok: false; issues: DataIssue[] };
 
 type Fail = (reason: string, field?: string) => void;
 
@@ -97,7 +113,7 @@ function textLength(text: Text | undefined): number {
   return text.reduce((n, m) => n + (typeof m.content === 'string' ? m.content.length : JSON.stringify(m.content ?? '').length), 0);
 }
 
-export function readRow(value: unknown, line: number, file: string): RowResult {
+export function readRow(value: unknown, line: number, file: string, promptSplit: PromptSplit = 'common_prefix'): RowResult {
   const issues: DataIssue[] = [];
   const fail: Fail = (reason, field) => issues.push(field === undefined ? { file, line, reason } : { file, line, field, reason });
   const failed = (): RowResult => ({ ok: false, issues });
@@ -161,13 +177,32 @@ export function readRow(value: unknown, line: number, file: string): RowResult {
     if (issues.length) return failed();
     if (typeof chosen === 'string') {
       format = 'implicit_prompt';
-      parts = extractStringPrompt(chosen, rejected as string);
+      if (promptSplit === 'last_turn') {
+        const split = splitStringsAtLastTurn(chosen, rejected as string);
+        if (!split.ok) {
+          fail(split.reason, 'chosen');
+          return failed();
+        }
+        parts = split.split;
+      } else {
+        parts = extractStringPrompt(chosen, rejected as string);
+      }
     } else {
       format = 'implicit_prompt_conversational';
-      const split = extractMessagesPrompt(chosen, rejected as Message[]);
-      if (split.prompt.length === 0) {
-        fail('chosen and rejected differ from their first message, so there is no shared prompt to extract', 'chosen');
-        return failed();
+      let split: { prompt: Message[]; chosen: Message[]; rejected: Message[] };
+      if (promptSplit === 'last_turn') {
+        const result = splitMessagesAtLastTurn(chosen, rejected as Message[]);
+        if (!result.ok) {
+          fail(result.reason, 'chosen');
+          return failed();
+        }
+        split = result.split;
+      } else {
+        split = extractMessagesPrompt(chosen, rejected as Message[]);
+        if (split.prompt.length === 0) {
+          fail('chosen and rejected differ from their first message, so there is no shared prompt to extract', 'chosen');
+          return failed();
+        }
       }
       parts = split;
       completionOffset = split.prompt.length;
@@ -218,5 +253,6 @@ export function readRow(value: unknown, line: number, file: string): RowResult {
     }
   }
   if (issues.length) return failed();
-  return { ok: true, row, identical };
+  const midWord = format === 'implicit_prompt' && endsMidWord(parts.prompt as string, parts.chosen as string, parts.rejected as string);
+  return { ok: true, row, identical, midWord };
 }

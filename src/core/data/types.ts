@@ -56,6 +56,8 @@ export interface ParsedDataset {
   issues: DataIssue[];
   /** Valid rows whose chosen equals rejected (legal: the corruption exercise), counted. */
   identicalPairs: number;
+  /** Lines of implicit string prompts that end inside a word (the common-prefix split cut a word). */
+  midWordPrompts: number[];
 }
 
 /** Token ids of one pair, as TRL's _prepare_dataset produces them (before collation/truncation). */

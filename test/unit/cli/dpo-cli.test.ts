@@ -146,6 +146,36 @@ describe('npm run dpo', () => {
     expect(unsupported.stderr).toMatch(/index\.html: \.html files are not read\. DPO Studio reads JSON Lines/);
   }, 120_000);
 
+  it('--prompt_split: the common prefix cuts a word in an HH-RLHF row and says so; the last-turn split keeps it whole', async () => {
+    const file = 'test/fixtures/data/formats/hh-rlhf.parquet';
+    const prefix = await dpo('eval', '--model', modelDir, '--data', file);
+    expect(prefix.code, prefix.stderr).toBe(0);
+    expect(prefix.stderr).toContain(
+      `${file}: 1 implicit prompt ends in the middle of a word (line 2): chosen and rejected start with the same letters, ` +
+        'so the common prefix took them; --prompt_split last_turn splits at the last assistant turn instead',
+    );
+    const turn = await dpo('eval', '--model', modelDir, '--data', file, '--prompt_split', 'last_turn');
+    expect(turn.code, turn.stderr).toBe(0);
+    expect(turn.stderr).not.toContain('middle of a word');
+    const pairsOf = (stdout: string) =>
+      stdout
+        .trim()
+        .split('\n')
+        .slice(0, -1)
+        .map((l) => JSON.parse(l) as { prompt_ids: number[]; chosen_ids: number[] });
+    const [a, b] = [pairsOf(prefix.stdout), pairsOf(turn.stdout)];
+    expect(a).toHaveLength(2);
+    expect(b).toHaveLength(2);
+    // The same sequences, cut elsewhere: the last-turn prompts are shorter and their completions longer.
+    for (let i = 0; i < 2; i++) {
+      expect(b[i].prompt_ids.length).toBeLessThan(a[i].prompt_ids.length);
+      expect([...b[i].prompt_ids, ...b[i].chosen_ids]).toEqual([...a[i].prompt_ids, ...a[i].chosen_ids]);
+    }
+    const bad = await dpo('eval', '--model', modelDir, '--data', file, '--prompt_split', 'first_turn');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--prompt_split: expected one of common_prefix, last_turn, got "first_turn"');
+  }, 60_000);
+
   it('train writes metrics.jsonl, a PEFT adapter and trainer_state.json; eval with the adapter sees the change', async () => {
     const outDir = join(dir, 'run');
     const r = await dpo(

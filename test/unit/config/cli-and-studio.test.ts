@@ -72,10 +72,11 @@ describe('the command line reads the schema', () => {
 
   it('takes every schema option and nothing else beyond the command’s own', () => {
     const names = TRAIN_SPECS.map((s) => s.name);
-    // The command's own: where the data is (and its columns) and where (and when) its files go.
+    // The command's own: where the data is (and how it is read) and where (and when) its files go.
     expect(names.filter((n) => !SCHEMA_NAMES.includes(n as never))).toEqual([
       'data',
       'dataset_columns',
+      'prompt_split',
       'output_dir',
       'save_steps',
       'save_total_limit',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createStore } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
-import { datasetFingerprint, openStudioStorage, StorageFullError, storedDatasetFile } from '../../../src/storage';
+import { datasetFingerprint, openStudioStorage, readFingerprint, StorageFullError, storedDatasetFile } from '../../../src/storage';
 import { failingStore, freshStore, quotaError } from './helpers';
 
 describe('datasetFingerprint', () => {
@@ -34,6 +34,22 @@ describe('stored datasets', () => {
     expect(await reloaded.getDataset('0'.repeat(64))).toBeUndefined();
     await reloaded.deleteDataset(fingerprint);
     expect(await reloaded.getDataset(fingerprint)).toBeUndefined();
+  });
+
+  it('read another way (prompt split, column mapping) are kept apart, each with how it was read', async () => {
+    const { store, dbName } = freshStore();
+    const bytes = utf8('{"chosen": "Human: Q\\n\\nAssistant: Yes.", "rejected": "Human: Q\\n\\nAssistant: No."}\n');
+    const content = await datasetFingerprint(bytes);
+    expect(readFingerprint(content)).toBe(content);
+    expect(readFingerprint(content, { promptSplit: 'common_prefix' })).toBe(content);
+    const turn = readFingerprint(content, { promptSplit: 'last_turn' });
+    const mapped = readFingerprint(content, { columns: { chosen: 'a', rejected: 'b' } });
+    expect(new Set([content, turn, mapped]).size).toBe(3);
+    await openStudioStorage(store).putDataset(content, { name: 'hh.jsonl', bytes, options: {} });
+    await openStudioStorage(store).putDataset(turn, { name: 'hh.jsonl', bytes, options: { promptSplit: 'last_turn' } });
+    const reloaded = openStudioStorage(createStore(dbName, 'kv'));
+    expect((await reloaded.getDataset(content))?.options).toBeUndefined();
+    expect((await reloaded.getDataset(turn))?.options).toEqual({ promptSplit: 'last_turn' });
   });
 
   it('a full disk rejects with StorageFullError and keeps what was stored', async () => {
