@@ -5,8 +5,9 @@
  */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { readPreferenceBytes, UnsupportedFileError } from '../core/data/formats';
+import { basename, dirname, join } from 'node:path';
+import { readParquetTable, readPreferenceBytes, UnsupportedFileError } from '../core/data/formats';
+import { REPO_PATTERN } from '../core/hub/download';
 import type { PromptSplit } from '../core/data/extract-prompt';
 import { parseColumnMapping, type ColumnMapping } from '../core/data/layouts';
 import { splitTrainEval } from '../core/data/split';
@@ -32,6 +33,7 @@ import { formatHelp, parseOptions, UsageError, type OptionSpec, type ParsedValue
 import { startBackend, type CliBackend, type CliBackendChoice } from './backend';
 import { checkpointToResume, loadCheckpoint, replaceFolder, saveCheckpoint, TRAINER_STATE, writeFileAtomic } from './checkpoints';
 import { fsSource } from './fs-source';
+import { fetchHubDataset } from './hub-dataset';
 import {
   DATA_OPTIONS,
   DATA_READ_OPTIONS,
@@ -57,7 +59,7 @@ const MEMORY_BUDGET_OPTION: OptionSpec = {
 const COMMANDS: Record<string, { usage: string; specs: OptionSpec[]; run: (v: Map<string, ParsedValue>) => Promise<void> }> = {
   eval: {
     usage:
-      'npm run dpo -- eval --model DIR [--adapter DIR] --data FILE [loss and data options] [--out FILE]\n\n' +
+      'npm run dpo -- eval --model DIR [--adapter DIR] (--data FILE | --dataset_name OWNER/NAME) [loss and data options] [--out FILE]\n\n' +
       'Scores every pair: policy = model (+ adapter), reference = model without the adapter. Writes one JSON\n' +
       'object per pair and a last line {"metrics": {...}} with TRL\'s metric names.',
     specs: [...MODEL_OPTIONS, ...DATA_OPTIONS, ...LOSS_OPTIONS, ...EVAL_OPTIONS, schemaSpec('per_device_eval_batch_size'), HELP_OPTION],
@@ -65,7 +67,7 @@ const COMMANDS: Record<string, { usage: string; specs: OptionSpec[]; run: (v: Ma
   },
   train: {
     usage:
-      'npm run dpo -- train --model DIR --data FILE [--adapter DIR] [LoRA, loss and training options] --output_dir DIR\n\n' +
+      'npm run dpo -- train --model DIR (--data FILE | --dataset_name OWNER/NAME) [--adapter DIR] [LoRA, loss and training options] --output_dir DIR\n\n' +
       'Trains a LoRA adapter with DPO. Writes DIR/metrics.jsonl, DIR/adapter/ (PEFT layout) and DIR/trainer_state.json.',
     specs: [...MODEL_OPTIONS, ...DATA_OPTIONS, ...LOSS_OPTIONS, ...TRAIN_OPTIONS, MEMORY_BUDGET_OPTION, HELP_OPTION],
     run: runTrain,
@@ -306,8 +308,8 @@ function reportMidWordPrompts(parsed: ParsedDataset, values: Map<string, ParsedV
   );
 }
 
-/** A dataset file in any format read, through its layout or --dataset_columns; problems are issues with places. */
-async function readPreferenceFile(file: string, values: Map<string, ParsedValue>): Promise<ParsedDataset> {
+/** The dataset's rows, through its layout or --dataset_columns; problems are issues with places. */
+async function readPreferenceFile(values: Map<string, ParsedValue>): Promise<ParsedDataset> {
   const columnsText = values.get('dataset_columns') as string | undefined;
   let columns: ColumnMapping | undefined;
   if (columnsText !== undefined) {
@@ -317,19 +319,61 @@ async function readPreferenceFile(file: string, values: Map<string, ParsedValue>
       throw new UsageError(`--dataset_columns: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const promptSplit = (values.get('prompt_split') as PromptSplit | undefined) ?? 'common_prefix';
-  const bytes = new Uint8Array(await readFile(file));
+  const options = { columns, promptSplit: (values.get('prompt_split') as PromptSplit | undefined) ?? 'common_prefix' };
+  const source = await datasetSource(values);
   try {
-    return await readPreferenceBytes(bytes, file, { columns, promptSplit });
+    if (source.kind === 'hub') return await readParquetTable(await readShards(source.paths), source.name, options);
+    return await readPreferenceBytes(new Uint8Array(await readFile(source.file)), source.file, options);
   } catch (e) {
     if (e instanceof UnsupportedFileError) throw new UsageError(e.message);
     throw e;
   }
 }
 
+async function readShards(paths: string[]): Promise<{ name: string; bytes: Uint8Array }[]> {
+  return Promise.all(paths.map(async (path) => ({ name: basename(path), bytes: new Uint8Array(await readFile(path)) })));
+}
+
+/** --data FILE, or --dataset_name (a local file, or owner/name on the Hub, downloaded with progress). */
+async function datasetSource(
+  values: Map<string, ParsedValue>,
+): Promise<{ kind: 'file'; file: string } | { kind: 'hub'; name: string; paths: string[] }> {
+  const data = values.get('data') as string | undefined;
+  const name = values.get('dataset_name') as string | undefined;
+  if (data !== undefined && name !== undefined) throw new UsageError('give --data or --dataset_name, not both');
+  if (name === undefined) {
+    for (const option of ['dataset_config', 'dataset_train_split'] as const) {
+      if (values.get(option) !== undefined && values.get(option) !== 'train') throw new UsageError(`--${option} goes with --dataset_name`);
+    }
+    return { kind: 'file', file: required(values, 'data') };
+  }
+  if (await stat(name).catch(() => null)) return { kind: 'file', file: name };
+  if (!REPO_PATTERN.test(name)) {
+    throw new UsageError(`--dataset_name: ${name} is neither a file here nor a Hub dataset id (owner/name)`);
+  }
+  const ref = {
+    repo: name,
+    config: values.get('dataset_config') as string | undefined,
+    split: (values.get('dataset_train_split') as string | undefined) ?? 'train',
+  };
+  const bar = new ProgressBar(1);
+  const files = await fetchHubDataset(ref, (p) => bar.note(`downloading ${name}: file ${p.file} of ${p.files}, ${formatSize(p.loaded)}`));
+  bar.finish();
+  const bytes = (await Promise.all(files.paths.map((p) => stat(p)))).reduce((n, s) => n + s.size, 0);
+  console.error(
+    `${files.name}: ${files.paths.length} Parquet ${files.paths.length === 1 ? 'file' : 'files'}, ${formatSize(bytes)}` +
+      `${files.cached ? ', as downloaded before' : ''}, in ${dirname(files.paths[0])}`,
+  );
+  return { kind: 'hub', name: files.name, paths: files.paths };
+}
+
+function formatSize(bytes: number): string {
+  return bytes < 2 ** 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
 async function loadPairs(values: Map<string, ParsedValue>, tokenizer: ChatTokenizer, config: DPOConfig): Promise<TokenizedPair[]> {
-  const file = required(values, 'data');
-  const parsed = await readPreferenceFile(file, values);
+  const parsed = await readPreferenceFile(values);
+  const file = parsed.file;
   const counts = Object.entries(parsed.formatCounts)
     .map(([f, n]) => `${f} ${n}`)
     .join(', ');
@@ -565,8 +609,8 @@ async function checkOutputDir(outputDir: string): Promise<void> {
 async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
   const { model, tokenizer, adapter, generationConfig } = await loadModel(values);
   const text = values.get('prompt') as string | undefined;
-  const data = values.get('data') as string | undefined;
-  if ((text === undefined) === (data === undefined)) throw new UsageError('give either --prompt or --data');
+  const data = (values.get('data') ?? values.get('dataset_name')) as string | undefined;
+  if ((text === undefined) === (data === undefined)) throw new UsageError('give either --prompt or --data (or --dataset_name)');
   const options = {
     adapter,
     maxNewTokens: (values.get('max_new_tokens') as number | undefined) ?? 64,
@@ -583,7 +627,7 @@ async function runGenerate(values: Map<string, ParsedValue>): Promise<void> {
     process.stdout.write((await answer(text)) + '\n');
     return;
   }
-  const parsed = await readPreferenceFile(data!, values);
+  const parsed = await readPreferenceFile(values);
   reportIssues(parsed.issues, 'skipped lines');
   const count = (values.get('num_prompts') as number | undefined) ?? 8;
   for (const row of parsed.rows.slice(0, count)) {

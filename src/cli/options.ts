@@ -77,9 +77,20 @@ export const MODEL_OPTIONS: OptionSpec[] = [
 export const DATA_FILE_OPTION: OptionSpec = {
   name: 'data',
   kind: 'string',
-  help: 'preference dataset: JSON Lines, JSON array, Parquet, CSV or TSV (the text ones also as .gz or .zst)',
-  aliases: ['dataset_name', 'dataset'],
+  help: 'preference dataset file: JSON Lines, JSON array, Parquet, CSV or TSV (the text ones also as .gz or .zst)',
+  aliases: ['dataset'],
 };
+
+/** TRL's names for a dataset on the Hub. */
+export const HUB_DATASET_OPTIONS: OptionSpec[] = [
+  {
+    name: 'dataset_name',
+    kind: 'string',
+    help: 'a dataset on the Hugging Face Hub, owner/name (its Parquet files, kept under $HF_HOME; HF_ENDPOINT and HF_TOKEN are honoured), or a local file as --data',
+  },
+  { name: 'dataset_config', kind: 'string', help: 'with --dataset_name: the dataset\'s config (default: its only one, or "default")' },
+  { name: 'dataset_train_split', kind: 'string', help: 'with --dataset_name: the split to read', default: 'train' },
+];
 
 export const DATA_COLUMNS_OPTION: OptionSpec = {
   name: 'dataset_columns',
@@ -97,8 +108,8 @@ export const PROMPT_SPLIT_OPTION: OptionSpec = {
   default: 'common_prefix',
 };
 
-/** How the data file is read: its columns and the split of implicit prompts. */
-export const DATA_READ_OPTIONS: OptionSpec[] = [DATA_FILE_OPTION, DATA_COLUMNS_OPTION, PROMPT_SPLIT_OPTION];
+/** Where the data is (a file, or a Hub dataset), and how it is read: its columns and the split of implicit prompts. */
+export const DATA_READ_OPTIONS: OptionSpec[] = [DATA_FILE_OPTION, ...HUB_DATASET_OPTIONS, DATA_COLUMNS_OPTION, PROMPT_SPLIT_OPTION];
 
 export const DATA_OPTIONS: OptionSpec[] = [...DATA_READ_OPTIONS, ...schemaSpecs('data')];
 

@@ -94,33 +94,65 @@ function plain(value: unknown): unknown {
   return value;
 }
 
-/** Reads every row group on its own: a damaged one costs its rows only, named with its place. */
-async function readParquet(bytes: Uint8Array, file: string, options: ReadOptions): Promise<ParsedDataset> {
-  const issues: DataIssue[] = [];
+/**
+ * The rows of one Parquet file, numbered from `firstRow` + 1, every row group read on its own: a damaged
+ * one costs its rows only, named with its place (and `shard`, the file's name, when the table is one of
+ * several files). Returns how many rows the file holds.
+ */
+async function parquetValues(
+  bytes: Uint8Array,
+  file: string,
+  shard: string | null,
+  firstRow: number,
+  values: LocatedValue[],
+  issues: DataIssue[],
+): Promise<number> {
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const where = shard === null ? '' : `${shard}: `;
   let metadata;
   try {
     metadata = parquetMetadata(buffer);
   } catch (e) {
-    issues.push({ file, line: 1, reason: `not a readable Parquet file: ${e instanceof Error ? e.message : String(e)}` });
-    return collectRows([], file, issues, options);
+    issues.push({ file, line: firstRow + 1, reason: `${where}not a readable Parquet file: ${e instanceof Error ? e.message : String(e)}` });
+    return 0;
   }
-  const values: LocatedValue[] = [];
   const groups = metadata.row_groups;
   let start = 0;
   for (let g = 0; g < groups.length; g++) {
     const count = Number(groups[g].num_rows);
     try {
       const rows = await parquetReadObjects({ file: buffer, metadata, compressors, rowStart: start, rowEnd: start + count });
-      rows.forEach((row, i) => values.push({ line: start + i + 1, value: plain(row) }));
+      rows.forEach((row, i) => values.push({ line: firstRow + start + i + 1, value: plain(row) }));
     } catch (e) {
       issues.push({
         file,
-        line: start + 1,
-        reason: `row group ${g + 1} of ${groups.length} (rows ${start + 1}–${start + count}) could not be read: ${e instanceof Error ? e.message : String(e)}`,
+        line: firstRow + start + 1,
+        reason: `${where}row group ${g + 1} of ${groups.length} (rows ${firstRow + start + 1}–${firstRow + start + count}) could not be read: ${e instanceof Error ? e.message : String(e)}`,
       });
     }
     start += count;
+  }
+  return start;
+}
+
+async function readParquet(bytes: Uint8Array, file: string, options: ReadOptions): Promise<ParsedDataset> {
+  return readParquetTable([{ name: file, bytes }], file, options);
+}
+
+/**
+ * One table stored as several Parquet files (a Hub split's shards, in order), read as one: rows are
+ * numbered across the files, and a file that cannot be read is named and costs only its rows.
+ */
+export async function readParquetTable(
+  shards: readonly { name: string; bytes: Uint8Array }[],
+  file: string,
+  options: ReadOptions = {},
+): Promise<ParsedDataset> {
+  const issues: DataIssue[] = [];
+  const values: LocatedValue[] = [];
+  let rows = 0;
+  for (const shard of shards) {
+    rows += await parquetValues(shard.bytes, file, shards.length > 1 ? shard.name : null, rows, values, issues);
   }
   const parsed = collectRows(values, file, issues, options);
   if (values.length === 0 && issues.length === 0) issues.push({ file, line: 1, reason: 'the Parquet file holds no rows' });

@@ -75,6 +75,9 @@ describe('the command line reads the schema', () => {
     // The command's own: where the data is (and how it is read) and where (and when) its files go.
     expect(names.filter((n) => !SCHEMA_NAMES.includes(n as never))).toEqual([
       'data',
+      'dataset_name',
+      'dataset_config',
+      'dataset_train_split',
       'dataset_columns',
       'prompt_split',
       'output_dir',
