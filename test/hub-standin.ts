@@ -26,7 +26,8 @@ export interface HubStandIn {
 
 export async function startHubStandIn(
   datasets: Record<string, StandInDataset>,
-  options: { breakAfter?: number } = {},
+  /** publicUrl: the address its listings name (the Hub's, where a browser test routes huggingface.co to it). */
+  options: { breakAfter?: number; publicUrl?: string } = {},
 ): Promise<HubStandIn> {
   const requests: string[] = [];
   const broken = new Set<string>();
@@ -56,7 +57,8 @@ export async function startHubStandIn(
             Object.entries(splits).map(([split, files]) => [
               split,
               files.map(
-                (_, i) => `${base}/api/datasets/${repo}/parquet/${encodeURIComponent(config)}/${encodeURIComponent(split)}/${i}.parquet`,
+                (_, i) =>
+                  `${options.publicUrl ?? base}/api/datasets/${repo}/parquet/${encodeURIComponent(config)}/${encodeURIComponent(split)}/${i}.parquet`,
               ),
             ]),
           ),

@@ -75,6 +75,15 @@ export interface TrainingView {
   memory: { peakBytes: number; gpuBytes: number | null } | null;
 }
 
+/** A Hub dataset split kept in browser storage. */
+export interface StoredHubDataset {
+  key: string;
+  repo: string;
+  config: string;
+  split: string;
+  bytes: number;
+}
+
 export interface StudioState {
   section: Section;
   theme: ThemeChoice;
@@ -123,6 +132,8 @@ export interface StudioState {
   /** The worker's GPU device was lost: nothing more runs on it until the page is reloaded. */
   gpuLost: GpuFailureInfo | null;
   hub: { repo: string; busy: Busy | null; error: string | null; stored: { key: string; bytes: number }[] };
+  /** Datasets from the Hub: the download under way, its error, and the splits kept in this browser. */
+  hubDataset: { busy: Busy | null; error: string | null; downloading: boolean; stored: StoredHubDataset[] };
 }
 
 export const IDLE_TRAINING: TrainingView = {
@@ -178,6 +189,7 @@ export const useStudio = create<StudioState>(() => ({
   notice: null,
   gpuLost: null,
   hub: { repo: '', busy: null, error: null, stored: [] },
+  hubDataset: { busy: null, error: null, downloading: false, stored: [] },
 }));
 
 export const set = useStudio.setState;

@@ -11,15 +11,18 @@ export interface StoredDataset {
   name: string;
   /** The file's bytes (records saved before Parquet and CSV were read hold `text` instead). */
   bytes?: Uint8Array;
+  /** A table stored as several Parquet files (a Hub split), in order, instead of `bytes`. */
+  parts?: Uint8Array[];
   text?: string;
   /** How it was read (implicit-prompt split, column mapping), when not the defaults. */
   options?: ReadOptions;
   savedAt: number;
 }
 
-/** A stored dataset as a file to load again. */
-export function storedDatasetFile(stored: StoredDataset): Blob {
-  return new Blob([(stored.bytes ?? stored.text ?? '') as BlobPart]);
+/** A stored dataset as the file (or, for a table of several, the files) to load again. */
+export function storedDatasetFiles(stored: StoredDataset): Blob[] {
+  if (stored.parts) return stored.parts.map((part) => new Blob([part as BlobPart]));
+  return [new Blob([(stored.bytes ?? stored.text ?? '') as BlobPart])];
 }
 
 const datasetKey = (fingerprint: string) => `dataset/${segment(fingerprint)}`;
@@ -28,7 +31,9 @@ const datasetKey = (fingerprint: string) => `dataset/${segment(fingerprint)}`;
  * SHA-256 of a text's UTF-8 bytes (JSON files: their decoded text) or of a file's bytes (Parquet, CSV,
  * compressed files), as 64 lowercase hex digits (crypto.subtle: pages, Workers and Node).
  */
-export async function datasetFingerprint(content: string | Uint8Array): Promise<string> {
+export async function datasetFingerprint(content: string | Uint8Array | Uint8Array[]): Promise<string> {
+  // A table of several files: the hash of their hashes, in order.
+  if (Array.isArray(content)) return datasetFingerprint((await Promise.all(content.map(datasetFingerprint))).join('\n'));
   const bytes = typeof content === 'string' ? new TextEncoder().encode(content) : content;
   const digest = await crypto.subtle.digest('SHA-256', bytes as BufferSource);
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
@@ -51,9 +56,11 @@ export function readFingerprint(contentFingerprint: string, options: ReadOptions
 export function putDataset(
   store: UseStore,
   fingerprint: string,
-  dataset: { name: string; bytes: Uint8Array; options?: ReadOptions },
+  dataset: { name: string; bytes: Uint8Array | Uint8Array[]; options?: ReadOptions },
 ): Promise<void> {
-  const record: StoredDataset = { fingerprint, name: dataset.name, bytes: dataset.bytes, savedAt: Date.now() };
+  const record: StoredDataset = { fingerprint, name: dataset.name, savedAt: Date.now() };
+  if (Array.isArray(dataset.bytes)) record.parts = dataset.bytes;
+  else record.bytes = dataset.bytes;
   if (dataset.options && Object.keys(dataset.options).length) record.options = dataset.options;
   return write(store, `dataset "${dataset.name}"`, async (s) => {
     await request(s.put(record, datasetKey(fingerprint)));

@@ -1,4 +1,4 @@
-import { isPlainJson, readPreferenceBytes } from '../core/data/formats';
+import { isPlainJson, readParquetTable, readPreferenceBytes } from '../core/data/formats';
 import { mostCommon, parsePreferenceFile, type ReadOptions } from '../core/data/read';
 import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
@@ -154,8 +154,8 @@ export class DatasetSession {
   private constructor(
     readonly name: string,
     readonly bytes: number,
-    /** The file as dropped, kept so a run on it can resume after a reload. */
-    readonly content: Blob,
+    /** The file as dropped (or a Hub split's Parquet files), kept so a run on it can resume after a reload. */
+    readonly content: Blob[],
     readonly fingerprint: string,
     readonly parsed: ParsedDataset,
     /** How the file was read (implicit-prompt split, column mapping). */
@@ -167,12 +167,25 @@ export class DatasetSession {
    * compressed files go through the shared reader. A file of another kind, or one without a single
    * valid row, is refused with the reason: the dataset loaded before stays.
    */
-  static async load(file: Blob, name: string, options: ReadOptions, progress: Progress): Promise<DatasetSession> {
+  static async load(files: Blob[], name: string, options: ReadOptions, progress: Progress): Promise<DatasetSession> {
+    if (files.length === 0) throw new Error(`${name}: no file to read`);
+    const file = files[0];
     progress('dataset', `reading ${name}`, 0);
     const head = new Uint8Array(await file.slice(0, 4096).arrayBuffer());
     let parsed: ParsedDataset;
     let fingerprint: string;
-    if (isPlainJson(head, name)) {
+    if (files.length > 1) {
+      // A Hub split's Parquet files: one table, rows numbered across them.
+      const parts = await Promise.all(files.map(async (f) => new Uint8Array(await f.arrayBuffer())));
+      progress('dataset', `parsing ${name}`, null);
+      parsed = await readParquetTable(
+        parts.map((bytes, i) => ({ name: `file ${i + 1} of ${parts.length}`, bytes })),
+        name,
+        options,
+      );
+      progress('dataset', `fingerprinting ${name}`, 1);
+      fingerprint = readFingerprint(await datasetFingerprint(parts), options);
+    } else if (isPlainJson(head, name)) {
       const { text, invalid } = await readText(file, name, progress);
       parsed = dropInvalidUtf8Rows(await parseWithProgress(text, name, options, progress), invalid);
       progress('dataset', `fingerprinting ${name}`, 1);
@@ -189,7 +202,8 @@ export class DatasetSession {
       const problems = first.map((i) => `${i.line}${i.field ? ` [${i.field}]` : ''}: ${i.reason}`).join('; ');
       throw new Error(`${name} has no valid pair, so it was not loaded (${parsed.issues.length} problems; ${problems || 'no rows'})`);
     }
-    return new DatasetSession(name, file.size, file, fingerprint, parsed, options);
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    return new DatasetSession(name, bytes, files, fingerprint, parsed, options);
   }
 
   get rows(): PreferenceRow[] {

@@ -29,14 +29,15 @@ export function loadCheckpoint(runId: string): Promise<Checkpoint | undefined> {
 export async function storeDataset(dataset: {
   fingerprint: string;
   name: string;
-  content: Blob;
+  content: Blob[];
   options: ReadOptions;
 }): Promise<string | null> {
   if (await storage.getDataset(dataset.fingerprint)) return null;
   try {
+    const parts = await Promise.all(dataset.content.map(async (blob) => new Uint8Array(await blob.arrayBuffer())));
     await storage.putDataset(dataset.fingerprint, {
       name: dataset.name,
-      bytes: new Uint8Array(await dataset.content.arrayBuffer()),
+      bytes: parts.length === 1 ? parts[0] : parts,
       options: dataset.options,
     });
     return null;

@@ -280,7 +280,8 @@ export interface CommandMap {
   /** A PEFT adapter (its two files, or a zip of them) to start training from and to score/sample with. */
   loadAdapter: { args: { files: File[] }; result: ModelInfo };
   /** Parses a preference file (a File, or text from storage) with progress events. */
-  loadDataset: { args: { file: Blob; name: string; options?: ReadOptions }; result: DatasetSummary };
+  /** One file, or a table stored as several Parquet files (a Hub split, in order). */
+  loadDataset: { args: { files: Blob[]; name: string; options?: ReadOptions }; result: DatasetSummary };
   tokenStats: { args: { maxLength: number | null; truncationMode: TruncationMode }; result: TokenStats };
   previewRows: { args: { offset: number; count: number }; result: { offset: number; total: number; rows: PreviewRow[] } };
   /** Starts (or resumes) a run; the reply comes once it is running; the run then reports by events. */

@@ -104,10 +104,10 @@ const handlers: Handlers = {
       return m.info();
     }),
 
-  loadDataset: ({ file, name, options }) =>
+  loadDataset: ({ files, name, options }) =>
     exclusive(async () => {
       requireIdle('Loading a dataset');
-      dataset = await DatasetSession.load(file, name, options ?? {}, progress);
+      dataset = await DatasetSession.load(files, name, options ?? {}, progress);
       return dataset.summary();
     }),
 

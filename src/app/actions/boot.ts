@@ -4,9 +4,10 @@ import { DEFAULT_STUDIO_CONFIG, get, set, useStudio, type StudioConfig } from '.
 import { applyTheme, savedTheme } from '../theme';
 import { DEMO_DATASETS, loadDatasetFile, loadDemoDataset } from './dataset';
 import { onEvent } from './events';
+import { refreshStoredHubDatasets } from './hub-dataset';
 import { loadModel, refreshStoredModels } from './model';
 import { refreshRuns, refreshStorageUsage } from './runs';
-import { storedDatasetFile } from '../../storage';
+import { storedDatasetFiles } from '../../storage';
 import { demoModel, message, session, showStoredRun, storage, storedHubSource } from './session';
 
 const CONFIG_KEY = 'dpo-studio-config';
@@ -70,13 +71,14 @@ export async function boot(): Promise<void> {
   const runs = await refreshRuns();
   void refreshStorageUsage();
   void refreshStoredModels();
+  void refreshStoredHubDatasets();
   const unfinished = runs.find((r) => r.status === 'running' || r.status === 'paused');
   if (unfinished) showStoredRun(unfinished);
   const model = unfinished && unfinished.model.kind === 'hub' ? storedHubSource(unfinished.model.id, unfinished.model.name) : demoModel();
   await loadModel(model);
   if (unfinished) {
     const stored = await storage.getDataset(unfinished.dataset.fingerprint).catch(() => undefined);
-    if (stored && session.datasetTicket === 0) await loadDatasetFile(storedDatasetFile(stored), stored.name, stored.options);
+    if (stored && session.datasetTicket === 0) await loadDatasetFile(storedDatasetFiles(stored), stored.name, stored.options);
   }
   if (session.datasetTicket === 0) await loadDemoDataset(DEMO_DATASETS[0].url, DEMO_DATASETS[0].name);
 }

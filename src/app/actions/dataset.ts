@@ -17,15 +17,17 @@ export const DEMO_DATASETS = DEMO_DATASET_FILES.map((d) => ({
 let tokenStatsTimer: ReturnType<typeof setTimeout> | null = null;
 
 /** The file the loaded dataset came from and how it was read, to read it again another way. */
-let loaded: { file: Blob; name: string; options: ReadOptions } | null = null;
+let loaded: { files: Blob[]; name: string; options: ReadOptions } | null = null;
 
-export async function loadDatasetFile(file: Blob, name: string, options: ReadOptions = {}): Promise<void> {
+/** A file (or a Hub split's Parquet files, in order) read in the worker as the dataset. */
+export async function loadDatasetFile(file: Blob | Blob[], name: string, options: ReadOptions = {}): Promise<void> {
+  const files = Array.isArray(file) ? file : [file];
   const ticket = ++session.datasetTicket;
   set({ datasetBusy: { label: `reading ${name}`, fraction: 0 }, datasetError: null });
   try {
-    const summary = await engine().call('loadDataset', { file, name, options });
+    const summary = await engine().call('loadDataset', { files, name, options });
     if (ticket !== session.datasetTicket) return;
-    loaded = { file, name, options };
+    loaded = { files, name, options };
     set({ dataset: summary, tokenStats: null, tokenError: null, preview: null, scores: null, samples: null });
     await showPreview(0);
     scheduleTokenStats(0);
@@ -45,7 +47,7 @@ export async function setPromptSplit(promptSplit: PromptSplit): Promise<void> {
   const options: ReadOptions = { ...loaded.options };
   if (promptSplit === 'common_prefix') delete options.promptSplit;
   else options.promptSplit = promptSplit;
-  await loadDatasetFile(loaded.file, loaded.name, options);
+  await loadDatasetFile(loaded.files, loaded.name, options);
 }
 
 export async function loadDemoDataset(url: string, name: string): Promise<void> {

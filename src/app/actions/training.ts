@@ -2,7 +2,7 @@
 import type { RunSpec } from '../../worker/protocol';
 import { engine } from '../engine';
 import { formatSetting } from '../format';
-import { StorageFullError, storedDatasetFile, type RunRecord } from '../../storage';
+import { StorageFullError, storedDatasetFiles, type RunRecord } from '../../storage';
 import { memoryRefusal, planStudioMemory } from '../memory';
 import { applyChanges, type SettingsChange } from '../continue-settings';
 import { get, IDLE_TRAINING, MEMORY_BUDGET_KEY, set, type StudioConfig, type StudioState } from '../store';
@@ -212,7 +212,7 @@ export async function resumeStoredRun(runId: string): Promise<void> {
     const stored = await storage.getDataset(run.dataset.fingerprint);
     if (!stored)
       return fail(`The dataset of this run (${run.dataset.name}) is not in browser storage; drop the same file again, then Resume.`);
-    await loadDatasetFile(storedDatasetFile(stored), stored.name, stored.options);
+    await loadDatasetFile(storedDatasetFiles(stored), stored.name, stored.options);
     if (get().dataset?.fingerprint !== run.dataset.fingerprint) return fail(`Could not reload ${run.dataset.name}: ${get().datasetError}`);
   }
   await launch({ runId: run.id, config: run.config, lora: run.lora, saveSteps: run.saveSteps, resume: true });

@@ -1,7 +1,18 @@
 import { useState, type DragEvent } from 'react';
 import type { DataIssue } from '../../core/data/types';
 import type { PromptSplit } from '../../core/data/extract-prompt';
-import { DEMO_DATASETS, loadDatasetFile, loadDemoDataset, PREVIEW_PAGE, setPromptSplit, showPreview } from '../actions';
+import { REPO_PATTERN } from '../../core/hub/download';
+import {
+  DEMO_DATASETS,
+  deleteStoredHubDataset,
+  loadDatasetFile,
+  loadDemoDataset,
+  loadHubDataset,
+  PREVIEW_PAGE,
+  setPromptSplit,
+  showPreview,
+  stopHubDatasetDownload,
+} from '../actions';
 import { LengthHistograms } from '../components/LengthHistograms';
 import { Pager } from '../components/Pager';
 import { BusyLine } from '../components/ProgressBar';
@@ -100,6 +111,118 @@ function DropZone() {
         </button>
       </form>
     </div>
+  );
+}
+
+/** A split of a dataset on the Hugging Face Hub, by name: downloaded once into this browser, then loaded from there. */
+function HubDatasetForm() {
+  const hub = useStudio((s) => s.hubDataset);
+  const busy = useStudio((s) => s.datasetBusy !== null || s.hubDataset.busy !== null || s.training.state === 'running');
+  const [repo, setRepo] = useState('');
+  const [config, setConfig] = useState('');
+  const [split, setSplit] = useState('train');
+  const valid = REPO_PATTERN.test(repo.trim());
+  const stored = hub.stored.find(
+    (d) => d.repo === repo.trim() && d.split === (split.trim() || 'train') && (config.trim() === '' || d.config === config.trim()),
+  );
+  return (
+    <section className="hub-dataset" aria-labelledby="hub-dataset-heading">
+      <h3 id="hub-dataset-heading">From the Hugging Face Hub</h3>
+      <p className="muted small">
+        A dataset by name (its Parquet files, as the Hub converts every dataset). Downloaded once, then kept in this browser.
+      </p>
+      <form
+        className="hub-dataset-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (valid) void loadHubDataset({ repo, config, split });
+        }}
+      >
+        <label>
+          <span>Dataset</span>
+          <input
+            type="text"
+            placeholder="owner/name"
+            value={repo}
+            onChange={(e) => setRepo(e.target.value)}
+            spellCheck={false}
+            autoComplete="off"
+            disabled={busy}
+          />
+        </label>
+        <label>
+          <span>Config</span>
+          <input
+            type="text"
+            placeholder="default"
+            value={config}
+            onChange={(e) => setConfig(e.target.value)}
+            spellCheck={false}
+            autoComplete="off"
+            disabled={busy}
+          />
+        </label>
+        <label>
+          <span>Split</span>
+          <input
+            type="text"
+            value={split}
+            onChange={(e) => setSplit(e.target.value)}
+            spellCheck={false}
+            autoComplete="off"
+            disabled={busy}
+          />
+        </label>
+        <button type="submit" className="btn" disabled={!valid || busy}>
+          {stored ? 'Load' : 'Download'}
+        </button>
+      </form>
+      {hub.busy && <BusyLine label={hub.busy.label} fraction={hub.busy.fraction} />}
+      {hub.downloading && (
+        <button type="button" className="btn small ghost" onClick={stopHubDatasetDownload}>
+          Stop download
+        </button>
+      )}
+      {hub.error && (
+        <p className="error-text" role="alert">
+          {hub.error}
+        </p>
+      )}
+      {hub.stored.length > 0 && (
+        <ul className="stored-hub-datasets" aria-label="Hub datasets kept in this browser">
+          {hub.stored.map((d) => (
+            <li key={d.key}>
+              <span>
+                <code>{d.repo}</code>{' '}
+                <span className="muted">
+                  {d.config}/{d.split} · {formatBytes(d.bytes)}
+                </span>
+              </span>
+              <span className="row-gap">
+                <button
+                  type="button"
+                  className="btn small"
+                  disabled={busy}
+                  onClick={() => void loadHubDataset({ repo: d.repo, config: d.config, split: d.split })}
+                  aria-label={`Load ${d.repo} (${d.config}/${d.split})`}
+                >
+                  Load
+                </button>
+                <button
+                  type="button"
+                  className="btn small ghost"
+                  disabled={busy}
+                  onClick={() => void deleteStoredHubDataset(d.key)}
+                  aria-label={`Delete ${d.repo} (${d.config}/${d.split}) from this browser`}
+                >
+                  Delete
+                </button>
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }
 
@@ -331,6 +454,7 @@ export function DatasetPanel() {
         <p className="muted">Preference pairs: for each prompt, a chosen answer and a rejected one.</p>
       </div>
       <DropZone />
+      <HubDatasetForm />
       <DatasetBusy />
       {error && (
         <p className="error-text" role="alert">

@@ -60,7 +60,7 @@ export async function listParquetFiles(ref: HubDatasetRef, options: HubOptions =
   if (config === undefined) {
     if (configs.length === 1) config = configs[0];
     else if (configs.includes('default')) config = 'default';
-    else throw new Error(`dataset ${repo} has ${configs.length} configs (${list(configs)}); choose one (--dataset_config)`);
+    else throw new Error(`dataset ${repo} has ${configs.length} configs (${list(configs)}); name one of them as the config`);
   } else if (!configs.includes(config)) {
     throw new Error(`dataset ${repo} has no config "${config}"; it has ${list(configs)}`);
   }
@@ -88,14 +88,16 @@ export interface DatasetProgress {
   loaded: number;
 }
 
-/** A split's Parquet files into `sink`, each resumed from what is kept. Returns the sink paths in order. */
+/** A split's Parquet files into a sink, each resumed from what is kept. Returns the sink paths in order. */
 export async function downloadHubDataset(
   ref: HubDatasetRef,
-  sink: DownloadSink,
+  /** Where the files go, or how to find that once the config and split are known. */
+  sinkFor: DownloadSink | ((listing: ParquetListing) => Promise<DownloadSink>),
   onProgress: (p: DatasetProgress) => void,
   options: HubOptions = {},
 ): Promise<ParquetListing & { paths: string[] }> {
   const listing = await listParquetFiles(ref, options);
+  const sink = typeof sinkFor === 'function' ? await sinkFor(listing) : sinkFor;
   const kept = new Map<string, number>();
   const total = () => [...kept.values()].reduce((a, b) => a + b, 0);
   for (const [i, file] of listing.files.entries()) {

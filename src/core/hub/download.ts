@@ -139,6 +139,9 @@ async function downloadOnce(job: FileJob, options: HubOptions): Promise<void> {
     from = 0; // the whole file came back (no range support): keep it from the start
   }
   if (!response.body) throw new Error(`${what}: the Hub's answer has no body`);
+  // Where the Hub lists no size, the answer's length tells a whole body from one cut short.
+  const length = response.headers.get('content-encoding') ? null : Number(response.headers.get('content-length') ?? NaN);
+  const expected = size ?? (length !== null && Number.isFinite(length) ? from + length : null);
   const reader = response.body.getReader();
   const writer = await sink.openWriter(path, from);
   let kept = from;
@@ -165,7 +168,9 @@ async function downloadOnce(job: FileJob, options: HubOptions): Promise<void> {
     // What arrived is kept, also after a failure: the next attempt resumes from it.
     await writer.close();
   }
-  if (size !== null && kept < size) throw new DownloadInterrupted(`${what}: the connection closed after ${kept} of ${size} bytes`);
+  if (expected !== null && kept < expected) {
+    throw new DownloadInterrupted(`${what}: the connection closed after ${kept} of ${expected} bytes`);
+  }
   if (size !== null && kept > size) throw new Error(`${what}: ${kept} bytes arrived, but the Hub lists ${size}`);
 }
 

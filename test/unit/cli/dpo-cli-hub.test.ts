@@ -164,7 +164,7 @@ describe('npm run dpo with --dataset_name', () => {
 
     const which = await dpo(env, 'eval', '--model', modelDir, '--dataset_name', 'test-org/layouts');
     expect(which.code).toBe(1);
-    expect(which.stderr).toContain('dataset test-org/layouts has 2 configs ("shp", "hh"); choose one (--dataset_config)');
+    expect(which.stderr).toContain('dataset test-org/layouts has 2 configs ("shp", "hh"); name one of them as the config');
     const noConfig = await dpo(env, 'eval', '--model', modelDir, '--dataset_name', 'test-org/layouts', '--dataset_config', 'x');
     expect(noConfig.stderr).toContain('dataset test-org/layouts has no config "x"; it has "shp", "hh"');
     const noSplit = await dpo(env, 'eval', '--model', modelDir, '--dataset_name', 'test-org/prefs', '--dataset_train_split', 'dev');

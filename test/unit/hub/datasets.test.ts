@@ -41,7 +41,7 @@ describe('listParquetFiles', () => {
     expect((await listParquetFiles({ repo: 'o/d' }, { fetch: two.fetch })).config).toBe('default');
     const none = fakeHub({ en: { train: [] }, fr: { train: [] } });
     await expect(listParquetFiles({ repo: 'o/d' }, { fetch: none.fetch })).rejects.toThrow(
-      'dataset o/d has 2 configs ("en", "fr"); choose one',
+      'dataset o/d has 2 configs ("en", "fr"); name one of them as the config',
     );
   });
 

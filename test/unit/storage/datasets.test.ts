@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createStore } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
-import { datasetFingerprint, openStudioStorage, readFingerprint, StorageFullError, storedDatasetFile } from '../../../src/storage';
+import { datasetFingerprint, openStudioStorage, readFingerprint, StorageFullError, storedDatasetFiles } from '../../../src/storage';
 import { failingStore, freshStore, quotaError } from './helpers';
 
 describe('datasetFingerprint', () => {
@@ -19,7 +19,7 @@ const utf8 = (text: string) => new TextEncoder().encode(text);
 
 describe('stored datasets', () => {
   it('saved before bytes were kept (text records) still load as files', async () => {
-    expect(await storedDatasetFile({ fingerprint: 'f', name: 'old.jsonl', text: '{"a": 1}\n', savedAt: 0 }).text()).toBe('{"a": 1}\n');
+    expect(await storedDatasetFiles({ fingerprint: 'f', name: 'old.jsonl', text: '{"a": 1}\n', savedAt: 0 })[0].text()).toBe('{"a": 1}\n');
   });
 
   it('come back after a reload, so a run can resume without the file', async () => {
@@ -30,7 +30,7 @@ describe('stored datasets', () => {
     const reloaded = openStudioStorage(createStore(dbName, 'kv'));
     const stored = await reloaded.getDataset(fingerprint);
     expect(stored).toMatchObject({ fingerprint, name: 'pairs.parquet' });
-    expect(new Uint8Array(await storedDatasetFile(stored!).arrayBuffer())).toEqual(bytes);
+    expect(new Uint8Array(await storedDatasetFiles(stored!)[0].arrayBuffer())).toEqual(bytes);
     expect(await reloaded.getDataset('0'.repeat(64))).toBeUndefined();
     await reloaded.deleteDataset(fingerprint);
     expect(await reloaded.getDataset(fingerprint)).toBeUndefined();
@@ -52,6 +52,18 @@ describe('stored datasets', () => {
     expect((await reloaded.getDataset(turn))?.options).toEqual({ promptSplit: 'last_turn' });
   });
 
+  it('a table of several Parquet files (a Hub split) is kept as its files, in order, under the hash of their hashes', async () => {
+    const { store, dbName } = freshStore();
+    const parts = [utf8('first file'), utf8('second file')];
+    const fingerprint = await datasetFingerprint(parts);
+    const hashes = [createHash('sha256').update('first file').digest('hex'), createHash('sha256').update('second file').digest('hex')];
+    expect(fingerprint).toBe(createHash('sha256').update(hashes.join('\n')).digest('hex'));
+    expect(await datasetFingerprint([parts[1], parts[0]])).not.toBe(fingerprint);
+    await openStudioStorage(store).putDataset(fingerprint, { name: 'o/d (default/train)', bytes: parts });
+    const stored = await openStudioStorage(createStore(dbName, 'kv')).getDataset(fingerprint);
+    expect(await Promise.all(storedDatasetFiles(stored!).map((b) => b.text()))).toEqual(['first file', 'second file']);
+  });
+
   it('a full disk rejects with StorageFullError and keeps what was stored', async () => {
     const { store } = freshStore();
     await openStudioStorage(store).putDataset('old', { name: 'old.jsonl', bytes: utf8('old') });
@@ -62,6 +74,6 @@ describe('stored datasets', () => {
     await expect(full.putDataset('old', { name: 'old.jsonl', bytes: utf8('replacement') })).rejects.toBeInstanceOf(StorageFullError);
     const storage = openStudioStorage(store);
     expect(await storage.getDataset('new')).toBeUndefined();
-    expect(await storedDatasetFile((await storage.getDataset('old'))!).text()).toBe('old');
+    expect(await storedDatasetFiles((await storage.getDataset('old'))!)[0].text()).toBe('old');
   });
 });

@@ -12,7 +12,12 @@ afterEach(() => {
 });
 
 function dataset(fingerprint: string): DatasetSession {
-  return { fingerprint, name: 'pairs.jsonl', content: new Blob(['{"prompt": "p", "chosen": "c", "rejected": "r"}\n']) } as DatasetSession;
+  return {
+    fingerprint,
+    name: 'pairs.jsonl',
+    content: [new Blob(['{"prompt": "p", "chosen": "c", "rejected": "r"}\n'])],
+    options: {},
+  } as unknown as DatasetSession;
 }
 
 describe('storeDataset (the worker keeping a run’s file)', () => {

@@ -48,7 +48,7 @@ beforeAll(async () => {
   const model = createCausalLM(parseModelConfig(configJson, 'config.json'), host, 'tiny');
   session = { model, tokenizer, generationConfig: null } as unknown as ModelSession;
   const text = ROWS.map((r) => JSON.stringify(r)).join('\n');
-  dataset = await DatasetSession.load(new Blob([text]), 'rows.jsonl', {}, () => undefined);
+  dataset = await DatasetSession.load([new Blob([text])], 'rows.jsonl', {}, () => undefined);
 });
 
 function request(overrides: Partial<AnswerRequest>): AnswerRequest {
