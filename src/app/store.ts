@@ -1,5 +1,6 @@
 import { create } from 'zustand';
 import { DEFAULT_DPO_CONFIG, DEFAULT_LORA_CONFIG, type DPOConfig } from '../core/config';
+import type { PairView } from '../core/data/pair-view';
 import type { LogEntry } from '../core/dpo/trainer';
 import type { LoraConfig } from '../core/model/types';
 import type {
@@ -101,7 +102,10 @@ export interface StudioState {
   tokenStats: TokenStats | null;
   tokenBusy: Busy | null;
   tokenError: string | null;
-  preview: { offset: number; total: number; rows: PreviewRow[] } | null;
+  preview: { offset: number; total: number; query: string; rows: PreviewRow[] } | null;
+  /** One pair as the model sees it (the row the person opened), or why it could not be shown. */
+  pairView: PairView | null;
+  pairViewError: string | null;
 
   config: StudioConfig;
   /** Text a number field could not read, by field name: shown next to it, and it blocks Train. */
@@ -169,6 +173,8 @@ export const useStudio = create<StudioState>(() => ({
   tokenBusy: null,
   tokenError: null,
   preview: null,
+  pairView: null,
+  pairViewError: null,
   config: DEFAULT_STUDIO_CONFIG,
   parseErrors: {},
   training: IDLE_TRAINING,

@@ -2,6 +2,7 @@ import { isPlainJson, readParquetTable, readPreferenceBytes } from '../core/data
 import { mostCommon, parsePreferenceFile, type ReadOptions } from '../core/data/read';
 import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
+import { pairView, type PairView } from '../core/data/pair-view';
 import { dropInvalidUtf8Rows, Utf8Checker, type InvalidUtf8 } from '../core/data/utf8';
 import type { DatasetLayout } from '../core/data/layouts';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow, Text, TokenizedPair, TruncationMode } from '../core/data/types';
@@ -309,17 +310,66 @@ export class DatasetSession {
     return tokenized.pairs.filter((p) => !isDropped(p, maxLength, mode));
   }
 
-  preview(offset: number, count: number): PreviewRow[] {
-    return this.parsed.rows.slice(offset, offset + count).map((row, i) => {
-      const pair = this.tokenized?.byRow[offset + i];
-      return {
-        line: row.line,
-        prompt: displayText(row.prompt),
-        chosen: displayText(row.chosen),
-        rejected: displayText(row.rejected),
-        identical: JSON.stringify(row.chosen) === JSON.stringify(row.rejected),
-        tokens: pair ? { prompt: pair.prompt_ids.length, chosen: pair.chosen_ids.length, rejected: pair.rejected_ids.length } : null,
-      };
-    });
+  /** The last search: its text and the indices of the rows it matches. */
+  private search: { query: string; indices: number[] } | null = null;
+
+  /** Indices of the rows whose prompt, chosen or rejected text holds `query` (any case); every row for none. */
+  private matching(query: string): number[] | null {
+    const q = query.trim().toLowerCase();
+    if (q === '') return null;
+    if (this.search?.query !== q) {
+      const indices: number[] = [];
+      this.parsed.rows.forEach((row, i) => {
+        if ([row.prompt, row.chosen, row.rejected].some((t) => searchText(t).includes(q))) indices.push(i);
+      });
+      this.search = { query: q, indices };
+    }
+    return this.search.indices;
   }
+
+  /** A page of rows, or of the rows matching `query`, with how many there are in all. */
+  preview(offset: number, count: number, query = ''): { total: number; rows: PreviewRow[] } {
+    const matches = this.matching(query);
+    const indices = (matches ?? []).slice(offset, offset + count);
+    const page = matches ? indices : Array.from({ length: Math.max(0, Math.min(count, this.rows.length - offset)) }, (_, i) => offset + i);
+    return {
+      total: matches ? matches.length : this.rows.length,
+      rows: page.map((index) => {
+        const row = this.parsed.rows[index];
+        const pair = this.tokenized?.byRow[index];
+        return {
+          index,
+          line: row.line,
+          prompt: displayText(row.prompt),
+          chosen: displayText(row.chosen),
+          rejected: displayText(row.rejected),
+          identical: JSON.stringify(row.chosen) === JSON.stringify(row.rejected),
+          tokens: pair ? { prompt: pair.prompt_ids.length, chosen: pair.chosen_ids.length, rejected: pair.rejected_ids.length } : null,
+        };
+      }),
+    };
+  }
+
+  /** Row `index` as the model sees it under these settings (its tokens, and what truncation keeps). */
+  async pairView(
+    index: number,
+    tokenizer: ChatTokenizer,
+    opts: { max_length: number | null; max_prompt_length: number | null; truncation_mode: TruncationMode },
+    progress: Progress,
+  ): Promise<PairView> {
+    const row = this.parsed.rows[index];
+    if (!row) throw new Error(`there is no row ${index + 1}: the dataset has ${this.rows.length}`);
+    const tokenized = await this.tokenize(tokenizer, progress);
+    const pair = tokenized.byRow[index];
+    if (!pair) {
+      const why = tokenized.failed.find((f) => f.line === row.line)?.reason ?? 'it could not be tokenized';
+      throw new Error(`${this.name}, line ${row.line}: ${why}`);
+    }
+    return pairView(pair, tokenizer, opts);
+  }
+}
+
+/** A prompt or completion as the text searched: strings as they are, messages' contents joined. */
+function searchText(value: Text): string {
+  return (typeof value === 'string' ? value : value.map((m) => m.content).join('\n')).toLowerCase();
 }

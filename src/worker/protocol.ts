@@ -9,6 +9,7 @@ import type { ModelShape } from '../core/train/memory-plan';
 import type { PromptSplit } from '../core/data/extract-prompt';
 import type { DatasetLayout } from '../core/data/layouts';
 import type { ReadOptions } from '../core/data/read';
+import type { PairView } from '../core/data/pair-view';
 import type { DataIssue, DatasetFormat, PreferenceRow, Text, TruncationMode } from '../core/data/types';
 import type { DPOConfig } from '../core/dpo/config';
 import type { PairGradient } from '../core/dpo/pair-gradients';
@@ -154,6 +155,8 @@ export interface TokenStats {
 }
 
 export interface PreviewRow {
+  /** Index among the dataset's valid rows. */
+  index: number;
   line: number;
   prompt: string;
   chosen: string;
@@ -283,7 +286,16 @@ export interface CommandMap {
   /** One file, or a table stored as several Parquet files (a Hub split, in order). */
   loadDataset: { args: { files: Blob[]; name: string; options?: ReadOptions }; result: DatasetSummary };
   tokenStats: { args: { maxLength: number | null; truncationMode: TruncationMode }; result: TokenStats };
-  previewRows: { args: { offset: number; count: number }; result: { offset: number; total: number; rows: PreviewRow[] } };
+  /** A page of rows, or of the rows whose text holds `query` (any case); `total` counts them all. */
+  previewRows: {
+    args: { offset: number; count: number; query?: string };
+    result: { offset: number; total: number; query: string; rows: PreviewRow[] };
+  };
+  /** One row as the model sees it: token ids and texts, and what truncation keeps under these settings. */
+  pairTokens: {
+    args: { index: number; maxLength: number | null; maxPromptLength: number | null; truncationMode: TruncationMode };
+    result: PairView;
+  };
   /** Starts (or resumes) a run; the reply comes once it is running; the run then reports by events. */
   train: { args: { spec: RunSpec }; result: { totalSteps: number; startStep: number } };
   pause: { args: Record<string, never>; result: null };

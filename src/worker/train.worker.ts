@@ -118,10 +118,21 @@ const handlers: Handlers = {
       return d.stats(tokenized, maxLength, truncationMode);
     }),
 
-  previewRows: async ({ offset, count }) => {
+  previewRows: async ({ offset, count, query }) => {
     const d = requireDataset();
-    return { offset, total: d.rows.length, rows: d.preview(offset, count) };
+    return { offset, query: query ?? '', ...d.preview(offset, count, query) };
   },
+
+  pairTokens: ({ index, maxLength, maxPromptLength, truncationMode }) =>
+    exclusive(async () => {
+      const d = requireDataset();
+      return d.pairView(
+        index,
+        requireModel().tokenizer,
+        { max_length: maxLength, max_prompt_length: maxPromptLength, truncation_mode: truncationMode },
+        progress,
+      );
+    }),
 
   train: ({ spec }) =>
     exclusive(async () => {

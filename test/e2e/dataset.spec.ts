@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { cspViolations, dropFile, goTo, openStudio, savedDownload, screenshots } from './studio';
+import { cspViolations, dropFile, fill, goTo, openStudio, savedDownload, screenshots } from './studio';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/pairs-with-problems.jsonl', import.meta.url));
 
@@ -260,5 +260,39 @@ test('implicit prompts: the page counts prompts cut mid-word, and splitting at t
   await expect(page.getByRole('alert')).toContainText('no "Assistant:" turn to split at');
   await expect(split).toHaveValue('common_prefix');
   await expect(page.getByTestId('valid-rows')).toHaveText('1');
+  expect(rec.pageErrors).toEqual([]);
+});
+
+test('the pairs can be searched, and one pair shown as the model sees it, with the truncation cut marked', async ({ page }) => {
+  const rec = await openStudio(page);
+  await page.getByLabel('Preference dataset').setInputFiles(fileURLToPath(new URL('./fixtures/shout-whisper.jsonl', import.meta.url)));
+  await expect(page.getByTestId('valid-rows')).toHaveText('48');
+  const pairs = page.getByRole('table', { name: 'Preference pairs' });
+  await page.getByLabel('Search pairs').fill('silver LAMP');
+  await expect(page.getByTestId('pair-matches')).toHaveText(/^\d+ pairs? holds? “silver LAMP”$/);
+  await expect(pairs.getByRole('row')).toHaveCount(2);
+  await expect(pairs).toContainText('SILVER LAMP!');
+
+  await page.getByRole('button', { name: 'Tokens of line 1' }).click();
+  const view = page.getByRole('region', { name: 'Line 1 as the model sees it' });
+  await expect(view).toBeVisible();
+  // The demo tokenizer has a token a character: "SILVER LAMP!" and the end-of-text token.
+  await expect(view.getByTestId('tokens-chosen')).toContainText('13 of 13 chosen tokens kept');
+  await expect(view.locator('.cut-mark')).toHaveCount(0);
+
+  // A shorter max_length cuts the answers: the view follows, and marks the cut.
+  await goTo(page, 'Configure');
+  await fill(page, 'max length', '25');
+  await goTo(page, 'Dataset');
+  await expect(view.getByTestId('tokens-chosen')).toContainText('19 of 19 prompt tokens and 6 of 13 chosen tokens kept');
+  await expect(view.getByTestId('tokens-chosen')).not.toContainText('13 of 13');
+  await expect(view.locator('.cut-mark')).toHaveCount(2);
+  await expect(view.locator('.token.dropped').first()).toBeVisible();
+  await view.scrollIntoViewIfNeeded();
+  await screenshots(page, 'dataset-pair-tokens');
+
+  await page.getByLabel('Search pairs').fill('');
+  await expect(pairs.getByRole('row')).toHaveCount(9);
+  await expect(page.getByTestId('pair-matches')).toContainText('Shown as plain text');
   expect(rec.pageErrors).toEqual([]);
 });

@@ -7,7 +7,12 @@ export function updateConfig(change: (c: StudioConfig) => StudioConfig): void {
   const before = get().config.dpo;
   set((s) => ({ config: change(s.config) }));
   const after = get().config.dpo;
-  if (before.max_length !== after.max_length || before.truncation_mode !== after.truncation_mode) scheduleTokenStats();
+  if (
+    before.max_length !== after.max_length ||
+    before.max_prompt_length !== after.max_prompt_length ||
+    before.truncation_mode !== after.truncation_mode
+  )
+    scheduleTokenStats();
 }
 
 export function setParseError(field: string, error: string | null): void {

@@ -28,7 +28,16 @@ export async function loadDatasetFile(file: Blob | Blob[], name: string, options
     const summary = await engine().call('loadDataset', { files, name, options });
     if (ticket !== session.datasetTicket) return;
     loaded = { files, name, options };
-    set({ dataset: summary, tokenStats: null, tokenError: null, preview: null, scores: null, samples: null });
+    set({
+      dataset: summary,
+      tokenStats: null,
+      tokenError: null,
+      preview: null,
+      pairView: null,
+      pairViewError: null,
+      scores: null,
+      samples: null,
+    });
     await showPreview(0);
     scheduleTokenStats(0);
   } catch (e) {
@@ -68,12 +77,37 @@ export async function loadDemoDataset(url: string, name: string): Promise<void> 
 
 export const PREVIEW_PAGE = 8;
 
-export async function showPreview(page: number): Promise<void> {
+/** A page of the rows, or of those whose text holds `query` (the search shown, when not given). */
+export async function showPreview(page: number, query = get().preview?.query ?? ''): Promise<void> {
   try {
-    const preview = await engine().call('previewRows', { offset: page * PREVIEW_PAGE, count: PREVIEW_PAGE });
+    const preview = await engine().call('previewRows', { offset: page * PREVIEW_PAGE, count: PREVIEW_PAGE, query });
     set({ preview });
   } catch (e) {
     set({ datasetError: message(e) });
+  }
+}
+
+/** Row `index` as the model sees it under the configured max_length, max_prompt_length and truncation mode. */
+export async function showPairTokens(index: number | null): Promise<void> {
+  if (index === null) {
+    set({ pairView: null, pairViewError: null });
+    return;
+  }
+  const { config, model } = get();
+  if (!model) {
+    set({ pairView: null, pairViewError: 'Load a model first: its tokenizer decides the tokens.' });
+    return;
+  }
+  try {
+    const pairView = await engine().call('pairTokens', {
+      index,
+      maxLength: config.dpo.max_length,
+      maxPromptLength: config.dpo.max_prompt_length,
+      truncationMode: config.dpo.truncation_mode,
+    });
+    set({ pairView, pairViewError: null });
+  } catch (e) {
+    set({ pairView: null, pairViewError: message(e) });
   }
 }
 
@@ -92,6 +126,9 @@ async function refreshTokenStats(): Promise<void> {
     set({ tokenStats: stats });
     const preview = get().preview;
     if (preview && preview.rows.some((r) => r.tokens === null)) await showPreview(Math.floor(preview.offset / PREVIEW_PAGE));
+    // The pair shown follows the settings too.
+    const shown = get().pairView;
+    if (shown) await showPairTokens(shown.index);
   } catch (e) {
     set({ tokenError: message(e) });
   } finally {

@@ -1,4 +1,4 @@
-import { useState, type DragEvent } from 'react';
+import { useRef, useState, type DragEvent } from 'react';
 import type { DataIssue } from '../../core/data/types';
 import type { PromptSplit } from '../../core/data/extract-prompt';
 import { REPO_PATTERN } from '../../core/hub/download';
@@ -10,9 +10,11 @@ import {
   loadHubDataset,
   PREVIEW_PAGE,
   setPromptSplit,
+  showPairTokens,
   showPreview,
   stopHubDatasetDownload,
 } from '../actions';
+import type { KeptRange, ViewToken } from '../../core/data/pair-view';
 import { LengthHistograms } from '../components/LengthHistograms';
 import { Pager } from '../components/Pager';
 import { BusyLine } from '../components/ProgressBar';
@@ -395,43 +397,173 @@ function Issues({ issues, title, fileStem }: { issues: DataIssue[]; title: strin
 
 function Preview() {
   const preview = useStudio((s) => s.preview);
-  if (!preview || preview.total === 0) return null;
+  const hasModel = useStudio((s) => s.model !== null);
+  const opened = useStudio((s) => s.pairView?.index ?? null);
+  const [query, setQuery] = useState(preview?.query ?? '');
+  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  if (!preview) return null;
   const page = Math.floor(preview.offset / PREVIEW_PAGE);
+  const search = (text: string) => {
+    setQuery(text);
+    if (timer.current) clearTimeout(timer.current);
+    timer.current = setTimeout(() => void showPreview(0, text), 250);
+  };
   return (
     <section className="card" aria-labelledby="preview-heading">
       <div className="card-head">
         <h2 id="preview-heading">Pairs</h2>
-        <span className="muted small">Shown as plain text, exactly as in the file</span>
+        <input
+          type="search"
+          className="pair-search"
+          placeholder="Search prompts and answers"
+          aria-label="Search pairs"
+          value={query}
+          onChange={(e) => search(e.target.value)}
+        />
       </div>
-      <div className="pairs" role="table" aria-label="Preference pairs">
-        <div className="pair head" role="row">
-          <span role="columnheader">Line</span>
-          <span role="columnheader">Prompt</span>
-          <span role="columnheader">Chosen</span>
-          <span role="columnheader">Rejected</span>
-        </div>
-        {preview.rows.map((row) => (
-          <div className={`pair${row.identical ? ' identical' : ''}`} role="row" key={row.line}>
-            <span role="cell" className="pair-line">
-              {row.line}
-              {row.identical && <span className="tag warn">same</span>}
-            </span>
-            <span role="cell" className="pair-text">
-              <span className="text-body">{row.prompt}</span>
-              {row.tokens && <span className="tokens">{row.tokens.prompt} tok</span>}
-            </span>
-            <span role="cell" className="pair-text chosen">
-              <span className="text-body">{row.chosen}</span>
-              {row.tokens && <span className="tokens">{row.tokens.chosen} tok</span>}
-            </span>
-            <span role="cell" className="pair-text rejected">
-              <span className="text-body">{row.rejected}</span>
-              {row.tokens && <span className="tokens">{row.tokens.rejected} tok</span>}
-            </span>
+      <p className="muted small" aria-live="polite" data-testid="pair-matches">
+        {preview.query
+          ? `${formatInt(preview.total)} ${preview.total === 1 ? 'pair holds' : 'pairs hold'} “${preview.query}”`
+          : 'Shown as plain text, exactly as in the file. “Tokens” shows a pair as the model sees it.'}
+      </p>
+      {preview.rows.length > 0 && (
+        <div className="pairs" role="table" aria-label="Preference pairs">
+          <div className="pair head" role="row">
+            <span role="columnheader">Line</span>
+            <span role="columnheader">Prompt</span>
+            <span role="columnheader">Chosen</span>
+            <span role="columnheader">Rejected</span>
           </div>
-        ))}
-      </div>
+          {preview.rows.map((row) => (
+            <div className={`pair${row.identical ? ' identical' : ''}`} role="row" key={row.index}>
+              <span role="cell" className="pair-line">
+                {row.line}
+                {row.identical && <span className="tag warn">same</span>}
+                {hasModel && (
+                  <button
+                    type="button"
+                    className="btn small ghost tokens-button"
+                    aria-pressed={opened === row.index}
+                    aria-label={`Tokens of line ${row.line}`}
+                    onClick={() => void showPairTokens(opened === row.index ? null : row.index)}
+                  >
+                    Tokens
+                  </button>
+                )}
+              </span>
+              <span role="cell" className="pair-text">
+                <span className="text-body">{row.prompt}</span>
+                {row.tokens && <span className="tokens">{row.tokens.prompt} tok</span>}
+              </span>
+              <span role="cell" className="pair-text chosen">
+                <span className="text-body">{row.chosen}</span>
+                {row.tokens && <span className="tokens">{row.tokens.chosen} tok</span>}
+              </span>
+              <span role="cell" className="pair-text rejected">
+                <span className="text-body">{row.rejected}</span>
+                {row.tokens && <span className="tokens">{row.tokens.rejected} tok</span>}
+              </span>
+            </div>
+          ))}
+        </div>
+      )}
       <Pager label="pairs" page={page} pageSize={PREVIEW_PAGE} total={preview.total} onPage={(p) => void showPreview(p)} />
+    </section>
+  );
+}
+
+/** Tokens of one part, each a chip; those the collated row drops are struck through, with a cut mark. */
+function TokenChips({ tokens, kept, kind }: { tokens: ViewToken[]; kept: KeptRange; kind: 'prompt' | 'chosen' | 'rejected' }) {
+  return (
+    <>
+      {tokens.map((t, i) => {
+        const cut = i < kept.start || i >= kept.end;
+        const mark = (i === kept.end && kept.end > 0) || (i === kept.start && kept.start > 0 && kept.start < tokens.length);
+        return (
+          <span key={i} className="token-wrap">
+            {mark && (
+              <span className="cut-mark" title="truncation cuts here">
+                ✂
+              </span>
+            )}
+            <span className={`token ${kind}${cut ? ' dropped' : ''}`} title={`id ${t.id}${cut ? ' · cut by truncation' : ''}`}>
+              {visible(t.text)}
+            </span>
+          </span>
+        );
+      })}
+    </>
+  );
+}
+
+/** Whitespace a reader can see: spaces as ·, newlines as ↵. */
+function visible(text: string): string {
+  return text.replace(/ /g, '·').replace(/\n/g, '↵').replace(/\t/g, '⇥') || '∅';
+}
+
+function keptCount(r: KeptRange): number {
+  return r.end - r.start;
+}
+
+/** One pair as the model sees it: prompt tokens, each completion's tokens, and what truncation keeps. */
+function PairTokens() {
+  const view = useStudio((s) => s.pairView);
+  const error = useStudio((s) => s.pairViewError);
+  const config = useStudio((s) => s.config.dpo);
+  if (error)
+    return (
+      <p className="error-text" role="alert">
+        {error}
+      </p>
+    );
+  if (!view) return null;
+  const sides = [
+    ['chosen', view.chosen],
+    ['rejected', view.rejected],
+  ] as const;
+  return (
+    <section className="card pair-tokens" aria-labelledby="pair-tokens-heading">
+      <div className="card-head">
+        <h2 id="pair-tokens-heading">Line {view.line} as the model sees it</h2>
+        <button type="button" className="btn small ghost" onClick={() => void showPairTokens(null)}>
+          Close
+        </button>
+      </div>
+      <p className="muted small">
+        max_length {config.max_length ?? 'none'}
+        {config.max_prompt_length !== null ? ` · max_prompt_length ${config.max_prompt_length}` : ''} · {config.truncation_mode} · one chip
+        per token (· a space, ↵ a line break); struck-through tokens are cut.
+      </p>
+      {view.dropped && (
+        <p className="warn-box" role="note">
+          TRL drops this pair: its prompt alone is {view.prompt.length} tokens, not shorter than max_length {config.max_length}.
+        </p>
+      )}
+      {sides.map(([name, side]) => (
+        <div key={name} className="token-row" data-testid={`tokens-${name}`}>
+          <h3>
+            prompt + {name}{' '}
+            <span className="muted small">
+              {keptCount(side.kept.prompt)} of {view.prompt.length} prompt tokens and {keptCount(side.kept.completion)} of{' '}
+              {side.completion.length} {name} tokens kept
+            </span>
+          </h3>
+          <div className="token-chips">
+            <TokenChips tokens={view.prompt} kept={side.kept.prompt} kind="prompt" />
+            <span className="boundary" title="prompt | completion" aria-label="prompt ends here">
+              |
+            </span>
+            <TokenChips tokens={side.completion} kept={side.kept.completion} kind={name} />
+          </div>
+          {side.prefixMismatch && (
+            <p className="warn-box" role="note">
+              The prompt&apos;s own tokens are not the start of the tokens of prompt + {name}: the template or the tokenizer joins the last
+              prompt token with the first {name} one. As TRL does, the joint tokens are split at the prompt&apos;s length, so this boundary
+              falls inside a token.
+            </p>
+          )}
+        </div>
+      ))}
     </section>
   );
 }
@@ -479,7 +611,8 @@ export function DatasetPanel() {
             />
           )}
           {stats && model && <LengthHistograms stats={stats} tokenizer={model.name} />}
-          <Preview />
+          <Preview key={dataset.fingerprint} />
+          <PairTokens />
         </>
       )}
     </div>
