@@ -1,5 +1,15 @@
 import type { CommandArgs, CommandResult, CommandType, EngineInfo, StreamEvent, WorkerEvent } from '../worker/protocol';
 
+/** The worker refused a dataset with no valid pair; `columns` are its source columns, to map by hand. */
+export class RefusedDatasetError extends Error {
+  constructor(
+    message: string,
+    readonly columns: string[],
+  ) {
+    super(message);
+  }
+}
+
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
 
 /**
@@ -32,7 +42,7 @@ export class EngineClient {
     if (!pending) return;
     this.pending.delete(event.id);
     if (event.ok) pending.resolve(event.result);
-    else pending.reject(new Error(event.error));
+    else pending.reject(event.columns ? new RefusedDatasetError(event.error, event.columns) : new Error(event.error));
   }
 
   call<K extends CommandType>(type: K, args: CommandArgs<K>): Promise<CommandResult<K>> {

@@ -106,6 +106,8 @@ export interface StudioState {
   /** One pair as the model sees it (the row the person opened), or why it could not be shown. */
   pairView: PairView | null;
   pairViewError: string | null;
+  /** A refused file whose columns the person can map to prompt / chosen / rejected. */
+  columnChoice: { name: string; columns: string[] } | null;
 
   config: StudioConfig;
   /** Text a number field could not read, by field name: shown next to it, and it blocks Train. */
@@ -175,6 +177,7 @@ export const useStudio = create<StudioState>(() => ({
   preview: null,
   pairView: null,
   pairViewError: null,
+  columnChoice: null,
   config: DEFAULT_STUDIO_CONFIG,
   parseErrors: {},
   training: IDLE_TRAINING,

@@ -319,7 +319,11 @@ async function readPreferenceFile(values: Map<string, ParsedValue>): Promise<Par
       throw new UsageError(`--dataset_columns: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const options = { columns, promptSplit: (values.get('prompt_split') as PromptSplit | undefined) ?? 'common_prefix' };
+  const options = {
+    columns,
+    promptSplit: (values.get('prompt_split') as PromptSplit | undefined) ?? 'common_prefix',
+    minRatingMargin: values.get('min_rating_margin') as number | undefined,
+  };
   const source = await datasetSource(values);
   try {
     if (source.kind === 'hub') return await readParquetTable(await readShards(source.paths), source.name, options);

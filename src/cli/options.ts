@@ -108,8 +108,20 @@ export const PROMPT_SPLIT_OPTION: OptionSpec = {
   default: 'common_prefix',
 };
 
+export const RATING_MARGIN_OPTION: OptionSpec = {
+  name: 'min_rating_margin',
+  kind: 'number',
+  help: 'keep only rows whose chosen rating exceeds the rejected one by at least this much (score_chosen/score_rejected, chosen_rating/rejected_rating, …); the others are listed as skipped',
+};
+
 /** Where the data is (a file, or a Hub dataset), and how it is read: its columns and the split of implicit prompts. */
-export const DATA_READ_OPTIONS: OptionSpec[] = [DATA_FILE_OPTION, ...HUB_DATASET_OPTIONS, DATA_COLUMNS_OPTION, PROMPT_SPLIT_OPTION];
+export const DATA_READ_OPTIONS: OptionSpec[] = [
+  DATA_FILE_OPTION,
+  ...HUB_DATASET_OPTIONS,
+  DATA_COLUMNS_OPTION,
+  PROMPT_SPLIT_OPTION,
+  RATING_MARGIN_OPTION,
+];
 
 export const DATA_OPTIONS: OptionSpec[] = [...DATA_READ_OPTIONS, ...schemaSpecs('data')];
 

@@ -46,6 +46,7 @@ export async function datasetFingerprint(content: string | Uint8Array | Uint8Arr
 export function readFingerprint(contentFingerprint: string, options: ReadOptions = {}): string {
   const parts: string[] = [];
   if (options.promptSplit && options.promptSplit !== 'common_prefix') parts.push(`split=${options.promptSplit}`);
+  if (options.minRatingMargin !== undefined) parts.push(`min_rating_margin=${options.minRatingMargin}`);
   if (options.columns) {
     const c = options.columns;
     parts.push(`columns=${c.prompt ?? ''},${c.chosen},${c.rejected}`);

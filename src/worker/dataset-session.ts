@@ -4,7 +4,7 @@ import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { pairView, type PairView } from '../core/data/pair-view';
 import { dropInvalidUtf8Rows, Utf8Checker, type InvalidUtf8 } from '../core/data/utf8';
-import type { DatasetLayout } from '../core/data/layouts';
+import { RATING_COLUMNS, type DatasetLayout } from '../core/data/layouts';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow, Text, TokenizedPair, TruncationMode } from '../core/data/types';
 import { datasetFingerprint, readFingerprint } from '../storage';
 import type { DatasetSummary, Histogram, PreviewRow, Task, TokenStats } from './protocol';
@@ -73,6 +73,7 @@ async function parseWithProgress(text: string, name: string, options: ReadOption
   const layouts = new Map<DatasetLayout, number>();
   let identicalPairs = 0;
   const midWordPrompts: number[] = [];
+  let columns: string[] = [];
   let lineOffset = 0;
   for (let start = 0; start < body.length;) {
     let end = Math.min(body.length, start + PARSE_CHUNK_CHARS);
@@ -89,6 +90,7 @@ async function parseWithProgress(text: string, name: string, options: ReadOption
     if (parsed.layout) layouts.set(parsed.layout, (layouts.get(parsed.layout) ?? 0) + parsed.rows.length);
     identicalPairs += parsed.identicalPairs;
     for (const line of parsed.midWordPrompts) midWordPrompts.push(line + lineOffset);
+    if (columns.length === 0) columns = parsed.columns;
     lineOffset += countNewlines(piece);
     start = end;
     progress('dataset', `parsing ${name}: ${rows.length.toLocaleString('en-US')} rows so far`, 0.5 + (0.5 * end) / body.length);
@@ -104,6 +106,7 @@ async function parseWithProgress(text: string, name: string, options: ReadOption
     issues,
     identicalPairs,
     midWordPrompts,
+    columns,
   };
 }
 
@@ -146,6 +149,16 @@ interface Tokenized {
 /** TRL drops a pair whose prompt alone reaches max_length (keep_start only). */
 function isDropped(p: TokenizedPair, maxLength: number | null, mode: TruncationMode): boolean {
   return maxLength !== null && mode === 'keep_start' && p.prompt_ids.length >= maxLength;
+}
+
+/** A file without a single valid pair: refused, with the source columns a column mapping could name. */
+export class NoValidPairError extends Error {
+  constructor(
+    message: string,
+    readonly columns: string[],
+  ) {
+    super(message);
+  }
 }
 
 /** A parsed preference file, and its tokenization under the model's tokenizer once one is loaded. */
@@ -201,7 +214,10 @@ export class DatasetSession {
     if (parsed.rows.length === 0) {
       const first = [...parsed.issues].sort((a, b) => a.line - b.line).slice(0, 3);
       const problems = first.map((i) => `${i.line}${i.field ? ` [${i.field}]` : ''}: ${i.reason}`).join('; ');
-      throw new Error(`${name} has no valid pair, so it was not loaded (${parsed.issues.length} problems; ${problems || 'no rows'})`);
+      throw new NoValidPairError(
+        `${name} has no valid pair, so it was not loaded (${parsed.issues.length} problems; ${problems || 'no rows'})`,
+        parsed.columns,
+      );
     }
     const bytes = files.reduce((n, f) => n + f.size, 0);
     return new DatasetSession(name, bytes, files, fingerprint, parsed, options);
@@ -223,6 +239,8 @@ export class DatasetSession {
       rows: p.rows.length,
       identicalPairs: p.identicalPairs,
       promptSplit: this.options.promptSplit ?? 'common_prefix',
+      ratingColumns: RATING_COLUMNS.find((pair) => pair.every((c) => p.columns.includes(c))) ?? null,
+      minRatingMargin: this.options.minRatingMargin ?? null,
       implicitPrompts: (p.formatCounts.implicit_prompt ?? 0) + (p.formatCounts.implicit_prompt_conversational ?? 0),
       midWordPrompts: p.midWordPrompts.length,
       midWordLines: p.midWordPrompts.slice(0, MID_WORD_LINES_SHOWN),

@@ -117,6 +117,9 @@ export interface DatasetSummary {
   identicalPairs: number;
   /** How rows without a prompt field were split into prompt and completions. */
   promptSplit: PromptSplit;
+  /** The columns that rate chosen and rejected, when the file has them, and the margin rows were filtered by. */
+  ratingColumns: readonly [string, string] | null;
+  minRatingMargin: number | null;
   /** Valid rows whose prompt was implicit (split off chosen and rejected). */
   implicitPrompts: number;
   /** Implicit string prompts that end inside a word, and the first few of their lines. */
@@ -326,7 +329,8 @@ export type Task = 'model' | 'adapter' | 'dataset' | 'tokenize' | 'reference' | 
 export type WorkerEvent =
   | { type: 'reply'; id: number; ok: true; result: unknown }
   /** `failure` when the GPU failed (out of memory, a validation error, device loss, a stall): `error` is its message. */
-  | { type: 'reply'; id: number; ok: false; error: string; failure?: GpuFailureInfo }
+  /** `columns`: a file with no valid pair, and the source columns a column mapping could name. */
+  | { type: 'reply'; id: number; ok: false; error: string; failure?: GpuFailureInfo; columns?: string[] }
   /** fraction in [0, 1], or null when the amount of work is unknown. */
   | { type: 'progress'; task: Task; label: string; fraction: number | null }
   | {

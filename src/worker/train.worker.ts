@@ -6,7 +6,7 @@
 import { answerPrompts } from './answer-prompts';
 import { GpuFailure } from '../core/gpu';
 import { gpu, initBackend } from './backend';
-import { DatasetSession } from './dataset-session';
+import { DatasetSession, NoValidPairError } from './dataset-session';
 import { exportAdapterZip, exportMergedZip, exportTrlZip } from './exports';
 import { generateSamples, scorePairs, type ActivePolicy } from './evaluation';
 import { ModelSession } from './model-session';
@@ -257,6 +257,8 @@ self.onmessage = async (message: MessageEvent<Command>) => {
     if (e instanceof GpuFailure) {
       post({ type: 'gpuFailure', failure: e.toJSON() });
       post({ type: 'reply', id, ok: false, error: e.message, failure: e.toJSON() });
+    } else if (e instanceof NoValidPairError) {
+      post({ type: 'reply', id, ok: false, error: e.message, columns: e.columns });
     } else post({ type: 'reply', id, ok: false, error: e instanceof Error ? e.message : String(e) });
   }
 };

@@ -296,3 +296,48 @@ test('the pairs can be searched, and one pair shown as the model sees it, with t
   await expect(page.getByTestId('pair-matches')).toContainText('Shown as plain text');
   expect(rec.pageErrors).toEqual([]);
 });
+
+test('a table with columns of its own is refused with a column picker, and read again with the columns mapped', async ({ page }) => {
+  const rec = await openStudio(page);
+  const csv = 'id,question,good,bad\n1,Say hi.,hi,go away\n2,"Count to two.","1, 2","2, 1"\n';
+  await page.getByLabel('Preference dataset').setInputFiles({ name: 'mine.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await expect(page.getByRole('alert')).toContainText('mine.csv has no valid pair, so it was not loaded');
+  const picker = page.getByRole('form', { name: 'Map the columns' });
+  await expect(picker.getByLabel('chosen column').locator('option')).toHaveText(['choose a column', 'id', 'question', 'good', 'bad']);
+  const read = picker.getByRole('button', { name: 'Read mine.csv with these columns' });
+  await expect(read).toBeDisabled();
+  await picker.getByLabel('prompt column').selectOption('question');
+  await picker.getByLabel('chosen column').selectOption('good');
+  await picker.getByLabel('rejected column').selectOption('bad');
+  await screenshots(page, 'dataset-column-picker');
+  await read.click();
+  await expect(page.getByRole('heading', { name: 'mine.csv' })).toBeVisible();
+  await expect(page.getByTestId('valid-rows')).toHaveText('2');
+  await expect(page.getByTestId('dataset-layout')).toHaveText('column mapping');
+  await expect(picker).toBeHidden();
+  const pairs = page.getByRole('table', { name: 'Preference pairs' });
+  await expect(pairs.locator('.pair-text.chosen .text-body')).toHaveText(['hi', '1, 2']);
+  await expect(pairs.locator('.pair-text.rejected .text-body')).toHaveText(['go away', '2, 1']);
+  expect(rec.pageErrors).toEqual([]);
+});
+
+test('rows with ratings can be kept by their margin; the others are listed as skipped', async ({ page }) => {
+  const rec = await openStudio(page);
+  await page.getByLabel('Preference dataset').setInputFiles(FORMATS + 'argilla-dpo-mix.parquet');
+  await expect(page.getByTestId('valid-rows')).toHaveText('2');
+  const filter = page.getByRole('form', { name: 'Rating margin' });
+  await expect(filter).toContainText('Keep pairs whose chosen_rating − rejected_rating is at least');
+  await filter.getByLabel('Minimum rating margin').fill('3.25');
+  await filter.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('valid-rows')).toHaveText('1');
+  await expect(page.getByTestId('issue-count')).toHaveText('1');
+  await expect(page.getByRole('region', { name: 'Rows skipped' })).toContainText(
+    'rating margin 3 (chosen_rating 5 − rejected_rating 2) is below the minimum 3.25',
+  );
+  await expect(page.getByTestId('rating-filter')).toHaveText('rows below 3.25 are listed under Rows skipped');
+  await screenshots(page, 'dataset-rating-margin');
+  await filter.getByLabel('Minimum rating margin').fill('');
+  await filter.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('valid-rows')).toHaveText('2');
+  expect(rec.pageErrors).toEqual([]);
+});

@@ -2,7 +2,8 @@
 import type { PromptSplit } from '../../core/data/extract-prompt';
 import type { ReadOptions } from '../../core/data/read';
 import { DEMO_DATASETS as DEMO_DATASET_FILES } from '../../core/demo/datasets';
-import { engine } from '../engine';
+import type { ColumnMapping } from '../../core/data/layouts';
+import { engine, RefusedDatasetError } from '../engine';
 import { get, set } from '../store';
 import { message, session } from './session';
 
@@ -18,6 +19,8 @@ let tokenStatsTimer: ReturnType<typeof setTimeout> | null = null;
 
 /** The file the loaded dataset came from and how it was read, to read it again another way. */
 let loaded: { files: Blob[]; name: string; options: ReadOptions } | null = null;
+/** The last file refused for want of a valid pair, while its columns may still be mapped. */
+let refused: { files: Blob[]; name: string; options: ReadOptions } | null = null;
 
 /** A file (or a Hub split's Parquet files, in order) read in the worker as the dataset. */
 export async function loadDatasetFile(file: Blob | Blob[], name: string, options: ReadOptions = {}): Promise<void> {
@@ -28,6 +31,7 @@ export async function loadDatasetFile(file: Blob | Blob[], name: string, options
     const summary = await engine().call('loadDataset', { files, name, options });
     if (ticket !== session.datasetTicket) return;
     loaded = { files, name, options };
+    refused = null;
     set({
       dataset: summary,
       tokenStats: null,
@@ -37,14 +41,26 @@ export async function loadDatasetFile(file: Blob | Blob[], name: string, options
       pairViewError: null,
       scores: null,
       samples: null,
+      columnChoice: null,
     });
     await showPreview(0);
     scheduleTokenStats(0);
   } catch (e) {
-    if (ticket === session.datasetTicket) set({ datasetError: message(e) });
+    if (ticket === session.datasetTicket) {
+      // A table whose columns are not a known layout: offer to map them by hand.
+      const columns = e instanceof RefusedDatasetError && e.columns.length >= 2 ? e.columns : null;
+      refused = columns ? { files, name, options } : null;
+      set({ datasetError: message(e), columnChoice: columns ? { name, columns } : null });
+    }
   } finally {
     if (ticket === session.datasetTicket) set({ datasetBusy: null });
   }
+}
+
+/** The refused file, read again with its columns mapped to prompt (optional), chosen and rejected. */
+export async function readWithColumns(columns: ColumnMapping): Promise<void> {
+  if (!refused) return;
+  await loadDatasetFile(refused.files, refused.name, { ...refused.options, columns });
 }
 
 /**
@@ -56,6 +72,15 @@ export async function setPromptSplit(promptSplit: PromptSplit): Promise<void> {
   const options: ReadOptions = { ...loaded.options };
   if (promptSplit === 'common_prefix') delete options.promptSplit;
   else options.promptSplit = promptSplit;
+  await loadDatasetFile(loaded.files, loaded.name, options);
+}
+
+/** Reads the loaded file again keeping only rows whose rating margin is at least `margin` (null: every row). */
+export async function setMinRatingMargin(margin: number | null): Promise<void> {
+  if (!loaded) return;
+  const options: ReadOptions = { ...loaded.options };
+  if (margin === null) delete options.minRatingMargin;
+  else options.minRatingMargin = margin;
   await loadDatasetFile(loaded.files, loaded.name, options);
 }
 

@@ -4,7 +4,17 @@
  */
 export { boot, chooseBackend, setTheme } from './boot';
 export { configProblems, resetConfig, setParseError, updateConfig } from './config';
-export { DEMO_DATASETS, loadDatasetFile, loadDemoDataset, PREVIEW_PAGE, setPromptSplit, showPairTokens, showPreview } from './dataset';
+export {
+  DEMO_DATASETS,
+  loadDatasetFile,
+  loadDemoDataset,
+  PREVIEW_PAGE,
+  readWithColumns,
+  setMinRatingMargin,
+  setPromptSplit,
+  showPairTokens,
+  showPreview,
+} from './dataset';
 export { deleteStoredHubDataset, loadHubDataset, stopHubDatasetDownload } from './hub-dataset';
 export { deleteStoredModel, loadAdapterFiles, loadDemoModel, loadHubModel, loadModelFolder, setHubRepo } from './model';
 export { downloadMetrics, exportAdapter, exportMerged, exportTrl, generateSamples, scorePairs } from './outputs';

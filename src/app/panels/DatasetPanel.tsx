@@ -9,6 +9,8 @@ import {
   loadDemoDataset,
   loadHubDataset,
   PREVIEW_PAGE,
+  readWithColumns,
+  setMinRatingMargin,
   setPromptSplit,
   showPairTokens,
   showPreview,
@@ -113,6 +115,57 @@ function DropZone() {
         </button>
       </form>
     </div>
+  );
+}
+
+/** A refused file's columns, mapped by hand to prompt (optional), chosen and rejected, then read again. */
+function ColumnPicker() {
+  const choice = useStudio((s) => s.columnChoice);
+  const busy = useStudio((s) => s.datasetBusy !== null || s.training.state === 'running');
+  const [picked, setPicked] = useState({ prompt: '', chosen: '', rejected: '' });
+  if (!choice) return null;
+  const ready = picked.chosen !== '' && picked.rejected !== '' && picked.chosen !== picked.rejected;
+  const select = (field: 'prompt' | 'chosen' | 'rejected', none: string) => (
+    <label>
+      <span>{field}</span>
+      <select
+        aria-label={`${field} column`}
+        value={picked[field]}
+        disabled={busy}
+        onChange={(e) => setPicked({ ...picked, [field]: e.target.value })}
+      >
+        <option value="">{none}</option>
+        {choice.columns.map((c) => (
+          <option key={c} value={c}>
+            {c}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+  return (
+    <form
+      className="column-picker"
+      aria-label="Map the columns"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (ready)
+          void readWithColumns({ chosen: picked.chosen, rejected: picked.rejected, ...(picked.prompt ? { prompt: picked.prompt } : {}) });
+      }}
+    >
+      <p>
+        Its columns are not a layout the studio knows. Say which hold the prompt, the chosen answer and the rejected one, and it is read
+        again:
+      </p>
+      <div className="column-picker-fields">
+        {select('prompt', '(none: split it off the answers)')}
+        {select('chosen', 'choose a column')}
+        {select('rejected', 'choose a column')}
+        <button type="submit" className="btn" disabled={!ready || busy}>
+          Read {choice.name} with these columns
+        </button>
+      </div>
+    </form>
   );
 }
 
@@ -243,7 +296,10 @@ function PromptSplitChoice() {
     <div className="prompt-split">
       <label className="inline-select">
         <span>
-          Implicit prompts <span className="muted">({formatInt(dataset.implicitPrompts)} rows without a prompt field) split at the</span>
+          Implicit prompts{' '}
+          <span className="muted">
+            ({formatInt(dataset.implicitPrompts)} {dataset.implicitPrompts === 1 ? 'row' : 'rows'} without a prompt field) split at the
+          </span>
         </span>
         <select
           aria-label="Implicit prompt split"
@@ -281,6 +337,51 @@ function PromptSplitChoice() {
         </div>
       )}
     </div>
+  );
+}
+
+/** Rows that carry ratings: keep only pairs whose chosen rating beats the rejected one by a margin. */
+function RatingFilter() {
+  const dataset = useStudio((s) => s.dataset)!;
+  const busy = useStudio((s) => s.datasetBusy !== null || s.training.state === 'running');
+  const [text, setText] = useState(dataset.minRatingMargin === null ? '' : String(dataset.minRatingMargin));
+  if (!dataset.ratingColumns) return null;
+  const [a, b] = dataset.ratingColumns;
+  const value = text.trim() === '' ? null : Number(text);
+  const invalid = value !== null && !Number.isFinite(value);
+  return (
+    <form
+      className="inline-select rating-filter"
+      aria-label="Rating margin"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!invalid) void setMinRatingMargin(value);
+      }}
+    >
+      <label className="inline-select">
+        <span>
+          Keep pairs whose <code>{a}</code> − <code>{b}</code> is at least
+        </span>
+        <input
+          type="text"
+          inputMode="decimal"
+          aria-label="Minimum rating margin"
+          placeholder="any"
+          value={text}
+          aria-invalid={invalid}
+          disabled={busy}
+          onChange={(e) => setText(e.target.value)}
+        />
+      </label>
+      <button type="submit" className="btn small" disabled={busy || invalid || value === dataset.minRatingMargin}>
+        Apply
+      </button>
+      {dataset.minRatingMargin !== null && (
+        <span className="muted small" data-testid="rating-filter">
+          rows below {dataset.minRatingMargin} are listed under Rows skipped
+        </span>
+      )}
+    </form>
   );
 }
 
@@ -349,6 +450,7 @@ function Summary() {
         )}
       </dl>
       <PromptSplitChoice />
+      <RatingFilter />
       {formats.length > 1 && (
         <p className="muted small">Mixed formats: {formats.map(([f, n]) => `${f} ${n}`).join(', ')}. The most common one is shown.</p>
       )}
@@ -579,6 +681,7 @@ export function DatasetPanel() {
   const error = useStudio((s) => s.datasetError);
   const stats = useStudio((s) => s.tokenStats);
   const model = useStudio((s) => s.model);
+  const columnKey = useStudio((s) => (s.columnChoice ? `${s.columnChoice.name}:${s.columnChoice.columns.join(',')}` : ''));
   return (
     <div className="panel">
       <div className="panel-head">
@@ -593,6 +696,7 @@ export function DatasetPanel() {
           {error}
         </p>
       )}
+      <ColumnPicker key={columnKey} />
       {dataset && (
         <>
           <Summary />

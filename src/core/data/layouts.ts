@@ -84,3 +84,27 @@ export function columnList(value: Record<string, unknown>): string {
   const keys = Object.keys(value);
   return keys.length ? keys.map((k) => JSON.stringify(k)).join(', ') : 'no columns';
 }
+
+/** Column pairs that rate the chosen and the rejected answer, as published sets name them. */
+export const RATING_COLUMNS: readonly (readonly [string, string])[] = [
+  ['score_chosen', 'score_rejected'], // UltraFeedback binarized
+  ['chosen_rating', 'rejected_rating'], // argilla's DPO mixes
+  ['chosen_score', 'rejected_score'],
+  ['rating_chosen', 'rating_rejected'],
+];
+
+/**
+ * A row's rating margin (chosen's rating minus rejected's) from the first rating columns it has, or
+ * null when it has none or they are not numbers.
+ */
+export function ratingMargin(value: unknown): { margin: number; columns: readonly [string, string]; ratings: [number, number] } | null {
+  if (!isRecord(value)) return null;
+  for (const columns of RATING_COLUMNS) {
+    const [a, b] = columns.map((c) => value[c]);
+    if (a === undefined && b === undefined) continue;
+    const ratings = [Number(a), Number(b)] as [number, number];
+    if (a === null || b === null || !ratings.every(Number.isFinite)) return null;
+    return { margin: ratings[0] - ratings[1], columns, ratings };
+  }
+  return null;
+}

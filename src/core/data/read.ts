@@ -1,6 +1,6 @@
 import type { PromptSplit } from './extract-prompt';
 import { findJsonSyntaxError, lineLocator, scanJsonArray, type ArrayScan } from './json-scan';
-import { mapLayout, type ColumnMapping, type DatasetLayout } from './layouts';
+import { mapLayout, RATING_COLUMNS, ratingMargin, type ColumnMapping, type DatasetLayout } from './layouts';
 import { readRow } from './rows';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow } from './types';
 
@@ -9,6 +9,8 @@ export interface ReadOptions {
   columns?: ColumnMapping;
   /** How rows without a prompt are split; TRL's common prefix when not given. */
   promptSplit?: PromptSplit;
+  /** Keep only rows whose chosen rating exceeds the rejected one by at least this much (rating columns: RATING_COLUMNS). */
+  minRatingMargin?: number;
 }
 
 /** A row's value with the 1-based line (or, in a table, row) where it starts. */
@@ -63,6 +65,14 @@ export function mostCommon<T extends string>(counts: Map<T, number>): T | null {
   return best;
 }
 
+/** A rating difference as people read it (no 0.30000000000000004). */
+function round(x: number): number {
+  return Number(x.toPrecision(12));
+}
+
+/** Rows whose keys are gathered as the file's columns. */
+const COLUMN_SAMPLE_ROWS = 50;
+
 /**
  * Every row of `values` read as a preference pair, through its layout: valid rows kept, problems added
  * to `issues` with their places. Never throws.
@@ -73,8 +83,35 @@ export function collectRows(values: Iterable<LocatedValue>, file: string, issues
   const layouts = new Map<DatasetLayout, number>();
   let identicalPairs = 0;
   const midWordPrompts: number[] = [];
+  const columns = new Set<string>();
+  let seen = 0;
   for (const { line, value } of values) {
+    if (seen < COLUMN_SAMPLE_ROWS && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      seen++;
+      for (const key of Object.keys(value)) columns.add(key);
+    }
     try {
+      if (options.minRatingMargin !== undefined) {
+        const rating = ratingMargin(value);
+        if (rating === null) {
+          issues.push({
+            file,
+            line,
+            reason: `no numeric rating columns to filter by margin (${RATING_COLUMNS.map((c) => c.join('/')).join(', ')})`,
+          });
+          continue;
+        }
+        if (!(rating.margin >= options.minRatingMargin)) {
+          const [a, b] = rating.columns;
+          issues.push({
+            file,
+            line,
+            field: a,
+            reason: `rating margin ${round(rating.margin)} (${a} ${rating.ratings[0]} − ${b} ${rating.ratings[1]}) is below the minimum ${options.minRatingMargin}`,
+          });
+          continue;
+        }
+      }
       const mapped = mapLayout(value, options.columns);
       if (!mapped.ok) {
         issues.push({ file, line, reason: mapped.reason });
@@ -103,6 +140,7 @@ export function collectRows(values: Iterable<LocatedValue>, file: string, issues
     issues,
     identicalPairs,
     midWordPrompts,
+    columns: [...columns],
   };
 }
 

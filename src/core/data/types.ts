@@ -58,6 +58,8 @@ export interface ParsedDataset {
   identicalPairs: number;
   /** Lines of implicit string prompts that end inside a word (the common-prefix split cut a word). */
   midWordPrompts: number[];
+  /** The source columns of the first rows, in order (what a column mapping can name). */
+  columns: string[];
 }
 
 /** Token ids of one pair, as TRL's _prepare_dataset produces them (before collation/truncation). */

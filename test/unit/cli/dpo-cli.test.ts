@@ -176,6 +176,19 @@ describe('npm run dpo', () => {
     expect(bad.stderr).toContain('--prompt_split: expected one of common_prefix, last_turn, got "first_turn"');
   }, 60_000);
 
+  it('--min_rating_margin keeps the rows whose ratings differ enough and lists the others', async () => {
+    const file = 'test/fixtures/data/formats/argilla-dpo-mix.parquet';
+    const r = await dpo('eval', '--model', modelDir, '--data', file, '--min_rating_margin', '3.25');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${file}: 1 valid pairs`);
+    expect(r.stderr).toContain(
+      `${file}:1 [chosen_rating]: rating margin 3 (chosen_rating 5 − rejected_rating 2) is below the minimum 3.25`,
+    );
+    const bad = await dpo('eval', '--model', modelDir, '--data', file, '--min_rating_margin', 'much');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--min_rating_margin');
+  }, 60_000);
+
   it('train writes metrics.jsonl, a PEFT adapter and trainer_state.json; eval with the adapter sees the change', async () => {
     const outDir = join(dir, 'run');
     const r = await dpo(

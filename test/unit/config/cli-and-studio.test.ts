@@ -80,6 +80,7 @@ describe('the command line reads the schema', () => {
       'dataset_train_split',
       'dataset_columns',
       'prompt_split',
+      'min_rating_margin',
       'output_dir',
       'save_steps',
       'save_total_limit',
