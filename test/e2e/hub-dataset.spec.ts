@@ -72,6 +72,7 @@ test('a Hub dataset by name: downloaded with progress, resumed after a dropped c
   await form.getByRole('button', { name: 'Download' }).click();
   await expect(page.getByRole('heading', { name: 'test-org/layouts (shp/train)' })).toBeVisible({ timeout: 30_000 });
   await expect(page.getByTestId('dataset-layout')).toHaveText('SHP');
+  await expect(form.getByRole('alert')).toBeHidden();
 
   // After a reload, with the Hub unreachable, the kept split loads from browser storage.
   await page.unroute('https://huggingface.co/**');

@@ -43,6 +43,8 @@ export async function loadDatasetFile(file: Blob | Blob[], name: string, options
       samples: null,
       columnChoice: null,
     });
+    // A Hub dataset's error is stale once another dataset loaded.
+    set((s) => ({ hubDataset: { ...s.hubDataset, error: null } }));
     await showPreview(0);
     scheduleTokenStats(0);
   } catch (e) {
