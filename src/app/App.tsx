@@ -43,7 +43,7 @@ export function App() {
       <TrainBar />
       <div className="shell">
         <Sidebar />
-        <main className="main" id="main">
+        <main className="main" id="main" tabIndex={0}>
           {gpuLost && (
             <div className="notice gpu-lost" role="alert" data-testid="gpu-lost">
               <span>

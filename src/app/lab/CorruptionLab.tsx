@@ -486,6 +486,7 @@ export function CorruptionLab() {
 
   return (
     <div className="cx">
+      <h2 className="visually-hidden">Corruption exercise</h2>
       <p className="cx-intro">
         Train DPO on the colour task and watch the loss; then make each rejected answer a copy of its chosen answer, train again with the
         same seed, and see what the loss and the gradients do. Everything runs here, on the demo model.

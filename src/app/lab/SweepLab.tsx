@@ -284,6 +284,7 @@ export function SweepLab() {
   }, [runs, liveRunId, liveHistory]);
   return (
     <div className="sw">
+      <h2 className="visually-hidden">β / loss sweep</h2>
       <p className="sw-intro">
         One press trains several short runs one after another, all from the same seed, changing only β or the loss type, and overlays how
         far each moves the policy from the reference.
