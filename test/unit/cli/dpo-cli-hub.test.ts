@@ -172,7 +172,8 @@ describe('npm run dpo with --dataset_name', () => {
 
     const gated = await dpo(env, 'eval', '--model', modelDir, '--dataset_name', 'test-org/gated');
     expect(gated.code).toBe(1);
-    expect(gated.stderr).toContain('test-org/gated is gated (HTTP 401): the Hub needs a Hugging Face access token');
+    expect(gated.stderr).toContain('test-org/gated is gated (HTTP 401): the Hub needs a Hugging Face access token.');
+    expect(gated.stderr).toContain('then set HF_TOKEN to a read token');
     const withToken = await dpo({ ...env, HF_TOKEN: 'hf_secret' }, 'eval', '--model', modelDir, '--dataset_name', 'test-org/gated');
     expect(withToken.code, withToken.stderr).toBe(0);
 
