@@ -39,6 +39,9 @@ export function App() {
   const Panel = PANELS[section];
   return (
     <div className="app">
+      <a className="skip-link" href="#main">
+        Skip to the section
+      </a>
       <Header />
       <TrainBar />
       <div className="shell">

@@ -37,7 +37,11 @@ export function Sidebar() {
               type="button"
               className={`nav-item${s.section === l.id ? ' active' : ''}`}
               aria-current={s.section === l.id ? 'page' : undefined}
-              onClick={() => useStudio.setState({ section: l.id })}
+              onClick={() => {
+                useStudio.setState({ section: l.id });
+                // Keyboard and screen-reader users land on the section they chose.
+                requestAnimationFrame(() => document.getElementById('main')?.focus({ preventScroll: true }));
+              }}
             >
               <span className={`nav-num${l.done ? ' done' : ''}`} aria-hidden="true">
                 {l.done ? '✓' : i + 1}

@@ -1,7 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { fileURLToPath } from 'node:url';
-import { goTo, openStudio } from './studio';
+import { goTo, openStudio, screenshots } from './studio';
 
 const FORMATS = fileURLToPath(new URL('../fixtures/data/formats/', import.meta.url));
 
@@ -54,4 +54,23 @@ test('the Dataset view passes axe in both themes: loaded, mid-word note, token v
   await input.setInputFiles({ name: 'mine.csv', mimeType: 'text/csv', buffer: Buffer.from('q,a,b\nx,y,z\n') });
   await expect(page.getByRole('form', { name: 'Map the columns' })).toBeVisible();
   expect(await violations(page, 'main')).toEqual([]);
+});
+
+test('keyboard: a skip link leads to the section, and choosing a section moves focus to it', async ({ page }) => {
+  await openStudio(page);
+  await page.keyboard.press('Tab');
+  const skip = page.getByRole('link', { name: 'Skip to the section' });
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeInViewport();
+  await screenshots(page, 'skip-link');
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#main')).toBeFocused();
+  await page
+    .getByRole('navigation', { name: 'Sections' })
+    .getByRole('button', { name: /^Configure/ })
+    .focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 2, name: 'Configure', exact: true })).toBeVisible();
+  await expect(page.locator('#main')).toBeFocused();
+  await expect(page.locator('#main')).toContainText('Configure');
 });
