@@ -7,7 +7,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { readParquetTable, readPreferenceBytes, UnsupportedFileError } from '../core/data/formats';
-import { HubAccessError, REPO_PATTERN } from '../core/hub/download';
+import { REPO_PATTERN } from '../core/hub/download';
 import type { PromptSplit } from '../core/data/extract-prompt';
 import { parseColumnMapping, type ColumnMapping } from '../core/data/layouts';
 import { splitTrainEval } from '../core/data/split';
@@ -364,13 +364,6 @@ async function datasetSource(
   let files;
   try {
     files = await fetchHubDataset(ref, (p) => bar.note(`downloading ${name}: file ${p.file} of ${p.files}, ${formatSize(p.loaded)}`));
-  } catch (e) {
-    if (!(e instanceof HubAccessError)) throw e;
-    throw new Error(
-      e.hadToken
-        ? `${name}: the Hub refused HF_TOKEN (HTTP ${e.status}); accept the dataset's terms on huggingface.co/datasets/${name} as the token's account, or check the token`
-        : `${name} is gated (HTTP ${e.status}): the Hub needs a Hugging Face access token. Accept its terms on huggingface.co/datasets/${name}, then set HF_TOKEN to a read token (huggingface.co/settings/tokens)`,
-    );
   } finally {
     bar.finish();
   }

@@ -82,6 +82,7 @@ export async function fetchHubDataset(
   const result = await downloadHubDataset(ref, folderSink(staging), onProgress, {
     endpoint: env.HF_ENDPOINT || undefined,
     token: env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN || null,
+    access: { kind: 'dataset', tokenHint: 'set it as HF_TOKEN' },
   });
   const dir = splitFolder(root, ref.repo, result.config, result.split);
   const manifest: SplitManifest = {

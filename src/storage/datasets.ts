@@ -49,7 +49,7 @@ export function readFingerprint(contentFingerprint: string, options: ReadOptions
   if (options.minRatingMargin !== undefined) parts.push(`min_rating_margin=${options.minRatingMargin}`);
   if (options.columns) {
     const c = options.columns;
-    parts.push(`columns=${c.prompt ?? ''},${c.chosen},${c.rejected}`);
+    parts.push(`columns=${JSON.stringify([c.prompt ?? null, c.chosen, c.rejected])}`);
   }
   return parts.length ? `${contentFingerprint};${parts.join(';')}` : contentFingerprint;
 }

@@ -5,7 +5,7 @@
  * Content-Security-Policy governs where it connects.
  */
 import { downloadHubDataset, type HubDatasetRef } from '../../core/hub/datasets';
-import { DownloadStopped, HubAccessError } from '../../core/hub/download';
+import { DownloadStopped } from '../../core/hub/download';
 import { requestPersistentStorage, type ModelStaging } from '../../storage';
 import { savedHubToken } from '../hub';
 import { get, set, type StoredHubDataset } from '../store';
@@ -105,7 +105,11 @@ export async function loadHubDataset(input: HubDatasetRef): Promise<void> {
                 fraction: (p.file - 1) / p.files,
               },
             }),
-          { token: savedHubToken(), signal: stopDownload.signal },
+          {
+            token: savedHubToken(),
+            signal: stopDownload.signal,
+            access: { kind: 'dataset', tokenHint: 'add it in Model → Hugging Face Hub' },
+          },
         );
         await staging!.commit(result.paths);
       } finally {
@@ -125,11 +129,7 @@ export async function loadHubDataset(input: HubDatasetRef): Promise<void> {
     const why =
       e instanceof DownloadStopped
         ? `Stopped the download of ${ref.repo}. What arrived is kept: downloading again resumes from there.`
-        : e instanceof HubAccessError
-          ? e.hadToken
-            ? `${ref.repo}: the Hub refused this browser's Hugging Face token (HTTP ${e.status}). Accept the dataset's terms on huggingface.co/datasets/${ref.repo} as the token's account, or change the token in Model → Hugging Face Hub.`
-            : `${ref.repo} is gated (HTTP ${e.status}): accept its terms on huggingface.co/datasets/${ref.repo}, add a Hugging Face token in Model → Hugging Face Hub, then download again.`
-          : message(e);
+        : message(e);
     setHubDataset({ error: why });
   } finally {
     setHubDataset({ busy: null });

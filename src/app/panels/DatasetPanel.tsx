@@ -169,6 +169,24 @@ function ColumnPicker() {
   );
 }
 
+/** A labelled text field for a name (no spelling or autofill help). */
+function NameField(props: { label: string; placeholder?: string; value: string; onChange: (v: string) => void; disabled: boolean }) {
+  return (
+    <label>
+      <span>{props.label}</span>
+      <input
+        type="text"
+        placeholder={props.placeholder}
+        value={props.value}
+        onChange={(e) => props.onChange(e.target.value)}
+        spellCheck={false}
+        autoComplete="off"
+        disabled={props.disabled}
+      />
+    </label>
+  );
+}
+
 /** A split of a dataset on the Hugging Face Hub, by name: downloaded once into this browser, then loaded from there. */
 function HubDatasetForm() {
   const hub = useStudio((s) => s.hubDataset);
@@ -193,41 +211,9 @@ function HubDatasetForm() {
           if (valid) void loadHubDataset({ repo, config, split });
         }}
       >
-        <label>
-          <span>Dataset</span>
-          <input
-            type="text"
-            placeholder="owner/name"
-            value={repo}
-            onChange={(e) => setRepo(e.target.value)}
-            spellCheck={false}
-            autoComplete="off"
-            disabled={busy}
-          />
-        </label>
-        <label>
-          <span>Config</span>
-          <input
-            type="text"
-            placeholder="default"
-            value={config}
-            onChange={(e) => setConfig(e.target.value)}
-            spellCheck={false}
-            autoComplete="off"
-            disabled={busy}
-          />
-        </label>
-        <label>
-          <span>Split</span>
-          <input
-            type="text"
-            value={split}
-            onChange={(e) => setSplit(e.target.value)}
-            spellCheck={false}
-            autoComplete="off"
-            disabled={busy}
-          />
-        </label>
+        <NameField label="Dataset" placeholder="owner/name" value={repo} onChange={setRepo} disabled={busy} />
+        <NameField label="Config" placeholder="default" value={config} onChange={setConfig} disabled={busy} />
+        <NameField label="Split" value={split} onChange={setSplit} disabled={busy} />
         <button type="submit" className="btn" disabled={!valid || busy}>
           {stored ? 'Load' : 'Download'}
         </button>

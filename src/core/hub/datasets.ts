@@ -28,6 +28,11 @@ export interface ParquetListing {
 /** Parquet listing: config → split → URLs of that split's files. */
 type ParquetIndex = Record<string, Record<string, string[]>>;
 
+/** Access errors name the dataset's page, and say how a token is given where the caller runs. */
+function asDataset(options: HubOptions): HubOptions {
+  return { ...options, access: { kind: 'dataset', tokenHint: options.access?.tokenHint ?? 'paste it below' } };
+}
+
 function endpointOf(options: HubOptions): string {
   return (options.endpoint ?? HUB_ENDPOINT).replace(/\/+$/, '');
 }
@@ -37,8 +42,9 @@ function list(names: string[]): string {
 }
 
 /** The Parquet files of a dataset's split, after checking the repo id, the config and the split. */
-export async function listParquetFiles(ref: HubDatasetRef, options: HubOptions = {}): Promise<ParquetListing> {
+export async function listParquetFiles(ref: HubDatasetRef, given: HubOptions = {}): Promise<ParquetListing> {
   const { repo } = ref;
+  const options = asDataset(given);
   if (!REPO_PATTERN.test(repo)) {
     throw new Error(`"${repo}" is not a Hub dataset id; write it as owner/name, e.g. trl-lib/ultrafeedback_binarized`);
   }
@@ -94,8 +100,9 @@ export async function downloadHubDataset(
   /** Where the files go, or how to find that once the config and split are known. */
   sinkFor: DownloadSink | ((listing: ParquetListing) => Promise<DownloadSink>),
   onProgress: (p: DatasetProgress) => void,
-  options: HubOptions = {},
+  given: HubOptions = {},
 ): Promise<ParquetListing & { paths: string[] }> {
+  const options = asDataset(given);
   const listing = await listParquetFiles(ref, options);
   const sink = typeof sinkFor === 'function' ? await sinkFor(listing) : sinkFor;
   const kept = new Map<string, number>();

@@ -15,20 +15,23 @@ export const HUB_ENDPOINT = 'https://huggingface.co';
 /** A Hub repo id: owner/name. */
 export const REPO_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-/** The Hub refused a repo (HTTP 401 or 403): gated or private, and what to do about it. */
+/** The Hub refused a repo (HTTP 401 or 403): gated or private, and what to do about it in this front end. */
 export class HubAccessError extends Error {
   override readonly name = 'HubAccessError';
   constructor(
     readonly repo: string,
     readonly status: number,
     readonly hadToken: boolean,
+    /** Where the repo's page is, and how a token is given here ("paste it below", "set it as HF_TOKEN"). */
+    where: { kind: 'model' | 'dataset'; tokenHint: string } = { kind: 'model', tokenHint: 'paste it below' },
   ) {
+    const page = `huggingface.co/${where.kind === 'dataset' ? 'datasets/' : ''}${repo}`;
     super(
       hadToken
         ? status === 401
-          ? `${repo}: the Hub did not accept the Hugging Face token (HTTP 401). Check it at huggingface.co/settings/tokens, paste it again, and retry.`
-          : `${repo} is gated, and this token's account has no access yet (HTTP 403). Open huggingface.co/${repo} signed in as that account, accept the license (some repos wait for approval), then retry.`
-        : `${repo} is gated (HTTP ${status}): the Hub needs a Hugging Face access token. Accept the license on huggingface.co/${repo} while signed in, create a read token at huggingface.co/settings/tokens, paste it below, and download again.`,
+          ? `${repo}: the Hub did not accept the Hugging Face token (HTTP 401). Check it at huggingface.co/settings/tokens, ${where.tokenHint}, and retry.`
+          : `${repo} is gated, and this token's account has no access yet (HTTP 403). Open ${page} signed in as that account, accept the license (some repos wait for approval), then retry.`
+        : `${repo} is gated (HTTP ${status}): the Hub needs a Hugging Face access token. Accept the license on ${page} while signed in, create a read token at huggingface.co/settings/tokens, ${where.tokenHint}, and download again.`,
     );
   }
 }
@@ -55,6 +58,8 @@ export interface HubOptions {
   retries?: number;
   /** Waits between resumptions (tests pass one that does not wait). */
   sleep?: (ms: number) => Promise<void>;
+  /** What access errors say: a model's or a dataset's page, and how a token is given here. */
+  access?: { kind: 'model' | 'dataset'; tokenHint: string };
 }
 
 export async function hubFetch(
@@ -78,7 +83,7 @@ export async function hubFetch(
       `could not reach the Hugging Face Hub for ${what} (offline, or blocked): ${e instanceof Error ? e.message : String(e)}`,
     );
   }
-  if (response.status === 401 || response.status === 403) throw new HubAccessError(repo, response.status, token !== null);
+  if (response.status === 401 || response.status === 403) throw new HubAccessError(repo, response.status, token !== null, options.access);
   if (response.status === 404) throw new Error(`${what}: not found on the Hub (HTTP 404); check the owner/name spelling`);
   if (response.status === 429 || response.status >= 500) throw new DownloadInterrupted(`${what}: the Hub answered HTTP ${response.status}`);
   if (!response.ok && response.status !== 416) throw new Error(`${what}: the Hub answered HTTP ${response.status} ${response.statusText}`);

@@ -8,6 +8,8 @@ import { startHubStandIn, type HubStandIn } from '../../hub-standin';
 
 const run = promisify(execFile);
 const FORMATS = 'test/fixtures/data/formats/';
+/** Two logged steps of two pairs: enough to compare runs. */
+const SHORT_RUN = ['--max_steps', '2', '--per_device_train_batch_size', '2', '--logging_steps', '1'];
 const fixture = (name: string) => new Uint8Array(readFileSync(FORMATS + name));
 
 let dir: string;
@@ -120,32 +122,12 @@ describe('npm run dpo with --dataset_name', () => {
       'test',
       '--output_dir',
       out,
-      '--max_steps',
-      '2',
-      '--per_device_train_batch_size',
-      '2',
-      '--logging_steps',
-      '1',
+      ...SHORT_RUN,
     );
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(join(out, 'adapter', 'adapter_model.safetensors'))).toBe(true);
     const file = join(dir, 'run-file');
-    const local = await dpo(
-      {},
-      'train',
-      '--model',
-      modelDir,
-      '--data',
-      FORMATS + 'pairs.jsonl',
-      '--output_dir',
-      file,
-      '--max_steps',
-      '2',
-      '--per_device_train_batch_size',
-      '2',
-      '--logging_steps',
-      '1',
-    );
+    const local = await dpo({}, 'train', '--model', modelDir, '--data', FORMATS + 'pairs.jsonl', '--output_dir', file, ...SHORT_RUN);
     expect(local.code, local.stderr).toBe(0);
     const metrics = (p: string) =>
       readFileSync(join(p, 'metrics.jsonl'), 'utf8')
@@ -172,8 +154,9 @@ describe('npm run dpo with --dataset_name', () => {
 
     const gated = await dpo(env, 'eval', '--model', modelDir, '--dataset_name', 'test-org/gated');
     expect(gated.code).toBe(1);
-    expect(gated.stderr).toContain('test-org/gated is gated (HTTP 401): the Hub needs a Hugging Face access token.');
-    expect(gated.stderr).toContain('then set HF_TOKEN to a read token');
+    expect(gated.stderr).toContain(
+      'test-org/gated is gated (HTTP 401): the Hub needs a Hugging Face access token. Accept the license on huggingface.co/datasets/test-org/gated while signed in, create a read token at huggingface.co/settings/tokens, set it as HF_TOKEN, and download again.',
+    );
     const withToken = await dpo({ ...env, HF_TOKEN: 'hf_secret' }, 'eval', '--model', modelDir, '--dataset_name', 'test-org/gated');
     expect(withToken.code, withToken.stderr).toBe(0);
 

@@ -62,4 +62,11 @@ describe('listParquetFiles', () => {
     expect(hub.asked).toEqual(['http://127.0.0.1:9/api/datasets/o/d/parquet']);
     expect(listing.files[0].url).toBe('http://127.0.0.1:9/api/datasets/o/d/parquet/default/train/0.parquet');
   });
+
+  it("a gated dataset's error names its dataset page and how a token is given where it runs", async () => {
+    const fetch = (async () => new Response('restricted', { status: 401 })) as unknown as typeof globalThis.fetch;
+    await expect(listParquetFiles({ repo: 'o/d' }, { fetch, access: { kind: 'model', tokenHint: 'set it as HF_TOKEN' } })).rejects.toThrow(
+      'o/d is gated (HTTP 401): the Hub needs a Hugging Face access token. Accept the license on huggingface.co/datasets/o/d while signed in, create a read token at huggingface.co/settings/tokens, set it as HF_TOKEN, and download again.',
+    );
+  });
 });
