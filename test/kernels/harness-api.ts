@@ -67,11 +67,17 @@ export interface KernelApi {
   ready(): Promise<{ backend: string; adapter: string; maxStorageBufferBindingSize: number }>;
   /** Runs a program that writes nothing after poisoning the buffer pool: how many outputs read NaN. */
   silentProgramReadsPoison(rows: number): Promise<{ nan: number; size: number }>;
-  /** Forward program straight into a NaN-filled output, against the composed ops. */
-  forwardProgram(c: SoftmaxCase): Promise<Record<RowStatName, Compared>>;
+  /**
+   * Forward program straight into a NaN-filled output, against the statistics' definitions in float64;
+   * the composed ops (the backward tests' reference) against the same, under `composed <name>`.
+   */
+  forwardProgram(c: SoftmaxCase): Promise<Record<RowStatName | `composed ${RowStatName}`, Compared>>;
   /** Backward program straight into a NaN-filled output, against tf.grad of the composed ops. */
   backwardProgram(c: SoftmaxCase): Promise<Record<GradTarget<RowStatName>, Compared>>;
-  /** The registered ops (pool poisoned first): forward values and tf.grad, against the composed ops. */
+  /**
+   * The registered ops (pool poisoned first): forward values against the float64 definitions, tf.grad
+   * against tf.grad of the composed ops.
+   */
   registeredOps(c: SoftmaxCase): Promise<{
     forward: Record<RowStatName, Compared>;
     selectiveLogSoftmax: Compared;

@@ -1,7 +1,9 @@
 /**
  * Kernel test harness: runs in Chromium on the webgpu backend and exposes `window.kernels` (see
  * harness-api.ts) for kernels.spec.ts. Each function draws fresh inputs from the seed it is given,
- * runs a fused kernel and its composed-op reference, and returns the comparison as plain numbers.
+ * runs a fused kernel and its reference (the row statistics' float64 definitions forward, tf.grad of
+ * the composed ops backward, tf.matMul for the head's products) and returns the comparison as plain
+ * numbers.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
@@ -33,6 +35,12 @@ import type { Compared, Comparison, GradTarget, KernelApi, RowKind, RowStatName,
 const ROW_STAT_NAMES: RowStatName[] = ['logp', 'logSumExp', 'logitMean', 'logSumP2'];
 const SCORE_NAMES: ScoreName[] = ['logp', 'logitMean', 'logSumP2'];
 const HUGE = 1e4;
+/**
+ * Floor for statistics that are logs of float32 sums (log p, log Σe^z, log Σp²): a sum of V terms
+ * carries a relative error of order √V·2⁻²⁴, which its log carries as an absolute error whatever the
+ * log's own size; near 0 (one token holding most of the mass) a relative measure would read noise.
+ */
+const LOG_OF_SUM_FLOOR = 1;
 
 /** relError = max |a − b| / max(max |b|, floor): a floor names the size of terms that cancel in b. */
 function compare(actual: ArrayLike<number>, reference: ArrayLike<number>, floor = 0): Comparison {
@@ -79,6 +87,10 @@ function compareByKind(actual: ArrayLike<number>, reference: ArrayLike<number>, 
 
 interface SoftmaxInputs {
   logits: tf.Tensor2D;
+  /** The logits' float32 values on the host, row-major [rows, vocab]. */
+  values: Float32Array;
+  /** Labels on the host (−100 and V are outside the vocabulary). */
+  labelValues: Int32Array;
   /** max_v softmax(z)_v per row, in float64 from the host values. */
   maxProb: number[];
   labels: tf.Tensor1D;
@@ -105,7 +117,39 @@ function drawSoftmaxInputs(c: SoftmaxCase): SoftmaxInputs {
     const m = Math.max(...row);
     return 1 / row.reduce((s, v) => s + Math.exp(v - m), 0);
   });
-  return { logits: tf.tensor2d(values, [c.rows, c.vocab]), maxProb, labels: tf.tensor1d(labels, 'int32'), kinds };
+  return {
+    logits: tf.tensor2d(values, [c.rows, c.vocab]),
+    values,
+    labelValues: labels,
+    maxProb,
+    labels: tf.tensor1d(labels, 'int32'),
+    kinds,
+  };
+}
+
+/**
+ * The row statistics from their definitions, in float64 over the same float32 logits: log p(label) (0
+ * for a label outside [0, V)), log Σ_v e^{z_v}, mean_v z_v and log Σ_v p_v².
+ */
+function rowStatsFloat64(values: Float32Array, labels: Int32Array, vocab: number): Record<RowStatName, number[]> {
+  const out: Record<RowStatName, number[]> = { logp: [], logSumExp: [], logitMean: [], logSumP2: [] };
+  for (let r = 0; r < labels.length; r++) {
+    const row = Array.from(values.subarray(r * vocab, (r + 1) * vocab));
+    const m = Math.max(...row);
+    const logSumExp = m + Math.log(row.reduce((s, z) => s + Math.exp(z - m), 0));
+    const label = labels[r];
+    out.logp.push(label >= 0 && label < vocab ? row[label] - logSumExp : 0);
+    out.logSumExp.push(logSumExp);
+    out.logitMean.push(row.reduce((s, z) => s + z, 0) / vocab);
+    out.logSumP2.push(Math.log(row.reduce((s, z) => s + Math.exp(2 * (z - logSumExp)), 0)));
+  }
+  return out;
+}
+
+/** Per-row floors for each row statistic (see LOG_OF_SUM_FLOOR; a logit mean against mean |logit|). */
+function rowStatFloors(meanAbsLogit: number[]): Record<RowStatName, number[]> {
+  const logFloor = meanAbsLogit.map(() => LOG_OF_SUM_FLOOR);
+  return { logp: logFloor, logSumExp: logFloor, logitMean: meanAbsLogit, logSumP2: logFloor };
 }
 
 /** Random upstream weights [N] for the statistics a target differentiates (never all zero). */
@@ -194,7 +238,7 @@ const api: KernelApi = {
   },
 
   async forwardProgram(c) {
-    const { logits, labels, kinds } = drawSoftmaxInputs(c);
+    const { logits, labels, kinds, values, labelValues } = drawSoftmaxInputs(c);
     const poisoned = tf.fill([c.rows, ROW_STAT_COLUMNS], NaN);
     runSelectiveLogSoftmax(webgpu(), logits, labels, poisoned, c.invocationsPerRow);
     const packed = await read(poisoned);
@@ -205,16 +249,18 @@ const api: KernelApi = {
       logitMean: column(ROW_STAT.logitMean),
       logSumP2: column(ROW_STAT.logSumP2),
     };
-    const reference = logSoftmaxRowStatsComposed(logits, labels);
-    const ref = await readStats(reference);
-    // A row's logit mean sums V terms that cancel: its error is measured against their size, mean |logit|.
+    const composedStats = logSoftmaxRowStatsComposed(logits, labels);
+    const composed = await readStats(composedStats);
+    const ref = rowStatsFloat64(values, labelValues, c.vocab);
     const meanAbs = tf.tidy(() => tf.mean(tf.abs(logits), 1));
-    const floors: Partial<Record<RowStatName, number[]>> = { logitMean: Array.from(await read(meanAbs)) };
-    disposeAll({ logits, labels, poisoned, reference, meanAbs });
-    return Object.fromEntries(ROW_STAT_NAMES.map((n) => [n, compareByKind(fused[n], ref[n], kinds, floors[n])])) as Record<
-      RowStatName,
-      Compared
-    >;
+    const floors = rowStatFloors(Array.from(await read(meanAbs)));
+    disposeAll({ logits, labels, poisoned, composedStats, meanAbs });
+    return Object.fromEntries(
+      ROW_STAT_NAMES.flatMap((n) => [
+        [n, compareByKind(fused[n], ref[n], kinds, floors[n])],
+        [`composed ${n}`, compareByKind(composed[n], ref[n], kinds, floors[n])],
+      ]),
+    ) as Record<RowStatName | `composed ${RowStatName}`, Compared>;
   },
 
   async backwardProgram(c) {
@@ -256,22 +302,22 @@ const api: KernelApi = {
   },
 
   async registeredOps(c) {
-    const { logits, labels, kinds } = drawSoftmaxInputs(c);
+    const { logits, labels, kinds, values, labelValues } = drawSoftmaxInputs(c);
     const rng = new Rng(c.seed ^ 0x0b5);
     await poisonPool([[c.rows, ROW_STAT_COLUMNS]]);
     const fusedStats = logSoftmaxRowStats(logits, labels);
     const fused = await readStats(fusedStats);
-    const referenceStats = logSoftmaxRowStatsComposed(logits, labels);
-    const ref = await readStats(referenceStats);
-    const forward = Object.fromEntries(ROW_STAT_NAMES.map((n) => [n, compareByKind(fused[n], ref[n], kinds)])) as Record<
+    const ref = rowStatsFloat64(values, labelValues, c.vocab);
+    const meanAbs = tf.tidy(() => tf.mean(tf.abs(logits), 1));
+    const floors = rowStatFloors(Array.from(await read(meanAbs)));
+    const forward = Object.fromEntries(ROW_STAT_NAMES.map((n) => [n, compareByKind(fused[n], ref[n], kinds, floors[n])])) as Record<
       RowStatName,
       Compared
     >;
 
     await poisonPool([[c.rows, ROW_STAT_COLUMNS]]);
     const logp = selectiveLogSoftmax(logits, labels);
-    const logpRef = selectiveLogSoftmaxComposed(logits, labels);
-    const selective = compareByKind(await read(logp), await read(logpRef), kinds);
+    const selective = compareByKind(await read(logp), ref.logp, kinds, floors.logp);
 
     const grad: Partial<Record<GradTarget<RowStatName>, Compared>> = {};
     for (const target of [...ROW_STAT_NAMES, 'all'] as const) {
@@ -288,7 +334,7 @@ const api: KernelApi = {
       grad[target] = compareByKind(fusedValues, await read(referenceGrad), kinds);
       disposeAll({ weights: [...weights.values()], fusedGrad, referenceGrad });
     }
-    disposeAll({ logits, labels, fusedStats, referenceStats, logp, logpRef });
+    disposeAll({ logits, labels, fusedStats, meanAbs, logp });
     return { forward, selectiveLogSoftmax: selective, grad: grad as Record<GradTarget<RowStatName>, Compared> };
   },
 
@@ -362,7 +408,11 @@ const api: KernelApi = {
     const referenceScores = scoreTokensComposed(hidden, head, labels, true);
     // A row's logit mean sums V terms that cancel: its error is measured against their size, mean |logit|.
     const meanAbsLogit = tf.tidy(() => tf.max(tf.mean(tf.abs(tf.matMul(hidden, head, false, true)), 1)));
-    const floors: Record<ScoreName, number> = { logp: 0, logitMean: (await read(meanAbsLogit))[0], logSumP2: 0 };
+    const floors: Record<ScoreName, number> = {
+      logp: LOG_OF_SUM_FLOOR,
+      logitMean: (await read(meanAbsLogit))[0],
+      logSumP2: LOG_OF_SUM_FLOOR,
+    };
     meanAbsLogit.dispose();
     const forward = {} as Record<ScoreName, Comparison>;
     for (const name of SCORE_NAMES) {
