@@ -84,12 +84,12 @@ function decodeText(bytes: Uint8Array) {
 }
 
 /** Values read from a table are plain data: int64 columns arrive as BigInt, which JSON cannot hold. */
-function plain(value: unknown): unknown {
+export function plainTableValue(value: unknown): unknown {
   if (typeof value === 'bigint') return Number(value);
-  if (Array.isArray(value)) return value.map(plain);
+  if (Array.isArray(value)) return value.map(plainTableValue);
   if (value instanceof Date) return value.toISOString();
   if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainTableValue(v)]));
   }
   return value;
 }
@@ -122,7 +122,7 @@ async function parquetValues(
     const count = Number(groups[g].num_rows);
     try {
       const rows = await parquetReadObjects({ file: buffer, metadata, compressors, rowStart: start, rowEnd: start + count });
-      rows.forEach((row, i) => values.push({ line: firstRow + start + i + 1, value: plain(row) }));
+      rows.forEach((row, i) => values.push({ line: firstRow + start + i + 1, value: plainTableValue(row) }));
     } catch (e) {
       issues.push({
         file,
