@@ -9,10 +9,10 @@ export interface StoredDataset {
   fingerprint: string;
   /** The file name it was loaded from. */
   name: string;
-  /** The file's bytes (records saved before Parquet and CSV were read hold `text` instead). */
-  bytes?: Uint8Array;
+  /** The file's bytes, or the file itself when it was too large to read in (records saved before Parquet and CSV were read hold `text` instead). */
+  bytes?: Uint8Array | Blob;
   /** A table stored as several Parquet files (a Hub split), in order, instead of `bytes`. */
-  parts?: Uint8Array[];
+  parts?: (Uint8Array | Blob)[];
   text?: string;
   /** How it was read (implicit-prompt split, column mapping), when not the defaults. */
   options?: ReadOptions;
@@ -39,6 +39,25 @@ export async function datasetFingerprint(content: string | Uint8Array | Uint8Arr
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+/** A file is hashed in pieces of this size when it is too large to hold (its pieces' hashes, hashed). */
+const FINGERPRINT_PIECE_BYTES = 16 * 2 ** 20;
+
+/**
+ * The fingerprint of files read on demand, without holding them: SHA-256 of each 16 MiB piece, and of
+ * those hashes with the file's size; several files (a Hub split), the hash of their fingerprints.
+ */
+export async function fileFingerprint(files: Blob[]): Promise<string> {
+  const hashes: string[] = [];
+  for (const file of files) {
+    const pieces: string[] = [`${file.size} bytes`];
+    for (let at = 0; at < file.size; at += FINGERPRINT_PIECE_BYTES) {
+      pieces.push(await datasetFingerprint(new Uint8Array(await file.slice(at, at + FINGERPRINT_PIECE_BYTES).arrayBuffer())));
+    }
+    hashes.push(await datasetFingerprint(pieces.join('\n')));
+  }
+  return hashes.length === 1 ? hashes[0] : datasetFingerprint(hashes.join('\n'));
+}
+
 /**
  * The fingerprint of a file read with `options`: the content's, with the options that change its rows
  * appended, so two readings of one file (another prompt split, another column mapping) stay apart.
@@ -57,7 +76,7 @@ export function readFingerprint(contentFingerprint: string, options: ReadOptions
 export function putDataset(
   store: UseStore,
   fingerprint: string,
-  dataset: { name: string; bytes: Uint8Array | Uint8Array[]; options?: ReadOptions },
+  dataset: { name: string; bytes: Uint8Array | Blob | (Uint8Array | Blob)[]; options?: ReadOptions },
 ): Promise<void> {
   const record: StoredDataset = { fingerprint, name: dataset.name, savedAt: Date.now() };
   if (Array.isArray(dataset.bytes)) record.parts = dataset.bytes;

@@ -20,7 +20,8 @@
  *                                                  and history when the run record exists
  *   storage.loadLatestCheckpoint(runId): Checkpoint | undefined
  * Datasets (by content)
- *   datasetFingerprint(text | bytes): hex SHA-256; readFingerprint(it, options): with the read options
+ *   datasetFingerprint(text | bytes): hex SHA-256; fileFingerprint(blobs): the same for files read on demand, in pieces;
+ *   readFingerprint(it, options): with the read options
  *   storedDatasetFiles(stored): Blob[]
  *   storage.putDataset(fingerprint, { name, bytes }) / getDataset / deleteDataset
  * Model files
@@ -71,7 +72,7 @@ import {
 } from './runs';
 
 export { StorageFullError, isQuotaError, DB_NAME, STORE_NAME } from './db';
-export { datasetFingerprint, readFingerprint, storedDatasetFiles, type StoredDataset } from './datasets';
+export { datasetFingerprint, fileFingerprint, readFingerprint, storedDatasetFiles, type StoredDataset } from './datasets';
 export { storageUsage, requestPersistentStorage } from './usage';
 export type { Checkpoint, CheckpointInput } from './checkpoints';
 export type { ModelBackend, ModelFileWriter, ModelManifest, ModelStaging, StoredModelFile, StoredModelSummary } from './models';
@@ -93,7 +94,10 @@ export interface StudioStorage {
   saveCheckpoint(runId: string, checkpoint: CheckpointInput): Promise<void>;
   loadLatestCheckpoint(runId: string): Promise<Checkpoint | undefined>;
 
-  putDataset(fingerprint: string, dataset: { name: string; bytes: Uint8Array | Uint8Array[]; options?: ReadOptions }): Promise<void>;
+  putDataset(
+    fingerprint: string,
+    dataset: { name: string; bytes: Uint8Array | Blob | (Uint8Array | Blob)[]; options?: ReadOptions },
+  ): Promise<void>;
   getDataset(fingerprint: string): Promise<StoredDataset | undefined>;
   deleteDataset(fingerprint: string): Promise<void>;
 

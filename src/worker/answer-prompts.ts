@@ -1,5 +1,6 @@
+import { rowRange, type RowSource } from '../core/data/row-store';
 import { splitTrainEval } from '../core/data/split';
-import type { PreferenceRow, Text } from '../core/data/types';
+import type { Text } from '../core/data/types';
 import { generateBatch, stopTokenIds } from '../core/model/generate';
 import type { ActivePolicy } from './evaluation';
 import { GENERATION_PROMPT, promptIds } from '../core/data/prompt-ids';
@@ -26,15 +27,25 @@ interface LabPrompt {
 const promptKey = (prompt: Text) => (typeof prompt === 'string' ? prompt : JSON.stringify(prompt));
 
 /** The first `count` prompts among `rows`, each prompt once. */
-function distinctPrompts(rows: PreferenceRow[], count: number): LabPrompt[] {
+/** Rows read at a time while looking for distinct prompts. */
+const PROMPT_SCAN_ROWS = 256;
+
+/** The first `count` distinct prompts of these rows (all rows of the source when none are named), in order. */
+async function distinctPrompts(source: RowSource, count: number, indices?: readonly number[]): Promise<LabPrompt[]> {
   const seen = new Set<string>();
   const out: LabPrompt[] = [];
-  for (const row of rows) {
-    if (out.length >= count) break;
-    const key = promptKey(row.prompt);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push({ prompt: row.prompt, line: row.line });
+  const total = indices?.length ?? source.count;
+  for (let start = 0; start < total && out.length < count; start += PROMPT_SCAN_ROWS) {
+    const rows = indices
+      ? await source.rows(indices.slice(start, start + PROMPT_SCAN_ROWS))
+      : await rowRange(source, start, PROMPT_SCAN_ROWS);
+    for (const row of rows) {
+      if (out.length >= count) break;
+      const key = promptKey(row.prompt);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ prompt: row.prompt, line: row.line });
+    }
   }
   return out;
 }
@@ -52,16 +63,13 @@ async function resolvePrompts(
       .map((prompt) => ({ prompt, line: null }));
   }
   if (!dataset) throw new Error('load a preference dataset first, or type the prompts');
-  if (source.kind === 'first') return distinctPrompts(dataset.rows, source.count);
+  if (source.kind === 'first') return distinctPrompts(dataset.source, source.count);
   const { config } = source;
   const tokenized = await dataset.tokenize(model.tokenizer, progress);
   const pairs = dataset.trainingPairs(tokenized, config.max_length, config.truncation_mode);
-  const held = splitTrainEval(pairs, config.eval_split, config.seed).eval;
-  if (held.length === 0) return distinctPrompts(dataset.rows, source.count);
-  return distinctPrompts(
-    held.map((p) => dataset.rows[p.index]),
-    Infinity,
-  );
+  const held = splitTrainEval([...pairs.rows], config.eval_split, config.seed).eval;
+  if (held.length === 0) return distinctPrompts(dataset.source, source.count);
+  return distinctPrompts(dataset.source, Infinity, held);
 }
 
 /**

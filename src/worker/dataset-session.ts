@@ -3,14 +3,24 @@ import { mostCommon, parsePreferenceFile, type ReadOptions } from '../core/data/
 import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { pairView, type PairView } from '../core/data/pair-view';
+import { pairsInMemory, pairSubset, type PairSource } from '../core/data/pair-source';
+import { rowRange, rowsInMemory, scanJsonLines, scanParquet, type DatasetReport, type RowSource } from '../core/data/row-store';
 import { dropInvalidUtf8Rows, Utf8Checker, type InvalidUtf8 } from '../core/data/utf8';
 import { RATING_COLUMNS, type DatasetLayout } from '../core/data/layouts';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow, Text, TokenizedPair, TruncationMode } from '../core/data/types';
-import { datasetFingerprint, readFingerprint } from '../storage';
+import { datasetFingerprint, fileFingerprint, readFingerprint } from '../storage';
 import type { DatasetSummary, Histogram, PreviewRow, Task, TokenStats } from './protocol';
 
 type Progress = (task: Task, label: string, fraction: number | null) => void;
 
+/**
+ * JSON Lines and Parquet files (or a Hub split's files together) above this size are not held: their
+ * rows are validated in one pass and read again from the file when needed. Held whole, a file takes
+ * about ten times its size in memory once parsed and tokenized.
+ */
+export const ON_DEMAND_BYTES = 32 * 2 ** 20;
+/** Rows read at a time when a search goes through a file read on demand. */
+const SEARCH_CHUNK_ROWS = 2048;
 /** JSON Lines files above this size are parsed in pieces, so progress can be reported between them. */
 const PARSE_CHUNK_CHARS = 4 * 2 ** 20;
 const TOKENIZE_CHUNK_ROWS = 256;
@@ -110,6 +120,55 @@ async function parseWithProgress(text: string, name: string, options: ReadOption
   };
 }
 
+const PAR1 = [0x50, 0x41, 0x52, 0x31];
+const startsWithPar1 = (bytes: Uint8Array) => PAR1.every((b, i) => bytes[i] === b);
+
+/** Whether a JSON file's first character (after a byte-order mark and spaces) opens an array. */
+function jsonArrayHead(head: Uint8Array): boolean {
+  return new TextDecoder()
+    .decode(head)
+    .replace(/^\uFEFF/, '')
+    .trimStart()
+    .startsWith('[');
+}
+
+/**
+ * A file read whole: plain JSON Lines / JSON stream in with progress; Parquet (one file or a Hub
+ * split's several), CSV/TSV and compressed files go through the shared reader.
+ */
+async function readWhole(
+  files: Blob[],
+  head: Uint8Array,
+  name: string,
+  options: ReadOptions,
+  progress: Progress,
+): Promise<{ parsed: ParsedDataset; fingerprint: string }> {
+  if (files.length > 1) {
+    // A Hub split's Parquet files: one table, rows numbered across them.
+    const parts = await Promise.all(files.map(async (f) => new Uint8Array(await f.arrayBuffer())));
+    progress('dataset', `parsing ${name}`, null);
+    const parsed = await readParquetTable(
+      parts.map((bytes, i) => ({ name: `file ${i + 1} of ${parts.length}`, bytes })),
+      name,
+      options,
+    );
+    progress('dataset', `fingerprinting ${name}`, 1);
+    return { parsed, fingerprint: readFingerprint(await datasetFingerprint(parts), options) };
+  }
+  const file = files[0];
+  if (isPlainJson(head, name)) {
+    const { text, invalid } = await readText(file, name, progress);
+    const parsed = dropInvalidUtf8Rows(await parseWithProgress(text, name, options, progress), invalid);
+    progress('dataset', `fingerprinting ${name}`, 1);
+    return { parsed, fingerprint: readFingerprint(await datasetFingerprint(text), options) };
+  }
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  progress('dataset', `parsing ${name}`, null);
+  const parsed = await readPreferenceBytes(bytes, name, options);
+  progress('dataset', `fingerprinting ${name}`, 1);
+  return { parsed, fingerprint: readFingerprint(await datasetFingerprint(bytes), options) };
+}
+
 /** A prompt or completion as readable text: plain strings as they are, messages as "role: content". */
 function displayText(value: Text): string {
   const text = typeof value === 'string' ? value : value.map((m) => `${m.role}: ${m.content}`).join('\n\n');
@@ -118,37 +177,47 @@ function displayText(value: Text): string {
     : text;
 }
 
-function histogramOf(pairs: TokenizedPair[]): Histogram {
+/** Token counts of every valid row under one tokenizer (−1 where the row could not be tokenized). */
+interface Tokenized {
+  tokenizer: ChatTokenizer;
+  prompt: Int32Array;
+  chosen: Int32Array;
+  rejected: Int32Array;
+  /** The pairs themselves, by row index, for rows held in memory (a file read on demand keeps counts only). */
+  byRow: (TokenizedPair | undefined)[] | null;
+  /** The first problems of each kind (ISSUES_KEPT), and how many there are. */
+  failed: DataIssue[];
+  failedCount: number;
+  mismatches: DataIssue[];
+  mismatchCount: number;
+}
+
+/** Problems of one kind listed in token statistics; the counts cover them all. */
+const ISSUES_KEPT = 10_000;
+
+function histogramOf(t: Tokenized): Histogram {
+  const n = t.prompt.length;
   let longest = 0;
-  for (const p of pairs) longest = Math.max(longest, p.prompt_ids.length, p.chosen_ids.length, p.rejected_ids.length);
+  for (let i = 0; i < n; i++) if (t.prompt[i] >= 0) longest = Math.max(longest, t.prompt[i], t.chosen[i], t.rejected[i]);
   const width = Math.max(1, Math.ceil((longest + 1) / HISTOGRAM_BINS));
   const bins = Math.max(1, Math.ceil((longest + 1) / width));
-  const count = (lengths: number[]) => {
+  const count = (lengths: Int32Array) => {
     const out = new Array<number>(bins).fill(0);
-    for (const n of lengths) out[Math.floor(n / width)]++;
+    for (let i = 0; i < n; i++) if (t.prompt[i] >= 0) out[Math.floor(lengths[i] / width)]++;
     return out;
   };
   return {
     edges: Array.from({ length: bins }, (_, i) => i * width),
     width,
-    prompt: count(pairs.map((p) => p.prompt_ids.length)),
-    chosen: count(pairs.map((p) => p.chosen_ids.length)),
-    rejected: count(pairs.map((p) => p.rejected_ids.length)),
+    prompt: count(t.prompt),
+    chosen: count(t.chosen),
+    rejected: count(t.rejected),
   };
 }
 
-interface Tokenized {
-  tokenizer: ChatTokenizer;
-  /** By row index; undefined where the row could not be tokenized. */
-  byRow: (TokenizedPair | undefined)[];
-  pairs: TokenizedPair[];
-  failed: DataIssue[];
-  mismatches: DataIssue[];
-}
-
 /** TRL drops a pair whose prompt alone reaches max_length (keep_start only). */
-function isDropped(p: TokenizedPair, maxLength: number | null, mode: TruncationMode): boolean {
-  return maxLength !== null && mode === 'keep_start' && p.prompt_ids.length >= maxLength;
+function isDropped(promptLength: number, maxLength: number | null, mode: TruncationMode): boolean {
+  return maxLength !== null && mode === 'keep_start' && promptLength >= maxLength;
 }
 
 /** A file without a single valid pair: refused, with the source columns a column mapping could name. */
@@ -161,7 +230,17 @@ export class NoValidPairError extends Error {
   }
 }
 
-/** A parsed preference file, and its tokenization under the model's tokenizer once one is loaded. */
+/** The pairs a run trains on, read when asked, and the longest of them (prompt + the longer completion). */
+export interface TrainingPairs extends PairSource {
+  longest: number;
+  /** The row index of each pair. */
+  rows: readonly number[];
+}
+
+/**
+ * A preference file, read whole into memory or (a large JSON Lines or Parquet file) on demand, and its
+ * tokenization under the model's tokenizer once one is loaded.
+ */
 export class DatasetSession {
   private tokenized: Tokenized | null = null;
 
@@ -171,64 +250,77 @@ export class DatasetSession {
     /** The file as dropped (or a Hub split's Parquet files), kept so a run on it can resume after a reload. */
     readonly content: Blob[],
     readonly fingerprint: string,
-    readonly parsed: ParsedDataset,
+    readonly report: DatasetReport,
+    /** The valid rows: in memory, or read again from the file when asked. */
+    readonly source: RowSource,
+    /** Whether the rows are read from the file on demand (a file too large to hold). */
+    readonly onDemand: boolean,
     /** How the file was read (implicit-prompt split, column mapping). */
     readonly options: ReadOptions,
+    private readonly midWordExample: DatasetSummary['midWordExample'],
   ) {}
 
   /**
-   * Reads a dropped file. Plain JSON Lines / JSON stream in with progress; Parquet, CSV/TSV and
-   * compressed files go through the shared reader. A file of another kind, or one without a single
-   * valid row, is refused with the reason: the dataset loaded before stays.
+   * Reads a dropped file. JSON Lines and Parquet above ON_DEMAND_BYTES are scanned and their rows left in
+   * the file; smaller plain JSON streams in with progress; Parquet, CSV/TSV and compressed files go through
+   * the shared reader. A file of another kind, or one without a single valid row, is refused with the
+   * reason: the dataset loaded before stays.
    */
-  static async load(files: Blob[], name: string, options: ReadOptions, progress: Progress): Promise<DatasetSession> {
+  static async load(
+    files: Blob[],
+    name: string,
+    options: ReadOptions,
+    progress: Progress,
+    onDemandAbove = ON_DEMAND_BYTES,
+  ): Promise<DatasetSession> {
     if (files.length === 0) throw new Error(`${name}: no file to read`);
     const file = files[0];
+    const bytes = files.reduce((n, f) => n + f.size, 0);
     progress('dataset', `reading ${name}`, 0);
     const head = new Uint8Array(await file.slice(0, 4096).arrayBuffer());
-    let parsed: ParsedDataset;
-    let fingerprint: string;
-    if (files.length > 1) {
-      // A Hub split's Parquet files: one table, rows numbered across them.
-      const parts = await Promise.all(files.map(async (f) => new Uint8Array(await f.arrayBuffer())));
-      progress('dataset', `parsing ${name}`, null);
-      parsed = await readParquetTable(
-        parts.map((bytes, i) => ({ name: `file ${i + 1} of ${parts.length}`, bytes })),
-        name,
-        options,
-      );
-      progress('dataset', `fingerprinting ${name}`, 1);
-      fingerprint = readFingerprint(await datasetFingerprint(parts), options);
-    } else if (isPlainJson(head, name)) {
-      const { text, invalid } = await readText(file, name, progress);
-      parsed = dropInvalidUtf8Rows(await parseWithProgress(text, name, options, progress), invalid);
-      progress('dataset', `fingerprinting ${name}`, 1);
-      fingerprint = readFingerprint(await datasetFingerprint(text), options);
+    const tail = new Uint8Array(await file.slice(Math.max(0, file.size - 4)).arrayBuffer());
+    const parquet = files.length > 1 || (startsWithPar1(head) && startsWithPar1(tail));
+    const jsonLines = files.length === 1 && isPlainJson(head, name) && !jsonArrayHead(head);
+    let read: { report: DatasetReport; source: RowSource; onDemand: boolean; fingerprint: string };
+    if (bytes > onDemandAbove && (parquet || jsonLines)) {
+      const scanProgress = async (fraction: number, rows: number) => {
+        progress('dataset', `reading ${name}: ${rows.toLocaleString('en-US')} rows so far`, fraction);
+        await yieldToEvents();
+      };
+      const scanned = parquet
+        ? await scanParquet(
+            files.map((blob, i) => ({ name: files.length > 1 ? `file ${i + 1} of ${files.length}` : name, blob })),
+            name,
+            options,
+            scanProgress,
+          )
+        : await scanJsonLines(file, name, options, scanProgress);
+      progress('dataset', `fingerprinting ${name}`, null);
+      const fingerprint = readFingerprint(await fileFingerprint(files), options);
+      read = { ...scanned, onDemand: true, fingerprint };
     } else {
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      progress('dataset', `parsing ${name}`, null);
-      parsed = await readPreferenceBytes(bytes, name, options);
-      progress('dataset', `fingerprinting ${name}`, 1);
-      fingerprint = readFingerprint(await datasetFingerprint(bytes), options);
+      const { parsed, fingerprint } = await readWhole(files, head, name, options, progress);
+      const { rows, ...report } = parsed;
+      read = { report, source: rowsInMemory(rows), onDemand: false, fingerprint };
     }
-    if (parsed.rows.length === 0) {
-      const first = [...parsed.issues].sort((a, b) => a.line - b.line).slice(0, 3);
+    if (read.source.count === 0) {
+      const first = [...read.report.issues].sort((a, b) => a.line - b.line).slice(0, 3);
       const problems = first.map((i) => `${i.line}${i.field ? ` [${i.field}]` : ''}: ${i.reason}`).join('; ');
       throw new NoValidPairError(
-        `${name} has no valid pair, so it was not loaded (${parsed.issues.length} problems; ${problems || 'no rows'})`,
-        parsed.columns,
+        `${name} has no valid pair, so it was not loaded (${read.report.issues.length} problems; ${problems || 'no rows'})`,
+        read.report.columns,
       );
     }
-    const bytes = files.reduce((n, f) => n + f.size, 0);
-    return new DatasetSession(name, bytes, files, fingerprint, parsed, options);
+    const example = await midWordExampleOf(read.source, read.report.midWordPrompts[0]);
+    return new DatasetSession(name, bytes, files, read.fingerprint, read.report, read.source, read.onDemand, options, example);
   }
 
-  get rows(): PreferenceRow[] {
-    return this.parsed.rows;
+  get rowCount(): number {
+    return this.source.count;
   }
 
   summary(): DatasetSummary {
-    const p = this.parsed;
+    const p = this.report;
     return {
       name: this.name,
       bytes: this.bytes,
@@ -236,7 +328,8 @@ export class DatasetSession {
       format: p.format,
       formatCounts: p.formatCounts,
       layout: p.layout,
-      rows: p.rows.length,
+      rows: this.source.count,
+      onDemand: this.onDemand,
       identicalPairs: p.identicalPairs,
       promptSplit: this.options.promptSplit ?? 'common_prefix',
       ratingColumns: RATING_COLUMNS.find((pair) => pair.every((c) => p.columns.includes(c))) ?? null,
@@ -244,117 +337,168 @@ export class DatasetSession {
       implicitPrompts: (p.formatCounts.implicit_prompt ?? 0) + (p.formatCounts.implicit_prompt_conversational ?? 0),
       midWordPrompts: p.midWordPrompts.length,
       midWordLines: p.midWordPrompts.slice(0, MID_WORD_LINES_SHOWN),
-      midWordExample: this.midWordExample(),
+      midWordExample: this.midWordExample,
       // The parser lists unreadable lines before invalid rows; people read them in file order.
       issues: [...p.issues].sort((a, b) => a.line - b.line),
     };
   }
 
-  /** Where the first mid-word prompt is cut: the prompt's last characters and the chosen answer's first. */
-  private midWordExample(): DatasetSummary['midWordExample'] {
-    const line = this.parsed.midWordPrompts[0];
-    const row = line === undefined ? undefined : this.parsed.rows.find((r) => r.line === line);
-    if (!row || typeof row.prompt !== 'string' || typeof row.chosen !== 'string') return null;
-    const tail = Array.from(row.prompt.slice(-40)).slice(-16).join('');
-    const head = Array.from(row.chosen.slice(0, 40)).slice(0, 16).join('');
-    return {
-      line,
-      promptEnd: (tail.length < row.prompt.length ? '…' : '') + tail,
-      chosenStart: head + (head.length < row.chosen.length ? '…' : ''),
-    };
-  }
-
-  /** Tokenizes every row once per tokenizer, in pieces with progress (a large file takes a while). */
+  /**
+   * Tokenizes every row once per tokenizer, in pieces with progress (a large file takes a while): the
+   * token counts of each row are kept, and the pairs themselves only for rows held in memory.
+   */
   async tokenize(tokenizer: ChatTokenizer, progress: Progress): Promise<Tokenized> {
     if (this.tokenized?.tokenizer === tokenizer) return this.tokenized;
-    const rows = this.parsed.rows;
-    const byRow: (TokenizedPair | undefined)[] = new Array(rows.length);
-    const result: Tokenized = { tokenizer, byRow, pairs: [], failed: [], mismatches: [] };
-    for (let start = 0; start < rows.length; start += TOKENIZE_CHUNK_ROWS) {
-      const report = tokenizePairs(rows.slice(start, start + TOKENIZE_CHUNK_ROWS), tokenizer, { max_length: null, file: this.name });
+    const n = this.source.count;
+    const result: Tokenized = {
+      tokenizer,
+      prompt: new Int32Array(n).fill(-1),
+      chosen: new Int32Array(n).fill(-1),
+      rejected: new Int32Array(n).fill(-1),
+      byRow: this.onDemand ? null : new Array<TokenizedPair | undefined>(n),
+      failed: [],
+      failedCount: 0,
+      mismatches: [],
+      mismatchCount: 0,
+    };
+    for (let start = 0; start < n; start += TOKENIZE_CHUNK_ROWS) {
+      const rows = await rowRange(this.source, start, TOKENIZE_CHUNK_ROWS);
+      const report = tokenizePairs(rows, tokenizer, { max_length: null, file: this.name });
       for (const pair of report.pairs) {
-        const shifted = { ...pair, index: pair.index + start };
-        byRow[shifted.index] = shifted;
-        result.pairs.push(shifted);
+        const index = pair.index + start;
+        result.prompt[index] = pair.prompt_ids.length;
+        result.chosen[index] = pair.chosen_ids.length;
+        result.rejected[index] = pair.rejected_ids.length;
+        if (result.byRow) result.byRow[index] = { ...pair, index };
       }
-      result.failed.push(...report.failed);
-      result.mismatches.push(...report.mismatches);
-      const done = Math.min(start + TOKENIZE_CHUNK_ROWS, rows.length);
-      progress('tokenize', `tokenizing ${done.toLocaleString('en-US')} of ${rows.length.toLocaleString('en-US')} rows`, done / rows.length);
+      result.failedCount += report.failed.length;
+      result.mismatchCount += report.mismatches.length;
+      result.failed.push(...report.failed.slice(0, ISSUES_KEPT - result.failed.length));
+      result.mismatches.push(...report.mismatches.slice(0, ISSUES_KEPT - result.mismatches.length));
+      const done = Math.min(start + TOKENIZE_CHUNK_ROWS, n);
+      progress('tokenize', `tokenizing ${done.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} rows`, done / n);
       await yieldToEvents();
     }
     this.tokenized = result;
     return result;
   }
 
-  stats(tokenized: Tokenized, maxLength: number | null, mode: TruncationMode): TokenStats {
+  stats(t: Tokenized, maxLength: number | null, mode: TruncationMode): TokenStats {
     let dropped = 0;
     let truncated = 0;
+    let tokenized = 0;
     const droppedIssues: DataIssue[] = [];
     const longest = { prompt: 0, chosen: 0, rejected: 0 };
-    for (const p of tokenized.pairs) {
-      longest.prompt = Math.max(longest.prompt, p.prompt_ids.length);
-      longest.chosen = Math.max(longest.chosen, p.chosen_ids.length);
-      longest.rejected = Math.max(longest.rejected, p.rejected_ids.length);
-      if (isDropped(p, maxLength, mode)) {
+    const lines = this.lineOf(t);
+    for (let i = 0; i < t.prompt.length; i++) {
+      const prompt = t.prompt[i];
+      if (prompt < 0) continue;
+      tokenized++;
+      longest.prompt = Math.max(longest.prompt, prompt);
+      longest.chosen = Math.max(longest.chosen, t.chosen[i]);
+      longest.rejected = Math.max(longest.rejected, t.rejected[i]);
+      if (isDropped(prompt, maxLength, mode)) {
         dropped++;
-        droppedIssues.push({
-          file: this.name,
-          line: p.line,
-          field: 'prompt',
-          reason: `dropped: the prompt is ${p.prompt_ids.length} tokens, not shorter than max_length ${maxLength}`,
-        });
-      } else if (maxLength !== null && p.prompt_ids.length + Math.max(p.chosen_ids.length, p.rejected_ids.length) > maxLength) {
+        if (droppedIssues.length < ISSUES_KEPT) {
+          droppedIssues.push({
+            file: this.name,
+            line: lines(i),
+            field: 'prompt',
+            reason: `dropped: the prompt is ${prompt} tokens, not shorter than max_length ${maxLength}`,
+          });
+        }
+      } else if (maxLength !== null && prompt + Math.max(t.chosen[i], t.rejected[i]) > maxLength) {
         truncated++;
       }
     }
-    const issues = [...tokenized.failed, ...droppedIssues, ...tokenized.mismatches].sort((a, b) => a.line - b.line);
+    const issues = [...t.failed, ...droppedIssues, ...t.mismatches].sort((a, b) => a.line - b.line);
     return {
       maxLength,
       truncationMode: mode,
-      pairs: tokenized.pairs.length - dropped,
+      pairs: tokenized - dropped,
       dropped,
       truncated,
-      mismatches: tokenized.mismatches.length,
-      failed: tokenized.failed.length,
+      mismatches: t.mismatchCount,
+      failed: t.failedCount,
       longest,
-      histogram: histogramOf(tokenized.pairs),
+      histogram: histogramOf(t),
       issues,
     };
   }
 
-  /** The pairs a run trains on: every tokenized row but those TRL drops under these settings. */
-  trainingPairs(tokenized: Tokenized, maxLength: number | null, mode: TruncationMode): TokenizedPair[] {
-    return tokenized.pairs.filter((p) => !isDropped(p, maxLength, mode));
+  /** A row's line by its index: from the pairs held, else from the row source. */
+  private lineOf(t: Tokenized): (index: number) => number {
+    return (index) => t.byRow?.[index]?.line ?? this.source.lineOf(index);
+  }
+
+  /**
+   * The pairs a run trains on: every tokenized row but those TRL drops under these settings, in row
+   * order; held in memory, or tokenized again from their rows when a batch asks for them.
+   */
+  trainingPairs(t: Tokenized, maxLength: number | null, mode: TruncationMode): TrainingPairs {
+    const kept: number[] = [];
+    let longest = 0;
+    for (let i = 0; i < t.prompt.length; i++) {
+      if (t.prompt[i] < 0 || isDropped(t.prompt[i], maxLength, mode)) continue;
+      kept.push(i);
+      longest = Math.max(longest, t.prompt[i] + Math.max(t.chosen[i], t.rejected[i]));
+    }
+    const byRow = t.byRow;
+    if (byRow) return { ...pairsInMemory(kept.map((i) => byRow[i]!)), longest, rows: kept };
+    return {
+      ...pairSubset({ length: this.source.count, get: (indices) => this.pairsOf(indices, t.tokenizer) }, kept),
+      longest,
+      rows: kept,
+    };
+  }
+
+  /** Rows tokenized again (a file read on demand): the same pairs its tokenization pass counted. */
+  private async pairsOf(indices: readonly number[], tokenizer: ChatTokenizer): Promise<TokenizedPair[]> {
+    const rows = await this.source.rows(indices);
+    const report = tokenizePairs(rows, tokenizer, { max_length: null, file: this.name });
+    if (report.pairs.length !== rows.length) {
+      const failed = report.failed[0];
+      throw new Error(`${this.name}, line ${failed?.line ?? '?'}: the row no longer tokenizes (${failed?.reason ?? 'unknown'})`);
+    }
+    return report.pairs.map((p) => ({ ...p, index: indices[p.index] }));
   }
 
   /** The last search: its text and the indices of the rows it matches. */
   private search: { query: string; indices: number[] } | null = null;
 
-  /** Indices of the rows whose prompt, chosen or rejected text holds `query` (any case); every row for none. */
-  private matching(query: string): number[] | null {
+  /**
+   * Indices of the rows whose prompt, chosen or rejected text holds `query` (any case); null for no
+   * query. A file read on demand is read through once per new query.
+   */
+  private async matching(query: string): Promise<number[] | null> {
     const q = query.trim().toLowerCase();
     if (q === '') return null;
     if (this.search?.query !== q) {
       const indices: number[] = [];
-      this.parsed.rows.forEach((row, i) => {
-        if ([row.prompt, row.chosen, row.rejected].some((t) => searchText(t).includes(q))) indices.push(i);
-      });
+      for (let start = 0; start < this.source.count; start += SEARCH_CHUNK_ROWS) {
+        const rows = await rowRange(this.source, start, SEARCH_CHUNK_ROWS);
+        rows.forEach((row, i) => {
+          if ([row.prompt, row.chosen, row.rejected].some((t) => searchText(t).includes(q))) indices.push(start + i);
+        });
+      }
       this.search = { query: q, indices };
     }
     return this.search.indices;
   }
 
   /** A page of rows, or of the rows matching `query`, with how many there are in all. */
-  preview(offset: number, count: number, query = ''): { total: number; rows: PreviewRow[] } {
-    const matches = this.matching(query);
-    const indices = (matches ?? []).slice(offset, offset + count);
-    const page = matches ? indices : Array.from({ length: Math.max(0, Math.min(count, this.rows.length - offset)) }, (_, i) => offset + i);
+  async preview(offset: number, count: number, query = ''): Promise<{ total: number; rows: PreviewRow[] }> {
+    const matches = await this.matching(query);
+    const n = this.source.count;
+    const page = matches
+      ? matches.slice(offset, offset + count)
+      : Array.from({ length: Math.max(0, Math.min(count, n - offset)) }, (_, i) => offset + i);
+    const rows = await this.source.rows(page);
+    const t = this.tokenized;
     return {
-      total: matches ? matches.length : this.rows.length,
-      rows: page.map((index) => {
-        const row = this.parsed.rows[index];
-        const pair = this.tokenized?.byRow[index];
+      total: matches ? matches.length : n,
+      rows: rows.map((row, k) => {
+        const index = page[k];
         return {
           index,
           line: row.line,
@@ -362,7 +506,7 @@ export class DatasetSession {
           chosen: displayText(row.chosen),
           rejected: displayText(row.rejected),
           identical: JSON.stringify(row.chosen) === JSON.stringify(row.rejected),
-          tokens: pair ? { prompt: pair.prompt_ids.length, chosen: pair.chosen_ids.length, rejected: pair.rejected_ids.length } : null,
+          tokens: t && t.prompt[index] >= 0 ? { prompt: t.prompt[index], chosen: t.chosen[index], rejected: t.rejected[index] } : null,
         };
       }),
     };
@@ -373,18 +517,31 @@ export class DatasetSession {
     index: number,
     tokenizer: ChatTokenizer,
     opts: { max_length: number | null; max_prompt_length: number | null; truncation_mode: TruncationMode },
-    progress: Progress,
   ): Promise<PairView> {
-    const row = this.parsed.rows[index];
-    if (!row) throw new Error(`there is no row ${index + 1}: the dataset has ${this.rows.length}`);
-    const tokenized = await this.tokenize(tokenizer, progress);
-    const pair = tokenized.byRow[index];
-    if (!pair) {
-      const why = tokenized.failed.find((f) => f.line === row.line)?.reason ?? 'it could not be tokenized';
-      throw new Error(`${this.name}, line ${row.line}: ${why}`);
-    }
-    return pairView(pair, tokenizer, opts);
+    if (!(Number.isInteger(index) && index >= 0 && index < this.source.count))
+      throw new Error(`there is no row ${index + 1}: the dataset has ${this.source.count}`);
+    const [row] = await this.source.rows([index]);
+    const report = tokenizePairs([row], tokenizer, { max_length: null, file: this.name });
+    const pair = report.pairs[0];
+    if (!pair) throw new Error(`${this.name}, line ${row.line}: ${report.failed[0]?.reason ?? 'it could not be tokenized'}`);
+    return pairView({ ...pair, index }, tokenizer, opts);
   }
+}
+
+/** Where the first mid-word prompt is cut: the prompt's last characters and the chosen answer's first. */
+async function midWordExampleOf(source: RowSource, line: number | undefined): Promise<DatasetSummary['midWordExample']> {
+  if (line === undefined) return null;
+  const index = source.indexOfLine(line);
+  if (index < 0) return null;
+  const [row] = await source.rows([index]);
+  if (typeof row.prompt !== 'string' || typeof row.chosen !== 'string') return null;
+  const tail = Array.from(row.prompt.slice(-40)).slice(-16).join('');
+  const head = Array.from(row.chosen.slice(0, 40)).slice(0, 16).join('');
+  return {
+    line,
+    promptEnd: (tail.length < row.prompt.length ? '…' : '') + tail,
+    chosenStart: head + (head.length < row.chosen.length ? '…' : ''),
+  };
 }
 
 /** A prompt or completion as the text searched: strings as they are, messages' contents joined. */

@@ -1,5 +1,6 @@
-import { splitTrainEval } from '../core/data/split';
-import type { PreferenceRow, Text, TokenizedPair } from '../core/data/types';
+import { allPairs, pairSubset, splitPairSource, type PairSource } from '../core/data/pair-source';
+import type { RowSource } from '../core/data/row-store';
+import type { Text } from '../core/data/types';
 import type { DPOConfig } from '../core/dpo/config';
 import { evaluatePairs } from '../core/dpo/evaluate';
 import { generateIds, stopTokenIds } from '../core/model/generate';
@@ -25,16 +26,22 @@ export interface ActivePolicy {
  */
 export async function scorePairs(
   session: ModelSession,
-  pairs: TokenizedPair[],
+  pairs: PairSource,
   config: DPOConfig,
   count: number,
   active: ActivePolicy,
   backend: string,
   progress: Progress,
 ): Promise<PairScores> {
-  const { train, eval: held } = splitTrainEval(pairs, config.eval_split, config.seed);
+  const { train, eval: held } = splitPairSource(pairs, config.eval_split, config.seed);
   const split = held.length > 0 ? 'eval' : 'train';
-  const chosen = (held.length > 0 ? held : train).slice(0, count);
+  const from = held.length > 0 ? held : train;
+  const chosen = await allPairs(
+    pairSubset(
+      from,
+      Array.from({ length: Math.min(count, from.length) }, (_, i) => i),
+    ),
+  );
   if (chosen.length === 0) throw new Error('there are no pairs to score');
   const models = { model: session.model, policy: active.policy, reference: active.reference, ...kernelsFor(backend, 'auto') };
   const { pairs: scored, metrics } = await evaluatePairs(models, chosen, config, session.tokenizer.padTokenId!, {
@@ -58,16 +65,14 @@ function promptLabel(prompt: Text): string {
 /** Policy and reference answers to the same prompts, with the same sampling seed. */
 export async function generateSamples(
   session: ModelSession,
-  rows: PreferenceRow[],
+  rows: RowSource | null,
   request: SampleRequest,
   active: ActivePolicy,
   progress: Progress,
 ): Promise<Sample[]> {
-  const prompts: { prompt: Text; line: number | null }[] = request.rowIndices.map((i) => {
-    const row = rows[i];
-    if (!row) throw new Error(`there is no dataset row ${i + 1}`);
-    return { prompt: row.prompt, line: row.line };
-  });
+  if (!rows && request.rowIndices.length > 0) throw new Error('load a preference dataset first, or type a prompt');
+  const chosenRows = rows ? await rows.rows(request.rowIndices) : [];
+  const prompts: { prompt: Text; line: number | null }[] = chosenRows.map((row) => ({ prompt: row.prompt, line: row.line }));
   if (request.freePrompt !== null && request.freePrompt.trim() !== '') prompts.push({ prompt: request.freePrompt, line: null });
   if (prompts.length === 0) throw new Error('choose at least one prompt');
   const stopIds = stopTokenIds(session.tokenizer, session.generationConfig);

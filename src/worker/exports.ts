@@ -1,5 +1,6 @@
+import type { RowSource } from '../core/data/row-store';
 import { splitTrainEval } from '../core/data/split';
-import type { PreferenceRow, TokenizedPair } from '../core/data/types';
+import type { PreferenceRow } from '../core/data/types';
 import { datasetJsonl, mergeAdapter, mergedModelFiles, trlScript } from '../core/export';
 import { saveAdapter } from '../core/model/peft';
 import { loadModelTensors } from '../core/model/safetensors';
@@ -28,11 +29,16 @@ function slug(name: string): string {
   );
 }
 
-async function zipped(fileName: string, files: Map<string, Uint8Array | string>): Promise<ExportedFile> {
+async function zipped(fileName: string, files: Map<string, Uint8Array | string | Blob>): Promise<ExportedFile> {
   return { fileName, blob: await zipArchive(files) };
 }
 
-async function copyFiles(session: ModelSession, names: string[], into: Map<string, Uint8Array | string>, prefix = ''): Promise<void> {
+async function copyFiles(
+  session: ModelSession,
+  names: string[],
+  into: Map<string, Uint8Array | string | Blob>,
+  prefix = '',
+): Promise<void> {
   const src = await session.files();
   for (const name of names) {
     const bytes = await src.readBytes(name);
@@ -58,6 +64,21 @@ export async function exportMergedZip(policy: LoraAdapter, session: ModelSession
   return zipped(`${slug(session.name)}-dpo-merged.zip`, files);
 }
 
+/** Pairs read at a time into a dataset file: a file read on demand is written without being held. */
+const JSONL_PIECE_PAIRS = 1024;
+
+/** These rows as a TRL dataset file, written a piece at a time into a Blob. */
+async function jsonlFile(indices: readonly number[], rows: RowSource): Promise<Blob> {
+  const pieces: Blob[] = [];
+  let firstRow: PreferenceRow | null = null;
+  for (let start = 0; start < indices.length; start += JSONL_PIECE_PAIRS) {
+    const piece = await rows.rows(indices.slice(start, start + JSONL_PIECE_PAIRS));
+    firstRow ??= piece[0];
+    pieces.push(new Blob([datasetJsonl(piece, { firstRow, rowsBefore: start })]));
+  }
+  return new Blob(pieces, { type: 'application/jsonl' });
+}
+
 /**
  * A runnable TRL script with the same hyperparameters, the training (and held-out) pairs as JSONL
  * beside it, and, for a model served by this page (the demo), the model itself.
@@ -65,16 +86,17 @@ export async function exportMergedZip(policy: LoraAdapter, session: ModelSession
 export async function exportTrlZip(
   request: TrlExportRequest,
   session: ModelSession,
-  rows: PreferenceRow[],
-  pairs: TokenizedPair[],
+  rows: RowSource,
+  /** The rows the run trains on (before its eval split), by index. */
+  trainingRows: readonly number[],
 ): Promise<ExportedFile> {
-  const { train, eval: held } = splitTrainEval(pairs, request.config.eval_split, request.config.seed);
-  const files = new Map<string, Uint8Array | string>();
+  const { train, eval: held } = splitTrainEval([...trainingRows], request.config.eval_split, request.config.seed);
+  const files = new Map<string, Uint8Array | string | Blob>();
   const bundled = session.source.kind === 'url';
   const modelId = bundled ? 'model' : request.modelName;
   if (bundled) await copyFiles(session, ['config.json', 'model.safetensors', ...TOKENIZER_FILES], files, 'model/');
-  files.set('train.jsonl', datasetJsonl(train.map((p) => rows[p.index])));
-  if (held.length > 0) files.set('eval.jsonl', datasetJsonl(held.map((p) => rows[p.index])));
+  files.set('train.jsonl', await jsonlFile(train, rows));
+  if (held.length > 0) files.set('eval.jsonl', await jsonlFile(held, rows));
   files.set(
     'train_dpo.py',
     trlScript({

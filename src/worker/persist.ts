@@ -31,10 +31,14 @@ export async function storeDataset(dataset: {
   name: string;
   content: Blob[];
   options: ReadOptions;
+  onDemand: boolean;
 }): Promise<string | null> {
   if (await storage.getDataset(dataset.fingerprint)) return null;
   try {
-    const parts = await Promise.all(dataset.content.map(async (blob) => new Uint8Array(await blob.arrayBuffer())));
+    // A file too large to hold is stored as the Blob it is (the browser copies it without reading it in).
+    const parts = dataset.onDemand
+      ? dataset.content
+      : await Promise.all(dataset.content.map(async (blob) => new Uint8Array(await blob.arrayBuffer())));
     await storage.putDataset(dataset.fingerprint, {
       name: dataset.name,
       bytes: parts.length === 1 ? parts[0] : parts,

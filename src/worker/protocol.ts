@@ -114,6 +114,8 @@ export interface DatasetSummary {
   /** The source columns' layout (prompt/chosen/rejected, SHP, stack-exchange-paired, …). */
   layout: DatasetLayout | null;
   rows: number;
+  /** Whether the rows stay in the file and are read when needed (a file too large to hold). */
+  onDemand: boolean;
   identicalPairs: number;
   /** How rows without a prompt field were split into prompt and completions. */
   promptSplit: PromptSplit;

@@ -120,18 +120,17 @@ const handlers: Handlers = {
 
   previewRows: async ({ offset, count, query }) => {
     const d = requireDataset();
-    return { offset, query: query ?? '', ...d.preview(offset, count, query) };
+    return { offset, query: query ?? '', ...(await d.preview(offset, count, query)) };
   },
 
   pairTokens: ({ index, maxLength, maxPromptLength, truncationMode }) =>
     exclusive(async () => {
       const d = requireDataset();
-      return d.pairView(
-        index,
-        requireModel().tokenizer,
-        { max_length: maxLength, max_prompt_length: maxPromptLength, truncation_mode: truncationMode },
-        progress,
-      );
+      return d.pairView(index, requireModel().tokenizer, {
+        max_length: maxLength,
+        max_prompt_length: maxPromptLength,
+        truncation_mode: truncationMode,
+      });
     }),
 
   train: ({ spec }) =>
@@ -198,7 +197,7 @@ const handlers: Handlers = {
       requireIdle('Sampling');
       const policy = activePolicy();
       return gpu().run(`generation with ${policy.label}`, () =>
-        generateSamples(requireModel(), dataset?.rows ?? [], request, policy, progress),
+        generateSamples(requireModel(), dataset?.source ?? null, request, policy, progress),
       );
     }),
 
@@ -224,7 +223,7 @@ const handlers: Handlers = {
       const d = requireDataset();
       const tokenized = await d.tokenize(m.tokenizer, progress);
       const pairs = d.trainingPairs(tokenized, request.config.max_length, request.config.truncation_mode);
-      return exportTrlZip(request, m, d.rows, pairs);
+      return exportTrlZip(request, m, d.source, pairs.rows);
     }),
 
   answerPrompts: (request) =>

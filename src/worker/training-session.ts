@@ -1,4 +1,4 @@
-import { splitTrainEval } from '../core/data/split';
+import { allPairs, splitPairSource, type PairSource } from '../core/data/pair-source';
 import type { TokenizedPair } from '../core/data/types';
 import type { DpoModels } from '../core/dpo/batch';
 import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
@@ -13,6 +13,7 @@ import type { ModelSession } from './model-session';
 import { loadCheckpoint, recordProgress, storeCheckpoint } from './persist';
 import type { RunSpec, StreamEvent, Task, TrainState } from './protocol';
 import { cloneAdapterTrainable } from './model-session';
+import type { TrainingPairs } from './dataset-session';
 
 type Emit = (event: StreamEvent) => void;
 type Progress = (task: Task, label: string, fraction: number | null) => void;
@@ -63,14 +64,14 @@ export class TrainingSession {
   private constructor(
     private readonly spec: RunSpec,
     readonly models: DpoModels,
-    pairs: TokenizedPair[],
+    train: PairSource,
+    evalPairs: TokenizedPair[],
     padTokenId: number,
     private readonly emit: Emit,
   ) {
     this.runId = spec.runId;
     this.policy = models.policy!;
     this.reference = models.reference;
-    const { train, eval: evalPairs } = splitTrainEval(pairs, spec.config.eval_split, spec.config.seed);
     this.evalPairs = evalPairs;
     this.trainer = new DPOTrainer({ models, train, eval: evalPairs, config: spec.config, padTokenId });
   }
@@ -82,7 +83,7 @@ export class TrainingSession {
    */
   static async prepare(
     session: ModelSession,
-    pairs: TokenizedPair[],
+    pairs: TrainingPairs,
     spec: RunSpec,
     backend: string,
     emit: Emit,
@@ -95,10 +96,12 @@ export class TrainingSession {
     const models: DpoModels = { model: session.model, policy, reference, ...kernelsFor(backend, 'auto') };
     let run: TrainingSession;
     try {
-      run = new TrainingSession(spec, models, pairs, session.tokenizer.padTokenId!, emit);
+      // The held-out pairs are kept in memory; the training pairs are read as batches ask for them.
+      const { train, eval: held } = splitPairSource(pairs, spec.config.eval_split, spec.config.seed);
+      run = new TrainingSession(spec, models, train, await allPairs(held), session.tokenizer.padTokenId!, emit);
       // Chosen and rejected rows of every micro-batch, at their longest.
       const c = spec.config;
-      const longest = pairs.reduce((m, p) => Math.max(m, p.prompt_ids.length + Math.max(p.chosen_ids.length, p.rejected_ids.length)), 0);
+      const longest = pairs.longest;
       const tokens = 2 * c.per_device_train_batch_size * c.gradient_accumulation_steps * Math.min(c.max_length ?? longest, longest);
       run.flopsPerStep = stepFlops(session.info().parameters, tokens);
     } catch (e) {

@@ -383,6 +383,11 @@ function Summary() {
         <h2 id="dataset-summary">{dataset.name}</h2>
         <span className="muted">{formatBytes(dataset.bytes)}</span>
       </div>
+      {dataset.onDemand && (
+        <p className="muted" data-testid="on-demand">
+          A large file: its rows stay in the file and are read again as pages, searches and training batches need them.
+        </p>
+      )}
       <dl className="stats">
         <div>
           <dt>Format</dt>

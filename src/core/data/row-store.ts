@@ -18,6 +18,24 @@ export interface RowSource {
   readonly count: number;
   /** The valid rows at these indices (0-based among the valid rows), in the order asked. */
   rows(indices: readonly number[]): Promise<PreferenceRow[]>;
+  /** The line (table row) of the valid row at `index`, without reading it. */
+  lineOf(index: number): number;
+  /** The index of the valid row on `line`; −1 when no valid row is there. */
+  indexOfLine(line: number): number;
+}
+
+/** The index of `line` in ascending lines, or −1. */
+function search(count: number, lineAt: (i: number) => number, line: number): number {
+  let lo = 0;
+  let hi = count - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const at = lineAt(mid);
+    if (at === line) return mid;
+    if (at < line) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 /** What reading a file reports, without its rows. */
@@ -37,6 +55,8 @@ export function rowsInMemory(rows: PreferenceRow[]): RowSource {
   return {
     count: rows.length,
     rows: async (indices) => indices.map((i) => rowAt(rows, i)),
+    lineOf: (i) => rowAt(rows, i).line,
+    indexOfLine: (line) => rows.findIndex((r) => r.line === line),
   };
 }
 
@@ -201,6 +221,8 @@ export async function scanJsonLines(
     report: report.build(name, NO_ROWS, count),
     source: {
       count,
+      lineOf: (i) => lines.get(i),
+      indexOfLine: (line) => search(count, (i) => lines.get(i), line),
       rows: async (indices) => {
         const out = new Array<PreferenceRow>(indices.length);
         for (const i of indices) if (!(i >= 0 && i < count)) throw new Error(`there is no row ${i + 1}: the dataset has ${count}`);
@@ -320,6 +342,8 @@ export async function scanParquet(
     report: report.build(file, 'the Parquet file holds no rows', count),
     source: {
       count,
+      lineOf: (i) => lines.get(i),
+      indexOfLine: (line) => search(count, (i) => lines.get(i), line),
       rows: async (indices) => {
         const out = new Array<PreferenceRow>(indices.length);
         // Requests grouped by row group; each group's rows from the first to the last asked, in one read.

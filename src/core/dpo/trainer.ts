@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { collatePreference } from '../data/collate';
+import { pairsInMemory, type PairSource } from '../data/pair-source';
 import type { PreferenceBatch, TokenizedPair } from '../data/types';
 import { Trainer, type LogEntry, type MicroBatch, type MicroBatchContext, type Objective } from '../train/trainer';
 import { batchMetrics, policyLoss, readBatchResult, referenceLogps, type BatchResult, type DpoModels } from './batch';
@@ -11,7 +12,9 @@ export { NonFiniteError, type LogEntry, type TrainerState } from '../train/train
 
 export interface TrainerInit {
   models: DpoModels;
-  train: TokenizedPair[];
+  /** The training pairs, held in memory or read on demand (a file too large to hold). */
+  train: TokenizedPair[] | PairSource;
+  /** The held-out pairs, kept in memory. */
   eval?: TokenizedPair[];
   config: DPOConfig;
   padTokenId: number;
@@ -106,7 +109,7 @@ class DpoObjective implements Objective<TokenizedPair, DpoMicroBatch> {
 export class DPOTrainer extends Trainer<TokenizedPair, DpoMicroBatch, DPOConfig> {
   private readonly dpo: DpoObjective;
   private readonly models: DpoModels;
-  private readonly trainPairs: TokenizedPair[];
+  private readonly trainPairs: PairSource;
   private readonly evalPairs: TokenizedPair[];
   private readonly padTokenId: number;
 
@@ -119,7 +122,7 @@ export class DPOTrainer extends Trainer<TokenizedPair, DpoMicroBatch, DPOConfig>
     super({ objective, params, train: init.train, config: init.config, evaluates: evalPairs.length > 0 });
     this.dpo = objective;
     this.models = init.models;
-    this.trainPairs = init.train;
+    this.trainPairs = Array.isArray(init.train) ? pairsInMemory(init.train) : init.train;
     this.evalPairs = evalPairs;
     this.padTokenId = init.padTokenId;
   }
@@ -130,14 +133,20 @@ export class DPOTrainer extends Trainer<TokenizedPair, DpoMicroBatch, DPOConfig>
    */
   async precomputeReference(onProgress?: (done: number, total: number) => void): Promise<void> {
     const cache = new Map<number, [number, number]>();
-    const all = [...this.trainPairs.map((p) => ['t', p] as const), ...this.evalPairs.map((p) => ['e', p] as const)];
     const bs = this.config.per_device_eval_batch_size;
-    for (let i = 0; i < all.length; i += bs) {
-      const chunk = all.slice(i, i + bs);
+    const trainCount = this.trainPairs.length;
+    const total = trainCount + this.evalPairs.length;
+    for (let i = 0; i < total; i += bs) {
+      const positions = Array.from({ length: Math.min(bs, total - i) }, (_, j) => i + j);
+      const trainPart = await this.trainPairs.get(positions.filter((p) => p < trainCount));
+      const chunk = [
+        ...trainPart.map((p) => ['t', p] as const),
+        ...positions.filter((p) => p >= trainCount).map((p) => ['e', this.evalPairs[p - trainCount]] as const),
+      ];
       const batch = this.dpo.collate(chunk.map(([, p]) => p));
       const ref = await referenceLogps(this.models, batch, completionIndex(batch, this.config.ld_alpha));
       chunk.forEach(([split, p], j) => cache.set(this.dpo.cacheKey(split, p), [ref[j], ref[j + batch.B]]));
-      onProgress?.(Math.min(i + bs, all.length), all.length);
+      onProgress?.(i + positions.length, total);
     }
     this.dpo.refCache = cache;
   }

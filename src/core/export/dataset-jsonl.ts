@@ -1,7 +1,7 @@
 /**
  * Preference pairs as the JSONL file TRL reads with datasets.load_dataset("json", ...).
  *
- *   datasetJsonl(rows: JsonlPair[]): string
+ *   datasetJsonl(rows: JsonlPair[], piece?): string
  *     One object per line with an explicit prompt: {"prompt", "chosen", "rejected"} as strings, or
  *     as message lists (TRL's conversational format), plus "tools" / "chat_template_kwargs" when a
  *     row has them. Rows the studio normalised (implicit prompts, UltraFeedback-binarized) are written
@@ -16,12 +16,13 @@ function kindOf(row: JsonlPair): 'text' | 'messages' {
   return typeof row.chosen === 'string' ? 'text' : 'messages';
 }
 
-export function datasetJsonl(rows: readonly JsonlPair[]): string {
+export function datasetJsonl(rows: readonly JsonlPair[], piece: { firstRow: JsonlPair; rowsBefore: number } | null = null): string {
   if (rows.length === 0) return '';
   // Arrow gives each column one type, so load_dataset fails on a file mixing strings and message lists.
-  const first = kindOf(rows[0]);
+  // A file written in pieces (`piece`) holds to its own first row, and numbers rows across the pieces.
+  const first = kindOf(piece?.firstRow ?? rows[0]);
   const lines = rows.map((row, i) => {
-    const where = `row ${i + 1}${row.line !== undefined ? ` (line ${row.line})` : ''}`;
+    const where = `row ${(piece?.rowsBefore ?? 0) + i + 1}${row.line !== undefined ? ` (line ${row.line})` : ''}`;
     const kind = kindOf(row);
     if (kind !== first || typeof row.prompt !== typeof row.chosen || typeof row.rejected !== typeof row.chosen) {
       throw new Error(

@@ -92,11 +92,18 @@ export interface Objective<E, B extends MicroBatch = MicroBatch> {
   readonly items: string;
 }
 
+/** Training examples by position, read when a micro-batch asks for them (a file too large to hold). */
+export interface ExampleSource<E> {
+  readonly length: number;
+  get(positions: readonly number[]): Promise<E[]>;
+}
+
 export interface TrainerCoreInit<E, B extends MicroBatch, C extends TrainerConfig> {
   objective: Objective<E, B>;
   /** The variables AdamW updates, in place. */
   params: tf.Variable[];
-  train: E[];
+  /** The examples, held in memory or read on demand. */
+  train: E[] | ExampleSource<E>;
   config: C;
   /** Whether the run has an eval set: evalDue is never true without one. */
   evaluates?: boolean;
@@ -123,7 +130,7 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
 
   private readonly objective: Objective<E, B>;
   private readonly params: tf.Variable[];
-  private readonly train: E[];
+  private readonly train: ExampleSource<E>;
   private readonly evaluates: boolean;
   private readonly optimizer: AdamW;
   private readonly window: MetricWindow;
@@ -139,7 +146,8 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
     this.config = c;
     this.objective = init.objective;
     this.params = init.params;
-    this.train = init.train;
+    const examples = init.train;
+    this.train = Array.isArray(examples) ? { length: examples.length, get: async (at) => at.map((i) => examples[i]) } : examples;
     this.evaluates = init.evaluates ?? false;
     this.plan = planSteps({
       examples: init.train.length,
@@ -203,13 +211,13 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
     return batchIndices(this.train.length, this.config.per_device_train_batch_size, this.config.seed, epoch, true);
   }
 
-  private nextMicroBatch(): E[] {
+  private nextMicroBatch(): Promise<E[]> {
     if (this.microInEpoch >= this.epochBatches.length) {
       this.epoch++;
       this.microInEpoch = 0;
       this.epochBatches = this.batchesFor(this.epoch);
     }
-    return this.epochBatches[this.microInEpoch++].map((i) => this.train[i]);
+    return this.train.get(this.epochBatches[this.microInEpoch++]);
   }
 
   /** Micro-batches left in the epoch, so the last optimizer step of an epoch may take fewer. */
@@ -247,7 +255,11 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
     let stepGrads: tf.Tensor[] | null = null;
     try {
       for (let k = 0; k < micro; k++) {
-        const b = await this.objective.microBatch(this.nextMicroBatch(), { step: this.globalStep + 1, microBatches: micro, rng: this.rng });
+        const b = await this.objective.microBatch(await this.nextMicroBatch(), {
+          step: this.globalStep + 1,
+          microBatches: micro,
+          rng: this.rng,
+        });
         ids.push(...b.ids);
         if (summed === null) summed = b.grads;
         else {

@@ -14,51 +14,86 @@ const ROWS = [
   },
 ];
 
-const load = () => DatasetSession.load([new Blob([ROWS.map((r) => JSON.stringify(r)).join('\n')])], 'rows.jsonl', {}, () => undefined);
+const tokenizer = () =>
+  ChatTokenizer.fromJSON(
+    JSON.parse(readFileSync('public/models/demo/tokenizer.json', 'utf8')),
+    JSON.parse(readFileSync('public/models/demo/tokenizer_config.json', 'utf8')),
+  );
 
-describe('the dataset view in the worker', () => {
-  it('searches prompts and answers in any case (messages by their content) and pages through the matches', async () => {
-    const d = await load();
-    expect(d.preview(0, 10).total).toBe(4);
-    const fig = d.preview(0, 10, 'FIG');
-    expect(fig.total).toBe(3);
-    expect(fig.rows.map((r) => [r.index, r.line])).toEqual([
-      [0, 1],
-      [1, 2],
-      [3, 4],
-    ]);
-    expect(d.preview(1, 1, 'fig').rows.map((r) => r.line)).toEqual([2]);
-    expect(d.preview(0, 10, 'nothing like this').total).toBe(0);
-    expect(d.preview(0, 10, '   ').total).toBe(4);
-  });
+for (const [mode, onDemandAbove] of [
+  ['held in memory', undefined],
+  ['read on demand', 0],
+] as const) {
+  const load = () =>
+    DatasetSession.load([new Blob([ROWS.map((r) => JSON.stringify(r)).join('\n')])], 'rows.jsonl', {}, () => undefined, onDemandAbove);
 
-  it('shows one row as the model sees it, with what max_length keeps', async () => {
-    const d = await load();
-    const tokenizer = ChatTokenizer.fromJSON(
-      JSON.parse(readFileSync('public/models/demo/tokenizer.json', 'utf8')),
-      JSON.parse(readFileSync('public/models/demo/tokenizer_config.json', 'utf8')),
-    );
-    const view = await d.pairView(
-      2,
-      tokenizer,
-      { max_length: null, max_prompt_length: null, truncation_mode: 'keep_start' },
-      () => undefined,
-    );
-    expect(view.line).toBe(3);
-    // The byte-level demo tokenizer: one token a character, and the end-of-text token TRL appends.
-    expect(view.chosen.completion.map((t) => t.text)).toEqual(['h', 'i', '<|endoftext|>']);
-    expect(view.rejected.completion.map((t) => t.text)).toEqual(['n', 'o', '<|endoftext|>']);
-    expect(tokenizer.decode(view.prompt.map((t) => t.id))).toContain('Say hi.');
-    const P = view.prompt.length;
-    const cut = await d.pairView(
-      2,
-      tokenizer,
-      { max_length: P + 1, max_prompt_length: null, truncation_mode: 'keep_start' },
-      () => undefined,
-    );
-    expect(cut.chosen.kept).toEqual({ prompt: { start: 0, end: P }, completion: { start: 0, end: 1 } });
-    await expect(
-      d.pairView(9, tokenizer, { max_length: null, max_prompt_length: null, truncation_mode: 'keep_start' }, () => undefined),
-    ).rejects.toThrow('there is no row 10: the dataset has 4');
+  describe(`the dataset view in the worker, rows ${mode}`, () => {
+    it('searches prompts and answers in any case (messages by their content) and pages through the matches', async () => {
+      const d = await load();
+      expect(d.onDemand).toBe(onDemandAbove === 0);
+      expect((await d.preview(0, 10)).total).toBe(4);
+      const fig = await d.preview(0, 10, 'FIG');
+      expect(fig.total).toBe(3);
+      expect(fig.rows.map((r) => [r.index, r.line])).toEqual([
+        [0, 1],
+        [1, 2],
+        [3, 4],
+      ]);
+      expect((await d.preview(1, 1, 'fig')).rows.map((r) => r.line)).toEqual([2]);
+      expect((await d.preview(0, 10, 'nothing like this')).total).toBe(0);
+      expect((await d.preview(0, 10, '   ')).total).toBe(4);
+    });
+
+    it('shows one row as the model sees it, with what max_length keeps', async () => {
+      const d = await load();
+      const tok = tokenizer();
+      const view = await d.pairView(2, tok, { max_length: null, max_prompt_length: null, truncation_mode: 'keep_start' });
+      expect(view.line).toBe(3);
+      // The byte-level demo tokenizer: one token a character, and the end-of-text token TRL appends.
+      expect(view.chosen.completion.map((t) => t.text)).toEqual(['h', 'i', '<|endoftext|>']);
+      expect(view.rejected.completion.map((t) => t.text)).toEqual(['n', 'o', '<|endoftext|>']);
+      expect(tok.decode(view.prompt.map((t) => t.id))).toContain('Say hi.');
+      const P = view.prompt.length;
+      const cut = await d.pairView(2, tok, { max_length: P + 1, max_prompt_length: null, truncation_mode: 'keep_start' });
+      expect(cut.chosen.kept).toEqual({ prompt: { start: 0, end: P }, completion: { start: 0, end: 1 } });
+      await expect(d.pairView(9, tok, { max_length: null, max_prompt_length: null, truncation_mode: 'keep_start' })).rejects.toThrow(
+        'there is no row 10: the dataset has 4',
+      );
+    });
   });
+}
+
+describe('a dataset read on demand is the dataset held in memory', () => {
+  const files: [string, string][] = [
+    ['mixed-bad.jsonl', 'test/fixtures/data/mixed-bad.jsonl'],
+    ['hh-rlhf.parquet', 'test/fixtures/data/formats/hh-rlhf.parquet'],
+    ['pairs.snappy.parquet', 'test/fixtures/data/formats/pairs.snappy.parquet'],
+  ];
+  for (const [name, path] of files) {
+    it(`${name}: summary, token statistics, pages, searches and training pairs`, async () => {
+      const blob = new Blob([readFileSync(path)]);
+      const whole = await DatasetSession.load([blob], name, {}, () => undefined);
+      const onDemand = await DatasetSession.load([blob], name, {}, () => undefined, 0);
+      expect([whole.onDemand, onDemand.onDemand]).toEqual([false, true]);
+      const { fingerprint: _a, onDemand: _b, ...summary } = whole.summary();
+      expect(onDemand.summary()).toEqual({ ...summary, fingerprint: onDemand.fingerprint, onDemand: true });
+      const tok = tokenizer();
+      const [t1, t2] = [await whole.tokenize(tok, () => undefined), await onDemand.tokenize(tok, () => undefined)];
+      for (const [maxLength, mode] of [
+        [null, 'keep_start'],
+        [40, 'keep_start'],
+        [40, 'keep_end'],
+      ] as const) {
+        expect(onDemand.stats(t2, maxLength, mode)).toEqual(whole.stats(t1, maxLength, mode));
+        const [p1, p2] = [whole.trainingPairs(t1, maxLength, mode), onDemand.trainingPairs(t2, maxLength, mode)];
+        expect(p2.length).toBe(p1.length);
+        expect(p2.longest).toBe(p1.longest);
+        expect(p2.rows).toEqual(p1.rows);
+        const positions = Array.from({ length: p1.length }, (_, i) => (i * 5 + 1) % p1.length);
+        expect(await p2.get(positions)).toEqual(await p1.get(positions));
+      }
+      expect(await onDemand.preview(3, 7)).toEqual(await whole.preview(3, 7));
+      expect(await onDemand.preview(0, 5, 'the')).toEqual(await whole.preview(0, 5, 'the'));
+    });
+  }
 });
