@@ -4,7 +4,15 @@ import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { pairView, type PairView } from '../core/data/pair-view';
 import { pairsInMemory, pairSubset, type PairSource } from '../core/data/pair-source';
-import { rowRange, rowsInMemory, scanJsonLines, scanParquet, type DatasetReport, type RowSource } from '../core/data/row-store';
+import {
+  plainNeedle,
+  rowRange,
+  rowsInMemory,
+  scanJsonLines,
+  scanParquet,
+  type DatasetReport,
+  type RowSource,
+} from '../core/data/row-store';
 import { dropInvalidUtf8Rows, Utf8Checker, type InvalidUtf8 } from '../core/data/utf8';
 import { RATING_COLUMNS, type DatasetLayout } from '../core/data/layouts';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow, Text, TokenizedPair, TruncationMode } from '../core/data/types';
@@ -465,30 +473,41 @@ export class DatasetSession {
 
   /** The last search: its text and the indices of the rows it matches. */
   private search: { query: string; indices: number[] } | null = null;
+  /** Counts searches begun: a search through a file read on demand stops when a newer one begins. */
+  private searchesBegun = 0;
 
   /**
    * Indices of the rows whose prompt, chosen or rejected text holds `query` (any case); null for no
-   * query. A file read on demand is read through once per new query.
+   * query; 'superseded' when a newer search began before this one finished. A file read on demand is
+   * read through once per new query (only the rows whose raw line holds the text, where it can say).
    */
-  private async matching(query: string): Promise<number[] | null> {
+  private async matching(query: string): Promise<number[] | null | 'superseded'> {
     const q = query.trim().toLowerCase();
     if (q === '') return null;
-    if (this.search?.query !== q) {
-      const indices: number[] = [];
-      for (let start = 0; start < this.source.count; start += SEARCH_CHUNK_ROWS) {
-        const rows = await rowRange(this.source, start, SEARCH_CHUNK_ROWS);
-        rows.forEach((row, i) => {
-          if ([row.prompt, row.chosen, row.rejected].some((t) => searchText(t).includes(q))) indices.push(start + i);
-        });
-      }
-      this.search = { query: q, indices };
+    if (this.search?.query === q) return this.search.indices;
+    const search = ++this.searchesBegun;
+    const stillWanted = () => search === this.searchesBegun;
+    const candidates = plainNeedle(q) && this.source.candidates ? await this.source.candidates(q, stillWanted) : undefined;
+    if (candidates === null) return 'superseded';
+    const total = candidates?.length ?? this.source.count;
+    const indices: number[] = [];
+    for (let start = 0; start < total; start += SEARCH_CHUNK_ROWS) {
+      if (!stillWanted()) return 'superseded';
+      const at = candidates ? candidates.slice(start, start + SEARCH_CHUNK_ROWS) : null;
+      const rows = at ? await this.source.rows(at) : await rowRange(this.source, start, SEARCH_CHUNK_ROWS);
+      rows.forEach((row, i) => {
+        if ([row.prompt, row.chosen, row.rejected].some((t) => searchText(t).includes(q))) indices.push(at ? at[i] : start + i);
+      });
+      if (this.onDemand) await yieldToEvents();
     }
-    return this.search.indices;
+    this.search = { query: q, indices };
+    return indices;
   }
 
   /** A page of rows, or of the rows matching `query`, with how many there are in all. */
-  async preview(offset: number, count: number, query = ''): Promise<{ total: number; rows: PreviewRow[] }> {
+  async preview(offset: number, count: number, query = ''): Promise<{ total: number; rows: PreviewRow[]; superseded?: boolean }> {
     const matches = await this.matching(query);
+    if (matches === 'superseded') return { total: 0, rows: [], superseded: true };
     const n = this.source.count;
     const page = matches
       ? matches.slice(offset, offset + count)

@@ -291,10 +291,13 @@ export interface CommandMap {
   /** One file, or a table stored as several Parquet files (a Hub split, in order). */
   loadDataset: { args: { files: Blob[]; name: string; options?: ReadOptions }; result: DatasetSummary };
   tokenStats: { args: { maxLength: number | null; truncationMode: TruncationMode }; result: TokenStats };
-  /** A page of rows, or of the rows whose text holds `query` (any case); `total` counts them all. */
+  /**
+   * A page of rows, or of the rows whose text holds `query` (any case); `total` counts them all. A
+   * search through a file read on demand that a newer search replaced ends early: `superseded`.
+   */
   previewRows: {
     args: { offset: number; count: number; query?: string };
-    result: { offset: number; total: number; query: string; rows: PreviewRow[] };
+    result: { offset: number; total: number; query: string; rows: PreviewRow[]; superseded?: boolean };
   };
   /** One row as the model sees it: token ids and texts, and what truncation keeps under these settings. */
   pairTokens: {

@@ -104,10 +104,15 @@ export async function loadDemoDataset(url: string, name: string): Promise<void> 
 
 export const PREVIEW_PAGE = 8;
 
+/** Counts page requests: only the newest one's reply is shown (a search of a large file takes a while). */
+let previewRequests = 0;
+
 /** A page of the rows, or of those whose text holds `query` (the search shown, when not given). */
 export async function showPreview(page: number, query = get().preview?.query ?? ''): Promise<void> {
+  const request = ++previewRequests;
   try {
     const preview = await engine().call('previewRows', { offset: page * PREVIEW_PAGE, count: PREVIEW_PAGE, query });
+    if (request !== previewRequests || preview.superseded) return;
     set({ preview });
   } catch (e) {
     set({ datasetError: message(e) });

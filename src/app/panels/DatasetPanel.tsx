@@ -515,9 +515,13 @@ function Preview() {
         />
       </div>
       <p className="muted small" aria-live="polite" data-testid="pair-matches">
-        {preview.query
-          ? `${formatInt(preview.total)} ${preview.total === 1 ? 'pair holds' : 'pairs hold'} “${preview.query}”`
-          : 'Shown as plain text, exactly as in the file. “Tokens” shows a pair as the model sees it.'}
+        {query.trim() !== preview.query.trim()
+          ? query.trim()
+            ? `Searching for “${query.trim()}”…`
+            : 'Showing every pair…'
+          : preview.query
+            ? `${formatInt(preview.total)} ${preview.total === 1 ? 'pair holds' : 'pairs hold'} “${preview.query}”`
+            : 'Shown as plain text, exactly as in the file. “Tokens” shows a pair as the model sees it.'}
       </p>
       {preview.rows.length > 0 && (
         <div className="pairs" role="table" aria-label="Preference pairs">

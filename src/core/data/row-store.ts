@@ -22,6 +22,20 @@ export interface RowSource {
   lineOf(index: number): number;
   /** The index of the valid row on `line`; −1 when no valid row is there. */
   indexOfLine(line: number): number;
+  /**
+   * Indices of the rows whose stored text (lowercased) may hold `needle`, a lowercased string JSON
+   * never escapes (see plainNeedle): a quick pass over the raw file before rows are read. Sources
+   * without raw text leave it out.
+   */
+  candidates?(needle: string, stillWanted: () => boolean): Promise<number[] | null>;
+}
+
+/**
+ * Whether a search text appears unchanged in any JSON that holds it: printable ASCII without quotes,
+ * backslashes or slashes (JSON writers escape those, and non-ASCII, in their own ways).
+ */
+export function plainNeedle(text: string): boolean {
+  return /^[\x20-\x7e]+$/.test(text) && !/["\\/]/.test(text);
 }
 
 /** The index of `line` in ascending lines, or −1. */
@@ -223,6 +237,24 @@ export async function scanJsonLines(
       count,
       lineOf: (i) => lines.get(i),
       indexOfLine: (line) => search(count, (i) => lines.get(i), line),
+      candidates: async (needle, stillWanted) => {
+        const out: number[] = [];
+        let index = 0;
+        while (index < count) {
+          if (!stillWanted()) return null;
+          // Whole rows from `index` on, up to a piece's worth of the file.
+          const first = index;
+          let end = ends.get(index);
+          while (index + 1 < count && ends.get(index + 1) - starts.get(first) <= pieceBytes) end = ends.get(++index);
+          index++;
+          const piece = new Uint8Array(await file.slice(starts.get(first), end).arrayBuffer());
+          for (let i = first; i < index; i++) {
+            const text = decoder.decode(piece.subarray(starts.get(i) - starts.get(first), ends.get(i) - starts.get(first)));
+            if (text.toLowerCase().includes(needle)) out.push(i);
+          }
+        }
+        return out;
+      },
       rows: async (indices) => {
         const out = new Array<PreferenceRow>(indices.length);
         for (const i of indices) if (!(i >= 0 && i < count)) throw new Error(`there is no row ${i + 1}: the dataset has ${count}`);

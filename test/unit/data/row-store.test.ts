@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readParquetTable } from '../../../src/core/data/formats';
 import { parsePreferenceFile, type ReadOptions } from '../../../src/core/data/read';
-import { rowRange, scanJsonLines, scanParquet, type ScannedDataset } from '../../../src/core/data/row-store';
+import { plainNeedle, rowRange, scanJsonLines, scanParquet, type ScannedDataset } from '../../../src/core/data/row-store';
 import { dropInvalidUtf8Rows, findInvalidUtf8 } from '../../../src/core/data/utf8';
 import type { ParsedDataset } from '../../../src/core/data/types';
 import { Rng } from '../../../src/core/random';
@@ -154,5 +154,27 @@ describe('scanParquet', () => {
     const whole = await readParquetTable([{ name, bytes }], name, options);
     expect(whole.issues.length).toBeGreaterThan(0);
     await expectSame(await scanParquet([{ name, blob: new Blob([bytes as BlobPart]) }], name, options), whole);
+  });
+});
+
+describe('raw-line candidates for a search', () => {
+  it('only text JSON writes unchanged is looked for in the raw lines', () => {
+    expect(['fig', 'assistant: ', 'a-b (c)', '?'].map(plainNeedle)).toEqual([true, true, true, true]);
+    expect(['café', 'say "hi"', 'a\\b', 'a/b', 'tab\there', ''].map(plainNeedle)).toEqual([false, false, false, false, false, false]);
+  });
+
+  it('every row holding the text is a candidate, in pieces of any size', async () => {
+    const bytes = awkwardFile();
+    for (const piece of [16, 1000, 8 * 2 ** 20]) {
+      const scanned = await scanJsonLines(new Blob([bytes as BlobPart]), 'awkward.jsonl', {}, undefined, piece);
+      const all = await rowRange(scanned.source, 0, scanned.source.count);
+      for (const needle of ['crlf', 'q8', 'pie', 'long long']) {
+        const holding = all.flatMap((r, i) => (JSON.stringify([r.prompt, r.chosen, r.rejected]).toLowerCase().includes(needle) ? [i] : []));
+        expect(holding.length, needle).toBeGreaterThan(0);
+        const candidates = await scanned.source.candidates!(needle, () => true);
+        expect(candidates).toEqual(expect.arrayContaining(holding));
+      }
+      expect(await scanned.source.candidates!('crlf', () => false)).toBeNull();
+    }
   });
 });

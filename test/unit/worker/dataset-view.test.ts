@@ -93,7 +93,23 @@ describe('a dataset read on demand is the dataset held in memory', () => {
         expect(await p2.get(positions)).toEqual(await p1.get(positions));
       }
       expect(await onDemand.preview(3, 7)).toEqual(await whole.preview(3, 7));
-      expect(await onDemand.preview(0, 5, 'the')).toEqual(await whole.preview(0, 5, 'the'));
+      // Plain queries go through the raw lines first (JSON Lines); the others read every row.
+      for (const query of ['the', 'ASSISTANT: ', 'a', '"', '\\n', 'é', 'nothing like this']) {
+        expect(await onDemand.preview(0, 5, query)).toEqual(await whole.preview(0, 5, query));
+        expect((await onDemand.preview(0, 5, query)).total).toBe((await whole.preview(0, 5, query)).total);
+      }
     });
   }
+});
+
+describe('searching a file read on demand', () => {
+  it('a search that a newer one replaces ends early, and the newer one answers', async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ prompt: `p${i}`, chosen: i % 2 ? 'odd' : 'even', rejected: 'x' }));
+    const d = await DatasetSession.load([new Blob([rows.join('\n')])], 'many.jsonl', {}, () => undefined, 0);
+    const [first, second] = await Promise.all([d.preview(0, 5, 'odd'), d.preview(0, 5, 'even')]);
+    expect(first).toEqual({ total: 0, rows: [], superseded: true });
+    expect(second.total).toBe(1500);
+    expect(second.rows.map((r) => r.line)).toEqual([1, 3, 5, 7, 9]);
+    expect((await d.preview(0, 5, 'odd')).total).toBe(1500);
+  });
 });
