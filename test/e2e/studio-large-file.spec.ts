@@ -2,7 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { createWriteStream, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStudio } from './studio';
+import { openStudio, screenshots } from './studio';
 
 /**
  * A large preference file (100 MB; LARGE_FILE_MB=1024 for a gigabyte), loaded through the file input:
@@ -187,9 +187,14 @@ test(`a ${TARGET_MB} MB file is read in the worker with an advancing progress ba
   // Tokenizing every row for the length histograms follows in the worker.
   await expect(page.getByRole('heading', { name: 'Token lengths' })).toBeVisible({ timeout: TOKENIZE_LIMIT_MS });
   const tokenizedMs = Date.now() - started;
+  await expect(page.getByTestId('on-demand')).toBeVisible();
   // A page of rows, read again from the file.
   await page.getByRole('button', { name: 'next page of pairs' }).click();
   await expect(page.getByText('Question 8:').first()).toBeVisible(); // the second page, eight rows a page
+  // A search reads the file again (its raw lines first); the page says so until the answer comes.
+  await page.getByLabel('Search pairs').fill('Question 1234:');
+  await expect(page.getByTestId('pair-matches')).toHaveText('1 pair holds “Question 1234:”', { timeout: READ_LIMIT_MS });
+  await screenshots(page, 'dataset-large-file');
   sampling = false;
   await heapSampler;
   clearInterval(sampler);

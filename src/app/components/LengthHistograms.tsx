@@ -1,8 +1,12 @@
 import { memo } from 'react';
 import { Bar, BarChart, CartesianGrid, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { formatInt } from '../format';
 import { useStudio } from '../store';
 import { useResolvedTheme } from '../theme';
 import type { TokenStats } from '../../worker/protocol';
+
+/** Counts on the axis as 4,500 or 18K: a large file's bins hold tens of thousands of pairs. */
+const COMPACT = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
 
 const COLORS = {
   light: { prompt: '#5a6473', chosen: '#0f8a5f', rejected: '#c2410c', axis: '#6b7280', grid: '#e5e7eb', limit: '#b91c1c' },
@@ -48,9 +52,16 @@ export const LengthHistograms = memo(function LengthHistograms({ stats, tokenize
                     <CartesianGrid stroke={c.grid} strokeDasharray="2 4" vertical={false} />
                     {/* Every k-th bin labelled, evenly, rather than recharts' uneven fit. */}
                     <XAxis dataKey="bin" tick={{ fill: c.axis, fontSize: 10 }} stroke={c.axis} tickLine={false} interval={tickInterval} />
-                    <YAxis allowDecimals={false} tick={{ fill: c.axis, fontSize: 10 }} stroke={c.axis} tickLine={false} width={36} />
+                    <YAxis
+                      allowDecimals={false}
+                      tick={{ fill: c.axis, fontSize: 10 }}
+                      stroke={c.axis}
+                      tickLine={false}
+                      width={36}
+                      tickFormatter={(v: number) => (v < 10_000 ? formatInt(v) : COMPACT.format(v))}
+                    />
                     <Tooltip
-                      formatter={(v) => [String(v), 'pairs']}
+                      formatter={(v) => [formatInt(Number(v)), 'pairs']}
                       labelFormatter={(_, payload) => `${payload?.[0]?.payload?.label ?? ''} tokens`}
                       contentStyle={{ background: theme === 'dark' ? '#161b22' : '#fff', border: `1px solid ${c.grid}`, fontSize: 12 }}
                     />
