@@ -188,6 +188,8 @@ test(`a ${TARGET_MB} MB file is read in the worker with an advancing progress ba
   await expect(page.getByRole('heading', { name: 'Token lengths' })).toBeVisible({ timeout: TOKENIZE_LIMIT_MS });
   const tokenizedMs = Date.now() - started;
   await expect(page.getByTestId('on-demand')).toBeVisible();
+  await page.getByTestId('on-demand').scrollIntoViewIfNeeded();
+  await screenshots(page, 'dataset-large-file-card');
   // A page of rows, read again from the file.
   await page.getByRole('button', { name: 'next page of pairs' }).click();
   await expect(page.getByText('Question 8:').first()).toBeVisible(); // the second page, eight rows a page
