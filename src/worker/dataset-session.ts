@@ -3,7 +3,7 @@ import { mostCommon, parsePreferenceFile, type ReadOptions } from '../core/data/
 import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { pairView, type PairView } from '../core/data/pair-view';
-import { pairsInMemory, pairSubset, type PairSource } from '../core/data/pair-source';
+import { allPairs, pairsInMemory, pairSubset, splitPairSource, type PairSource } from '../core/data/pair-source';
 import {
   plainNeedle,
   rowRange,
@@ -243,6 +243,36 @@ export interface TrainingPairs extends PairSource {
   longest: number;
   /** The row index of each pair. */
   rows: readonly number[];
+  /** Whether the pairs are tokenized from rows read again from the file (a file too large to hold). */
+  onDemand: boolean;
+}
+
+/**
+ * Held-out pairs are kept in memory through a run (each eval scores them all); a file read on demand
+ * may hold out at most this many.
+ */
+export const MAX_EVAL_PAIRS_ON_DEMAND = 10_000;
+
+/**
+ * A run's split of its pairs (splitTrainEval's): the training pairs read as batches ask, the held-out
+ * ones read into memory. Refuses, saying what to do, an eval split too large to hold of a file read on
+ * demand.
+ */
+export async function splitForRun(
+  pairs: TrainingPairs,
+  evalSplit: number,
+  seed: number,
+  maxHeldOnDemand = MAX_EVAL_PAIRS_ON_DEMAND,
+): Promise<{ train: PairSource; eval: TokenizedPair[] }> {
+  const { train, eval: held } = splitPairSource(pairs, evalSplit, seed);
+  if (pairs.onDemand && held.length > maxHeldOnDemand) {
+    throw new Error(
+      `eval_split ${evalSplit} holds out ${held.length.toLocaleString('en-US')} pairs of a file read on demand, ` +
+        `and held-out pairs are kept in memory: hold out at most ${maxHeldOnDemand.toLocaleString('en-US')} ` +
+        `(a count, e.g. eval_split 2000)`,
+    );
+  }
+  return { train, eval: await allPairs(held) };
 }
 
 /**
@@ -452,11 +482,12 @@ export class DatasetSession {
       longest = Math.max(longest, t.prompt[i] + Math.max(t.chosen[i], t.rejected[i]));
     }
     const byRow = t.byRow;
-    if (byRow) return { ...pairsInMemory(kept.map((i) => byRow[i]!)), longest, rows: kept };
+    if (byRow) return { ...pairsInMemory(kept.map((i) => byRow[i]!)), longest, rows: kept, onDemand: false };
     return {
       ...pairSubset({ length: this.source.count, get: (indices) => this.pairsOf(indices, t.tokenizer) }, kept),
       longest,
       rows: kept,
+      onDemand: true,
     };
   }
 

@@ -1,4 +1,4 @@
-import { allPairs, splitPairSource, type PairSource } from '../core/data/pair-source';
+import type { PairSource } from '../core/data/pair-source';
 import type { TokenizedPair } from '../core/data/types';
 import type { DpoModels } from '../core/dpo/batch';
 import { DPOTrainer, NonFiniteError, type LogEntry } from '../core/dpo/trainer';
@@ -13,7 +13,7 @@ import type { ModelSession } from './model-session';
 import { loadCheckpoint, recordProgress, storeCheckpoint } from './persist';
 import type { RunSpec, StreamEvent, Task, TrainState } from './protocol';
 import { cloneAdapterTrainable } from './model-session';
-import type { TrainingPairs } from './dataset-session';
+import { splitForRun, type TrainingPairs } from './dataset-session';
 
 type Emit = (event: StreamEvent) => void;
 type Progress = (task: Task, label: string, fraction: number | null) => void;
@@ -97,8 +97,8 @@ export class TrainingSession {
     let run: TrainingSession;
     try {
       // The held-out pairs are kept in memory; the training pairs are read as batches ask for them.
-      const { train, eval: held } = splitPairSource(pairs, spec.config.eval_split, spec.config.seed);
-      run = new TrainingSession(spec, models, train, await allPairs(held), session.tokenizer.padTokenId!, emit);
+      const { train, eval: held } = await splitForRun(pairs, spec.config.eval_split, spec.config.seed);
+      run = new TrainingSession(spec, models, train, held, session.tokenizer.padTokenId!, emit);
       // Chosen and rejected rows of every micro-batch, at their longest.
       const c = spec.config;
       const longest = pairs.longest;

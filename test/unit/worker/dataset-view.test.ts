@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ChatTokenizer } from '../../../src/core/data/tokenizer';
-import { DatasetSession } from '../../../src/worker/dataset-session';
+import { DatasetSession, splitForRun } from '../../../src/worker/dataset-session';
 
 const ROWS = [
   { prompt: 'Name a fruit.', chosen: 'A fig.', rejected: 'A rock.' },
@@ -111,5 +111,27 @@ describe('searching a file read on demand', () => {
     expect(second.total).toBe(1500);
     expect(second.rows.map((r) => r.line)).toEqual([1, 3, 5, 7, 9]);
     expect((await d.preview(0, 5, 'odd')).total).toBe(1500);
+  });
+});
+
+describe('a run on a file read on demand', () => {
+  it('holds out its eval pairs in memory, as many as it may, and refuses more with what to do', async () => {
+    const rows = Array.from({ length: 300 }, (_, i) => JSON.stringify({ prompt: `p${i}`, chosen: 'yes', rejected: 'no' }));
+    const blob = new Blob([rows.join('\n')]);
+    const tok = tokenizer();
+    for (const onDemandAbove of [undefined, 0]) {
+      const d = await DatasetSession.load([blob], 'rows.jsonl', {}, () => undefined, onDemandAbove);
+      const pairs = d.trainingPairs(await d.tokenize(tok, () => undefined), null, 'keep_start');
+      const { train, eval: held } = await splitForRun(pairs, 30, 7, 30);
+      expect([train.length, held.length]).toEqual([270, 30]);
+      expect(held.every((p) => p.prompt_ids.length > 0)).toBe(true);
+      if (onDemandAbove === 0) {
+        await expect(splitForRun(pairs, 0.2, 7, 30)).rejects.toThrow(
+          'eval_split 0.2 holds out 60 pairs of a file read on demand, and held-out pairs are kept in memory: hold out at most 30',
+        );
+      } else {
+        expect((await splitForRun(pairs, 0.2, 7, 30)).eval.length).toBe(60);
+      }
+    }
   });
 });
