@@ -135,6 +135,8 @@ export interface StudioState {
   exportError: string | null;
   /** Something the person should know that belongs to no panel (a worker crash, a storage warning). */
   notice: string | null;
+  /** The settings left the demo preset for TRL's defaults when this model or dataset loaded (Configure says so, with an undo). */
+  presetSwitch: { from: string } | null;
   /** The worker's GPU device was lost: nothing more runs on it until the page is reloaded. */
   gpuLost: GpuFailureInfo | null;
   hub: { repo: string; busy: Busy | null; error: string | null; stored: { key: string; bytes: number }[] };
@@ -196,6 +198,7 @@ export const useStudio = create<StudioState>(() => ({
   exportBusy: null,
   exportError: null,
   notice: null,
+  presetSwitch: null,
   gpuLost: null,
   hub: { repo: '', busy: null, error: null, stored: [] },
   hubDataset: { busy: null, error: null, downloading: false, stored: [] },

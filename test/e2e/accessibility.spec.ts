@@ -74,3 +74,34 @@ test('keyboard: a skip link leads to the section, and choosing a section moves f
   await expect(page.locator('#main')).toBeFocused();
   await expect(page.locator('#main')).toContainText('Configure');
 });
+
+test('keyboard: the Lab tabs follow the tabs pattern, and the charts carry their names', async ({ page }) => {
+  await openStudio(page);
+  // The histograms' surfaces (tab stops whose arrow keys move between bins) are named.
+  for (const part of ['prompt', 'chosen', 'rejected']) {
+    await expect(page.getByRole('application', { name: `${part} tokens histogram` })).toBeVisible();
+  }
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: /^Lab/ }).click();
+  const tabs = page.getByRole('tablist', { name: 'Lab experiments' });
+  const tab = (name: string) => tabs.getByRole('tab', { name });
+  await tab('Corruption exercise').focus();
+  const expectChosen = async (name: string) => {
+    await expect(tab(name)).toBeFocused();
+    await expect(tab(name)).toHaveAttribute('aria-selected', 'true');
+    // One tab stop: the chosen tab.
+    await expect(tabs.locator('[role="tab"][tabindex="0"]')).toHaveCount(1);
+    await expect(tab(name)).toHaveAttribute('tabindex', '0');
+    await expect(page.getByRole('tabpanel', { name })).toBeVisible();
+  };
+  await page.keyboard.press('ArrowRight');
+  await expectChosen('β / loss sweep');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await expectChosen('Make pairs');
+  await page.keyboard.press('Home');
+  await expectChosen('Corruption exercise');
+  await page.keyboard.press('End');
+  await expectChosen('Make pairs');
+  await page.keyboard.press('ArrowRight');
+  await expectChosen('Corruption exercise');
+});

@@ -69,6 +69,7 @@ test('settings that cannot run are explained next to their field and block Train
   await openStudio(page);
   const train = page.getByRole('button', { name: 'Train', exact: true });
   await goTo(page, 'Configure');
+  await page.getByRole('button', { name: "Use TRL's defaults" }).click();
   // TRL's defaults, with a LoRA learning rate.
   await expect(page.getByLabel('beta', { exact: true })).toHaveValue('0.1');
   await expect(page.getByLabel('loss type', { exact: true })).toHaveValue('sigmoid');
@@ -340,4 +341,41 @@ test('rows with ratings can be kept by their margin; the others are listed as sk
   await filter.getByRole('button', { name: 'Apply' }).click();
   await expect(page.getByTestId('valid-rows')).toHaveText('2');
   expect(rec.pageErrors).toEqual([]);
+});
+
+test("a first visit trains the demo preset; another dataset switches to TRL's defaults, saying so, with a way back", async ({ page }) => {
+  await openStudio(page);
+  await goTo(page, 'Configure');
+  const note = page.getByTestId('preset-note');
+  await expect(note).toContainText('The demo preset');
+  await expect(page.getByLabel('learning rate', { exact: true })).toHaveValue('0.001');
+  await expect(page.getByLabel('max steps', { exact: true })).toHaveValue('40');
+  await expect(page.getByText('40 steps', { exact: true })).toBeVisible();
+  await screenshots(page, 'configure-demo-preset');
+  // Train on a first visit runs the preset's 40 steps.
+  await page.getByRole('button', { name: 'Train', exact: true }).click();
+  await expect(page.getByRole('status')).toHaveText(/^step \d+ \/ 40/, { timeout: 120_000 });
+  await page.getByRole('button', { name: 'Stop', exact: true }).click();
+  await expect(page.locator('.state-badge')).toHaveText('Stopped', { timeout: 60_000 });
+
+  await goTo(page, 'Dataset');
+  await page.getByLabel('Preference dataset').setInputFiles(FORMATS + 'pairs.jsonl');
+  await expect(page.getByRole('heading', { level: 2, name: 'pairs.jsonl' })).toBeVisible();
+  await goTo(page, 'Configure');
+  await expect(note).toContainText("Switched from the demo preset to TRL's defaults when pairs.jsonl loaded");
+  await screenshots(page, 'configure-preset-left');
+  await expect(page.getByLabel('learning rate', { exact: true })).toHaveValue('0.00005');
+  await expect(page.getByLabel('max steps', { exact: true })).toHaveValue('-1');
+  await page.getByRole('button', { name: 'Back to the demo preset' }).click();
+  await expect(page.getByLabel('learning rate', { exact: true })).toHaveValue('0.001');
+  await expect(note).toContainText('The demo preset');
+  // Settings the person changed are theirs: another dataset leaves them alone.
+  await fill(page, 'beta', '0.2');
+  await expect(note).toHaveCount(0);
+  await goTo(page, 'Dataset');
+  await page.getByLabel('Preference dataset').setInputFiles(FORMATS + 'chat.jsonl');
+  await expect(page.getByRole('heading', { level: 2, name: 'chat.jsonl' })).toBeVisible();
+  await goTo(page, 'Configure');
+  await expect(page.getByLabel('learning rate', { exact: true })).toHaveValue('0.001');
+  await expect(page.getByLabel('beta', { exact: true })).toHaveValue('0.2');
 });

@@ -83,8 +83,11 @@ export async function fill(page: Page, label: string, value: string): Promise<vo
 }
 
 /** A run small enough for SwiftShader: two pairs a step, sequences cut at 48 tokens, a point and a checkpoint often. */
+/** A few short steps from TRL's defaults (a first visit starts on the demo preset: left here, explicitly). */
 export async function configureSmallRun(page: Page, options: { maxSteps: number; saveSteps: number; seed?: number }): Promise<void> {
   await goTo(page, 'Configure');
+  const defaults = page.getByRole('button', { name: "Use TRL's defaults" });
+  if (await defaults.isVisible()) await defaults.click();
   await fill(page, 'batch size', '2');
   await fill(page, 'max steps', String(options.maxSteps));
   await fill(page, 'max length', '48');

@@ -2,6 +2,7 @@
 import { backendName, engine } from '../engine';
 import { DEFAULT_STUDIO_CONFIG, get, set, useStudio, type StudioConfig } from '../store';
 import { applyTheme, savedTheme } from '../theme';
+import { FIRST_VISIT_CONFIG } from './preset';
 import { DEMO_DATASETS, loadDatasetFile, loadDemoDataset } from './dataset';
 import { onEvent } from './events';
 import { refreshStoredHubDatasets } from './hub-dataset';
@@ -18,7 +19,7 @@ const BACKEND_KEY = 'dpo-studio-backend';
 function savedConfig(): StudioConfig {
   try {
     const saved = JSON.parse(localStorage.getItem(CONFIG_KEY) ?? 'null') as Partial<StudioConfig> | null;
-    if (!saved || typeof saved !== 'object') return DEFAULT_STUDIO_CONFIG;
+    if (!saved || typeof saved !== 'object') return FIRST_VISIT_CONFIG;
     return {
       dpo: { ...DEFAULT_STUDIO_CONFIG.dpo, ...saved.dpo },
       lora: { ...DEFAULT_STUDIO_CONFIG.lora, ...saved.lora },

@@ -2,6 +2,7 @@
 import { validateDpoConfig, validateLoraConfig } from '../../core/config';
 import { DEFAULT_STUDIO_CONFIG, get, set, type StudioConfig } from '../store';
 import { scheduleTokenStats } from './dataset';
+import { fitMaxLength } from './preset';
 
 export function updateConfig(change: (c: StudioConfig) => StudioConfig): void {
   const before = get().config.dpo;
@@ -25,7 +26,8 @@ export function setParseError(field: string, error: string | null): void {
 }
 
 export function resetConfig(): void {
-  set({ config: DEFAULT_STUDIO_CONFIG, parseErrors: {}, draftRunId: null });
+  set({ config: DEFAULT_STUDIO_CONFIG, parseErrors: {}, draftRunId: null, presetSwitch: null });
+  fitMaxLength();
   scheduleTokenStats();
 }
 

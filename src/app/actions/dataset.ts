@@ -5,6 +5,7 @@ import { DEMO_DATASETS as DEMO_DATASET_FILES } from '../../core/demo/datasets';
 import type { ColumnMapping } from '../../core/data/layouts';
 import { engine, RefusedDatasetError } from '../engine';
 import { get, set } from '../store';
+import { leaveDemoPreset } from './preset';
 import { message, session } from './session';
 
 /** The demo preference sets served under /datasets/ (built with the demo model); the first opens at start. */
@@ -45,6 +46,7 @@ export async function loadDatasetFile(file: Blob | Blob[], name: string, options
     });
     // A Hub dataset's error is stale once another dataset loaded.
     set((s) => ({ hubDataset: { ...s.hubDataset, error: null } }));
+    if (!DEMO_DATASETS.some((d) => d.name === name)) leaveDemoPreset(name);
     await showPreview(0);
     scheduleTokenStats(0);
   } catch (e) {

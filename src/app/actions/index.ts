@@ -4,6 +4,7 @@
  */
 export { boot, chooseBackend, setTheme } from './boot';
 export { configProblems, resetConfig, setParseError, updateConfig } from './config';
+export { isDemoPreset } from './preset';
 export {
   DEMO_DATASETS,
   loadDatasetFile,

@@ -16,7 +16,12 @@ import { startTraining, trainBlocker } from './training';
 
 /** The demo preset's settings, keeping the current checkpoint interval. */
 export function applyDemoPreset(): void {
-  set((s) => ({ config: { ...s.config, dpo: { ...DEMO_PRESET.dpo }, lora: { ...DEMO_PRESET.lora } }, parseErrors: {}, draftRunId: null }));
+  set((s) => ({
+    config: { ...s.config, dpo: { ...DEMO_PRESET.dpo }, lora: { ...DEMO_PRESET.lora } },
+    parseErrors: {},
+    draftRunId: null,
+    presetSwitch: null,
+  }));
   scheduleTokenStats();
 }
 

@@ -5,8 +5,8 @@ import type { ModelSource } from '../../worker/protocol';
 import { hubKey } from '../catalogue';
 import { engine } from '../engine';
 import { DownloadStopped, downloadHubModel, HubAccessError, savedHubToken, saveHubToken } from '../hub';
-import { DEFAULT_STUDIO_CONFIG, get, set } from '../store';
-import { updateConfig } from './config';
+import { get, set } from '../store';
+import { fitMaxLength, leaveDemoPreset } from './preset';
 import { scheduleTokenStats } from './dataset';
 import { refreshStorageUsage } from './runs';
 import { demoModel, message, session, storage, storedHubSource } from './session';
@@ -18,6 +18,7 @@ export async function loadModel(source: ModelSource): Promise<boolean> {
     session.modelSource = source;
     session.workerRunId = null;
     set({ model: info, scores: null, samples: null });
+    if (info.id !== 'demo') leaveDemoPreset(source.name);
     fitMaxLength(info.maxPositions);
     scheduleTokenStats(0);
     return true;
@@ -26,17 +27,6 @@ export async function loadModel(source: ModelSource): Promise<boolean> {
     return false;
   } finally {
     set({ modelBusy: null });
-  }
-}
-
-/**
- * TRL's max_length of 1024 cannot run on a model with fewer positions (the demo has 256): while the
- * setting is still the default, it follows the model's context instead of blocking Train.
- */
-function fitMaxLength(maxPositions: number): void {
-  const current = get().config.dpo.max_length;
-  if (current === DEFAULT_STUDIO_CONFIG.dpo.max_length && current !== null && current > maxPositions) {
-    updateConfig((c) => ({ ...c, dpo: { ...c.dpo, max_length: maxPositions } }));
   }
 }
 

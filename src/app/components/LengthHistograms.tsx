@@ -48,7 +48,13 @@ export const LengthHistograms = memo(function LengthHistograms({ stats, tokenize
               <figcaption>{p.title}</figcaption>
               <div className="histogram-body">
                 <ResponsiveContainer width="100%" height="100%">
-                  <BarChart data={data} margin={{ top: 4, right: 8, bottom: 0, left: 0 }} barCategoryGap={1}>
+                  <BarChart
+                    data={data}
+                    margin={{ top: 4, right: 8, bottom: 0, left: 0 }}
+                    barCategoryGap={1}
+                    title={`${p.title} histogram`}
+                    desc={`pairs per bin of ${h.width} tokens; arrow keys move between bins`}
+                  >
                     <CartesianGrid stroke={c.grid} strokeDasharray="2 4" vertical={false} />
                     {/* Every k-th bin labelled, evenly, rather than recharts' uneven fit. */}
                     <XAxis dataKey="bin" tick={{ fill: c.axis, fontSize: 10 }} stroke={c.axis} tickLine={false} interval={tickInterval} />

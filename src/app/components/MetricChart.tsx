@@ -33,7 +33,13 @@ export const MetricChart = memo(function MetricChart({ title, rows, lines, domai
       ) : (
         <div className="chart-body">
           <ResponsiveContainer width="100%" height="100%">
-            <LineChart data={rows} margin={{ top: 6, right: 12, bottom: 0, left: 0 }}>
+            {/* The surface is a tab stop whose arrow keys move the tooltip from point to point; it carries the chart's name. */}
+            <LineChart
+              data={rows}
+              margin={{ top: 6, right: 12, bottom: 0, left: 0 }}
+              title={`${title} by step`}
+              desc={`${rows.length} logged points; arrow keys move between them`}
+            >
               <CartesianGrid stroke={GRID[theme]} strokeDasharray="2 4" />
               <XAxis
                 dataKey="step"

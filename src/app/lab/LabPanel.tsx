@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useRef, useState, type KeyboardEvent } from 'react';
 import { BeforeAfterLab } from './BeforeAfterLab';
 import { CorruptionLab } from './CorruptionLab';
 import { MakePairsLab } from './MakePairsLab';
@@ -17,9 +17,28 @@ type TabId = (typeof TABS)[number]['id'];
 export function LabPanel() {
   const [tab, setTab] = useState<TabId>('corruption');
   const current = TABS.find((t) => t.id === tab)!;
+  const buttons = useRef(new Map<TabId, HTMLButtonElement>());
+  // The tabs pattern: one tab stop; arrow keys (wrapping), Home and End choose a tab and focus it.
+  const onKeyDown = (e: KeyboardEvent) => {
+    const at = TABS.findIndex((t) => t.id === tab);
+    const to =
+      e.key === 'ArrowRight'
+        ? (at + 1) % TABS.length
+        : e.key === 'ArrowLeft'
+          ? (at + TABS.length - 1) % TABS.length
+          : e.key === 'Home'
+            ? 0
+            : e.key === 'End'
+              ? TABS.length - 1
+              : null;
+    if (to === null) return;
+    e.preventDefault();
+    setTab(TABS[to].id);
+    buttons.current.get(TABS[to].id)?.focus();
+  };
   return (
     <div className="panel">
-      <div className="tabs" role="tablist" aria-label="Lab experiments">
+      <div className="tabs" role="tablist" aria-label="Lab experiments" onKeyDown={onKeyDown}>
         {TABS.map((t) => (
           <button
             key={t.id}
@@ -28,6 +47,11 @@ export function LabPanel() {
             id={`lab-tab-${t.id}`}
             aria-selected={t.id === tab}
             aria-controls={`lab-panel-${t.id}`}
+            tabIndex={t.id === tab ? 0 : -1}
+            ref={(el) => {
+              if (el) buttons.current.set(t.id, el);
+              else buttons.current.delete(t.id);
+            }}
             className={`tab${t.id === tab ? ' active' : ''}`}
             onClick={() => setTab(t.id)}
           >

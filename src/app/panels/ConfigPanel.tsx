@@ -13,7 +13,8 @@ import {
 import type { LoraConfig } from '../../core/model/types';
 import { evalCount } from '../../core/data/split';
 import { planSteps, type PlanInput, type StepPlan } from '../../core/train/plan';
-import { configProblems, resetConfig, setParseError, updateConfig } from '../actions';
+import { DEMO_PRESET } from '../../core/demo/preset';
+import { applyDemoPreset, configProblems, isDemoPreset, resetConfig, setParseError, updateConfig } from '../actions';
 import { CheckField, NumberField, SelectField } from '../components/Fields';
 import { formatBytes, formatInt, formatSetting } from '../format';
 import { memoryRefusal, planStudioMemory } from '../memory';
@@ -77,9 +78,40 @@ function Group({ title, children, note }: { title: string; children: ReactNode; 
   );
 }
 
+/** Says when the settings are the demo preset (or just left it), with the way to the other. */
+function PresetNote({ onPreset, switchedFrom }: { onPreset: boolean; switchedFrom: string | null }) {
+  const p = DEMO_PRESET.dpo;
+  if (onPreset) {
+    return (
+      <div className="info-box preset-note" data-testid="preset-note">
+        <span>
+          <strong>The demo preset</strong>: settings sized to the demo model on its colour task (learning rate{' '}
+          {formatSetting(p.learning_rate)}, {p.max_steps} steps of {p.per_device_train_batch_size} pairs, {p.eval_split} pairs held out for
+          eval, LoRA r {DEMO_PRESET.lora.r}). Another model or dataset switches to TRL&apos;s defaults.
+        </span>
+        <button type="button" className="btn small" onClick={resetConfig}>
+          Use TRL&apos;s defaults
+        </button>
+      </div>
+    );
+  }
+  if (switchedFrom === null) return null;
+  return (
+    <div className="info-box preset-note" data-testid="preset-note">
+      <span>
+        Switched from the demo preset to TRL&apos;s defaults when <strong>{switchedFrom}</strong> loaded: the preset is sized to the demo
+        model.
+      </span>
+      <button type="button" className="btn small" onClick={applyDemoPreset}>
+        Back to the demo preset
+      </button>
+    </div>
+  );
+}
+
 export function ConfigPanel() {
   const state = useStudio();
-  const { config, model, dataset, tokenStats, draftRunId, runs } = state;
+  const { config, model, dataset, tokenStats, draftRunId, runs, presetSwitch } = state;
   const dpo = config.dpo;
   const lora = config.lora;
   const problems = configProblems(state);
@@ -145,6 +177,7 @@ export function ConfigPanel() {
           Editing <strong>{draft.name}</strong>, a copy that has not run yet: change what you want to compare, then press Train.
         </p>
       )}
+      <PresetNote onPreset={isDemoPreset(config)} switchedFrom={presetSwitch?.from ?? null} />
       <div className="config-summary" aria-live="polite">
         {dataset ? (
           plan ? (
