@@ -103,7 +103,8 @@ test('the memory plan shows its parts beside the device limits, and a plan over 
   await budget.fill('0.001');
   await budget.press('Enter');
   await expect(plan.getByTestId('memory-refusal')).toContainText(
-    /^Train is off: training needs about \d+ MiB \(weights .*\), over the 1 MiB memory budget: lower per_device_train_batch_size \(\d+\) or max_length \(.+\), or raise the memory budget in Model\.$/,
+    // A first visit's demo preset keeps activations (gradient_checkpointing off), so turning it on is offered too.
+    /^Train is off: training needs about \d+ MiB \(weights .*\), over the 1 MiB memory budget: lower per_device_train_batch_size \(\d+\) or max_length \(.+\), or turn gradient_checkpointing on, or raise the memory budget in Model\.$/,
   );
   await expect(train).toBeDisabled();
   await expect(train).toHaveAttribute('title', /^Not enough memory: training needs about \d+ MiB/);
