@@ -111,6 +111,11 @@ export interface TrainerResult {
   /** Logged entries of each run, one per step, without tokens_per_second. */
   fused: Record<string, number>[];
   composed: Record<string, number>[];
+  /**
+   * Mean |logit| of the base model over the batch: the size of the terms logits/chosen and
+   * logits/rejected average over the vocabulary, which cancel to far less.
+   */
+  meanAbsLogit: number;
 }
 
 export interface DpoApi {

@@ -608,8 +608,19 @@ async function trainerSteps(c: StepCase & { steps: number }): Promise<TrainerRes
   };
   const fused = await run('fused');
   const composed = await run('composed');
+  const batch = collatePreference(pairs, {
+    max_length: config.max_length,
+    max_prompt_length: null,
+    truncation_mode: 'keep_start',
+    pad_token_id: padTokenId,
+  });
+  const meanAbs = tf.tidy(() =>
+    tf.mean(tf.abs(model.logits(tf.tensor2d(batch.input_ids, [2 * batch.B, batch.T], 'int32'), { adapter: null }))),
+  );
+  const meanAbsLogit = (await meanAbs.data())[0];
+  meanAbs.dispose();
   model.dispose();
-  return { fused, composed };
+  return { fused, composed, meanAbsLogit };
 }
 
 const api: DpoApi = {

@@ -262,7 +262,13 @@ test('two DPOTrainer steps log the same metrics with and without the fused kerne
     // A reward is β·(π − π_ref), two float32 sums of |logps| nats each: it is rounded on that scale.
     const rewardScale = config.beta * Math.max(Math.abs(composed['logps/chosen']), Math.abs(composed['logps/rejected']));
     for (const [name, value] of Object.entries(composed)) {
-      const scale = name.startsWith('rewards/') && name !== 'rewards/accuracies' ? rewardScale : Math.abs(value);
+      // A logits/ metric averages V logits that cancel: it is rounded on their scale, mean |logit|.
+      const scale =
+        name.startsWith('rewards/') && name !== 'rewards/accuracies'
+          ? rewardScale
+          : name.startsWith('logits/')
+            ? Math.max(Math.abs(value), r.meanAbsLogit)
+            : Math.abs(value);
       expect(Number.isFinite(fused[name]), `${what}: ${name} at step ${s + 1} is not finite`).toBe(true);
       expect(
         Math.abs(fused[name] - value),
