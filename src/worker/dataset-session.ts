@@ -1,10 +1,12 @@
-import { isPlainJson, readParquetTable, readPreferenceBytes } from '../core/data/formats';
-import { mostCommon, parsePreferenceFile, type ReadOptions } from '../core/data/read';
+import { hasParquetMarks, isPlainJson, readParquetTable, readPreferenceBytes } from '../core/data/formats';
+import { NO_ROWS, parsePreferenceFile, type ReadOptions } from '../core/data/read';
 import type { ChatTokenizer } from '../core/data/tokenizer';
 import { tokenizePairs } from '../core/data/tokenize';
 import { pairView, type PairView } from '../core/data/pair-view';
 import { allPairs, pairsInMemory, pairSubset, splitPairSource, type PairSource } from '../core/data/pair-source';
 import {
+  inFileLines,
+  PieceReport,
   plainNeedle,
   rowRange,
   rowsInMemory,
@@ -14,8 +16,8 @@ import {
   type RowSource,
 } from '../core/data/row-store';
 import { dropInvalidUtf8Rows, Utf8Checker, type InvalidUtf8 } from '../core/data/utf8';
-import { RATING_COLUMNS, type DatasetLayout } from '../core/data/layouts';
-import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow, Text, TokenizedPair, TruncationMode } from '../core/data/types';
+import { RATING_COLUMNS } from '../core/data/layouts';
+import type { DataIssue, ParsedDataset, PreferenceRow, Text, TokenizedPair, TruncationMode } from '../core/data/types';
 import { datasetFingerprint, fileFingerprint, readFingerprint } from '../storage';
 import type { DatasetSummary, Histogram, PreviewRow, Task, TokenStats } from './protocol';
 
@@ -73,8 +75,6 @@ function countNewlines(text: string): number {
   return n;
 }
 
-const NO_ROWS = 'the file holds no rows';
-
 /**
  * parsePreferenceFile over a large JSON Lines text, piece by piece at line boundaries, with line
  * numbers carried across pieces. A JSON array cannot be cut, so it is parsed whole.
@@ -86,12 +86,7 @@ async function parseWithProgress(text: string, name: string, options: ReadOption
     return parsePreferenceFile(body, name, options);
   }
   const rows: PreferenceRow[] = [];
-  const issues: DataIssue[] = [];
-  const counts = new Map<DatasetFormat, number>();
-  const layouts = new Map<DatasetLayout, number>();
-  let identicalPairs = 0;
-  const midWordPrompts: number[] = [];
-  let columns: string[] = [];
+  const report = new PieceReport();
   let lineOffset = 0;
   for (let start = 0; start < body.length;) {
     let end = Math.min(body.length, start + PARSE_CHUNK_CHARS);
@@ -100,36 +95,16 @@ async function parseWithProgress(text: string, name: string, options: ReadOption
       end = newline < 0 ? body.length : newline + 1;
     }
     const piece = body.slice(start, end);
-    const parsed = parsePreferenceFile(piece, name, options);
-    for (const row of parsed.rows) rows.push({ ...row, line: row.line + lineOffset });
-    for (const issue of parsed.issues) if (issue.reason !== NO_ROWS) issues.push({ ...issue, line: issue.line + lineOffset });
-    for (const [format, n] of Object.entries(parsed.formatCounts) as [DatasetFormat, number][])
-      counts.set(format, (counts.get(format) ?? 0) + n);
-    if (parsed.layout) layouts.set(parsed.layout, (layouts.get(parsed.layout) ?? 0) + parsed.rows.length);
-    identicalPairs += parsed.identicalPairs;
-    for (const line of parsed.midWordPrompts) midWordPrompts.push(line + lineOffset);
-    if (columns.length === 0) columns = parsed.columns;
+    const parsed = inFileLines(parsePreferenceFile(piece, name, options), lineOffset);
+    for (const row of parsed.rows) rows.push(row);
+    report.add(parsed);
     lineOffset += countNewlines(piece);
     start = end;
     progress('dataset', `parsing ${name}: ${rows.length.toLocaleString('en-US')} rows so far`, 0.5 + (0.5 * end) / body.length);
     await yieldToEvents();
   }
-  if (rows.length === 0 && issues.length === 0) issues.push({ file: name, line: 1, reason: NO_ROWS });
-  return {
-    file: name,
-    format: mostCommon(counts),
-    formatCounts: Object.fromEntries(counts),
-    layout: mostCommon(layouts),
-    rows,
-    issues,
-    identicalPairs,
-    midWordPrompts,
-    columns,
-  };
+  return { ...report.build(name, NO_ROWS, rows.length), rows };
 }
-
-const PAR1 = [0x50, 0x41, 0x52, 0x31];
-const startsWithPar1 = (bytes: Uint8Array) => PAR1.every((b, i) => bytes[i] === b);
 
 /** Whether a JSON file's first character (after a byte-order mark and spaces) opens an array. */
 function jsonArrayHead(head: Uint8Array): boolean {
@@ -317,7 +292,7 @@ export class DatasetSession {
     progress('dataset', `reading ${name}`, 0);
     const head = new Uint8Array(await file.slice(0, 4096).arrayBuffer());
     const tail = new Uint8Array(await file.slice(Math.max(0, file.size - 4)).arrayBuffer());
-    const parquet = files.length > 1 || (startsWithPar1(head) && startsWithPar1(tail));
+    const parquet = files.length > 1 || hasParquetMarks(head, tail);
     const jsonLines = files.length === 1 && isPlainJson(head, name) && !jsonArrayHead(head);
     let read: { report: DatasetReport; source: RowSource; onDemand: boolean; fingerprint: string };
     if (bytes > onDemandAbove && (parquet || jsonLines)) {
@@ -351,10 +326,6 @@ export class DatasetSession {
     }
     const example = await midWordExampleOf(read.source, read.report.midWordPrompts[0]);
     return new DatasetSession(name, bytes, files, read.fingerprint, read.report, read.source, read.onDemand, options, example);
-  }
-
-  get rowCount(): number {
-    return this.source.count;
   }
 
   summary(): DatasetSummary {

@@ -1,4 +1,4 @@
-import { allPairs, pairSubset, splitPairSource, type PairSource } from '../core/data/pair-source';
+import { splitPairSource, type PairSource } from '../core/data/pair-source';
 import type { RowSource } from '../core/data/row-store';
 import type { Text } from '../core/data/types';
 import type { DPOConfig } from '../core/dpo/config';
@@ -36,12 +36,7 @@ export async function scorePairs(
   const { train, eval: held } = splitPairSource(pairs, config.eval_split, config.seed);
   const split = held.length > 0 ? 'eval' : 'train';
   const from = held.length > 0 ? held : train;
-  const chosen = await allPairs(
-    pairSubset(
-      from,
-      Array.from({ length: Math.min(count, from.length) }, (_, i) => i),
-    ),
-  );
+  const chosen = await from.get(Array.from({ length: Math.min(count, from.length) }, (_, i) => i));
   if (chosen.length === 0) throw new Error('there are no pairs to score');
   const models = { model: session.model, policy: active.policy, reference: active.reference, ...kernelsFor(backend, 'auto') };
   const { pairs: scored, metrics } = await evaluatePairs(models, chosen, config, session.tokenizer.padTokenId!, {

@@ -27,7 +27,12 @@ function startsWith(bytes: Uint8Array, magic: number[]): boolean {
 }
 
 function isParquet(bytes: Uint8Array): boolean {
-  return bytes.length >= 12 && startsWith(bytes, PARQUET_MAGIC) && startsWith(bytes.subarray(bytes.length - 4), PARQUET_MAGIC);
+  return bytes.length >= 12 && hasParquetMarks(bytes, bytes.subarray(bytes.length - 4));
+}
+
+/** Whether a file's first and last bytes carry Parquet's PAR1 marks (a file read without holding it). */
+export function hasParquetMarks(head: Uint8Array, tail: Uint8Array): boolean {
+  return startsWith(head, PARQUET_MAGIC) && startsWith(tail.subarray(tail.length - 4), PARQUET_MAGIC);
 }
 
 async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {

@@ -144,6 +144,9 @@ export function collectRows(values: Iterable<LocatedValue>, file: string, issues
   };
 }
 
+/** What a file (or a piece of one) of blank lines says of itself. */
+export const NO_ROWS = 'the file holds no rows';
+
 /**
  * Reads a preference dataset file (JSON Lines, or a JSON array of rows). Never throws: every problem
  * becomes a DataIssue with its place, and every valid row is kept.
@@ -166,7 +169,7 @@ export function parsePreferenceFile(text: string, file: string, options: ReadOpt
   }
   const parsed = collectRows(values, file, issues, options);
   if (values.length === 0 && issues.length === 0) {
-    issues.push({ file, line: 1, reason: isArray ? 'the JSON array is empty' : 'the file holds no rows' });
+    issues.push({ file, line: 1, reason: isArray ? 'the JSON array is empty' : NO_ROWS });
   }
   return parsed;
 }

@@ -7,7 +7,7 @@
 import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { plainTableValue } from './formats';
-import { collectRows, mostCommon, parsePreferenceFile, type LocatedValue, type ReadOptions } from './read';
+import { collectRows, mostCommon, NO_ROWS, parsePreferenceFile, type LocatedValue, type ReadOptions } from './read';
 import type { DatasetLayout } from './layouts';
 import { dropInvalidUtf8Rows, Utf8Checker } from './utf8';
 import type { DataIssue, DatasetFormat, ParsedDataset, PreferenceRow } from './types';
@@ -109,8 +109,22 @@ class Column<T extends Float64Array | Uint32Array> {
 const float64Column = () => new Column(new Float64Array(1024), (n) => new Float64Array(n));
 const uint32Column = () => new Column(new Uint32Array(1024), (n) => new Uint32Array(n));
 
-/** Counts over the pieces of a file, merged into one report at the end. */
-class ReportBuilder {
+/** A piece's parse with its lines made the file's (`linesBefore` lines precede the piece). */
+export function inFileLines(parsed: ParsedDataset, linesBefore: number): ParsedDataset {
+  const shift = (line: number) => line + linesBefore;
+  return {
+    ...parsed,
+    rows: parsed.rows.map((r) => ({ ...r, line: shift(r.line) })),
+    issues: parsed.issues.map((i) => ({ ...i, line: shift(i.line) })),
+    midWordPrompts: parsed.midWordPrompts.map(shift),
+  };
+}
+
+/**
+ * Counts over the pieces of a file (parsed one at a time, their lines already the file's), merged into
+ * one report at the end: what parsing the whole file at once would say.
+ */
+export class PieceReport {
   readonly issues: DataIssue[] = [];
   private readonly counts = new Map<DatasetFormat, number>();
   private readonly layouts = new Map<DatasetLayout, number>();
@@ -119,8 +133,9 @@ class ReportBuilder {
   private readonly columns = new Set<string>();
   private valuesSeen = 0;
 
-  /** Adds a piece's parse, its lines already made the file's. */
+  /** Adds a piece's parse, its lines already made the file's; a piece of blank lines says nothing of the file. */
   add(parsed: ParsedDataset): void {
+    for (const issue of parsed.issues) if (issue.reason !== NO_ROWS) this.issues.push(issue);
     // The file's columns: those of its first rows, as the whole-file reader samples them.
     if (this.valuesSeen < COLUMN_SAMPLE_ROWS) for (const c of parsed.columns) this.columns.add(c);
     this.valuesSeen += parsed.rows.length + parsed.issues.length;
@@ -153,8 +168,8 @@ const LINES_PIECE_BYTES = 8 * 2 ** 20;
 /** Rows read again are fetched in spans: nearby rows (gaps up to this) in one read. */
 const SPAN_GAP_BYTES = 64 * 2 ** 10;
 const SPAN_MAX_BYTES = 8 * 2 ** 20;
-/** What a piece of blank lines says of itself; the file's report says it once, for the whole file. */
-const NO_ROWS = 'the file holds no rows';
+/** Rows whose raw lines a search looks through between checks that it is still wanted. */
+const CANDIDATE_BLOCK_ROWS = 16_384;
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (a.length === 0) return b;
@@ -183,7 +198,7 @@ export async function scanJsonLines(
   const starts = float64Column();
   const ends = float64Column();
   const lines = uint32Column();
-  const report = new ReportBuilder();
+  const report = new PieceReport();
   const checker = new Utf8Checker();
   const decoder = new TextDecoder();
   let carry = new Uint8Array(0);
@@ -204,15 +219,8 @@ export async function scanJsonLines(
       const invalidBefore = checker.invalid.length;
       checker.push(piece);
       if (atEnd) checker.end();
-      const piecewise = parsePreferenceFile(decoder.decode(piece), name, options);
-      const shift = (line: number) => line + linesBefore;
       const parsed = dropInvalidUtf8Rows(
-        {
-          ...piecewise,
-          rows: piecewise.rows.map((r) => ({ ...r, line: shift(r.line) })),
-          issues: piecewise.issues.filter((i) => i.reason !== NO_ROWS).map((i) => ({ ...i, line: shift(i.line) })),
-          midWordPrompts: piecewise.midWordPrompts.map(shift),
-        },
+        inFileLines(parsePreferenceFile(decoder.decode(piece), name, options), linesBefore),
         checker.invalid.slice(invalidBefore),
       );
       for (const row of parsed.rows) {
@@ -221,7 +229,6 @@ export async function scanJsonLines(
         ends.push(carryStart + (inPiece < lineStarts.length ? lineStarts[inPiece] : piece.length));
         lines.push(row.line);
       }
-      report.issues.push(...parsed.issues);
       report.add(parsed);
       linesBefore += lineStarts.length - 1;
       carryStart += cut;
@@ -231,6 +238,30 @@ export async function scanJsonLines(
     if (atEnd) break;
   }
   const count = lines.length;
+  const checkIndices = (indices: readonly number[]) => {
+    for (const i of indices) if (!(i >= 0 && i < count)) throw new Error(`there is no row ${i + 1}: the dataset has ${count}`);
+  };
+  /** Each asked row's bytes, `visit(position in indices, bytes)`, nearby rows read in one span. */
+  const readLines = async (indices: readonly number[], visit: (at: number, bytes: Uint8Array) => void) => {
+    const order = [...indices.keys()].sort((a, b) => indices[a] - indices[b]);
+    for (let i = 0; i < order.length;) {
+      const spanStart = starts.get(indices[order[i]]);
+      let spanEnd = ends.get(indices[order[i]]);
+      let j = i;
+      while (j + 1 < order.length) {
+        const next = indices[order[j + 1]];
+        if (starts.get(next) - spanEnd > SPAN_GAP_BYTES || ends.get(next) - spanStart > SPAN_MAX_BYTES) break;
+        spanEnd = Math.max(spanEnd, ends.get(next));
+        j++;
+      }
+      const span = new Uint8Array(await file.slice(spanStart, spanEnd).arrayBuffer());
+      for (let k = i; k <= j; k++) {
+        const index = indices[order[k]];
+        visit(order[k], span.subarray(starts.get(index) - spanStart, ends.get(index) - spanStart));
+      }
+      i = j + 1;
+    }
+  };
   return {
     report: report.build(name, NO_ROWS, count),
     source: {
@@ -239,47 +270,25 @@ export async function scanJsonLines(
       indexOfLine: (line) => search(count, (i) => lines.get(i), line),
       candidates: async (needle, stillWanted) => {
         const out: number[] = [];
-        let index = 0;
-        while (index < count) {
+        for (let first = 0; first < count; first += CANDIDATE_BLOCK_ROWS) {
           if (!stillWanted()) return null;
-          // Whole rows from `index` on, up to a piece's worth of the file.
-          const first = index;
-          let end = ends.get(index);
-          while (index + 1 < count && ends.get(index + 1) - starts.get(first) <= pieceBytes) end = ends.get(++index);
-          index++;
-          const piece = new Uint8Array(await file.slice(starts.get(first), end).arrayBuffer());
-          for (let i = first; i < index; i++) {
-            const text = decoder.decode(piece.subarray(starts.get(i) - starts.get(first), ends.get(i) - starts.get(first)));
-            if (text.toLowerCase().includes(needle)) out.push(i);
-          }
+          const block = Array.from({ length: Math.min(CANDIDATE_BLOCK_ROWS, count - first) }, (_, i) => first + i);
+          await readLines(block, (at, bytes) => {
+            if (decoder.decode(bytes).toLowerCase().includes(needle)) out.push(block[at]);
+          });
         }
         return out;
       },
       rows: async (indices) => {
+        checkIndices(indices);
         const out = new Array<PreferenceRow>(indices.length);
-        for (const i of indices) if (!(i >= 0 && i < count)) throw new Error(`there is no row ${i + 1}: the dataset has ${count}`);
-        const order = [...indices.keys()].sort((a, b) => indices[a] - indices[b]);
-        for (let i = 0; i < order.length;) {
-          const spanStart = starts.get(indices[order[i]]);
-          let spanEnd = ends.get(indices[order[i]]);
-          let j = i;
-          while (j + 1 < order.length) {
-            const next = indices[order[j + 1]];
-            if (starts.get(next) - spanEnd > SPAN_GAP_BYTES || ends.get(next) - spanStart > SPAN_MAX_BYTES) break;
-            spanEnd = Math.max(spanEnd, ends.get(next));
-            j++;
-          }
-          const span = new Uint8Array(await file.slice(spanStart, spanEnd).arrayBuffer());
-          for (let k = i; k <= j; k++) {
-            const index = indices[order[k]];
-            const line = lines.get(index);
-            const bytes = span.subarray(starts.get(index) - spanStart, ends.get(index) - spanStart);
-            const parsed = parsePreferenceFile(decoder.decode(bytes), name, options);
-            if (parsed.rows.length !== 1 || bytes.length !== ends.get(index) - starts.get(index)) throw changedFile(name, line);
-            out[order[k]] = { ...parsed.rows[0], line };
-          }
-          i = j + 1;
-        }
+        await readLines(indices, (at, bytes) => {
+          const index = indices[at];
+          const line = lines.get(index);
+          const parsed = parsePreferenceFile(decoder.decode(bytes), name, options);
+          if (parsed.rows.length !== 1 || bytes.length !== ends.get(index) - starts.get(index)) throw changedFile(name, line);
+          out[at] = { ...parsed.rows[0], line };
+        });
         return out;
       },
     },
@@ -315,7 +324,7 @@ export async function scanParquet(
   options: ReadOptions = {},
   onProgress?: ScanProgress,
 ): Promise<ScannedDataset> {
-  const report = new ReportBuilder();
+  const report = new PieceReport();
   const lines = uint32Column();
   const shards: ParquetShard[] = [];
   const totalBytes = files.reduce((n, f) => n + f.blob.size, 0);
@@ -350,7 +359,7 @@ export async function scanParquet(
           reason: `${where}row group ${g + 1} of ${groups.length} (rows ${firstRow + start + 1}–${firstRow + end}) could not be read: ${errorMessage(e)}`,
         });
       }
-      const parsed = collectRows(values, file, report.issues, options);
+      const parsed = collectRows(values, file, [], options);
       for (const row of parsed.rows) lines.push(row.line);
       report.add(parsed);
       const groupBytes = Number(groups[g].total_compressed_size ?? 0) || blob.size / groups.length;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { collatePreference } from '../data/collate';
-import { pairsInMemory, type PairSource } from '../data/pair-source';
+import type { PairSource } from '../data/pair-source';
 import type { PreferenceBatch, TokenizedPair } from '../data/types';
 import { Trainer, type LogEntry, type MicroBatch, type MicroBatchContext, type Objective } from '../train/trainer';
 import { batchMetrics, policyLoss, readBatchResult, referenceLogps, type BatchResult, type DpoModels } from './batch';
@@ -109,7 +109,6 @@ class DpoObjective implements Objective<TokenizedPair, DpoMicroBatch> {
 export class DPOTrainer extends Trainer<TokenizedPair, DpoMicroBatch, DPOConfig> {
   private readonly dpo: DpoObjective;
   private readonly models: DpoModels;
-  private readonly trainPairs: PairSource;
   private readonly evalPairs: TokenizedPair[];
   private readonly padTokenId: number;
 
@@ -122,7 +121,6 @@ export class DPOTrainer extends Trainer<TokenizedPair, DpoMicroBatch, DPOConfig>
     super({ objective, params, train: init.train, config: init.config, evaluates: evalPairs.length > 0 });
     this.dpo = objective;
     this.models = init.models;
-    this.trainPairs = Array.isArray(init.train) ? pairsInMemory(init.train) : init.train;
     this.evalPairs = evalPairs;
     this.padTokenId = init.padTokenId;
   }
@@ -134,11 +132,11 @@ export class DPOTrainer extends Trainer<TokenizedPair, DpoMicroBatch, DPOConfig>
   async precomputeReference(onProgress?: (done: number, total: number) => void): Promise<void> {
     const cache = new Map<number, [number, number]>();
     const bs = this.config.per_device_eval_batch_size;
-    const trainCount = this.trainPairs.length;
+    const trainCount = this.train.length;
     const total = trainCount + this.evalPairs.length;
     for (let i = 0; i < total; i += bs) {
       const positions = Array.from({ length: Math.min(bs, total - i) }, (_, j) => i + j);
-      const trainPart = await this.trainPairs.get(positions.filter((p) => p < trainCount));
+      const trainPart = await this.train.get(positions.filter((p) => p < trainCount));
       const chunk = [
         ...trainPart.map((p) => ['t', p] as const),
         ...positions.filter((p) => p >= trainCount).map((p) => ['e', this.evalPairs[p - trainCount]] as const),

@@ -130,7 +130,8 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
 
   private readonly objective: Objective<E, B>;
   private readonly params: tf.Variable[];
-  private readonly train: ExampleSource<E>;
+  /** The training examples, held in memory or read on demand. */
+  protected readonly train: ExampleSource<E>;
   private readonly evaluates: boolean;
   private readonly optimizer: AdamW;
   private readonly window: MetricWindow;

@@ -14,16 +14,6 @@ import { Rng } from '../../../src/core/random';
 const fixture = (path: string) => new Uint8Array(readFileSync(new URL(`../../fixtures/data/${path}`, import.meta.url)));
 const encode = (text: string) => new TextEncoder().encode(text);
 
-function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** A file of the awkward cases: bad JSON, blank lines, CRLF, invalid UTF-8, identical pairs, implicit prompts. */
 function awkwardFile(): Uint8Array {
   const lines: Uint8Array[] = [encode('\uFEFF')];
@@ -35,7 +25,7 @@ function awkwardFile(): Uint8Array {
     if (kind === 3) lines.push(encode(`{"prompt": "crlf ${i}", "chosen": "same", "rejected": "same"}\r\n`));
     if (kind === 4)
       lines.push(
-        concatBytes(encode(`{"prompt": "bad byte ${i} `), new Uint8Array([0xc3, 0x28]), encode('", "chosen": "a", "rejected": "b"}\n')),
+        Buffer.concat([encode(`{"prompt": "bad byte ${i} `), new Uint8Array([0xc3, 0x28]), encode('", "chosen": "a", "rejected": "b"}\n')]),
       );
     if (kind === 5)
       lines.push(encode(`{"chosen": "Human: hi ${i}\\n\\nAssistant: Apple pie.", "rejected": "Human: hi ${i}\\n\\nAssistant: An egg."}\n`));
@@ -49,7 +39,7 @@ function awkwardFile(): Uint8Array {
   }
   // The last line without a newline.
   lines.push(encode('{"prompt": "last", "chosen": "x", "rejected": "y"}'));
-  return concatBytes(...lines);
+  return Buffer.concat(lines);
 }
 
 function wholeFile(bytes: Uint8Array, name: string, options: ReadOptions): ParsedDataset {

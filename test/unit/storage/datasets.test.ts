@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { createStore } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
-import { datasetFingerprint, openStudioStorage, readFingerprint, StorageFullError, storedDatasetFiles } from '../../../src/storage';
+import {
+  datasetFingerprint,
+  fileFingerprint,
+  openStudioStorage,
+  readFingerprint,
+  StorageFullError,
+  storedDatasetFiles,
+} from '../../../src/storage';
 import { failingStore, freshStore, quotaError } from './helpers';
 
 describe('datasetFingerprint', () => {
@@ -16,6 +23,21 @@ describe('datasetFingerprint', () => {
 });
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
+const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+describe('fileFingerprint (files read on demand, hashed a 16 MiB piece at a time)', () => {
+  it("is the SHA-256 of the size and the pieces' SHA-256s, one per line; several files, of their fingerprints", async () => {
+    const piece = 16 * 2 ** 20;
+    const bytes = Uint8Array.from({ length: piece + 1234 }, (_, i) => (i * 2654435761) >>> 24);
+    const expected = sha256([`${bytes.length} bytes`, sha256(bytes.subarray(0, piece)), sha256(bytes.subarray(piece))].join('\n'));
+    expect(await fileFingerprint([new Blob([bytes])])).toBe(expected);
+    const small = utf8('{"prompt": "a", "chosen": "b", "rejected": "c"}\n');
+    const smallPrint = sha256([`${small.length} bytes`, sha256(small)].join('\n'));
+    expect(await fileFingerprint([new Blob([small])])).toBe(smallPrint);
+    expect(await fileFingerprint([new Blob([bytes]), new Blob([small])])).toBe(sha256(`${expected}\n${smallPrint}`));
+    expect(await fileFingerprint([new Blob([])])).toBe(sha256('0 bytes'));
+  });
+});
 
 describe('stored datasets', () => {
   it('saved before bytes were kept (text records) still load as files', async () => {
@@ -62,6 +84,14 @@ describe('stored datasets', () => {
     await openStudioStorage(store).putDataset(fingerprint, { name: 'o/d (default/train)', bytes: parts });
     const stored = await openStudioStorage(createStore(dbName, 'kv')).getDataset(fingerprint);
     expect(await Promise.all(storedDatasetFiles(stored!).map((b) => b.text()))).toEqual(['first file', 'second file']);
+  });
+
+  it('a file read on demand is kept as the Blob it is, and comes back whole', async () => {
+    const { store, dbName } = freshStore();
+    const blob = new Blob([utf8('{"prompt": "a", "chosen": "b", "rejected": "c"}\n')]);
+    await openStudioStorage(store).putDataset('large', { name: 'large.jsonl', bytes: blob });
+    const stored = await openStudioStorage(createStore(dbName, 'kv')).getDataset('large');
+    expect(await storedDatasetFiles(stored!)[0].text()).toBe(await blob.text());
   });
 
   it('a full disk rejects with StorageFullError and keeps what was stored', async () => {

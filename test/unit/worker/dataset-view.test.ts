@@ -135,3 +135,29 @@ describe('a run on a file read on demand', () => {
     }
   });
 });
+
+describe('a JSON Lines file parsed in pieces (over 4 MiB) in memory', () => {
+  it('reads as the same file read on demand: rows, problems with their lines, counts', async () => {
+    const lines = Array.from({ length: 30_000 }, (_, i) =>
+      i % 997 === 5
+        ? `{"prompt": "cut ${i}`
+        : i % 1013 === 7
+          ? ''
+          : JSON.stringify({
+              prompt: `Question ${i}: ${'word '.repeat(i % 40)}?`,
+              chosen: i % 3 ? `yes ${i}` : 'same',
+              rejected: i % 3 ? `no ${i}` : 'same',
+            }),
+    );
+    const blob = new Blob([lines.join('\n')]);
+    expect(blob.size).toBeGreaterThan(4 * 2 ** 20);
+    const whole = await DatasetSession.load([blob], 'big.jsonl', {}, () => undefined, Infinity);
+    const onDemand = await DatasetSession.load([blob], 'big.jsonl', {}, () => undefined, 0);
+    expect([whole.onDemand, onDemand.onDemand]).toEqual([false, true]);
+    const { fingerprint: _f, onDemand: _o, ...summary } = whole.summary();
+    expect(onDemand.summary()).toEqual({ ...summary, fingerprint: onDemand.fingerprint, onDemand: true });
+    expect(summary.issues.length).toBe(lines.filter((l) => l.startsWith('{"prompt": "cut')).length);
+    expect(summary.rows).toBe(lines.filter((l) => l.startsWith('{"prompt":"Q')).length);
+    for (const offset of [0, 4_000, 29_000]) expect(await onDemand.preview(offset, 8)).toEqual(await whole.preview(offset, 8));
+  });
+});
