@@ -31,6 +31,11 @@ fn kvBaseOf(bh : i32) -> i32 {
   return (b * KV_HEADS + kvh) * uniforms.seq * Q4;
 }
 
+// Whether query i sees key j: causal, and inside the window when there is one.
+fn sees(i : i32, j : i32) -> bool {
+  return j <= i && (WINDOW == 0 || i - j < WINDOW);
+}
+
 // The first key query i reads, and the last query that reads key j.
 fn firstKey(i : i32) -> i32 {
   if (WINDOW > 0) {

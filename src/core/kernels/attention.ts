@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
-import { shaders } from './shaders';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { AttentionProgram, shapeKey, tileRows, type AttentionKind, type AttentionShape } from './attention-program';
+import { isCpuAdapter } from './selective-log-softmax-programs';
+
+export type { AttentionShape } from './attention-program';
 
 /**
  * Causal attention as our kernels, flash-style: softmax statistics kept per query row (the log-sum-exp
@@ -9,93 +12,16 @@ import { shaders } from './shaders';
  * row. Backward: one per query row for dq, one per key row for dk and dv (over the query heads of its
  * group), each summing in one fixed order: no atomics, so the same inputs give the same bits.
  *
- * Each invocation takes a few consecutive rows (tileRows), kept with their accumulators in private
- * memory as vec4s, and reads the other side's rows from storage once for all of them; the costliest
- * tiles go first (attention_common.wgsl's tileOf). There is no workgroup-memory tiling yet.
+ * Each invocation takes a few consecutive rows (tileRows), kept with their accumulators in registers
+ * as vec4s (attention-program.ts writes the per-row statements out), and reads the other side's rows
+ * from storage once for all of them; the costliest tiles go first (attention_common.wgsl's tileOf).
+ * There is no workgroup-memory tiling.
  */
 
-/** The widest head the kernels take (the private accumulators are HD floats, two arrays in dk/dv). */
+/** The widest head the kernels take (each tile row's registers hold a few head-sized rows). */
 export const FLASH_ATTENTION_MAX_HEAD_DIM = 256;
-/**
- * Invocations per workgroup: small, so that a causal pass (whose tiles differ in cost by up to T/R
- * times) splits into many workgroups that balance over the device's cores; 64 measured 1.24× slower
- * forward + backward at T = 512 on SwiftShader (docs/benchmarks.md).
- */
-const WORKGROUP = 16;
 
-/** What fixes a shader: the model's attention shape. The batch's B and T are uniforms. */
-export interface AttentionShape {
-  heads: number;
-  kvHeads: number;
-  headDim: number;
-  /** Multiplies q·k. */
-  scale: number;
-  /** Query i reads keys j with i − j < window; null: every earlier key. */
-  window: number | null;
-}
-
-function constants(s: AttentionShape): string {
-  return [
-    `const HD : i32 = ${s.headDim};`,
-    `const Q4 : i32 = ${s.headDim / 4};`,
-    `const R : i32 = ${tileRows(s.headDim)};`,
-    `const HEADS : i32 = ${s.heads};`,
-    `const KV_HEADS : i32 = ${s.kvHeads};`,
-    `const GROUP : i32 = ${s.heads / s.kvHeads};`,
-    `const WINDOW : i32 = ${s.window ?? 0};`,
-    `const SCALE : f32 = ${Math.fround(s.scale)};`,
-    '',
-  ].join('\n');
-}
-
-function shapeKey(s: AttentionShape): string {
-  return `${s.headDim}_${tileRows(s.headDim)}_${s.heads}_${s.kvHeads}_${s.window ?? 0}_${Math.fround(s.scale)}`;
-}
-
-/**
- * Rows per invocation: each K/V row read (forward, dq) or Q/dO row read (dk, dv) serves this many
- * (docs/benchmarks.md has one row against four on SwiftShader). Wider heads take fewer, to bound each
- * invocation's private arrays (R × HD floats per array, four arrays in the dk/dv kernel).
- */
-function tileRows(headDim: number): number {
-  return headDim <= 64 ? 4 : headDim <= 128 ? 2 : 1;
-}
-
-class AttentionProgram implements WebGPUProgram {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-  uniforms = 'seq : i32, tiles : i32,';
-  variableComponents: number[];
-  outputComponent?: number;
-  private readonly source: string;
-
-  constructor(
-    kind: 'forward' | 'query' | 'key',
-    private readonly shape: AttentionShape,
-    invocations: number,
-    outputShape: number[],
-  ) {
-    this.variableNames = kind === 'forward' ? ['q', 'k', 'v'] : ['q', 'k', 'v', 'dout', 'stats'];
-    // Rows of q, k, v and dO are read as vec4; the statistics and the forward output as f32.
-    this.variableComponents = kind === 'forward' ? [4, 4, 4] : [4, 4, 4, 4, 1];
-    if (kind !== 'forward') this.outputComponent = 4;
-    this.outputShape = outputShape;
-    this.shaderKey = `dpoAttention_${kind}_${shapeKey(shape)}`;
-    this.dispatch = [Math.ceil(invocations / WORKGROUP), 1, 1];
-    this.source =
-      kind === 'forward' ? shaders.attentionForward : kind === 'query' ? shaders.attentionBackwardQuery : shaders.attentionBackwardKey;
-  }
-
-  getUserCode(): string {
-    return constants(this.shape) + shaders.attentionCommon + this.source;
-  }
-}
-
-function run(kind: 'forward' | 'query' | 'key', shape: AttentionShape, inputs: tf.Tensor[], batch: number, seq: number): tf.Tensor {
+function run(kind: AttentionKind, shape: AttentionShape, inputs: tf.Tensor[], batch: number, seq: number): tf.Tensor {
   const rows = batch * shape.heads * seq;
   const kvRows = batch * shape.kvHeads * seq;
   const outputShape =
@@ -104,9 +30,10 @@ function run(kind: 'forward' | 'query' | 'key', shape: AttentionShape, inputs: t
       : kind === 'query'
         ? [batch, shape.heads, seq, shape.headDim]
         : [kvRows, 2 * shape.headDim];
-  const tiles = batch * (kind === 'key' ? shape.kvHeads : shape.heads) * Math.ceil(seq / tileRows(shape.headDim));
-  const program = new AttentionProgram(kind, shape, tiles, outputShape);
   const backend = tf.backend() as WebGPUBackend;
+  const tileRowCount = tileRows(shape.headDim, isCpuAdapter(backend));
+  const tiles = batch * (kind === 'key' ? shape.kvHeads : shape.heads) * Math.ceil(seq / tileRowCount);
+  const program = new AttentionProgram(kind, shape, tileRowCount, tiles, outputShape);
   const uniforms = [
     { type: 'int32', data: [seq] },
     { type: 'int32', data: [tiles] },

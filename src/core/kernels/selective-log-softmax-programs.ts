@@ -50,7 +50,7 @@ fn addAtLane(x : vec4<f32>, i : i32, v : f32) -> vec4<f32> { var y = x; y[i] = y
  * switch through all of them: a row reduced by 8 invocations ran ~25% faster there than by 64 (N = 1024,
  * V = 32,000), while a GPU wants the 64 to keep its lanes busy.
  */
-function isCpuAdapter(backend: WebGPUBackend): boolean {
+export function isCpuAdapter(backend: WebGPUBackend): boolean {
   const info = backend.adapterInfo as unknown as { architecture?: string; vendor?: string } | undefined;
   const name = `${info?.vendor ?? ''} ${info?.architecture ?? ''}`.toLowerCase();
   return /swiftshader|llvmpipe|lavapipe/.test(name);
