@@ -62,6 +62,18 @@ function markers(kind: AttentionKind, R: number, Q4: number): Record<string, str
   const perRowQuad = (line: (r: number, d: number) => string) => rows.flatMap((r) => quads.map((d) => line(r, d)));
   const perQuad = (line: (d: number) => string) => quads.map(line);
   const perRow = (line: (r: number) => string) => rows.map(line);
+  // The forward and dq kernels: key j's vec4s, and each query row's score against them.
+  const queryRowScores = {
+    LOAD_KEY: perQuad((d) => `let k${d} = k[kj + ${d}];`),
+    SCORES: perRow(
+      (r) =>
+        `let s${r} = ${dots(
+          Q4,
+          (d) => `q${r}_${d}`,
+          (d) => `k${d}`,
+        )};`,
+    ),
+  };
   if (kind === 'forward') {
     return {
       LOAD_QUERY_ROWS: [
@@ -71,8 +83,7 @@ function markers(kind: AttentionKind, R: number, Q4: number): Record<string, str
         ...perRow((r) => `var m${r} = -3.0e38;`),
         ...perRow((r) => `var l${r} = 0.0;`),
       ],
-      LOAD_KEY: perQuad((d) => `let k${d} = k[kj + ${d}];`),
-      SCORES: perRow((r) => `let s${r} = ${dots(Q4, (d) => `q${r}_${d}`, (d) => `k${d}`)};`),
+      ...queryRowScores,
       ONLINE_SOFTMAX: perRow(
         (r) =>
           `var p${r} = 0.0; var c${r} = 1.0; if (${r} < rows && sees(i0 + ${r}, j)) { ` +
@@ -99,13 +110,16 @@ function markers(kind: AttentionKind, R: number, Q4: number): Record<string, str
         ...perRow((r) => `let lse${r} = stats[row${r} * 2];`),
         ...perRow((r) => `let delta${r} = stats[row${r} * 2 + 1];`),
       ],
-      LOAD_KEY: perQuad((d) => `let k${d} = k[kj + ${d}];`),
+      ...queryRowScores,
       LOAD_VALUE: perQuad((d) => `let v${d} = v[kj + ${d}];`),
-      SCORES: perRow((r) => `let s${r} = ${dots(Q4, (d) => `q${r}_${d}`, (d) => `k${d}`)};`),
       SCORE_GRADIENTS: perRow(
         (r) =>
           `var ds${r} = 0.0; if (${r} < rows && sees(i0 + ${r}, j)) { ` +
-          `ds${r} = exp(s${r} - lse${r}) * (${dots(Q4, (d) => `g${r}_${d}`, (d) => `v${d}`)} - delta${r}); }`,
+          `ds${r} = exp(s${r} - lse${r}) * (${dots(
+            Q4,
+            (d) => `g${r}_${d}`,
+            (d) => `v${d}`,
+          )} - delta${r}); }`,
       ),
       ACCUMULATE_DQ: perRowQuad((r, d) => `a${r}_${d} = a${r}_${d} + ds${r} * k${d};`),
       STORE_DQ: perRow(
@@ -125,11 +139,22 @@ function markers(kind: AttentionKind, R: number, Q4: number): Record<string, str
       ...perRowQuad((r, d) => `var dv${r}_${d} = vec4<f32>(0.0);`),
     ],
     LOAD_QUERY: [...perQuad((d) => `let q${d} = q[qBase + ${d}];`), ...perQuad((d) => `let g${d} = dout[qBase + ${d}];`)],
-    SCORES: perRow((r) => `let s${r} = ${dots(Q4, (d) => `q${d}`, (d) => `k${r}_${d}`)};`),
+    SCORES: perRow(
+      (r) =>
+        `let s${r} = ${dots(
+          Q4,
+          (d) => `q${d}`,
+          (d) => `k${r}_${d}`,
+        )};`,
+    ),
     SCORE_GRADIENTS: perRow(
       (r) =>
         `var p${r} = 0.0; var ds${r} = 0.0; if (${r} < rows && sees(i, j0 + ${r})) { p${r} = exp(s${r} - lse); ` +
-        `ds${r} = p${r} * (${dots(Q4, (d) => `g${d}`, (d) => `v${r}_${d}`)} - delta); }`,
+        `ds${r} = p${r} * (${dots(
+          Q4,
+          (d) => `g${d}`,
+          (d) => `v${r}_${d}`,
+        )} - delta); }`,
     ),
     ACCUMULATE_DK_DV: [
       ...perRowQuad((r, d) => `dv${r}_${d} = dv${r}_${d} + p${r} * g${d};`),
@@ -201,7 +226,12 @@ export class AttentionProgram implements WebGPUProgram {
       `const SCALE : f32 = ${Math.fround(s.scale)};`,
       '',
     ].join('\n');
-    const source = this.kind === 'forward' ? shaders.attentionForward : this.kind === 'query' ? shaders.attentionBackwardQuery : shaders.attentionBackwardKey;
+    const source =
+      this.kind === 'forward'
+        ? shaders.attentionForward
+        : this.kind === 'query'
+          ? shaders.attentionBackwardQuery
+          : shaders.attentionBackwardKey;
     const storeQuad =
       this.kind === 'forward'
         ? 'fn storeQuad(at : i32, o : vec4<f32>) {\n  result[at] = o.x;\n  result[at + 1] = o.y;\n  result[at + 2] = o.z;\n  result[at + 3] = o.w;\n}\n'
