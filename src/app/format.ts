@@ -59,3 +59,11 @@ export function formatSetting(v: number): string {
   if (a !== 0 && a < 1e-3) return v.toExponential().replace(/\.?0+e/, 'e');
   return String(v);
 }
+
+/**
+ * A policy label from the worker ("run <id> at step 3") with each saved run's id replaced by the
+ * run's name as the Runs table shows it ("“sigmoid β 0.1” at step 3"). Other labels pass unchanged.
+ */
+export function withRunNames(label: string, runs: readonly { id: string; name: string }[]): string {
+  return runs.reduce((text, r) => text.split(`run ${r.id}`).join(`“${r.name}”`), label);
+}

@@ -13,8 +13,22 @@ interface Props {
   legend?: boolean;
 }
 
-const AXIS = { light: '#6b7280', dark: '#9aa4b2' };
-const GRID = { light: '#e5e7eb', dark: '#2a313b' };
+export const AXIS = { light: '#6b7280', dark: '#9aa4b2' };
+export const GRID = { light: '#e5e7eb', dark: '#2a313b' };
+
+/** The value axis every metric chart shares: compact numbers, the theme's colours. */
+export function valueAxis(theme: 'light' | 'dark', domain?: [number, number]) {
+  return (
+    <YAxis
+      domain={domain ?? ['auto', 'auto']}
+      tickFormatter={(v: number) => formatMetric(v)}
+      tick={{ fill: AXIS[theme], fontSize: 11 }}
+      stroke={AXIS[theme]}
+      tickLine={false}
+      width={54}
+    />
+  );
+}
 
 /**
  * A metric over optimizer steps: train solid, eval dashed, exact values on hover. Memoised: status
@@ -50,14 +64,7 @@ export const MetricChart = memo(function MetricChart({ title, rows, lines, domai
                 stroke={AXIS[theme]}
                 tickLine={false}
               />
-              <YAxis
-                domain={domain ?? ['auto', 'auto']}
-                tickFormatter={(v: number) => formatMetric(v)}
-                tick={{ fill: AXIS[theme], fontSize: 11 }}
-                stroke={AXIS[theme]}
-                tickLine={false}
-                width={54}
-              />
+              {valueAxis(theme, domain)}
               <Tooltip
                 formatter={(value) => (typeof value === 'number' ? formatExact(value) : String(value))}
                 labelFormatter={(step) => `step ${step}`}

@@ -1,12 +1,14 @@
 import { useRef, useState, type KeyboardEvent } from 'react';
 import { BeforeAfterLab } from './BeforeAfterLab';
 import { CorruptionLab } from './CorruptionLab';
+import { MarginExplorer } from './MarginExplorer';
 import { MakePairsLab } from './MakePairsLab';
 import { SweepLab } from './SweepLab';
 
 const TABS = [
   { id: 'corruption', title: 'Corruption exercise', Body: CorruptionLab },
   { id: 'sweep', title: 'β / loss sweep', Body: SweepLab },
+  { id: 'margin', title: 'β / margin explorer', Body: MarginExplorer },
   { id: 'before-after', title: 'Before / after', Body: BeforeAfterLab },
   { id: 'make-pairs', title: 'Make pairs', Body: MakePairsLab },
 ] as const;

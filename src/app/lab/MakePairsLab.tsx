@@ -3,6 +3,7 @@ import type { AnswerModel, LabPromptSource } from '../../worker/protocol';
 import { downloadMadePairs, loadMadePairs, madePairs, pickAnswer, rankWithChecker, sampleAnswers, useLabSamples } from '../actions';
 import type { CheckerReport, SampledAnswers } from '../actions/lab-samples';
 import { BusyLine } from '../components/ProgressBar';
+import { withRunNames } from '../format';
 import { useStudio } from '../store';
 import { AnswerText, displayPrompt, GradeMark } from './BeforeAfterMarks';
 import type { SkipReason } from './MakePairsData';
@@ -224,7 +225,8 @@ function Results({ sampled }: { sampled: SampledAnswers }) {
   const datasetBusy = useStudio((s) => s.datasetBusy);
   const n = sampled.answers.prompts.length;
   const k = sampled.answers.prompts[0]?.[sampled.model]?.length ?? 0;
-  const from = sampled.model === 'reference' ? 'the reference' : `the policy (${sampled.answers.policy})`;
+  const runs = useStudio((s) => s.runs);
+  const from = sampled.model === 'reference' ? 'the reference' : `the policy (${withRunNames(sampled.answers.policy, runs)})`;
   return (
     <section className="card" aria-labelledby="mp-results-heading">
       <div className="card-head mp-results-head">

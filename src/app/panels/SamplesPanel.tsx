@@ -3,7 +3,7 @@ import type { PreviewRow } from '../../worker/protocol';
 import { generateSamples, scorePairs } from '../actions';
 import { engine } from '../engine';
 import { BusyLine } from '../components/ProgressBar';
-import { formatExact, formatMetric } from '../format';
+import { formatExact, formatMetric, withRunNames } from '../format';
 import { useStudio } from '../store';
 
 const PROMPT_CHOICES = 12;
@@ -14,6 +14,7 @@ function Scores() {
   const busy = useStudio((s) => s.scoreBusy);
   const error = useStudio((s) => s.scoreError);
   const ready = useStudio((s) => !!s.model && !!s.dataset);
+  const runs = useStudio((s) => s.runs);
   return (
     <section className="card" aria-labelledby="scores-heading">
       <div className="card-head">
@@ -30,7 +31,7 @@ function Scores() {
       {scores && (
         <>
           <p>
-            Policy: <strong data-testid="scored-policy">{scores.policy}</strong> · {scores.split} pairs · loss{' '}
+            Policy: <strong data-testid="scored-policy">{withRunNames(scores.policy, runs)}</strong> · {scores.split} pairs · loss{' '}
             {formatMetric(scores.metrics.loss)} · accuracy {formatMetric(scores.metrics['rewards/accuracies'])} · margin{' '}
             {formatMetric(scores.metrics['rewards/margins'])}
           </p>
