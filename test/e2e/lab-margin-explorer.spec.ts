@@ -56,6 +56,8 @@ test('β / margin explorer: curves at a chosen β, the scored pairs on the weigh
     expect(r.weight).toBeCloseTo(0.25, 6);
   }
   await expect(page.getByTestId('mx-dominance')).toHaveText(/the 8 heaviest of 32 pairs carry 25% of the total gradient weight/);
+  // The histogram: all 32 in the bin that ends at β/2.
+  await expect(page.getByTestId('mx-histogram')).toHaveAttribute('data-counts', '0 0 0 0 0 0 0 0 0 32');
 
   // After a short run the margins spread, and each pair's weight is β·σ(−βΔ) at its own margin.
   await page.getByRole('button', { name: 'Train', exact: true }).click();
@@ -76,6 +78,8 @@ test('β / margin explorer: curves at a chosen β, the scored pairs on the weigh
   const trained = await tableRows(page);
   expect(trained).toHaveLength(32);
   for (const r of trained) expect(r.weight, `line ${r.line}`).toBeCloseTo(0.5 / (1 + Math.exp(0.5 * r.margin)), 6);
+  const counts = (await page.getByTestId('mx-histogram').getAttribute('data-counts'))!.split(' ').map(Number);
+  expect(counts.reduce((a, b) => a + b, 0)).toBe(32);
   // Sorted by weight, heaviest first; then by margin, smallest first.
   const weights = trained.map((r) => r.weight);
   expect(weights).toEqual([...weights].sort((a, b) => b - a));

@@ -17,7 +17,8 @@ export async function loadModel(source: ModelSource): Promise<boolean> {
     const info = await engine().call('loadModel', { source });
     session.modelSource = source;
     session.workerRunId = null;
-    set({ model: info, scores: null, samples: null });
+    // A loaded model makes an earlier Hub download's error stale.
+    set({ model: info, scores: null, samples: null, hub: { ...get().hub, error: null } });
     if (info.id !== 'demo') leaveDemoPreset(source.name);
     fitMaxLength(info.maxPositions);
     scheduleTokenStats(0);

@@ -1,7 +1,15 @@
 import { useMemo, useState } from 'react';
-import { CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, Scatter, Tooltip, XAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, Scatter, Tooltip, XAxis } from 'recharts';
 import { LOSS_TYPES, type LossType } from '../../core/dpo/config';
-import { hasCurve, marginCurve, marginExtent, pairWeight, SPLIT_LOSSES, type CurveSettings } from '../../core/dpo/margin-curves';
+import {
+  hasCurve,
+  marginCurve,
+  marginExtent,
+  pairWeight,
+  SPLIT_LOSSES,
+  weightBins,
+  type CurveSettings,
+} from '../../core/dpo/margin-curves';
 import type { PairScore } from '../../worker/protocol';
 import { scorePairs } from '../actions';
 import { AXIS, GRID, valueAxis } from '../components/MetricChart';
@@ -130,7 +138,43 @@ function CurveChart({ title, what, types, settings, extent, pairs, scaled, theme
   );
 }
 
-function PairTable({ pairs, type, beta }: { pairs: ExplorerPair[]; type: LossType; beta: number }) {
+function WeightHistogram({ pairs, theme }: { pairs: ExplorerPair[]; theme: 'light' | 'dark' }) {
+  const bins = useMemo(
+    () => weightBins(pairs.map((p) => p.weight)).map((b) => ({ ...b, label: `${formatMetric(b.from)}–${formatMetric(b.to)}` })),
+    [pairs],
+  );
+  return (
+    <figure
+      className="chart mx-histogram"
+      aria-labelledby="mx-histogram-title"
+      data-testid="mx-histogram"
+      data-counts={bins.map((b) => b.count).join(' ')}
+    >
+      <h4 id="mx-histogram-title" className="chart-title">
+        pairs by gradient weight w
+      </h4>
+      <div className="chart-body">
+        <ResponsiveContainer width="100%" height="100%">
+          <BarChart
+            data={bins}
+            margin={{ top: 6, right: 12, bottom: 0, left: 0 }}
+            barCategoryGap={1}
+            title="pairs by gradient weight w"
+            desc={`${pairs.length} scored pairs in ${bins.length} bins of weight`}
+          >
+            <CartesianGrid stroke={GRID[theme]} strokeDasharray="2 4" vertical={false} />
+            <XAxis dataKey="label" tick={{ fill: AXIS[theme], fontSize: 10 }} stroke={AXIS[theme]} tickLine={false} interval={1} />
+            {valueAxis(theme)}
+            <Tooltip formatter={(v) => [`${String(v)} pairs`, 'count']} contentStyle={{ fontSize: 12 }} />
+            <Bar dataKey="count" fill={PALETTE[theme][0]} isAnimationActive={false} />
+          </BarChart>
+        </ResponsiveContainer>
+      </div>
+    </figure>
+  );
+}
+
+function PairTable({ pairs, type, beta, theme }: { pairs: ExplorerPair[]; type: LossType; beta: number; theme: 'light' | 'dark' }) {
   const [sort, setSort] = useState<SortKey>('weight');
   const sorted = useMemo(
     () => [...pairs].sort((a, b) => (sort === 'weight' ? Math.abs(b.weight) - Math.abs(a.weight) : a.margin - b.margin) || a.line - b.line),
@@ -156,6 +200,7 @@ function PairTable({ pairs, type, beta }: { pairs: ExplorerPair[]; type: LossTyp
         Under <code>{type}</code> at β {beta}, the {top.length} heaviest of {pairs.length} pairs carry {formatMetric(100 * topShare)}% of
         the total gradient weight.
       </p>
+      <WeightHistogram pairs={pairs} theme={theme} />
       <div className="table-wrap">
         <table className="table" aria-label="Scored pairs by gradient weight">
           <thead>
@@ -321,7 +366,7 @@ export function MarginExplorer() {
           ))}
         </div>
       )}
-      {pairs.length > 0 && shownTypes.length > 0 && <PairTable pairs={pairs} type={shownTypes[0]} beta={beta} />}
+      {pairs.length > 0 && shownTypes.length > 0 && <PairTable pairs={pairs} type={shownTypes[0]} beta={beta} theme={theme} />}
       <aside className="sw-rule" aria-label="Why rewards/chosen can fall">
         <h4>Why rewards/chosen can fall while the margin rises</h4>
         <p className="small">

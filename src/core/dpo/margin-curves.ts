@@ -146,3 +146,15 @@ export function marginExtent(beta: number, pairMargins: readonly number[]): numb
   const widest = pairMargins.reduce((m, d) => (Number.isFinite(d) ? Math.max(m, Math.abs(d)) : m), 0);
   return Math.max(6 / beta, 1.15 * widest);
 }
+
+/** Pairs per bin of weight, over [min(0, smallest), largest] in `bins` equal bins (one bin when all are 0). */
+export function weightBins(weights: readonly number[], bins = 10): { from: number; to: number; count: number }[] {
+  if (weights.length === 0) return [];
+  const lo = Math.min(0, ...weights);
+  const hi = Math.max(...weights);
+  const n = hi > lo ? bins : 1;
+  const width = hi > lo ? (hi - lo) / n : 1;
+  const counts = new Array<number>(n).fill(0);
+  for (const w of weights) counts[Math.min(n - 1, Math.floor((w - lo) / width))]++;
+  return counts.map((count, i) => ({ from: lo + i * width, to: lo + (i + 1) * width, count }));
+}

@@ -2,7 +2,15 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DPO_CONFIG, F_DIVERGENCE_TYPES, LOSS_TYPES, type LossConfig } from '../../../src/core/dpo/config';
 import { dpoLoss } from '../../../src/core/dpo/losses';
-import { hasCurve, marginCurve, marginExtent, marginLoss, marginWeight, SPLIT_LOSSES } from '../../../src/core/dpo/margin-curves';
+import {
+  hasCurve,
+  marginCurve,
+  marginExtent,
+  marginLoss,
+  marginWeight,
+  SPLIT_LOSSES,
+  weightBins,
+} from '../../../src/core/dpo/margin-curves';
 
 /**
  * The explorer's float64 curves against the trainer's own loss (dpoLoss on tfjs's CPU backend): each
@@ -94,5 +102,20 @@ describe('the β / margin explorer curves against dpoLoss', () => {
     expect(SPLIT_LOSSES).toEqual(['nca_pair', 'bco_pair', 'sppo_hard', 'apo_zero', 'apo_down']);
     expect(LOSS_TYPES.filter((t) => !hasCurve(t))).toEqual(['aot', 'aot_unpaired', 'sft']);
     expect(() => marginLoss('aot', 1, config({}))).toThrow(/'aot' has no per-pair curve/);
+  });
+
+  it('bins pair weights from 0 (or the most negative) to the largest, every pair in one bin', () => {
+    // Before any run every sigmoid pair weighs β/2: all in the last bin of [0, β/2].
+    expect(weightBins([0.05, 0.05, 0.05], 5).map((b) => b.count)).toEqual([0, 0, 0, 0, 3]);
+    const bins = weightBins([-1, 0, 0.5, 1, 2.9, 3], 4);
+    expect(bins.map((b) => [b.from, b.to])).toEqual([
+      [-1, 0],
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ]);
+    expect(bins.map((b) => b.count)).toEqual([1, 2, 1, 2]);
+    expect(weightBins([0, 0])).toEqual([{ from: 0, to: 1, count: 2 }]);
+    expect(weightBins([])).toEqual([]);
   });
 });
