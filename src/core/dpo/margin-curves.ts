@@ -147,10 +147,10 @@ export function marginExtent(beta: number, pairMargins: readonly number[]): numb
   return Math.max(6 / beta, 1.15 * widest);
 }
 
-/** Pairs per bin of weight, over [min(0, smallest), largest] in `bins` equal bins (one bin when all are 0). */
+/** Pairs per bin of weight, over [smallest, largest] in `bins` equal bins (one bin when all are equal). */
 export function weightBins(weights: readonly number[], bins = 10): { from: number; to: number; count: number }[] {
   if (weights.length === 0) return [];
-  const lo = Math.min(0, ...weights);
+  const lo = Math.min(...weights);
   const hi = Math.max(...weights);
   const n = hi > lo ? bins : 1;
   const width = hi > lo ? (hi - lo) / n : 1;

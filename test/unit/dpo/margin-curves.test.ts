@@ -104,9 +104,10 @@ describe('the β / margin explorer curves against dpoLoss', () => {
     expect(() => marginLoss('aot', 1, config({}))).toThrow(/'aot' has no per-pair curve/);
   });
 
-  it('bins pair weights from 0 (or the most negative) to the largest, every pair in one bin', () => {
-    // Before any run every sigmoid pair weighs β/2: all in the last bin of [0, β/2].
-    expect(weightBins([0.05, 0.05, 0.05], 5).map((b) => b.count)).toEqual([0, 0, 0, 0, 3]);
+  it('bins pair weights from the smallest to the largest, every pair in one bin', () => {
+    // Before any run every sigmoid pair weighs β/2: one bin holds them all.
+    expect(weightBins([0.05, 0.05, 0.05], 5)).toEqual([{ from: 0.05, to: 1.05, count: 3 }]);
+    expect(weightBins([0.1, 0.15, 0.22, 0.5], 4).map((b) => b.count)).toEqual([2, 1, 0, 1]);
     const bins = weightBins([-1, 0, 0.5, 1, 2.9, 3], 4);
     expect(bins.map((b) => [b.from, b.to])).toEqual([
       [-1, 0],
@@ -115,7 +116,6 @@ describe('the β / margin explorer curves against dpoLoss', () => {
       [2, 3],
     ]);
     expect(bins.map((b) => b.count)).toEqual([1, 2, 1, 2]);
-    expect(weightBins([0, 0])).toEqual([{ from: 0, to: 1, count: 2 }]);
     expect(weightBins([])).toEqual([]);
   });
 });
