@@ -48,8 +48,8 @@ async function copyFiles(
 
 /** The adapter in PEFT's layout (adapter_config.json, adapter_model.safetensors), zipped. */
 export async function exportAdapterZip(policy: LoraAdapter, session: ModelSession): Promise<ExportedFile> {
-  const files = await saveAdapter(policy, session.name);
-  return zipped(`${slug(session.name)}-dpo-adapter.zip`, files);
+  const files = await saveAdapter(policy, session.baseModelId);
+  return zipped(`${slug(session.baseModelId)}-dpo-adapter.zip`, files);
 }
 
 /** The adapter folded into the base weights: config.json, model.safetensors and the tokenizer files. */
@@ -61,7 +61,7 @@ export async function exportMergedZip(policy: LoraAdapter, session: ModelSession
   const files = mergedModelFiles(session.model.config, merged);
   await copyFiles(session, TOKENIZER_FILES, files);
   progress('export', 'done', 1);
-  return zipped(`${slug(session.name)}-dpo-merged.zip`, files);
+  return zipped(`${slug(session.baseModelId)}-dpo-merged.zip`, files);
 }
 
 /** Pairs read at a time into a dataset file: a file read on demand is written without being held. */
@@ -108,5 +108,5 @@ export async function exportTrlZip(
       evalDatasetFile: held.length > 0 ? 'eval.jsonl' : undefined,
     }),
   );
-  return zipped(`${slug(session.name)}-trl.zip`, files);
+  return zipped(`${slug(session.baseModelId)}-trl.zip`, files);
 }

@@ -153,6 +153,16 @@ export class ModelSession {
     return this.source.name;
   }
 
+  /**
+   * What PEFT's adapter_config.json and export names call the base model: the Hub repo id or the
+   * folder's name as loaded; a model this page serves by its folder (the demo's is "demo").
+   */
+  get baseModelId(): string {
+    if (this.source.kind !== 'url') return this.source.name;
+    const segments = new URL(this.source.baseUrl).pathname.split('/').filter(Boolean);
+    return segments.at(-1) ?? this.source.name;
+  }
+
   /** The model's files again (exports re-read the base weights rather than keep a host copy). */
   files(): Promise<FileSource> {
     return sourceFor(this.source);

@@ -143,7 +143,10 @@ test('export the adapter and metrics: the adapter reloads and gives the same eva
   const zip = await savedDownload(page, testInfo, () => page.getByRole('button', { name: 'Export adapter' }).click());
   const files = await unzipFiles(new Uint8Array(readFileSync(zip.path)), zip.name);
   expect([...files.keys()].sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+  // The demo model is named by its folder (public/models/demo), as a folder or Hub model would be.
+  expect(zip.name).toBe('demo-dpo-adapter.zip');
   expect(JSON.parse(new TextDecoder().decode(files.get('adapter_config.json')))).toMatchObject({
+    base_model_name_or_path: 'demo',
     peft_type: 'LORA',
     r: 16,
     lora_alpha: 32,
