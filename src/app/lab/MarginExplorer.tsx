@@ -70,11 +70,14 @@ interface CurveChartProps {
 /** One quantity of every chosen loss type over the margin; the scored pairs as points on the weight chart. */
 function CurveChart({ title, what, types, settings, extent, pairs, scaled, theme }: CurveChartProps) {
   const { rows, scales } = useMemo(() => {
-    const curves = types.map((t) => marginCurve(t, settingsFor(t, settings), extent).map((p) => p[what]));
-    const scales = curves.map((c) => (scaled ? Math.max(...c.map(Math.abs)) || 1 : 1));
-    const margins = marginCurve('sigmoid', settings, extent).map((p) => p.margin);
+    // Every curve is sampled at the same margins (marginCurve's even grid over ±extent).
+    const curves = types.map((t) => marginCurve(t, settingsFor(t, settings), extent));
+    const scales = curves.map((c) => (scaled ? Math.max(...c.map((p) => Math.abs(p[what]))) || 1 : 1));
     return {
-      rows: margins.map((margin, i) => ({ margin, ...Object.fromEntries(types.map((t, k) => [t, curves[k][i] / scales[k]])) })),
+      rows: (curves[0] ?? []).map(({ margin }, i) => ({
+        margin,
+        ...Object.fromEntries(types.map((t, k) => [t, curves[k][i][what] / scales[k]])),
+      })),
       scales,
     };
   }, [types, settings, extent, what, scaled]);
@@ -266,7 +269,7 @@ export function MarginExplorer() {
     }),
     [beta, config.label_smoothing, config.discopop_tau, config.f_divergence_type, config.f_alpha_divergence_coef],
   );
-  const shownTypes = CURVE_TYPES.filter((t) => types.includes(t));
+  const shownTypes = useMemo(() => CURVE_TYPES.filter((t) => types.includes(t)), [types]);
   const pairs = useMemo(
     () => (scores && shownTypes.length > 0 ? explorerPairs(scores.pairs, shownTypes[0], settings) : []),
     [scores, shownTypes, settings],
