@@ -15,6 +15,7 @@ import type {
   TrainState,
 } from '../worker/protocol';
 import { DEFAULT_SAVE_STEPS, type RunRecord } from '../storage';
+import { withRunNames } from './format';
 import { DEFAULT_MEMORY_BUDGET } from './memory';
 
 /** Where the person's memory budget is kept between visits. */
@@ -206,3 +207,9 @@ export const useStudio = create<StudioState>(() => ({
 
 export const set = useStudio.setState;
 export const get = useStudio.getState;
+
+/** A policy label from the worker with each saved run named as the Runs table names it (withRunNames). */
+export function usePolicyLabel(label: string): string {
+  const runs = useStudio((s) => s.runs);
+  return withRunNames(label, runs);
+}

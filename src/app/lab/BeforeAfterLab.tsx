@@ -5,8 +5,7 @@ import { answerBeforeAfter, prepareDemoExperiment, useLabSamples } from '../acti
 import { DATASET_PROMPTS, HELDOUT_COLOR_PROMPTS, type BeforeAfterPrompts, type BeforeAfterResult } from '../actions/lab-samples';
 import { message } from '../actions/session';
 import { BusyLine } from '../components/ProgressBar';
-import { withRunNames } from '../format';
-import { useStudio } from '../store';
+import { usePolicyLabel, useStudio } from '../store';
 import { AnswerText, displayPrompt, GradeMark } from './BeforeAfterMarks';
 
 const percent = (rate: number | null) => (rate === null ? '—' : `${Math.round(rate * 100)}%`);
@@ -52,11 +51,11 @@ function RateCard({
   grades: AnswerGrade[];
   testId: string;
 }) {
-  const runs = useStudio((s) => s.runs);
+  const named = usePolicyLabel(detail);
   return (
     <div className="ba-rate">
       <span className="ba-who">
-        {who} <span className="muted">· {withRunNames(detail, runs)}</span>
+        {who} <span className="muted">· {named}</span>
       </span>
       <strong className="ba-percent" data-testid={testId} data-preferred={rate.preferred} data-total={rate.total}>
         {percent(rate.rate)}

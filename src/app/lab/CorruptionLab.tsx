@@ -2,8 +2,8 @@ import { useId, useMemo, useState } from 'react';
 import { DEMO_PRESET } from '../../core/demo/preset';
 import type { LogEntry } from '../../core/dpo/trainer';
 import { downloadFile } from '../download';
-import { formatMetric, formatSetting, withRunNames } from '../format';
-import { useStudio } from '../store';
+import { formatMetric, formatSetting } from '../format';
+import { usePolicyLabel, useStudio } from '../store';
 import { useResolvedTheme } from '../theme';
 import {
   CLEAN_FILE,
@@ -299,7 +299,7 @@ function PairTable({ pairs, policy, beta }: { pairs: MeasuredPair[]; policy: str
   const maxSlope = Math.max(...pairs.map((p) => Math.abs(p.measured.slope)), beta / 2);
   const maxGrad = Math.max(...pairs.map((p) => p.measured.gradNorm));
   const spans = rowSpans(pairs);
-  const runs = useStudio((s) => s.runs);
+  const named = usePolicyLabel(policy);
   const twins = spans.includes(2);
   return (
     <section className="cx-pairs" aria-labelledby="cx-pairs-title">
@@ -307,10 +307,10 @@ function PairTable({ pairs, policy, beta }: { pairs: MeasuredPair[]; policy: str
         Per pair: how steep the loss is, and how much gradient it sends
       </h3>
       <p className="muted cx-pairs-about">
-        Under {withRunNames(policy, runs)}. <strong>Δ</strong> is how much more than the reference the policy prefers the chosen answer
-        (log-ratio difference). The <strong>slope</strong> |∂loss/∂Δ| is how hard the loss pulls: for sigmoid β·σ(−βΔ): β/2 ={' '}
-        {reportNumber(beta / 2)} at Δ = 0, smaller once the policy prefers the chosen answer, up to β while it prefers the rejected one.{' '}
-        <strong>‖∇θ loss‖</strong> is the size of the pair&apos;s gradient over every LoRA parameter: what the optimizer actually gets.
+        Under {named}. <strong>Δ</strong> is how much more than the reference the policy prefers the chosen answer (log-ratio difference).
+        The <strong>slope</strong> |∂loss/∂Δ| is how hard the loss pulls: for sigmoid β·σ(−βΔ): β/2 = {reportNumber(beta / 2)} at Δ = 0,
+        smaller once the policy prefers the chosen answer, up to β while it prefers the rejected one. <strong>‖∇θ loss‖</strong> is the size
+        of the pair&apos;s gradient over every LoRA parameter: what the optimizer actually gets.
         {twins && ' Each prompt appears twice: its clean pair and its corrupted copy.'}
       </p>
       <div className="table-wrap">

@@ -3,8 +3,7 @@ import type { AnswerModel, LabPromptSource } from '../../worker/protocol';
 import { downloadMadePairs, loadMadePairs, madePairs, pickAnswer, rankWithChecker, sampleAnswers, useLabSamples } from '../actions';
 import type { CheckerReport, SampledAnswers } from '../actions/lab-samples';
 import { BusyLine } from '../components/ProgressBar';
-import { withRunNames } from '../format';
-import { useStudio } from '../store';
+import { usePolicyLabel, useStudio } from '../store';
 import { AnswerText, displayPrompt, GradeMark } from './BeforeAfterMarks';
 import type { SkipReason } from './MakePairsData';
 
@@ -225,8 +224,8 @@ function Results({ sampled }: { sampled: SampledAnswers }) {
   const datasetBusy = useStudio((s) => s.datasetBusy);
   const n = sampled.answers.prompts.length;
   const k = sampled.answers.prompts[0]?.[sampled.model]?.length ?? 0;
-  const runs = useStudio((s) => s.runs);
-  const from = sampled.model === 'reference' ? 'the reference' : `the policy (${withRunNames(sampled.answers.policy, runs)})`;
+  const policy = usePolicyLabel(sampled.answers.policy);
+  const from = sampled.model === 'reference' ? 'the reference' : `the policy (${policy})`;
   return (
     <section className="card" aria-labelledby="mp-results-heading">
       <div className="card-head mp-results-head">

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useState, type ReactElement, type ReactNode } from 'react';
 import { Bar, BarChart, CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, Scatter, Tooltip, XAxis } from 'recharts';
 import { LOSS_TYPES, type LossType } from '../../core/dpo/config';
 import {
@@ -13,9 +13,9 @@ import {
 import type { PairScore } from '../../worker/protocol';
 import { scorePairs } from '../actions';
 import { AXIS, GRID, valueAxis } from '../components/MetricChart';
-import { formatMetric, withRunNames } from '../format';
+import { formatMetric } from '../format';
 import { PALETTE } from '../metrics';
-import { useStudio } from '../store';
+import { usePolicyLabel, useStudio } from '../store';
 import { useResolvedTheme } from '../theme';
 
 /** Pairs scored from here: enough for a histogram-like cloud on the weight curve, quick on the demo model. */
@@ -67,6 +67,35 @@ interface CurveChartProps {
   theme: 'light' | 'dark';
 }
 
+/** An explorer chart in its titled figure; `id` names it for tests and for the figure's label. */
+function ExplorerFigure({
+  id,
+  title,
+  className,
+  attributes,
+  children,
+}: {
+  id: string;
+  title: ReactNode;
+  className: string;
+  attributes: Record<`data-${string}`, string | number | boolean>;
+  children: ReactElement;
+}) {
+  const titleId = `${id}-title`;
+  return (
+    <figure className={`chart ${className}`} aria-labelledby={titleId} data-testid={id} {...attributes}>
+      <h4 id={titleId} className="chart-title">
+        {title}
+      </h4>
+      <div className="chart-body">
+        <ResponsiveContainer width="100%" height="100%">
+          {children}
+        </ResponsiveContainer>
+      </div>
+    </figure>
+  );
+}
+
 /** One quantity of every chosen loss type over the margin; the scored pairs as points on the weight chart. */
 function CurveChart({ title, what, types, settings, extent, pairs, scaled, theme }: CurveChartProps) {
   const { rows, scales } = useMemo(() => {
@@ -85,59 +114,49 @@ function CurveChart({ title, what, types, settings, extent, pairs, scaled, theme
   const id = `mx-chart-${what}`;
   const points = what === 'weight' ? pairs.map((p) => ({ margin: p.margin, pair: p.weight / scales[0], line: p.line })) : [];
   return (
-    <figure
-      className="chart mx-chart"
-      aria-labelledby={id}
-      data-testid={id}
-      data-types={types.join(' ')}
-      data-pairs={points.length}
-      data-scaled={scaled}
+    <ExplorerFigure
+      id={id}
+      title={scaled ? `${title}, each curve ÷ its largest |value|` : title}
+      className="mx-chart"
+      attributes={{ 'data-types': types.join(' '), 'data-pairs': points.length, 'data-scaled': scaled }}
     >
-      <h4 id={id} className="chart-title">
-        {title}
-        {scaled && ', each curve ÷ its largest |value|'}
-      </h4>
-      <div className="chart-body">
-        <ResponsiveContainer width="100%" height="100%">
-          <ComposedChart
-            data={rows}
-            margin={{ top: 6, right: 12, bottom: 0, left: 0 }}
-            title={title}
-            desc={`${types.join(', ')} at β ${settings.beta}${points.length ? `, with ${points.length} scored pairs` : ''}`}
-          >
-            <CartesianGrid stroke={GRID[theme]} strokeDasharray="2 4" />
-            <XAxis
-              dataKey="margin"
-              type="number"
-              domain={[-extent, extent]}
-              tickFormatter={(v: number) => formatMetric(v)}
-              tick={{ fill: AXIS[theme], fontSize: 11 }}
-              stroke={AXIS[theme]}
-              tickLine={false}
-            />
-            {valueAxis(theme)}
-            <Tooltip
-              formatter={(v) => formatMetric(Number(v))}
-              labelFormatter={(v) => `Δ ${formatMetric(Number(v))}`}
-              contentStyle={{ fontSize: 12 }}
-            />
-            {types.map((t, k) => (
-              <Line key={t} dataKey={t} name={t} stroke={colors[k % colors.length]} dot={false} strokeWidth={2} isAnimationActive={false} />
-            ))}
-            {points.length > 0 && (
-              <Scatter
-                data={points}
-                dataKey="pair"
-                name={`scored pairs (${types[0]})`}
-                fill={colors[colors.length - 1]}
-                isAnimationActive={false}
-              />
-            )}
-            <Legend wrapperStyle={{ fontSize: 12, paddingTop: 8 }} />
-          </ComposedChart>
-        </ResponsiveContainer>
-      </div>
-    </figure>
+      <ComposedChart
+        data={rows}
+        margin={{ top: 6, right: 12, bottom: 0, left: 0 }}
+        title={title}
+        desc={`${types.join(', ')} at β ${settings.beta}${points.length ? `, with ${points.length} scored pairs` : ''}`}
+      >
+        <CartesianGrid stroke={GRID[theme]} strokeDasharray="2 4" />
+        <XAxis
+          dataKey="margin"
+          type="number"
+          domain={[-extent, extent]}
+          tickFormatter={(v: number) => formatMetric(v)}
+          tick={{ fill: AXIS[theme], fontSize: 11 }}
+          stroke={AXIS[theme]}
+          tickLine={false}
+        />
+        {valueAxis(theme)}
+        <Tooltip
+          formatter={(v) => formatMetric(Number(v))}
+          labelFormatter={(v) => `Δ ${formatMetric(Number(v))}`}
+          contentStyle={{ fontSize: 12 }}
+        />
+        {types.map((t, k) => (
+          <Line key={t} dataKey={t} name={t} stroke={colors[k % colors.length]} dot={false} strokeWidth={2} isAnimationActive={false} />
+        ))}
+        {points.length > 0 && (
+          <Scatter
+            data={points}
+            dataKey="pair"
+            name={`scored pairs (${types[0]})`}
+            fill={colors[colors.length - 1]}
+            isAnimationActive={false}
+          />
+        )}
+        <Legend wrapperStyle={{ fontSize: 12, paddingTop: 8 }} />
+      </ComposedChart>
+    </ExplorerFigure>
   );
 }
 
@@ -147,33 +166,26 @@ function WeightHistogram({ pairs, theme }: { pairs: ExplorerPair[]; theme: 'ligh
     [pairs],
   );
   return (
-    <figure
-      className="chart mx-histogram"
-      aria-labelledby="mx-histogram-title"
-      data-testid="mx-histogram"
-      data-counts={bins.map((b) => b.count).join(' ')}
+    <ExplorerFigure
+      id="mx-histogram"
+      title="pairs by gradient weight w"
+      className="mx-histogram"
+      attributes={{ 'data-counts': bins.map((b) => b.count).join(' ') }}
     >
-      <h4 id="mx-histogram-title" className="chart-title">
-        pairs by gradient weight w
-      </h4>
-      <div className="chart-body">
-        <ResponsiveContainer width="100%" height="100%">
-          <BarChart
-            data={bins}
-            margin={{ top: 6, right: 12, bottom: 0, left: 0 }}
-            barCategoryGap={1}
-            title="pairs by gradient weight w"
-            desc={`${pairs.length} scored pairs in ${bins.length} bins of weight`}
-          >
-            <CartesianGrid stroke={GRID[theme]} strokeDasharray="2 4" vertical={false} />
-            <XAxis dataKey="label" tick={{ fill: AXIS[theme], fontSize: 10 }} stroke={AXIS[theme]} tickLine={false} interval={1} />
-            {valueAxis(theme)}
-            <Tooltip formatter={(v) => [`${String(v)} pairs`, 'count']} contentStyle={{ fontSize: 12 }} />
-            <Bar dataKey="count" fill={PALETTE[theme][0]} isAnimationActive={false} />
-          </BarChart>
-        </ResponsiveContainer>
-      </div>
-    </figure>
+      <BarChart
+        data={bins}
+        margin={{ top: 6, right: 12, bottom: 0, left: 0 }}
+        barCategoryGap={1}
+        title="pairs by gradient weight w"
+        desc={`${pairs.length} scored pairs in ${bins.length} bins of weight`}
+      >
+        <CartesianGrid stroke={GRID[theme]} strokeDasharray="2 4" vertical={false} />
+        <XAxis dataKey="label" tick={{ fill: AXIS[theme], fontSize: 10 }} stroke={AXIS[theme]} tickLine={false} interval={1} />
+        {valueAxis(theme)}
+        <Tooltip formatter={(v) => [`${String(v)} pairs`, 'count']} contentStyle={{ fontSize: 12 }} />
+        <Bar dataKey="count" fill={PALETTE[theme][0]} isAnimationActive={false} />
+      </BarChart>
+    </ExplorerFigure>
   );
 }
 
@@ -250,7 +262,7 @@ export function MarginExplorer() {
   const scoreBusy = useStudio((s) => s.scoreBusy);
   const scoreError = useStudio((s) => s.scoreError);
   const ready = useStudio((s) => !!s.model && !!s.dataset);
-  const runs = useStudio((s) => s.runs);
+  const policy = usePolicyLabel(scores?.policy ?? '');
   const theme = useResolvedTheme(useStudio((s) => s.theme));
   const configured = config.loss_type.filter(hasCurve);
   const [types, setTypes] = useState<LossType[]>(configured.length > 0 ? configured : ['sigmoid']);
@@ -339,7 +351,7 @@ export function MarginExplorer() {
         </div>
         <p className="muted small sw-about" data-testid="mx-pairs-source">
           {scores
-            ? `Points: ${scores.pairs.length} ${scores.split} pairs scored with ${withRunNames(scores.policy, runs)}, weighted under ${shownTypes[0] ?? '—'}.`
+            ? `Points: ${scores.pairs.length} ${scores.split} pairs scored with ${policy}, weighted under ${shownTypes[0] ?? '—'}.`
             : ready
               ? 'Score pairs to plot the latest run’s pairs (or the base model’s, before any run) on the weight curve.'
               : 'Load a model and a dataset to plot their pairs on the weight curve.'}

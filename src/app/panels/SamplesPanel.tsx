@@ -3,8 +3,8 @@ import type { PreviewRow } from '../../worker/protocol';
 import { generateSamples, scorePairs } from '../actions';
 import { engine } from '../engine';
 import { BusyLine } from '../components/ProgressBar';
-import { formatExact, formatMetric, withRunNames } from '../format';
-import { useStudio } from '../store';
+import { formatExact, formatMetric } from '../format';
+import { usePolicyLabel, useStudio } from '../store';
 
 const PROMPT_CHOICES = 12;
 const SCORED_PAIRS = 8;
@@ -14,7 +14,7 @@ function Scores() {
   const busy = useStudio((s) => s.scoreBusy);
   const error = useStudio((s) => s.scoreError);
   const ready = useStudio((s) => !!s.model && !!s.dataset);
-  const runs = useStudio((s) => s.runs);
+  const policy = usePolicyLabel(scores?.policy ?? '');
   return (
     <section className="card" aria-labelledby="scores-heading">
       <div className="card-head">
@@ -31,9 +31,8 @@ function Scores() {
       {scores && (
         <>
           <p>
-            Policy: <strong data-testid="scored-policy">{withRunNames(scores.policy, runs)}</strong> · {scores.split} pairs · loss{' '}
-            {formatMetric(scores.metrics.loss)} · accuracy {formatMetric(scores.metrics['rewards/accuracies'])} · margin{' '}
-            {formatMetric(scores.metrics['rewards/margins'])}
+            Policy: <strong data-testid="scored-policy">{policy}</strong> · {scores.split} pairs · loss {formatMetric(scores.metrics.loss)}{' '}
+            · accuracy {formatMetric(scores.metrics['rewards/accuracies'])} · margin {formatMetric(scores.metrics['rewards/margins'])}
           </p>
           <table className="table scores" aria-label="Pair log-probs">
             <thead>

@@ -33,8 +33,8 @@ export const ATTENTION_WORKGROUP = 16;
  * each row holds two (forward), three (dq) or four (dk, dv) head-sized sets of registers.
  * - On adapters that run shaders on the CPU (SwiftShader), four rows of a 64-wide head ran 1.3× faster
  *   than two (docs/benchmarks.md); wider heads take fewer, so that a set stays at 256 floats per
- *   invocation, which also bounds the written-out shader's size (SwiftShader compiles the three
- *   kernels of a shape in 7–19 s).
+ *   invocation, which also bounds the written-out shader's size (one shape's attention unit test takes
+ *   7–19 s on SwiftShader against about 1 s with the loops left to the compiler: nearly all compiling).
  * - On GPUs a thread has about 255 registers before it spills, so a 64-wide head takes one row (the
  *   dk/dv kernel's four sets are then 256 floats) and only narrow heads share reads. Not yet timed on a
  *   GPU.

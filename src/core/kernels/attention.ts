@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { isCpuAdapter } from '../gpu/adapter';
 import { AttentionProgram, shapeKey, tileRows, type AttentionKind, type AttentionShape } from './attention-program';
-import { isCpuAdapter } from './selective-log-softmax-programs';
 
 export type { AttentionShape } from './attention-program';
 
