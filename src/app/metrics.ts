@@ -1,25 +1,43 @@
 import type { LogEntry } from '../core/dpo/trainer';
 
+/** The sections the Train and Runs views group their charts in, in order. */
+export const CHART_GROUPS = ['Rewards', 'Tokens', 'Optimizer', 'Speed and memory'] as const;
+export type ChartGroup = (typeof CHART_GROUPS)[number];
+
 /** One chart of the Train and Runs views: its heading and the log keys it draws. */
 export interface ChartSpec {
   title: string;
+  group: ChartGroup;
   /** Train-metric keys; each is drawn solid, and its eval_ twin dashed when present. */
   keys: string[];
   /** Short names for the legend when a chart draws several keys. */
   labels?: string[];
   /** Fixed y range for bounded metrics. */
   domain?: [number, number];
+  /** No eval line: the eval_ twin repeats the train value (num_tokens counts training tokens). */
+  trainOnly?: boolean;
 }
 
+/**
+ * TRL's DPOTrainer metrics (v1.9), then the studio's own: tokens/s, the time trained and the most tensor
+ * memory held between logging steps, which the training worker adds to each entry.
+ */
 export const CHARTS: ChartSpec[] = [
-  { title: 'loss', keys: ['loss'] },
-  { title: 'rewards/chosen', keys: ['rewards/chosen'] },
-  { title: 'rewards/rejected', keys: ['rewards/rejected'] },
-  { title: 'rewards/margins', keys: ['rewards/margins'] },
-  { title: 'rewards/accuracies', keys: ['rewards/accuracies'], domain: [0, 1] },
-  { title: 'logps', keys: ['logps/chosen', 'logps/rejected'], labels: ['chosen', 'rejected'] },
-  { title: 'grad_norm', keys: ['grad_norm'] },
-  { title: 'learning_rate', keys: ['learning_rate'] },
+  { title: 'loss', group: 'Rewards', keys: ['loss'] },
+  { title: 'rewards/chosen', group: 'Rewards', keys: ['rewards/chosen'] },
+  { title: 'rewards/rejected', group: 'Rewards', keys: ['rewards/rejected'] },
+  { title: 'rewards/margins', group: 'Rewards', keys: ['rewards/margins'] },
+  { title: 'rewards/accuracies', group: 'Rewards', keys: ['rewards/accuracies'], domain: [0, 1] },
+  { title: 'logps', group: 'Rewards', keys: ['logps/chosen', 'logps/rejected'], labels: ['chosen', 'rejected'] },
+  { title: 'entropy', group: 'Tokens', keys: ['entropy'] },
+  { title: 'mean_token_accuracy', group: 'Tokens', keys: ['mean_token_accuracy'], domain: [0, 1] },
+  { title: 'logits', group: 'Tokens', keys: ['logits/chosen', 'logits/rejected'], labels: ['chosen', 'rejected'] },
+  { title: 'num_tokens', group: 'Tokens', keys: ['num_tokens'], trainOnly: true },
+  { title: 'grad_norm', group: 'Optimizer', keys: ['grad_norm'] },
+  { title: 'learning_rate', group: 'Optimizer', keys: ['learning_rate'] },
+  { title: 'tokens/s', group: 'Speed and memory', keys: ['tokens_per_second'] },
+  { title: 'time trained (s)', group: 'Speed and memory', keys: ['elapsed_seconds'] },
+  { title: 'peak tensor memory (MB)', group: 'Speed and memory', keys: ['peak_memory_mb'] },
 ];
 
 /** One line of a chart. */
@@ -61,7 +79,7 @@ export function chartRows(series: { id: string; history: LogEntry[] }[], keys: s
 /** Which columns exist, in a stable order: per series, per key, train then eval. */
 export function chartLines(
   series: { id: string; name: string; color: string | string[] }[],
-  spec: ChartSpec,
+  spec: Pick<ChartSpec, 'keys' | 'labels' | 'trainOnly'>,
   rows: ChartRow[],
 ): LineSpec[] {
   const present = new Set<string>();
@@ -73,7 +91,7 @@ export function chartLines(
       const label = spec.labels?.[i];
       const base = series.length > 1 ? (label ? `${s.name} · ${label}` : s.name) : (label ?? 'train');
       if (present.has(`${s.id}|${key}`)) lines.push({ column: `${s.id}|${key}`, name: base, color, dashed: false });
-      if (present.has(`${s.id}|eval_${key}`)) {
+      if (!spec.trainOnly && present.has(`${s.id}|eval_${key}`)) {
         lines.push({ column: `${s.id}|eval_${key}`, name: series.length > 1 || label ? `${base} (eval)` : 'eval', color, dashed: true });
       }
     });

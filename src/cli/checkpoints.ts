@@ -101,6 +101,7 @@ export async function saveCheckpoint(
     dropoutRng: state.dropoutRng,
     pendingMetrics: state.pendingMetrics,
     trainBatchSize: state.trainBatchSize,
+    tokensSeen: state.tokensSeen,
   };
   const dir = join(outputDir, `checkpoint-${state.globalStep}`);
   await replaceFolder(dir, [
@@ -142,6 +143,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
     dropoutRng: number;
     pendingMetrics: Record<string, number[]>;
     trainBatchSize?: number;
+    tokensSeen?: number;
   };
   const path = join(dir, STATE_TENSORS);
   const { tensors } = parseSafetensors(new Uint8Array(await read(STATE_TENSORS)), path);
@@ -166,6 +168,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
       dropoutRng: rest.dropoutRng,
       pendingMetrics: rest.pendingMetrics,
       trainBatchSize: rest.trainBatchSize,
+      tokensSeen: rest.tokensSeen,
     },
     history: trainerState.log_history ?? [],
   };

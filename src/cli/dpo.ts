@@ -411,7 +411,8 @@ async function runEval(values: Map<string, ParsedValue>): Promise<void> {
   const pairs = await loadPairs(values, tokenizer, config);
   const { pairs: scored, metrics } = await backend.guard.run(
     `the eval of ${pairs.length} pairs`,
-    () => evaluatePairs({ model, policy: adapter, reference: null, ...backend.kernels }, pairs, config, padTokenId),
+    // No training here: num_tokens is 0, as TRL's evaluate() before train() logs it.
+    () => evaluatePairs({ model, policy: adapter, reference: null, ...backend.kernels }, pairs, config, padTokenId, { trainTokens: 0 }),
     otherWatchdogMs(),
   );
   // A model or adapter gone bad shows as NaN or infinite log-probs: an error, not a null loss.

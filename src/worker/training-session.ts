@@ -60,6 +60,8 @@ export class TrainingSession {
   /** The plan's arithmetic per optimizer step: the first step's watchdog allows for it. */
   private flopsPerStep = 0;
   private tokensPerSecond = 0;
+  /** Seconds spent in steps and evals over the whole run (pauses and restarts excluded), logged as elapsed_seconds. */
+  private trainedSeconds = 0;
 
   private constructor(
     private readonly spec: RunSpec,
@@ -90,6 +92,7 @@ export class TrainingSession {
     progress: Progress,
   ): Promise<TrainingSession> {
     meter.resetPeak();
+    meter.startInterval();
     const start = session.start?.adapter ?? null;
     const policy = start ? cloneAdapterTrainable(start) : createLoraAdapter(session.model, spec.lora, spec.config.seed);
     const reference = start ? cloneAdapterFrozen(start) : null;
@@ -115,6 +118,7 @@ export class TrainingSession {
         if (!checkpoint) throw new Error(`run ${spec.runId} has no saved checkpoint to resume from`);
         run.trainer.restore(checkpoint.state);
         run.history = checkpoint.history;
+        run.trainedSeconds = [...run.history].reverse().find((e) => typeof e.elapsed_seconds === 'number')?.elapsed_seconds ?? 0;
         run.lastSavedStep = checkpoint.step;
         emit({ type: 'history', runId: spec.runId, entries: run.history });
       }
@@ -187,7 +191,17 @@ export class TrainingSession {
     return `The checkpoint of step ${step} was not saved: ${error instanceof Error ? error.message : String(error)}. ${kept}`;
   }
 
-  private log(entry: LogEntry): void {
+  /**
+   * Records a log entry. A training entry gains the studio's own measures beside TRL's metrics: the
+   * time trained so far (elapsed_seconds) and the most tensor memory held at once since the previous
+   * one (peak_memory_mb, MiB).
+   */
+  private log(logged: LogEntry): void {
+    let entry = logged;
+    if (typeof entry.loss === 'number') {
+      entry = { ...entry, elapsed_seconds: Math.round(this.trainedSeconds * 1000) / 1000, peak_memory_mb: meter.intervalPeak / 2 ** 20 };
+      meter.startInterval();
+    }
     this.history.push(entry);
     if (typeof entry.tokens_per_second === 'number') this.tokensPerSecond = entry.tokens_per_second;
     this.emit({ type: 'log', runId: this.runId, entry });
@@ -220,9 +234,12 @@ export class TrainingSession {
         this.emit({ type: 'stepStarted', runId: this.runId, step: n, startedAt: Date.now() });
         const timeout = this.stepTimeout();
         const entry = await gpu().run(`training step ${n} of ${this.totalSteps} (forward/backward)`, () => this.trainer.step(), timeout);
+        const trainedBefore = this.trainedSeconds;
+        this.trainedSeconds = trainedBefore + (performance.now() - started) / 1000;
         if (entry) this.log(entry);
         if (this.trainer.evalDue) this.log(await gpu().run(`the eval after step ${this.step}`, () => this.trainer.evaluate(), timeout));
         const seconds = (performance.now() - started) / 1000;
+        this.trainedSeconds = trainedBefore + seconds;
         this.slowest.push(seconds);
         this.stepSeconds.push(seconds);
         if (this.stepSeconds.length > TIMING_WINDOW) this.stepSeconds.shift();

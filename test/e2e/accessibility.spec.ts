@@ -1,9 +1,10 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { fileURLToPath } from 'node:url';
-import { goTo, openStudio, screenshots } from './studio';
+import { configureSmallRun, goTo, openStudio, screenshots, trainStatus } from './studio';
 
 const FORMATS = fileURLToPath(new URL('../fixtures/data/formats/', import.meta.url));
+const PAIRS = fileURLToPath(new URL('./fixtures/shout-whisper.jsonl', import.meta.url));
 
 /** axe's findings on the page (or within `scope`), in both themes, as "theme rule: target (help)" lines. */
 async function violations(page: Page, scope?: string): Promise<string[]> {
@@ -104,4 +105,40 @@ test('keyboard: the Lab tabs follow the tabs pattern, and the charts carry their
   await expectChosen('Make pairs');
   await page.keyboard.press('ArrowRight');
   await expectChosen('Corruption exercise');
+});
+
+test('after a run, the Train view with every chart group, the compared runs and the scored pairs pass axe in both themes', async ({
+  page,
+}) => {
+  test.setTimeout(240_000);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await openStudio(page);
+  await page.getByLabel('Preference dataset').setInputFiles(PAIRS);
+  await expect(page.getByTestId('valid-rows')).toHaveText('48');
+  await configureSmallRun(page, { maxSteps: 3, saveSteps: 100 });
+  await page.getByRole('button', { name: 'Train', exact: true }).click();
+  await expect(trainStatus(page)).toHaveText('step 3 / 3', { timeout: 180_000 });
+  await expect(page.locator('.state-badge')).toHaveText('Finished', { timeout: 30_000 });
+  const found: string[] = [];
+  await goTo(page, 'Train');
+  for (const group of ['Rewards', 'Tokens', 'Optimizer', 'Speed and memory']) {
+    await expect(page.getByRole('region', { name: group })).toBeVisible();
+  }
+  await expect(page.getByRole('figure', { name: 'entropy', exact: true })).toHaveAttribute('data-points', '3');
+  found.push(...(await violations(page)).map((v) => `Train: ${v}`));
+  await page.screenshot({ path: 'test-results/screenshots/train-finished-full.png', fullPage: true });
+
+  await goTo(page, 'Runs');
+  await page.getByLabel(/^Compare Run 1 /).check();
+  await expect(page.getByRole('heading', { name: 'Comparing 1 run' })).toBeVisible();
+  found.push(...(await violations(page)).map((v) => `Runs: ${v}`));
+
+  await goTo(page, 'Evaluate & sample');
+  await page.getByRole('button', { name: 'Score pairs' }).click();
+  await expect(page.getByRole('table', { name: 'Pair log-probs' }).locator('td[data-value]').first()).toBeVisible({ timeout: 60_000 });
+  found.push(...(await violations(page)).map((v) => `Evaluate: ${v}`));
+
+  await goTo(page, 'Export');
+  found.push(...(await violations(page)).map((v) => `Export: ${v}`));
+  expect(found).toEqual([]);
 });

@@ -123,11 +123,20 @@ test('export the adapter and metrics: the adapter reloads and gives the same eva
     'rewards/rejected',
     'rewards/margins',
     'rewards/accuracies',
+    'entropy',
+    'mean_token_accuracy',
+    'num_tokens',
     'grad_norm',
     'learning_rate',
+    'elapsed_seconds',
+    'peak_memory_mb',
   ]) {
     expect(rows[0].split(',')).toContain(name);
   }
+  // num_tokens counts every training batch so far: it grows with each logged step.
+  const column = rows[0].split(',').indexOf('num_tokens');
+  const counts = rows.slice(1).map((r) => Number(r.split(',')[column]));
+  expect(counts.every((n, i) => n > (i === 0 ? 0 : counts[i - 1]))).toBe(true);
   // The first step scores a fresh adapter (LoRA B = 0: policy = reference): exact zeros, as TRL logs,
   // and a tie does not count as a win.
   const header = rows[0].split(',');
@@ -305,10 +314,8 @@ test('runs side by side: a copy with another beta trains, gets renamed, and its 
   await page.getByLabel(/^Compare Run 1 /).check();
   await page.getByLabel('Compare β 0.5 · sigmoid').check();
   await expect(page.getByRole('heading', { name: 'Comparing 2 runs' })).toBeVisible();
-  for (const { title } of CHARTS) {
-    await expect(page.getByRole('figure', { name: title, exact: true }).locator('.recharts-line-curve')).toHaveCount(
-      title === 'logps' ? 4 : 2,
-    );
+  for (const { title, keys } of CHARTS) {
+    await expect(page.getByRole('figure', { name: title, exact: true }).locator('.recharts-line-curve')).toHaveCount(2 * keys.length);
   }
   await screenshots(page, 'runs-compared');
   expect(outsideRequests(rec, baseURL!)).toEqual([]);

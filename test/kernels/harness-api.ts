@@ -46,12 +46,14 @@ export type Compared = Record<'all' | RowKind, Comparison | undefined>;
 
 export type RowStatName = 'logp' | 'logSumExp' | 'logitMean' | 'logSumP2';
 export type ScoreName = 'logp' | 'logitMean' | 'logSumP2';
+/** The metric-only outputs (no gradient): predictive entropy, and the first index of the largest logit (+1, so never all 0). */
+export type MetricName = 'entropy' | 'argmax';
 /** Which statistics the upstream gradient flows from (random weights per row). */
 export type GradTarget<Name extends string> = Name | 'all';
 
 export interface LmHeadResult {
   plan: { rowsPerChunk: number; vocabPerChunk: number };
-  forward: Record<ScoreName, Comparison>;
+  forward: Record<ScoreName | MetricName, Comparison>;
   grad: Record<GradTarget<ScoreName>, Comparison>;
   /** Without WPO the fused scorer returns no logSumP2, like the composed one. */
   wpoFieldOnlyWhenAsked: boolean;
@@ -71,7 +73,7 @@ export interface KernelApi {
    * Forward program straight into a NaN-filled output, against the statistics' definitions in float64;
    * the composed ops (the backward tests' reference) against the same, under `composed <name>`.
    */
-  forwardProgram(c: SoftmaxCase): Promise<Record<RowStatName | `composed ${RowStatName}`, Compared>>;
+  forwardProgram(c: SoftmaxCase): Promise<Record<RowStatName | `composed ${RowStatName}` | MetricName, Compared>>;
   /** Backward program straight into a NaN-filled output, against tf.grad of the composed ops. */
   backwardProgram(c: SoftmaxCase): Promise<Record<GradTarget<RowStatName>, Compared>>;
   /**

@@ -30,7 +30,7 @@ import {
   runSelectiveLogSoftmax,
   runSelectiveLogSoftmaxGrad,
 } from '../../src/core/kernels/selective-log-softmax-programs';
-import type { Compared, Comparison, GradTarget, KernelApi, RowKind, RowStatName, ScoreName, SoftmaxCase } from './harness-api';
+import type { Compared, Comparison, GradTarget, KernelApi, MetricName, RowKind, RowStatName, ScoreName, SoftmaxCase } from './harness-api';
 
 const ROW_STAT_NAMES: RowStatName[] = ['logp', 'logSumExp', 'logitMean', 'logSumP2'];
 const SCORE_NAMES: ScoreName[] = ['logp', 'logitMean', 'logSumP2'];
@@ -146,6 +146,23 @@ function rowStatsFloat64(values: Float32Array, labels: Int32Array, vocab: number
   return out;
 }
 
+/**
+ * The metric columns from their definitions, in float64 over the same float32 logits: the entropy
+ * −Σ p log p, and the first index of the row maximum (as torch.argmax), plus 1.
+ */
+function rowMetricsFloat64(values: Float32Array, vocab: number): Record<MetricName, number[]> {
+  const out: Record<MetricName, number[]> = { entropy: [], argmax: [] };
+  for (let r = 0; r < values.length / vocab; r++) {
+    const row = Array.from(values.subarray(r * vocab, (r + 1) * vocab));
+    let first = 0;
+    for (let v = 1; v < vocab; v++) if (row[v] > row[first]) first = v;
+    const logSumExp = row[first] + Math.log(row.reduce((s, z) => s + Math.exp(z - row[first]), 0));
+    out.entropy.push(-row.reduce((s, z) => s + Math.exp(z - logSumExp) * (z - logSumExp), 0));
+    out.argmax.push(first + 1);
+  }
+  return out;
+}
+
 /** Per-row floors for each row statistic (see LOG_OF_SUM_FLOOR; a logit mean against mean |logit|). */
 function rowStatFloors(meanAbsLogit: number[]): Record<RowStatName, number[]> {
   const logFloor = meanAbsLogit.map(() => LOG_OF_SUM_FLOOR);
@@ -249,18 +266,27 @@ const api: KernelApi = {
       logitMean: column(ROW_STAT.logitMean),
       logSumP2: column(ROW_STAT.logSumP2),
     };
+    const metrics = rowMetricsFloat64(values, c.vocab);
+    const fusedEntropy = column(ROW_STAT.entropy);
+    const fusedArgmax = column(ROW_STAT.argmax).map((a) => a + 1);
     const composedStats = logSoftmaxRowStatsComposed(logits, labels);
     const composed = await readStats(composedStats);
     const ref = rowStatsFloat64(values, labelValues, c.vocab);
     const meanAbs = tf.tidy(() => tf.mean(tf.abs(logits), 1));
     const floors = rowStatFloors(Array.from(await read(meanAbs)));
     disposeAll({ logits, labels, poisoned, composedStats, meanAbs });
-    return Object.fromEntries(
-      ROW_STAT_NAMES.flatMap((n) => [
-        [n, compareByKind(fused[n], ref[n], kinds, floors[n])],
-        [`composed ${n}`, compareByKind(composed[n], ref[n], kinds, floors[n])],
-      ]),
-    ) as Record<RowStatName | `composed ${RowStatName}`, Compared>;
+    return {
+      ...Object.fromEntries(
+        ROW_STAT_NAMES.flatMap((n) => [
+          [n, compareByKind(fused[n], ref[n], kinds, floors[n])],
+          [`composed ${n}`, compareByKind(composed[n], ref[n], kinds, floors[n])],
+        ]),
+      ),
+      // An entropy is a log of a sum less a mean of logs: float32 resolves it to that sum's floor.
+      entropy: compareByKind(fusedEntropy, metrics.entropy, kinds, floors.logSumExp),
+      // Any index off by one is a relative error of at least 1/V, far above the tolerance.
+      argmax: compareByKind(fusedArgmax, metrics.argmax, kinds),
+    } as Record<RowStatName | `composed ${RowStatName}` | MetricName, Compared>;
   },
 
   async backwardProgram(c) {
@@ -414,13 +440,27 @@ const api: KernelApi = {
       logSumP2: LOG_OF_SUM_FLOOR,
     };
     meanAbsLogit.dispose();
-    const forward = {} as Record<ScoreName, Comparison>;
+    const forward = {} as Record<ScoreName | MetricName, Comparison>;
     for (const name of SCORE_NAMES) {
       const a = fusedScores[name];
       const b = referenceScores[name];
       if (!a || !b) throw new Error(`lmHead: ${name} missing from the scores`);
       forward[name] = compare(await read(a), await read(b), floors[name]);
     }
+    // The metric outputs against the same definitions in float64 over the head's float32 logits.
+    const logitsTensor = tf.matMul(hidden, head, false, true);
+    const logitsValues = await read(logitsTensor);
+    logitsTensor.dispose();
+    const metricRef = rowMetricsFloat64(logitsValues, c.vocab);
+    forward.entropy = compare(await read(fusedScores.entropy), metricRef.entropy, LOG_OF_SUM_FLOOR);
+    // The head's products round differently in the fused and composed matMuls: the fused argmax must
+    // hold the row's largest logit up to that rounding (exact ties are the ties test's).
+    const fusedArgmax = await read(fusedScores.argmax);
+    const logitAt = (r: number, v: number) => logitsValues[r * c.vocab + v];
+    forward.argmax = compare(
+      Array.from(fusedArgmax, (v, r) => logitAt(r, v)),
+      metricRef.argmax.map((v, r) => logitAt(r, v - 1)),
+    );
     const withoutWpo = fusedScorer(hidden, fusedHead, labels, false);
     const wpoFieldOnlyWhenAsked = withoutWpo.logSumP2 === undefined && withoutWpo.logp.shape[0] === c.rows;
 
@@ -485,6 +525,38 @@ const api: KernelApi = {
       labels: tf.zeros([0], 'int32') as tf.Tensor1D,
     };
     const noPositions = scoreTokensFused(empty.hidden, empty.head, empty.labels, true);
+    // Tied maxima: the first index wins, as torch.argmax, in the kernel (vec4 rows of 4 and scalar rows
+    // of 5) and across vocabulary slices of 2 (hidden · Iᵀ gives the logits back exactly).
+    const tiesPickFirst = async (rows: number[][], expected: number[]) => {
+      const vocab = rows[0].length;
+      const hidden = tf.tensor2d(rows);
+      const identity = tf.eye(vocab) as tf.Tensor2D;
+      const labels = tf.zeros([rows.length], 'int32') as tf.Tensor1D;
+      const whole = tf.engine().makeTensorFromTensorInfo(runSelectiveLogSoftmax(webgpu(), hidden, labels)) as tf.Tensor2D;
+      const kernel = await read(tf.gather(whole, [ROW_STAT.argmax], 1));
+      const sliced = makeFusedScorer({ vocabPerChunk: 2 })(hidden, identity, labels, false);
+      const merged = await read(sliced.argmax);
+      disposeAll({ hidden, identity, labels, whole, sliced });
+      return [...kernel].join() === expected.join() && [...merged].join() === expected.join();
+    };
+    const ties = {
+      vec4: await tiesPickFirst(
+        [
+          [1, 5, 5, 2],
+          [7, 7, 7, 7],
+          [0, 1, 2, 9],
+        ],
+        [1, 0, 3],
+      ),
+      scalar: await tiesPickFirst(
+        [
+          [0, 3, 9, 9, 9],
+          [4, 4, 1, 4, 0],
+          [-1, -1, -1, -1, -1],
+        ],
+        [2, 0, 0],
+      ),
+    };
     const out = {
       webgpuAutoIsFused: scorerFor('webgpu', 'auto') === scoreTokensFused,
       webgpuFusedIsFused: scorerFor('webgpu', 'fused') === scoreTokensFused,
@@ -505,6 +577,8 @@ const api: KernelApi = {
         }),
       ),
       noPositionsGiveEmptyScores: noPositions.logp.shape[0] === 0 && noPositions.logSumP2?.shape[0] === 0,
+      argmaxTiesPickFirstVec4: ties.vec4,
+      argmaxTiesPickFirstScalar: ties.scalar,
     };
     disposeAll({ logits, floatLabels, empty, noPositions });
     return out;

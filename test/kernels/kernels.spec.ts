@@ -67,7 +67,7 @@ const label = (c: Omit<SoftmaxCase, 'seed'>) =>
 
 test('poisoning the buffer pool exposes a kernel that writes nothing', async () => {
   const { nan, size } = await page.evaluate(() => window.kernels.silentProgramReadsPoison(16));
-  expect(size).toBe(16 * 5);
+  expect(size).toBe(16 * 7);
   expect(nan).toBe(size);
 });
 
@@ -209,4 +209,6 @@ test('scorerFor picks fused kernels on webgpu only, and misuse fails clearly', a
     'head [5, 4] is 80 bytes, over the storage binding limit of 64 bytes; pass the head as row slices of at most 4 rows',
   );
   expect(r.noPositionsGiveEmptyScores).toBe(true);
+  expect(r.argmaxTiesPickFirstVec4, 'argmax of tied maxima, rows of 4').toBe(true);
+  expect(r.argmaxTiesPickFirstScalar, 'argmax of tied maxima, rows of 5').toBe(true);
 });

@@ -11,6 +11,8 @@ interface Props {
   theme: 'light' | 'dark';
   /** Draw a legend under the chart (default: when it has several lines). */
   legend?: boolean;
+  /** The title's heading level: 4 inside a titled group of charts. */
+  level?: 3 | 4;
 }
 
 export const AXIS = { light: '#6b7280', dark: '#9aa4b2' };
@@ -34,14 +36,15 @@ export function valueAxis(theme: 'light' | 'dark', domain?: [number, number]) {
  * A metric over optimizer steps: train solid, eval dashed, exact values on hover. Memoised: status
  * updates many times a second must not redraw charts whose points did not change.
  */
-export const MetricChart = memo(function MetricChart({ title, rows, lines, domain, theme, legend = lines.length > 1 }: Props) {
+export const MetricChart = memo(function MetricChart({ title, rows, lines, domain, theme, legend = lines.length > 1, level = 3 }: Props) {
   const id = `chart-${title.replace(/[^a-z0-9]+/gi, '-')}`;
+  const Heading = level === 4 ? 'h4' : 'h3';
   const dots = rows.length <= 60;
   return (
     <figure className="chart" aria-labelledby={id} data-points={rows.length}>
-      <h3 id={id} className="chart-title">
+      <Heading id={id} className="chart-title">
         {title}
-      </h3>
+      </Heading>
       {rows.length === 0 ? (
         <div className="chart-empty">No points yet</div>
       ) : (

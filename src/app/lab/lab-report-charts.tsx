@@ -37,7 +37,7 @@ export function OverlayChart({ title, value, series, theme, domain }: Props) {
     const colors = PALETTE[theme];
     const named = series.map((s, i) => ({ id: s.id, name: s.name, color: colors[i % colors.length] }));
     const rows = chartRows(projected, [title]);
-    return { rows, lines: chartLines(named, { title, keys: [title] }, rows) };
+    return { rows, lines: chartLines(named, { keys: [title] }, rows) };
   }, [series, value, title, theme]);
   return <MetricChart title={title} rows={rows} lines={lines} domain={domain} theme={theme} />;
 }

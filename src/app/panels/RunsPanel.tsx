@@ -3,7 +3,7 @@ import { DPO_OPTIONS, optionProblem, type ConfigOption } from '../../core/config
 import { LOSS_TYPES, type LossType } from '../../core/dpo/config';
 import type { LogEntry } from '../../core/dpo/trainer';
 import { deleteRun, duplicateRun, openRun, refreshStorageUsage, renameRun, resumeStoredRun, toggleCompare } from '../actions';
-import { MetricChart } from '../components/MetricChart';
+import { ChartGroups } from '../components/ChartGroups';
 import { formatBytes, formatDate, formatMetric, formatSetting } from '../format';
 import { CHARTS, chartLines, chartRows, PALETTE } from '../metrics';
 import { useStudio } from '../store';
@@ -306,22 +306,14 @@ export function RunsPanel() {
               </li>
             ))}
           </ul>
-          <div className="charts">
-            {CHARTS.map((spec) => {
+          <ChartGroups
+            charts={CHARTS.map((spec) => {
               const rows = chartRows(compared, spec.keys);
-              return (
-                <MetricChart
-                  key={spec.title}
-                  title={spec.title}
-                  rows={rows}
-                  lines={chartLines(series, spec, rows)}
-                  domain={spec.domain}
-                  theme={theme}
-                  legend={spec.keys.length > 1}
-                />
-              );
+              return { spec, rows, lines: chartLines(series, spec, rows) };
             })}
-          </div>
+            theme={theme}
+            legend={(spec) => spec.keys.length > 1}
+          />
         </section>
       )}
     </div>

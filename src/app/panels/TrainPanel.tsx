@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import type { DPOConfig } from '../../core/dpo/config';
 import type { LogEntry } from '../../core/dpo/trainer';
 import type { GpuFailureInfo } from '../../worker/protocol';
-import { MetricChart } from '../components/MetricChart';
+import { ChartGroups } from '../components/ChartGroups';
 import { formatBytes, formatDuration, formatMetric } from '../format';
 import { CHARTS, chartLines, chartRows, PALETTE } from '../metrics';
 import { canResume, continueWithChanges } from '../actions';
@@ -168,11 +168,7 @@ export function TrainPanel() {
           </div>
         )}
       </dl>
-      <div className="charts">
-        {charts.map(({ spec, rows, lines }) => (
-          <MetricChart key={spec.title} title={spec.title} rows={rows} lines={lines} domain={spec.domain} theme={theme} />
-        ))}
-      </div>
+      <ChartGroups charts={charts} theme={theme} />
     </div>
   );
 }

@@ -33,6 +33,10 @@ export interface BatchResult {
   logitSumRejected: number;
   tokensChosen: number;
   tokensRejected: number;
+  /** Σ of the policy's predictive entropy over chosen and rejected completion tokens. */
+  entropySum: number;
+  /** Chosen completion tokens whose largest logit is the label's. */
+  correctChosen: number;
   /** Attention-mask total of the forward pass (prompt counted in both rows, as TRL's num_tokens). */
   numTokens: number;
 }
@@ -63,6 +67,8 @@ interface Kept {
   rejectedRewards: tf.Tensor1D;
   logps: tf.Tensor1D;
   logitSums: tf.Tensor1D;
+  entropySums: tf.Tensor1D;
+  correctCounts: tf.Tensor1D;
 }
 
 /** How the policy's forward pass runs: LoRA dropout and gradient checkpointing (ForwardOptions). */
@@ -123,6 +129,8 @@ export function policyLoss(
     rejectedRewards: out.rejected_rewards,
     logps: seq.logps,
     logitSums: seq.logitSums,
+    entropySums: seq.entropySums,
+    correctCounts: seq.correctCounts,
   };
   for (const t of Object.values(kept)) tf.keep(t);
   keep(kept);
@@ -138,12 +146,14 @@ export async function readBatchResult(
   refLogps: Float32Array,
 ): Promise<BatchResult> {
   const B = batch.B;
-  const [perPair, chosenRewards, rejectedRewards, logps, logitSums] = (await Promise.all([
+  const [perPair, chosenRewards, rejectedRewards, logps, logitSums, entropySums, correctCounts] = (await Promise.all([
     kept.perPair.data(),
     kept.chosenRewards.data(),
     kept.rejectedRewards.data(),
     kept.logps.data(),
     kept.logitSums.data(),
+    kept.entropySums.data(),
+    kept.correctCounts.data(),
   ])) as Float32Array[];
   for (const t of Object.values(kept)) (t as tf.Tensor).dispose();
   const sum = (a: ArrayLike<number>, from: number, to: number) => {
@@ -166,6 +176,8 @@ export async function readBatchResult(
     logitSumRejected: sum(logitSums, B, 2 * B),
     tokensChosen: sum(index.tokenCounts, 0, B),
     tokensRejected: sum(index.tokenCounts, B, 2 * B),
+    entropySum: sum(entropySums, 0, 2 * B),
+    correctChosen: sum(correctCounts, 0, B),
     numTokens,
   };
 }
@@ -186,11 +198,18 @@ export async function evaluateBatch(
   return readBatchResult(value, kept!, batch, index, ref);
 }
 
-/** The TRL metric names of one batch (the trainer averages them over a logging interval). */
+/**
+ * The TRL metric names of one batch (the trainer averages them over a logging interval). As TRL: the
+ * entropy is a token-weighted mean over chosen and rejected completion tokens, mean_token_accuracy the
+ * fraction of chosen completion tokens predicted by the largest logit; either is 0 with no tokens.
+ */
 export function batchMetrics(r: BatchResult): Record<string, number> {
   const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / Math.max(a.length, 1);
+  const completionTokens = r.tokensChosen + r.tokensRejected;
   return {
     loss: r.loss,
+    entropy: completionTokens > 0 ? r.entropySum / completionTokens : 0,
+    mean_token_accuracy: r.tokensChosen > 0 ? r.correctChosen / r.tokensChosen : 0,
     ...rewardMetrics(r.chosenRewards, r.rejectedRewards),
     'logps/chosen': mean(r.chosenLogps),
     'logps/rejected': mean(r.rejectedLogps),

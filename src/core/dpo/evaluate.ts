@@ -27,6 +27,11 @@ export interface EvaluatePairsOptions {
   /** Reference log-probs of a batch's pairs (chosen rows, then rejected), when known; else the reference runs. */
   referenceLogps?: (pairs: TokenizedPair[]) => Float32Array | undefined;
   onBatch?: (done: number, total: number) => void;
+  /**
+   * Tokens trained on so far, reported as num_tokens as TRL's evaluate does (0 before any training);
+   * absent: the count is unknown and num_tokens is left out.
+   */
+  trainTokens?: number;
 }
 
 /**
@@ -73,5 +78,6 @@ export async function evaluatePairs(
   }
   const metrics = window.drain();
   metrics.loss = lossSum / pairs.length;
+  if (options.trainTokens !== undefined) metrics.num_tokens = options.trainTokens;
   return { pairs: scored, metrics };
 }

@@ -64,6 +64,10 @@ export interface TokenScores {
   logp: tf.Tensor1D;
   /** Mean of the logits over the vocabulary, [N] (for logits/chosen and logits/rejected). */
   logitMean: tf.Tensor1D;
+  /** Entropy of the predictive distribution −Σ_v p_v log p_v, [N] (TRL's entropy metric; no gradient). */
+  entropy: tf.Tensor1D;
+  /** The first index of the largest logit, as float32, [N] (TRL's mean_token_accuracy; no gradient). */
+  argmax: tf.Tensor1D;
   /** log Σ_v p_v² = LSE(2z) − 2·LSE(z), [N] (WPO weights); only when asked for. */
   logSumP2?: tf.Tensor1D;
 }
@@ -84,6 +88,8 @@ export function scoreTokensComposed(hidden: tf.Tensor2D, head: HeadWeight, label
     const out: TokenScores = {
       logp: tf.sub(picked, lse) as tf.Tensor1D,
       logitMean: tf.mean(logits, 1) as tf.Tensor1D,
+      entropy: tf.neg(tf.sum(tf.mul(tf.exp(logSoftmax), logSoftmax), 1)) as tf.Tensor1D,
+      argmax: tf.cast(tf.argMax(logits, 1), 'float32') as tf.Tensor1D,
     };
     // log Σ p² as LSE(2·log p): subtracting 2·LSE(z) from LSE(2z) loses precision at large logits.
     if (withWpo) out.logSumP2 = tf.logSumExp(tf.mul(logSoftmax, 2), 1) as tf.Tensor1D;
@@ -158,6 +164,10 @@ export interface SequenceLogps {
   logps: tf.Tensor1D;
   /** Σ over completion tokens of the vocabulary-mean logit per row, [2B] (no gradient needed). */
   logitSums: tf.Tensor1D;
+  /** Σ over completion tokens of the predictive entropy per row, [2B] (no gradient needed). */
+  entropySums: tf.Tensor1D;
+  /** Completion tokens per row whose largest logit is the label's, [2B] (no gradient needed). */
+  correctCounts: tf.Tensor1D;
   /** Unweighted Σ log p per row, [2B] (sft loss, WPO). */
   plainLogps: tf.Tensor1D;
   /** Σ log Σ_v p_v² per row, [2B], when WPO is on. */
@@ -186,6 +196,8 @@ export function sequenceLogps(
       logps: segment(tf.mul(scores.logp, weights) as tf.Tensor1D),
       plainLogps: segment(scores.logp),
       logitSums: segment(scores.logitMean),
+      entropySums: segment(scores.entropy),
+      correctCounts: segment(tf.cast(tf.equal(scores.argmax, tf.cast(labels, 'float32')), 'float32') as tf.Tensor1D),
     };
     if (scores.logSumP2) out.logSumP2Sums = segment(scores.logSumP2);
     return out;

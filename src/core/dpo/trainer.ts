@@ -33,6 +33,8 @@ type Split = 't' | 'e';
  */
 class DpoObjective implements Objective<TokenizedPair, DpoMicroBatch> {
   readonly items = 'the pairs on lines';
+  /** num_tokens: the attention-mask totals of every training batch so far, prompts counted in both rows. */
+  readonly logsTokensSeen = true;
   /** TRL's precompute_ref_log_probs: [chosen, rejected] per pair, filled by DPOTrainer.precomputeReference. */
   refCache: Map<number, [number, number]> | null = null;
 
@@ -149,10 +151,11 @@ export class DPOTrainer extends Trainer<TokenizedPair, DpoMicroBatch, DPOConfig>
     this.dpo.refCache = cache;
   }
 
-  /** Eval metrics over the held-out pairs, eval_-prefixed. */
+  /** Eval metrics over the held-out pairs, eval_-prefixed (eval_num_tokens: the training tokens so far, as TRL). */
   async evaluate(): Promise<LogEntry> {
     const { metrics } = await evaluatePairs(this.models, this.evalPairs, this.config, this.padTokenId, {
       referenceLogps: (pairs) => this.dpo.cachedRef('e', pairs),
+      trainTokens: this.tokensSeen ?? undefined,
     });
     const out: LogEntry = { step: this.globalStep, epoch: this.loggedEpoch };
     for (const [k, v] of Object.entries(metrics)) out[`eval_${k}`] = v;

@@ -123,11 +123,13 @@ function sliceLabels(labels: tf.Tensor1D, slice: VocabSlice): tf.Tensor1D {
 }
 
 /**
- * Merges the row statistics [n, 5] of vocabulary slices into those of the whole vocabulary, working
+ * Merges the row statistics [n, 7] of vocabulary slices into those of the whole vocabulary, working
  * relative to the overall row maximum so that large logits cost no precision:
  *   rel_c = (max_c − max) + logS1_c,  logS1 = LSE_c rel_c,
  *   logp = logp_c + rel_c − logS1 for the slice c holding the label,
- *   logΣp² = LSE_c(logΣp²_c + 2·rel_c) − 2·logS1,  mean = Σ_c mean_c·width_c / V.
+ *   logΣp² = LSE_c(logΣp²_c + 2·rel_c) − 2·logS1,  mean = Σ_c mean_c·width_c / V,
+ *   entropy = Σ_c π_c·(H_c − log π_c) with π_c = exp(rel_c − logS1) the slice's share of the mass,
+ *   argmax = start_c + argmax_c of the first slice whose maximum is the row's.
  */
 function mergeSliceStats(parts: tf.Tensor2D[], slices: VocabSlice[], labels: tf.Tensor1D, vocab: number): tf.Tensor2D {
   return tf.tidy(() => {
@@ -149,7 +151,15 @@ function mergeSliceStats(parts: tf.Tensor2D[], slices: VocabSlice[], labels: tf.
     const widths = tf.tensor1d(slices.map((s) => s.width / vocab));
     const logitMean = tf.sum(tf.mul(column(ROW_STAT.logitMean), widths), 1);
     const logSumP2 = tf.sub(tf.logSumExp(tf.add(column(ROW_STAT.logSumP2), tf.mul(rel, 2)), 1), tf.mul(logS1, 2));
-    return tf.stack([logp, rowMax, logS1, logitMean, logSumP2], 1) as tf.Tensor2D;
+    const logShare = tf.sub(rel, tf.expandDims(logS1, 1));
+    const entropy = tf.sum(tf.mul(tf.exp(logShare), tf.sub(column(ROW_STAT.entropy), logShare)), 1);
+    // The first slice holding the row maximum: of the slices that do, the one with the largest c' = C − c.
+    const count = slices.length;
+    const rank = tf.tensor1d(slices.map((_, c) => count - c));
+    const first = tf.oneHot(tf.argMax(tf.mul(tf.cast(tf.equal(maxes, tf.expandDims(rowMax, 1)), 'float32'), rank), 1), count);
+    const starts = tf.tensor1d(slices.map((s) => s.start));
+    const argmax = tf.sum(tf.mul(first, tf.add(column(ROW_STAT.argmax), starts)), 1);
+    return tf.stack([logp, rowMax, logS1, logitMean, logSumP2, entropy, argmax], 1) as tf.Tensor2D;
   });
 }
 
@@ -166,13 +176,13 @@ function overRowBlocks(rows: number, perBlock: number, block: (start: number, co
   return all;
 }
 
-/** Row statistics [n, 5] of a block of hidden states against the whole vocabulary, slice by slice. */
+/** Row statistics [n, 7] of a block of hidden states against the whole vocabulary, slice by slice. */
 function blockRowStats(h: tf.Tensor2D, labels: tf.Tensor1D, slices: VocabSlice[], vocab: number): tf.Tensor2D {
   const parts = slices.map((s) => tf.tidy(() => selectiveLogSoftmaxKernel(lmHeadLogits(h, headSlice(s)), sliceLabels(labels, s))));
   return slices.length === 1 ? parts[0] : mergeSliceStats(parts, slices, labels, vocab);
 }
 
-/** Backward-kernel terms [n, 7] for upstream dy [n, 3] of (logp, logitMean, logSumP2) and the saved shift [n, 3]. */
+/** Backward-kernel terms [n, 7] for upstream dy [n, 5] of (logp, logitMean, logSumP2, …) and the saved shift [n, 3]. */
 function blockTerms(dy: tf.Tensor2D, shift: tf.Tensor2D, labels: tf.Tensor1D, vocab: number): tf.Tensor2D {
   const g = tf.unstack(dy, 1) as tf.Tensor1D[];
   const s = tf.unstack(shift, 1) as tf.Tensor1D[];
@@ -276,7 +286,8 @@ export function makeFusedScorer(chunking: LmHeadChunking = {}): SlicedHeadScorer
       const shift = pick([ROW_STAT.max, ROW_STAT.logS1, ROW_STAT.logSumP2]);
       save(logits ? [h, labels, shift, logits] : [h, labels, shift]);
       return {
-        value: pick([ROW_STAT.logp, ROW_STAT.logitMean, ROW_STAT.logSumP2]),
+        // Entropy and argmax ride along for the metrics; their upstream columns are never read.
+        value: pick([ROW_STAT.logp, ROW_STAT.logitMean, ROW_STAT.logSumP2, ROW_STAT.entropy, ROW_STAT.argmax]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           if (pieces.some((p) => p.isDisposed)) {
             throw new Error(
@@ -299,8 +310,8 @@ export function makeFusedScorer(chunking: LmHeadChunking = {}): SlicedHeadScorer
       };
     });
     return tf.tidy(() => {
-      const [logp, logitMean, logSumP2] = tf.unstack(scored(hidden), 1) as tf.Tensor1D[];
-      const scores: TokenScores = withWpo ? { logp, logitMean, logSumP2 } : { logp, logitMean };
+      const [logp, logitMean, logSumP2, entropy, argmax] = tf.unstack(scored(hidden), 1) as tf.Tensor1D[];
+      const scores: TokenScores = withWpo ? { logp, logitMean, entropy, argmax, logSumP2 } : { logp, logitMean, entropy, argmax };
       return scores as unknown as tf.TensorContainer;
     }) as unknown as TokenScores;
   };

@@ -4,12 +4,13 @@ import { isCpuAdapter } from '../gpu/adapter';
 import { shaders } from './shaders';
 
 /**
- * Column layout of the forward statistics [N, 5] (see shaders/selective_log_softmax.wgsl).
+ * Column layout of the forward statistics [N, 7] (see shaders/selective_log_softmax.wgsl).
  * `max` and `logS1` are kept apart rather than summed into a logsumexp so that the backward pass and
  * the merging of vocabulary chunks can work relative to the row maximum; logsumexp = max + logS1.
+ * `entropy` and `argmax` are metrics only: no gradient flows back through them.
  */
-export const ROW_STAT = { logp: 0, max: 1, logS1: 2, logitMean: 3, logSumP2: 4 } as const;
-export const ROW_STAT_COLUMNS = 5;
+export const ROW_STAT = { logp: 0, max: 1, logS1: 2, logitMean: 3, logSumP2: 4, entropy: 5, argmax: 6 } as const;
+export const ROW_STAT_COLUMNS = 7;
 
 /**
  * Column layout of the per-row backward terms [N, 7] (see shaders/selective_log_softmax_backward.wgsl):
@@ -119,7 +120,7 @@ export function expectInput(where: string, name: string, t: TensorInfo, dtype: s
 }
 
 /**
- * Runs the forward program: logits [N, V] float32, labels [N] int32 → row statistics [N, 5]
+ * Runs the forward program: logits [N, V] float32, labels [N] int32 → row statistics [N, 7]
  * (ROW_STAT). `output`, when given, is written in place (tests pass a poisoned tensor).
  * `invocationsPerRow` (a power of two) overrides the adapter's choice: tests run the GPU width on any
  * adapter. The choice: 8 on CPU adapters, where a row reduced by 8 invocations ran ~25% faster than by

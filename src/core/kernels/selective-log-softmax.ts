@@ -121,7 +121,7 @@ export function gradTerms(grads: RowStatGrads, shift: RowShift, valid: tf.Tensor
   });
 }
 
-/** The forward kernel, packed [N, 5] in ROW_STAT order (differentiable w.r.t. logits). */
+/** The forward kernel, packed [N, 7] in ROW_STAT order (differentiable w.r.t. logits through its first five columns). */
 export function selectiveLogSoftmaxKernel(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor2D {
   assertWebGpu('selectiveLogSoftmax');
   assertLogitsAndLabels('selectiveLogSoftmax', logits, labels);

@@ -26,6 +26,10 @@ export interface MemoryMeter {
   readonly peak: number;
   /** Starts a new peak from what is alive now. */
   resetPeak(): void;
+  /** The most bytes alive at once since the interval began (see startInterval); independent of `peak`. */
+  readonly intervalPeak: number;
+  /** Starts a new interval from what is alive now (e.g. at each logging step). */
+  startInterval(): void;
 }
 
 let installed: MemoryMeter | null = null;
@@ -37,6 +41,7 @@ export function tensorMemoryMeter(): MemoryMeter {
   const live = new Map<object, number>();
   let current = 0;
   let peak = 0;
+  let intervalPeak = 0;
   const track = engine.trackTensor.bind(engine);
   const remove = engine.removeDataId.bind(engine);
   engine.trackTensor = (a, backend) => {
@@ -47,6 +52,7 @@ export function tensorMemoryMeter(): MemoryMeter {
     live.set(a.dataId, bytes);
     current += bytes;
     if (current > peak) peak = current;
+    if (current > intervalPeak) intervalPeak = current;
   };
   engine.removeDataId = (dataId, backend) => {
     remove(dataId, backend);
@@ -64,6 +70,12 @@ export function tensorMemoryMeter(): MemoryMeter {
     },
     resetPeak() {
       peak = current;
+    },
+    get intervalPeak() {
+      return intervalPeak;
+    },
+    startInterval() {
+      intervalPeak = current;
     },
   };
   return installed;

@@ -50,6 +50,11 @@ export interface TrainerState {
    * carried over in pairs, so each optimizer step still sees the same pairs.
    */
   trainBatchSize?: number;
+  /**
+   * Tokens of every micro-batch trained on so far (MicroBatch.tokens), logged as num_tokens by
+   * objectives that count them; absent in older checkpoints, whose runs then log no num_tokens.
+   */
+  tokensSeen?: number;
 }
 
 export type { TrainerConfig };
@@ -88,6 +93,8 @@ export interface Objective<E, B extends MicroBatch = MicroBatch> {
   stepMetrics(batches: B[], seconds: number): Record<string, number>[];
   /** Metrics summed over a logging interval rather than averaged. */
   readonly totals?: readonly string[];
+  /** Whether log entries carry num_tokens: the tokens of every micro-batch so far (TRL's cumulative count). */
+  readonly logsTokensSeen?: boolean;
   /** How NonFiniteError introduces the ids, e.g. 'the pairs on lines'. */
   readonly items: string;
 }
@@ -140,6 +147,8 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
   private epochBatches: number[][];
   private rng: Rng;
   private lastGradNorm = 0;
+  /** Σ MicroBatch.tokens over every step taken; null when restored from a state that did not count them. */
+  protected tokensSeen: number | null = 0;
 
   constructor(init: TrainerCoreInit<E, B, C>) {
     const c = init.config;
@@ -289,6 +298,7 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
       if (summed) tf.dispose(summed);
     }
     this.globalStep++;
+    if (this.tokensSeen !== null) this.tokensSeen += batches.reduce((sum, b) => sum + b.tokens, 0);
     const seconds = (performance.now() - started) / 1000;
     for (const entry of this.objective.stepMetrics(batches, seconds)) this.window.add(entry);
     if (this.globalStep % c.logging_steps !== 0 && !this.done) return null;
@@ -296,6 +306,7 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
       step: this.globalStep,
       epoch: this.loggedEpoch,
       ...this.window.drain(),
+      ...(this.objective.logsTokensSeen && this.tokensSeen !== null ? { num_tokens: this.tokensSeen } : {}),
       grad_norm: this.lastGradNorm,
       // Hugging Face logs the rate the scheduler holds after this step, i.e. the next step's.
       learning_rate: this.rateAt(this.globalStep),
@@ -329,6 +340,7 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
       dropoutRng: this.rng.getState(),
       pendingMetrics: structuredClone(this.window.values),
       trainBatchSize: this.config.per_device_train_batch_size,
+      ...(this.tokensSeen !== null ? { tokensSeen: this.tokensSeen } : {}),
     };
   }
 
@@ -345,6 +357,7 @@ export class Trainer<E, B extends MicroBatch = MicroBatch, C extends TrainerConf
     this.optimizer.setState(state.optimizer);
     tf.tidy(() => this.params.forEach((p, i) => p.assign(tf.tensor(state.adapter[i], p.shape))));
     this.window.values = structuredClone(state.pendingMetrics);
+    this.tokensSeen = state.tokensSeen ?? null;
   }
 
   /** The state's position in the epoch in this trainer's micro-batches (see TrainerState.trainBatchSize). */

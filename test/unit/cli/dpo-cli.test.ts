@@ -92,9 +92,13 @@ describe('npm run dpo', () => {
       'logps/rejected',
       'logits/chosen',
       'logits/rejected',
+      'entropy',
+      'mean_token_accuracy',
     ]) {
       expect(Number.isFinite(metrics[k]), k).toBe(true);
     }
+    // Nothing trained yet: TRL's evaluate() logs num_tokens 0.
+    expect(metrics.num_tokens).toBe(0);
   });
 
   it('drops rows whose prompt reaches max_length under keep_start only, as TRL does; keep_end keeps them', async () => {
@@ -235,6 +239,9 @@ describe('npm run dpo', () => {
       'logps/rejected',
       'logits/chosen',
       'logits/rejected',
+      'entropy',
+      'mean_token_accuracy',
+      'num_tokens',
       'grad_norm',
       'learning_rate',
       'tokens_per_second',
@@ -243,6 +250,10 @@ describe('npm run dpo', () => {
       expect(train[0], k).toHaveProperty([k]);
     }
     expect(evals[0]).toHaveProperty(['eval_rewards/accuracies']);
+    // TRL's eval logs the training tokens counted so far as eval_num_tokens.
+    expect(evals.map((l) => l.eval_num_tokens)).toEqual(train.map((l) => l.num_tokens));
+    expect(evals[0]).toHaveProperty(['eval_entropy']);
+    expect(evals[0]).toHaveProperty(['eval_mean_token_accuracy']);
     const config = JSON.parse(readFileSync(join(outDir, 'adapter', 'adapter_config.json'), 'utf8'));
     expect(config).toMatchObject({ peft_type: 'LORA', r: 4, target_modules: expect.arrayContaining(['q_proj', 'v_proj']) });
     expect(existsSync(join(outDir, 'adapter', 'adapter_model.safetensors'))).toBe(true);

@@ -47,12 +47,13 @@ function config(overrides: Partial<DPOConfig> = {}): DPOConfig {
   };
 }
 
-function setup(cfg: DPOConfig, m = model()): { trainer: DPOTrainer; policy: LoraAdapter } {
+function setup(cfg: DPOConfig, m = model(), evalPairs?: typeof pairs): { trainer: DPOTrainer; policy: LoraAdapter } {
   const policy = createLoraAdapter(m, { r: 4, lora_alpha: 8, lora_dropout: 0, target_modules: ['q_proj', 'v_proj'], use_rslora: false }, 5);
   return {
     trainer: new DPOTrainer({
       models: { model: m, policy, reference: null },
       train: pairs,
+      eval: evalPairs,
       config: cfg,
       padTokenId: tokenizer.padTokenId!,
     }),
@@ -198,5 +199,37 @@ describe('DPOTrainer mechanics', () => {
     expect(logs.map((l) => l.learning_rate)).toEqual([0.005, 0.01, 0.005, 0]);
     // 16 pairs in batches of 4: 4 steps per epoch.
     expect(logs.map((l) => l.epoch)).toEqual([0.25, 0.5, 0.75, 1]);
+  });
+  it("logs num_tokens as TRL does: every training batch's attention-mask total so far, carried across a resume and into eval", async () => {
+    // Each pair puts prompt + chosen and prompt + rejected through the model: the prompt counts twice.
+    const perEpoch = pairs.reduce((s, p) => s + 2 * p.prompt_ids.length + p.chosen_ids.length + p.rejected_ids.length, 0);
+    const cfg = config({ max_steps: 8, logging_steps: 2 });
+    const logs = (await steps(setup(cfg).trainer, 8)).filter(Boolean);
+    expect(logs.map((l) => l.step)).toEqual([2, 4, 6, 8]);
+    // 16 pairs in batches of 4: an epoch every 4 steps, whatever the shuffle.
+    expect(logs[1].num_tokens).toBe(perEpoch);
+    expect(logs[3].num_tokens).toBe(2 * perEpoch);
+    expect(logs[0].num_tokens).toBeGreaterThan(0);
+    expect(logs[0].num_tokens).toBeLessThan(perEpoch);
+
+    const first = setup(cfg);
+    await steps(first.trainer, 2);
+    const state = await first.trainer.getState();
+    expect(state.tokensSeen).toBe(logs[0].num_tokens);
+    const resumed = setup(cfg);
+    resumed.trainer.restore(state);
+    expect((await steps(resumed.trainer, 6)).filter(Boolean).map((l) => l.num_tokens)).toEqual(logs.slice(1).map((l) => l.num_tokens));
+
+    // A state from before the count was kept: the count is unknown, so no num_tokens is logged.
+    const older = setup(cfg);
+    older.trainer.restore({ ...state, tokensSeen: undefined });
+    const [next] = (await steps(older.trainer, 2)).filter(Boolean);
+    expect(next.num_tokens).toBeUndefined();
+
+    const withEval = setup(cfg, model(), pairs.slice(0, 4)).trainer;
+    await steps(withEval, 4);
+    const evaluated = await withEval.evaluate();
+    expect(evaluated.eval_num_tokens).toBe(perEpoch);
+    expect(evaluated.eval_entropy).toBeGreaterThan(0);
   });
 });
