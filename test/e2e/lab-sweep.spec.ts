@@ -52,6 +52,7 @@ test('a β sweep trains one stored run per β and shows how far each drifted fro
   for (const title of ['drift from the reference (chosen)', 'rewards/margins']) {
     const chart = page.getByRole('figure', { name: title, exact: true });
     await expect(chart).toHaveAttribute('data-points', String(STEPS));
+    await chart.scrollIntoViewIfNeeded();
     await expect(chart.locator('.recharts-line-curve')).toHaveCount(BETAS.length);
   }
   await expect(page.getByRole('complementary', { name: 'Rule of thumb' })).toContainText('lower β moves further from the reference');

@@ -101,6 +101,8 @@ test('train the demo model for a few steps, pausing once: every chart gets its p
 
   for (const { title } of CHARTS) {
     const chart = page.getByRole('figure', { name: title, exact: true });
+    // Charts are drawn when on screen or near it.
+    await chart.scrollIntoViewIfNeeded();
     await expect(chart.getByRole('heading', { name: title, exact: true })).toBeVisible();
     await expect(chart).toHaveAttribute('data-points', String(STEPS));
     await expect(chart.locator('.recharts-line-curve').first()).toHaveAttribute('d', /^M[\d.-]+,[\d.-]+L/);
@@ -314,8 +316,22 @@ test('runs side by side: a copy with another beta trains, gets renamed, and its 
   await page.getByLabel(/^Compare Run 1 /).check();
   await page.getByLabel('Compare β 0.5 · sigmoid').check();
   await expect(page.getByRole('heading', { name: 'Comparing 2 runs' })).toBeVisible();
+  // In numbers: the one setting changed, and each run's final loss with the lower one marked.
+  const settings = page.getByRole('table', { name: 'Settings that differ between the compared runs' });
+  await expect(settings.locator('tbody tr')).toHaveCount(1);
+  await expect(settings.getByRole('row', { name: /^beta/ }).getByRole('cell')).toHaveText(['0.1', '0.5']);
+  const lossCells = page.getByRole('table', { name: 'Final and best metrics of the compared runs' }).locator('tr[data-metric="loss"] td');
+  const finals = (await lossCells.evaluateAll((tds) => tds.map((td) => Number(td.getAttribute('data-final'))))) as number[];
+  expect(finals.every(Number.isFinite)).toBe(true);
+  await expect(lossCells.and(page.locator('[data-leader]'))).toHaveCount(finals[0] === finals[1] ? 2 : 1);
+  const leader = finals.indexOf(Math.min(...finals));
+  await expect(lossCells.nth(leader)).toHaveAttribute('data-leader', 'true');
+  await page.getByRole('heading', { name: 'Comparing 2 runs' }).scrollIntoViewIfNeeded();
+  await screenshots(page, 'runs-compared-table');
   for (const { title, keys } of CHARTS) {
-    await expect(page.getByRole('figure', { name: title, exact: true }).locator('.recharts-line-curve')).toHaveCount(2 * keys.length);
+    const chart = page.getByRole('figure', { name: title, exact: true });
+    await chart.scrollIntoViewIfNeeded();
+    await expect(chart.locator('.recharts-line-curve')).toHaveCount(2 * keys.length);
   }
   await screenshots(page, 'runs-compared');
   expect(outsideRequests(rec, baseURL!)).toEqual([]);

@@ -1,4 +1,4 @@
-import { memo } from 'react';
+import { memo, useEffect, useRef, useState, type RefObject } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { formatExact, formatMetric } from '../format';
 import type { ChartRow, LineSpec } from '../metrics';
@@ -33,20 +33,41 @@ export function valueAxis(theme: 'light' | 'dark', domain?: [number, number]) {
 }
 
 /**
+ * Whether the element is on screen or near it. Charts off screen are not drawn: a run logs to every
+ * chart at once, and drawing fifteen SVG charts per logged step costs the page more than the run's own
+ * updates (on a machine whose CPU also runs the training, the page would fall behind).
+ */
+function useNearViewport<T extends Element>(): [RefObject<T | null>, boolean] {
+  const ref = useRef<T>(null);
+  const [near, setNear] = useState(typeof IntersectionObserver === 'undefined');
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof IntersectionObserver === 'undefined') return;
+    const observer = new IntersectionObserver(([entry]) => setNear(entry.isIntersecting), { rootMargin: '240px 0px' });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, near];
+}
+
+/**
  * A metric over optimizer steps: train solid, eval dashed, exact values on hover. Memoised: status
  * updates many times a second must not redraw charts whose points did not change.
  */
 export const MetricChart = memo(function MetricChart({ title, rows, lines, domain, theme, legend = lines.length > 1, level = 3 }: Props) {
   const id = `chart-${title.replace(/[^a-z0-9]+/gi, '-')}`;
   const Heading = level === 4 ? 'h4' : 'h3';
+  const [ref, near] = useNearViewport<HTMLElement>();
   const dots = rows.length <= 60;
   return (
-    <figure className="chart" aria-labelledby={id} data-points={rows.length}>
+    <figure className="chart" aria-labelledby={id} data-points={rows.length} ref={ref}>
       <Heading id={id} className="chart-title">
         {title}
       </Heading>
       {rows.length === 0 ? (
         <div className="chart-empty">No points yet</div>
+      ) : !near ? (
+        <div className="chart-body" data-offscreen="true" />
       ) : (
         <div className="chart-body">
           <ResponsiveContainer width="100%" height="100%">

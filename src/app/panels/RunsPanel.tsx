@@ -4,6 +4,7 @@ import { LOSS_TYPES, type LossType } from '../../core/dpo/config';
 import type { LogEntry } from '../../core/dpo/trainer';
 import { deleteRun, duplicateRun, openRun, refreshStorageUsage, renameRun, resumeStoredRun, toggleCompare } from '../actions';
 import { ChartGroups } from '../components/ChartGroups';
+import { RunComparison } from './RunComparison';
 import { formatBytes, formatDate, formatMetric, formatSetting } from '../format';
 import { CHARTS, chartLines, chartRows, PALETTE } from '../metrics';
 import { useStudio } from '../store';
@@ -297,6 +298,7 @@ export function RunsPanel() {
           <h2 id="compare-heading" className="section-title">
             Comparing {compared.length} run{compared.length === 1 ? '' : 's'}
           </h2>
+          <RunComparison runs={compared} colors={series.map((s) => s.color)} />
           {/* One key for every chart; a chart keeps its own legend only where it draws several metrics. */}
           <ul className="compare-legend" aria-label="Compared runs">
             {series.map((s) => (
