@@ -9,6 +9,7 @@ import type {
   GpuFailureInfo,
   ModelInfo,
   PairScores,
+  TokenRatioView,
   PreviewRow,
   Sample,
   TokenStats,
@@ -128,6 +129,13 @@ export interface StudioState {
   scores: PairScores | null;
   scoreBusy: boolean;
   scoreError: string | null;
+  /** The token view of one pair, what asks for it, and whether it follows the run at each logging step. */
+  tokenRatios: TokenRatioView | null;
+  tokenRatiosBusy: boolean;
+  tokenRatiosError: string | null;
+  tokenFollow: { line: number } | null;
+  /** Whether a token view asked for follows a run's logging steps (the view's checkbox). */
+  followTokens: boolean;
   samples: Sample[] | null;
   sampleBusy: Busy | null;
   sampleError: string | null;
@@ -193,6 +201,11 @@ export const useStudio = create<StudioState>(() => ({
   scores: null,
   scoreBusy: false,
   scoreError: null,
+  tokenRatios: null,
+  tokenRatiosBusy: false,
+  tokenRatiosError: null,
+  tokenFollow: null,
+  followTokens: true,
   samples: null,
   sampleBusy: null,
   sampleError: null,

@@ -541,11 +541,22 @@ export class DatasetSession {
   ): Promise<PairView> {
     if (!(Number.isInteger(index) && index >= 0 && index < this.source.count))
       throw new Error(`there is no row ${index + 1}: the dataset has ${this.source.count}`);
+    return pairView(await this.tokenizedRow(index, tokenizer), tokenizer, opts);
+  }
+
+  /** The valid row on `line` of the file, tokenized. */
+  async pairAtLine(line: number, tokenizer: ChatTokenizer): Promise<TokenizedPair> {
+    const index = this.source.indexOfLine(line);
+    if (index < 0) throw new Error(`${this.name} has no valid row on line ${line}`);
+    return this.tokenizedRow(index, tokenizer);
+  }
+
+  private async tokenizedRow(index: number, tokenizer: ChatTokenizer): Promise<TokenizedPair> {
     const [row] = await this.source.rows([index]);
     const report = tokenizePairs([row], tokenizer, { max_length: null, file: this.name });
     const pair = report.pairs[0];
     if (!pair) throw new Error(`${this.name}, line ${row.line}: ${report.failed[0]?.reason ?? 'it could not be tokenized'}`);
-    return pairView({ ...pair, index }, tokenizer, opts);
+    return { ...pair, index };
   }
 }
 

@@ -1,15 +1,16 @@
 import { splitPairSource, type PairSource } from '../core/data/pair-source';
 import type { RowSource } from '../core/data/row-store';
-import type { Text } from '../core/data/types';
+import type { Text, TokenizedPair } from '../core/data/types';
 import type { DPOConfig } from '../core/dpo/config';
 import { evaluatePairs } from '../core/dpo/evaluate';
+import { pairTokenRatios } from '../core/dpo/token-ratios';
 import { generateIds, stopTokenIds } from '../core/model/generate';
 import type { LoraAdapter } from '../core/model/types';
 import { GENERATION_PROMPT, promptIds } from '../core/data/prompt-ids';
 import { LENGTH_BUCKET } from './generate';
 import { kernelsFor } from '../core/kernels';
 import type { ModelSession } from './model-session';
-import type { PairScore, PairScores, Sample, SampleRequest, Task } from './protocol';
+import type { PairScore, PairScores, Sample, SampleRequest, Task, TokenRatioView } from './protocol';
 
 type Progress = (task: Task, label: string, fraction: number | null) => void;
 
@@ -51,6 +52,24 @@ export async function scorePairs(
     loss: s.loss,
   }));
   return { policy: active.label, split, pairs: scores, metrics };
+}
+
+/** One pair's completion tokens with their log-probs under the policy and its reference. */
+export async function tokenRatioView(
+  session: ModelSession,
+  pair: TokenizedPair,
+  config: DPOConfig,
+  active: ActivePolicy,
+  backend: string,
+): Promise<TokenRatioView> {
+  const models = { model: session.model, policy: active.policy, reference: active.reference, ...kernelsFor(backend, 'auto') };
+  const r = await pairTokenRatios(models, pair, config, session.tokenizer.padTokenId!);
+  const side = (s: typeof r.chosen) => ({
+    tokens: s.ids.map((id) => ({ id, text: session.tokenizer.decode([id]) })),
+    policy: s.policy,
+    reference: s.reference,
+  });
+  return { policy: active.label, line: r.line, beta: config.beta, chosen: side(r.chosen), rejected: side(r.rejected) };
 }
 
 function promptLabel(prompt: Text): string {

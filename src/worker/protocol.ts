@@ -201,6 +201,24 @@ export interface PairScores {
   metrics: Record<string, number>;
 }
 
+/** One completion's tokens with their log-probs under the policy and the reference. */
+export interface TokenRatioSideView {
+  /** Each token and its text decoded alone (a byte of a longer character shows as U+FFFD). */
+  tokens: { id: number; text: string }[];
+  policy: number[];
+  reference: number[];
+}
+
+/** What DPO changed in one pair, token by token (see core/dpo/token-ratios.ts). */
+export interface TokenRatioView {
+  /** What the policy was: "run <id> at step 12", "adapter.zip", "base model (no adapter)". */
+  policy: string;
+  line: number;
+  beta: number;
+  chosen: TokenRatioSideView;
+  rejected: TokenRatioSideView;
+}
+
 export interface SampleRequest {
   /** Dataset rows (by index among valid rows) whose prompts to answer, and/or a free prompt. */
   rowIndices: number[];
@@ -312,6 +330,12 @@ export interface CommandMap {
   resume: { args: Record<string, never>; result: null };
   stop: { args: Record<string, never>; result: null };
   scorePairs: { args: { config: DPOConfig; count: number }; result: PairScores };
+  /**
+   * The pair on `line`, token by token, under the active policy and its reference. `follow`: the view is
+   * sent again (a tokenRatios event) after every logged step of a run, until asked for another pair or
+   * with follow off. While a run trains, the reply is null and the first view comes at its next logging step.
+   */
+  tokenRatios: { args: { config: DPOConfig; line: number; follow: boolean }; result: TokenRatioView | null };
   generate: { args: SampleRequest; result: Sample[] };
   exportAdapter: { args: Record<string, never>; result: ExportedFile };
   exportMerged: { args: Record<string, never>; result: ExportedFile };
@@ -364,6 +388,8 @@ export type WorkerEvent =
       memory: { peakBytes: number; gpuBytes: number | null };
     }
   | { type: 'log'; runId: string; entry: LogEntry }
+  /** The followed pair's token view, after a logged step of the run. */
+  | { type: 'tokenRatios'; runId: string; view: TokenRatioView }
   /** The run's whole metric history, sent when a run resumes from a checkpoint. */
   | { type: 'history'; runId: string; entries: LogEntry[] }
   | { type: 'checkpoint'; runId: string; step: number; saved: true }

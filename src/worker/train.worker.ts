@@ -8,12 +8,14 @@ import { GpuFailure } from '../core/gpu';
 import { gpu, initBackend } from './backend';
 import { DatasetSession, NoValidPairError } from './dataset-session';
 import { exportAdapterZip, exportMergedZip, exportTrlZip } from './exports';
-import { generateSamples, scorePairs, type ActivePolicy } from './evaluation';
+import { generateSamples, scorePairs, tokenRatioView, type ActivePolicy } from './evaluation';
 import { ModelSession } from './model-session';
 import { measurePairGradients } from './pair-gradients';
 import type { Command, CommandArgs, CommandResult, CommandType, EngineInfo, StreamEvent, Task, WorkerEvent } from './protocol';
 import { storeDataset } from './persist';
 import { TrainingSession } from './training-session';
+import type { TokenizedPair } from '../core/data/types';
+import type { DPOConfig } from '../core/dpo/config';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -32,6 +34,17 @@ let training: TrainingSession | null = null;
 let stopWhilePreparing = false;
 /** What scoring, samples and exports use: the latest run's adapter, a loaded adapter, or the base model. */
 let policySource: 'run' | 'loaded' | 'base' = 'base';
+/** The pair whose token view follows a run: sent again after each of its logged steps. */
+let followed: { pair: TokenizedPair; config: DPOConfig } | null = null;
+
+/** After each logged step of `run`: the followed pair's token view under the run's adapter. */
+function followTokens(run: TrainingSession, m: ModelSession, backend: string): () => Promise<void> {
+  return async () => {
+    if (!followed) return;
+    const active = { label: `run ${run.runId} at step ${run.step}`, policy: run.policy, reference: run.reference };
+    emit({ type: 'tokenRatios', runId: run.runId, view: await tokenRatioView(m, followed.pair, followed.config, active, backend) });
+  };
+}
 
 function requireEngine(): EngineInfo {
   if (!engine) throw new Error('the engine is not started yet');
@@ -90,6 +103,7 @@ const handlers: Handlers = {
       training = null;
       model?.dispose();
       model = next;
+      followed = null;
       policySource = model.start ? 'loaded' : 'base';
       return model.info();
     }),
@@ -108,6 +122,7 @@ const handlers: Handlers = {
     exclusive(async () => {
       requireIdle('Loading a dataset');
       dataset = await DatasetSession.load(files, name, options ?? {}, progress);
+      followed = null;
       return dataset.summary();
     }),
 
@@ -149,6 +164,7 @@ const handlers: Handlers = {
         training = null;
         const run = await TrainingSession.prepare(m, pairs, spec, e.backend, emit, progress);
         training = run;
+        run.afterLog = followTokens(run, m, e.backend);
         policySource = 'run';
         if (stopWhilePreparing) run.stop();
         void run.run();
@@ -190,6 +206,20 @@ const handlers: Handlers = {
       return gpu().run(`scoring pairs with ${policy.label}`, () =>
         scorePairs(m, pairs, config, count, policy, requireEngine().backend, progress),
       );
+    }),
+
+  tokenRatios: ({ config, line, follow }) =>
+    exclusive(async () => {
+      const m = requireModel();
+      const pair = await requireDataset().pairAtLine(line, m.tokenizer);
+      followed = follow ? { pair, config } : null;
+      // A run in progress sends the view at its next logging step; the GPU is its until then.
+      if (training && (training.state === 'running' || training.state === 'preparing')) {
+        if (!follow) throw new Error('the token view is not possible while a run is training; follow the pair, or pause the run first');
+        return null;
+      }
+      const policy = activePolicy();
+      return gpu().run(`the token view with ${policy.label}`, () => tokenRatioView(m, pair, config, policy, requireEngine().backend));
     }),
 
   generate: (request) =>

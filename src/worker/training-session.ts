@@ -62,6 +62,8 @@ export class TrainingSession {
   private tokensPerSecond = 0;
   /** Seconds spent in steps and evals over the whole run (pauses and restarts excluded), logged as elapsed_seconds. */
   private trainedSeconds = 0;
+  /** Work to run after each logged training step, between steps (the token view of a followed pair). */
+  afterLog: (() => Promise<void>) | null = null;
 
   private constructor(
     private readonly spec: RunSpec,
@@ -237,6 +239,7 @@ export class TrainingSession {
         const trainedBefore = this.trainedSeconds;
         this.trainedSeconds = trainedBefore + (performance.now() - started) / 1000;
         if (entry) this.log(entry);
+        if (entry && this.afterLog) await gpu().run(`the token view after step ${this.step}`, this.afterLog, timeout);
         if (this.trainer.evalDue) this.log(await gpu().run(`the eval after step ${this.step}`, () => this.trainer.evaluate(), timeout));
         const seconds = (performance.now() - started) / 1000;
         this.trainedSeconds = trainedBefore + seconds;

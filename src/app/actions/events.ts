@@ -97,6 +97,10 @@ export function onEvent(event: StreamEvent): void {
       if (event.runId !== get().training.runId) return;
       set((s) => ({ training: { ...s.training, history: [...s.training.history, event.entry] } }));
       return;
+    case 'tokenRatios':
+      if (event.runId !== get().training.runId || get().tokenFollow?.line !== event.view.line) return;
+      set({ tokenRatios: event.view });
+      return;
     case 'history':
       if (event.runId !== get().training.runId) return;
       setTraining({ history: event.entries });

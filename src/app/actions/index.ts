@@ -18,7 +18,7 @@ export {
 } from './dataset';
 export { deleteStoredHubDataset, loadHubDataset, stopHubDatasetDownload } from './hub-dataset';
 export { deleteStoredModel, loadAdapterFiles, loadDemoModel, loadHubModel, loadModelFolder, setHubRepo } from './model';
-export { downloadMetrics, exportAdapter, exportMerged, exportTrl, generateSamples, scorePairs } from './outputs';
+export { downloadMetrics, exportAdapter, exportMerged, exportTrl, generateSamples, scorePairs, showTokenRatios } from './outputs';
 export { deleteRun, duplicateRun, openRun, refreshStorageUsage, renameRun, toggleCompare } from './runs';
 export {
   canResume,

@@ -18,6 +18,23 @@ export async function scorePairs(count: number): Promise<void> {
   }
 }
 
+/**
+ * The token view of the pair on `line` under the active policy. With `follow`, a run in progress sends
+ * it again at each logging step (events.ts puts it in the store); while a run trains the first view
+ * comes at its next logging step.
+ */
+export async function showTokenRatios(line: number, follow: boolean): Promise<void> {
+  set({ tokenRatiosBusy: true, tokenRatiosError: null, tokenFollow: follow ? { line } : null });
+  try {
+    const view = await engine().call('tokenRatios', { config: get().config.dpo, line, follow });
+    if (view) set({ tokenRatios: view });
+  } catch (e) {
+    set({ tokenRatiosError: message(e) });
+  } finally {
+    set({ tokenRatiosBusy: false });
+  }
+}
+
 export async function generateSamples(
   rowIndices: number[],
   freePrompt: string | null,

@@ -1,10 +1,11 @@
 import { useEffect, useState } from 'react';
 import type { PreviewRow } from '../../worker/protocol';
-import { generateSamples, scorePairs } from '../actions';
+import { generateSamples, scorePairs, showTokenRatios } from '../actions';
 import { engine } from '../engine';
 import { BusyLine } from '../components/ProgressBar';
 import { formatExact, formatMetric } from '../format';
 import { usePolicyLabel, useStudio } from '../store';
+import { TokenRatios } from './TokenRatios';
 
 const PROMPT_CHOICES = 12;
 const SCORED_PAIRS = 8;
@@ -15,6 +16,7 @@ function Scores() {
   const error = useStudio((s) => s.scoreError);
   const ready = useStudio((s) => !!s.model && !!s.dataset);
   const policy = usePolicyLabel(scores?.policy ?? '');
+  const tokenFollow = useStudio((s) => s.followTokens);
   return (
     <section className="card" aria-labelledby="scores-heading">
       <div className="card-head">
@@ -43,6 +45,9 @@ function Scores() {
                 <th scope="col">reference chosen</th>
                 <th scope="col">reference rejected</th>
                 <th scope="col">loss</th>
+                <th scope="col">
+                  <span className="visually-hidden">Tokens</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -58,6 +63,16 @@ function Scores() {
                   <td className="num">{formatExact(p.referenceChosen)}</td>
                   <td className="num">{formatExact(p.referenceRejected)}</td>
                   <td className="num">{formatExact(p.loss)}</td>
+                  <td>
+                    <button
+                      type="button"
+                      className="btn small ghost"
+                      onClick={() => void showTokenRatios(p.line, tokenFollow)}
+                      aria-label={`Token log-ratios of line ${p.line}`}
+                    >
+                      Tokens
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -197,6 +212,7 @@ export function SamplesPanel() {
         <p className="muted">What the trained adapter changed: log-probs of the pairs, and answers next to the reference&apos;s.</p>
       </div>
       <Scores />
+      <TokenRatios />
       <Samples />
     </div>
   );
