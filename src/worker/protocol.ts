@@ -180,6 +180,11 @@ export interface RunSpec {
   saveSteps: number;
   /** Continue from the run's latest checkpoint instead of starting at step 0. */
   resume: boolean;
+  /**
+   * The run's own pairs (a lab experiment's), read for this run only: the dataset loaded in the studio
+   * stays as it is. Absent: the loaded dataset.
+   */
+  dataset?: { file: Blob; name: string };
 }
 
 export type TrainState = 'preparing' | 'running' | 'paused' | 'stopped' | 'finished' | 'failed';

@@ -153,9 +153,15 @@ const handlers: Handlers = {
       try {
         const e = requireEngine();
         const m = requireModel();
-        const d = requireDataset();
         if (training?.active) throw new Error('a run is already in progress; stop it before starting another');
-        const tokenized = await d.tokenize(m.tokenizer, progress);
+        // A lab run brings its own pairs; the dataset loaded in the studio is left as it is, and reading
+        // them shows as the run's preparation, not as a dataset loading.
+        const own = spec.dataset;
+        const prepare: typeof progress = own
+          ? (_task, label, fraction) => progress('reference', `${own.name}: ${label}`, fraction)
+          : progress;
+        const d = own ? await DatasetSession.load([own.file], own.name, {}, prepare) : requireDataset();
+        const tokenized = await d.tokenize(m.tokenizer, prepare);
         const pairs = d.trainingPairs(tokenized, spec.config.max_length, spec.config.truncation_mode);
         if (pairs.length === 0) throw new Error('no pairs are left to train on: every row was invalid or dropped for max_length');
         const notKept = await storeDataset(d);

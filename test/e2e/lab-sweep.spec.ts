@@ -32,9 +32,13 @@ test('a β sweep trains one stored run per β and shows how far each drifted fro
 
   await page.getByLabel('β values').fill(BETAS.join(', '));
   await page.getByLabel('Steps per run').fill(String(STEPS));
+  const configured = await nav.getByRole('button', { name: /^Configure/ }).innerText();
   await page.getByRole('button', { name: 'Run sweep' }).click();
   const table = page.getByRole('table', { name: 'Sweep results' });
   await expect(table.locator('tbody tr')).toHaveCount(BETAS.length);
+  // Each run carries its own β: Configure's settings stay as they are while the sweep trains.
+  await expect(page.locator('.state-badge')).toHaveText('Training', { timeout: 120_000 });
+  expect(await nav.getByRole('button', { name: /^Configure/ }).innerText()).toBe(configured);
   await expect(page.getByRole('heading', { name: `β sweep: ${BETAS.length} of ${BETAS.length} runs finished` })).toBeVisible({
     timeout: 360_000,
   });

@@ -10,9 +10,9 @@ import type { LogEntry } from '../../core/dpo/trainer';
 import type { PairGradientRequest, PairGradientTable } from '../../worker/protocol';
 import { engine } from '../engine';
 import { get, set, useStudio, type StudioState } from '../store';
-import { DEMO_DATASETS, loadDatasetFile, loadDemoDataset, scheduleTokenStats } from './dataset';
+import { DEMO_DATASETS, loadDemoDataset, scheduleTokenStats } from './dataset';
 import { loadDemoModel } from './model';
-import { startTraining, trainBlocker } from './training';
+import { startTraining, trainBlocker, type LabRunSpec } from './training';
 
 /** The demo preset's settings, keeping the current checkpoint interval. */
 export function applyDemoPreset(): void {
@@ -65,25 +65,34 @@ export function runEnd(runId: string): Promise<LabRunEnd> {
 }
 
 /**
- * Trains one run of a lab queue with the current settings: a run like any other (it shows in Runs),
- * named for the experiment, while the lab stays in view. `onStarted` hears its id once it runs; the
- * promise resolves when it ends.
+ * Trains one run of a lab experiment from its spec: its name, settings and (optionally) its own pairs.
+ * A run like any other (it shows in Runs) while the lab stays in view; Configure's settings and the
+ * loaded dataset are left as they are. `onStarted` hears its id once it runs; the promise resolves
+ * when it ends.
  */
-export async function trainLabRun(name: string, onStarted?: (runId: string) => void): Promise<LabRunEnd> {
-  const blocker = trainBlocker();
+export async function trainLabRun(spec: LabRunSpec, onStarted?: (runId: string) => void): Promise<LabRunEnd> {
+  const state = get();
+  const blocker = trainBlocker(
+    { ...state, config: { ...state.config, dpo: spec.dpo, lora: spec.lora }, parseErrors: {} },
+    spec.dataset !== undefined,
+  );
   if (blocker) throw new Error(blocker);
   const before = get().training.runId;
-  await startTraining({ name, showTrain: false });
+  await startTraining({ lab: spec, showTrain: false });
   const t = get().training;
   if (!t.runId || t.runId === before) throw new Error(get().trainError ?? 'the run could not be created');
   onStarted?.(t.runId);
   return runEnd(t.runId);
 }
 
-/** Loads the demo model unless it is loaded; throws what went wrong. */
+/** Loads the demo model unless it is loaded, saying which model it replaced; throws what went wrong. */
 export async function ensureDemoModel(): Promise<void> {
-  if (get().model?.id !== 'demo') await loadDemoModel();
+  const before = get().model;
+  if (before?.id === 'demo') return;
+  await loadDemoModel();
   if (get().model?.id !== 'demo') throw new Error(`the demo model did not load: ${get().modelError ?? 'unknown error'}`);
+  if (before)
+    set({ notice: `The Lab loaded the demo model in place of ${before.name}: load yours again from Model when you return to it.` });
 }
 
 /** The rows of a demo dataset file, parsed as the worker parses a dropped file. */
@@ -97,11 +106,9 @@ export async function demoDatasetRows(file: string): Promise<PreferenceRow[]> {
   return parsed.rows;
 }
 
-/** Makes `rows` the current dataset under `name`, as if a JSON Lines file of them had been dropped. */
-export async function loadLabDataset(rows: PreferenceRow[], name: string): Promise<void> {
-  const text = toJsonl(rows.map(({ prompt, chosen, rejected }) => ({ prompt, chosen, rejected })));
-  await loadDatasetFile(new Blob([text], { type: 'application/jsonl' }), name);
-  if (get().dataset?.name !== name) throw new Error(`${name} did not load: ${get().datasetError ?? 'unknown error'}`);
+/** A lab run's own pairs: `rows` as JSON Lines under `name` (the loaded dataset stays as it is). */
+export function labPairs(rows: PreferenceRow[], name: string): NonNullable<LabRunSpec['dataset']> {
+  return { text: toJsonl(rows.map(({ prompt, chosen, rejected }) => ({ prompt, chosen, rejected }))), name };
 }
 
 /** Per pair: the loss's slope and the LoRA gradient it sends, under the latest run's adapter. */

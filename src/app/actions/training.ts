@@ -2,7 +2,9 @@
 import type { RunSpec } from '../../worker/protocol';
 import { engine } from '../engine';
 import { formatSetting } from '../format';
-import { StorageFullError, storedDatasetFiles, type RunRecord } from '../../storage';
+import type { DPOConfig } from '../../core/dpo/config';
+import type { LoraConfig } from '../../core/model/types';
+import { datasetFingerprint, readFingerprint, StorageFullError, storedDatasetFiles, type RunRecord } from '../../storage';
 import { memoryRefusal, planStudioMemory } from '../memory';
 import { applyChanges, type SettingsChange } from '../continue-settings';
 import { get, IDLE_TRAINING, MEMORY_BUDGET_KEY, set, type StudioConfig, type StudioState } from '../store';
@@ -13,13 +15,13 @@ import { refreshRuns } from './runs';
 import { demoModel, message, recordModel, session, setTraining, showStoredRun, storage, storageMessage, storedHubSource } from './session';
 
 /** Why Train is unavailable right now, or null when it can start. */
-export function trainBlocker(state = get()): string | null {
+export function trainBlocker(state = get(), ownPairs = false): string | null {
   if (!state.engine) return 'The training engine is starting.';
   if (state.modelBusy) return 'A model is loading.';
   if (state.datasetBusy) return 'A dataset is loading.';
   if (!state.model) return 'Load a model first.';
-  if (!state.dataset) return 'Load a preference dataset first.';
-  if (state.dataset.rows === 0) return 'The dataset has no valid pairs.';
+  if (!ownPairs && !state.dataset) return 'Load a preference dataset first.';
+  if (!ownPairs && state.dataset?.rows === 0) return 'The dataset has no valid pairs.';
   const t = state.training.state;
   if (t === 'preparing' || t === 'running' || t === 'paused') return 'A run is in progress.';
   const n = Object.keys(configProblems(state)).length;
@@ -50,14 +52,42 @@ function runName(c: StudioConfig, n: number): string {
 }
 
 /**
- * Starts a new run with the current settings (or starts a prepared duplicate) and shows it in Train.
- * The lab names its runs and keeps its own view (`showTrain: false`).
+ * A run the lab asks for: its own settings and, optionally, its own pairs. Neither Configure's settings
+ * nor the loaded dataset change.
  */
-export async function startTraining(options: { name?: string; showTrain?: boolean } = {}): Promise<void> {
-  const state = get();
-  const draftId = state.draftRunId;
-  if (trainBlocker(state) || !session.modelSource || !state.dataset) return;
+export interface LabRunSpec {
+  name: string;
+  dpo: DPOConfig;
+  lora: LoraConfig;
+  /** The run's pairs, as JSON Lines, under a name of their own; absent: the loaded dataset. */
+  dataset?: { text: string; name: string };
+}
+
+/**
+ * Starts a new run with the current settings (or starts a prepared duplicate) and shows it in Train.
+ * The lab names its runs and keeps its own view (`showTrain: false`); with `lab`, the run takes the
+ * spec's settings and pairs instead of Configure's and the loaded dataset's.
+ */
+export async function startTraining(options: { name?: string; showTrain?: boolean; lab?: LabRunSpec } = {}): Promise<void> {
+  const current = get();
+  const lab = options.lab;
+  const draftId = lab ? null : current.draftRunId;
+  // A lab run is checked and planned with its own settings.
+  const state: StudioState = lab ? { ...current, config: { ...current.config, dpo: lab.dpo, lora: lab.lora }, parseErrors: {} } : current;
+  if (trainBlocker(state, !!lab?.dataset) || !session.modelSource) return;
   const config = state.config;
+  const labFile = lab?.dataset ? new Blob([lab.dataset.text], { type: 'application/jsonl' }) : null;
+  const datasetRecord =
+    lab?.dataset && labFile
+      ? {
+          name: lab.dataset.name,
+          fingerprint: readFingerprint(await datasetFingerprint(lab.dataset.text), {}),
+          pairs: lab.dataset.text.split('\n').filter((l) => l.trim() !== '').length,
+        }
+      : state.dataset
+        ? { name: state.dataset.name, fingerprint: state.dataset.fingerprint, pairs: state.dataset.rows }
+        : null;
+  if (!datasetRecord) return;
   const plannedBytes = planStudioMemory(memoryInput(state)).total;
   // The bar shows the new run at once, not the last run's end while the record is written.
   set({
@@ -74,13 +104,13 @@ export async function startTraining(options: { name?: string; showTrain?: boolea
       lora: config.lora,
       saveSteps: config.saveSteps,
       model: recordModel(session.modelSource),
-      dataset: { name: state.dataset.name, fingerprint: state.dataset.fingerprint, pairs: state.dataset.rows },
+      dataset: datasetRecord,
       totalSteps: config.dpo.max_steps > 0 ? config.dpo.max_steps : 0,
       status: 'running' as const,
     };
     run = draftId
       ? await storage.updateRun(draftId, { ...base, history: [], step: 0, error: undefined })
-      : await storage.createRun({ ...base, name: options.name ?? runName(config, state.runs.length + 1) });
+      : await storage.createRun({ ...base, name: lab?.name ?? options.name ?? runName(config, state.runs.length + 1) });
   } catch (e) {
     set({
       trainError:
@@ -92,7 +122,8 @@ export async function startTraining(options: { name?: string; showTrain?: boolea
     return;
   }
   set({
-    draftRunId: null,
+    // A lab run leaves a prepared duplicate where it is.
+    ...(lab ? {} : { draftRunId: null }),
     training: {
       ...IDLE_TRAINING,
       runId: run.id,
@@ -104,7 +135,14 @@ export async function startTraining(options: { name?: string; showTrain?: boolea
     ...(options.showTrain === false ? {} : { section: 'train' as const }),
   });
   await refreshRuns();
-  await launch({ runId: run.id, config: config.dpo, lora: config.lora, saveSteps: config.saveSteps, resume: false });
+  await launch({
+    runId: run.id,
+    config: config.dpo,
+    lora: config.lora,
+    saveSteps: config.saveSteps,
+    resume: false,
+    ...(lab?.dataset && labFile ? { dataset: { file: labFile, name: lab.dataset.name } } : {}),
+  });
 }
 
 async function launch(spec: RunSpec): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * The corruption exercise as a sequence: a clean run on the colour task, the same pairs with
- * rejected := chosen on a fraction of them (loaded as the current dataset), the same run again, and the
- * per-pair slope and gradient under the corrupted run's adapter. Its state outlives the tab.
+ * rejected := chosen on a fraction of them, the same run again, and the per-pair slope and gradient
+ * under the corrupted run's adapter. Each run carries its own settings and pairs (the lab run API):
+ * Configure and the loaded dataset stay as the person left them. Its state outlives the tab.
  */
 import { create } from 'zustand';
 import type { PreferenceRow } from '../../core/data/types';
@@ -9,19 +10,9 @@ import { corruptPairs } from '../../core/demo/datasets';
 import { DEMO_PRESET } from '../../core/demo/preset';
 import type { DPOConfig } from '../../core/dpo/config';
 import type { LogEntry } from '../../core/dpo/trainer';
-import {
-  applyDemoPreset,
-  demoDatasetRows,
-  ensureDemoModel,
-  loadLabDataset,
-  measurePairGradients,
-  prepareDemoExperiment,
-  trainLabRun,
-  type LabRunEnd,
-} from '../actions/lab';
+import { demoDatasetRows, ensureDemoModel, labPairs, measurePairGradients, trainLabRun, type LabRunEnd } from '../actions/lab';
 import { message } from '../actions/session';
 import { stopTraining } from '../actions/training';
-import { get as studio, set as setStudio } from '../store';
 import type { MeasuredPair } from './lab-report';
 
 export const CLEAN_FILE = 'colors-train.jsonl';
@@ -98,11 +89,6 @@ function exerciseConfig(settings: ExerciseSettings): DPOConfig {
   return { ...DEMO_PRESET.dpo, max_steps: settings.steps, per_device_train_batch_size: settings.batchSize };
 }
 
-function applyExerciseConfig(config: DPOConfig): void {
-  applyDemoPreset();
-  setStudio((s) => ({ config: { ...s.config, dpo: { ...config } } }));
-}
-
 /** A finished run must have finished: a stopped or failed one ends the exercise with its reason. */
 function finishedRun(end: LabRunEnd, name: string, config: DPOConfig): ExerciseRun {
   if (end.state !== 'finished')
@@ -140,12 +126,10 @@ export async function runCorruptionExercise(): Promise<void> {
     } else {
       step('clean', 'running');
       set({ clean: null });
-      await prepareDemoExperiment(CLEAN_FILE);
       await ensureDemoModel();
-      if (studio().dataset?.name !== CLEAN_FILE) throw new Error(`${CLEAN_FILE} did not load: ${studio().datasetError ?? 'unknown error'}`);
-      applyExerciseConfig(config);
       const name = `Lab · clean · ${CLEAN_FILE}`;
-      const end = await trainLabRun(name, (runId) => set({ live: { role: 'clean', runId, name } }));
+      const spec = { name, dpo: config, lora: DEMO_PRESET.lora, dataset: labPairs(await demoDatasetRows(CLEAN_FILE), CLEAN_FILE) };
+      const end = await trainLabRun(spec, (runId) => set({ live: { role: 'clean', runId, name } }));
       set({ live: null, clean: { ...finishedRun(end, name, config), key } });
       step('clean', 'done');
     }
@@ -155,14 +139,13 @@ export async function runCorruptionExercise(): Promise<void> {
     const rows = await demoDatasetRows(CLEAN_FILE);
     const corrupted = corruptPairs(rows, settings.fraction, config.seed);
     const datasetName = corruptedDatasetName(settings.fraction);
-    await loadLabDataset(corrupted, datasetName);
-    applyExerciseConfig(config);
     step('corrupt', 'done');
 
     current = 'corrupted';
     step('corrupted', 'running');
     const name = `Lab · ${Math.round(settings.fraction * 100)}% corrupted`;
-    const end = await trainLabRun(name, (runId) => set({ live: { role: 'corrupted', runId, name } }));
+    const spec = { name, dpo: config, lora: DEMO_PRESET.lora, dataset: labPairs(corrupted, datasetName) };
+    const end = await trainLabRun(spec, (runId) => set({ live: { role: 'corrupted', runId, name } }));
     const run = finishedRun(end, name, config);
     const corruptedCount = corrupted.filter((r, i) => r !== rows[i]).length;
     set({ live: null, corrupted: { ...run, fraction: settings.fraction, datasetName, corruptedCount, totalPairs: rows.length } });

@@ -9,7 +9,7 @@ import type { LogEntry } from '../../core/dpo/trainer';
 import { trainLabRun } from '../actions/lab';
 import { message } from '../actions/session';
 import { stopTraining } from '../actions/training';
-import { get as studio, set as setStudio } from '../store';
+import { get as studio } from '../store';
 
 export type SweepMode = 'beta' | 'loss';
 
@@ -101,7 +101,7 @@ function updateRun(i: number, changes: Partial<SweepRun>): void {
   set((s) => ({ runs: s.runs.map((r, k) => (k === i ? { ...r, ...changes } : r)) }));
 }
 
-/** Runs the planned runs in order; the Configure settings are put back afterwards. */
+/** Runs the planned runs in order, each from its own settings: Configure's are read, never changed. */
 export async function runSweep(): Promise<void> {
   if (get().running) return;
   const original = studio().config;
@@ -115,11 +115,12 @@ export async function runSweep(): Promise<void> {
   try {
     for (const [i, run] of planned.entries()) {
       if (get().stopRequested) break;
-      setStudio((s) => ({
-        config: { ...s.config, dpo: { ...original.dpo, beta: run.beta, loss_type: run.lossType, loss_weights: null, max_steps: steps } },
-        draftRunId: null,
-      }));
-      const end = await trainLabRun(run.name, (runId) => updateRun(i, { status: 'running', runId }));
+      const spec = {
+        name: run.name,
+        dpo: { ...original.dpo, beta: run.beta, loss_type: run.lossType, loss_weights: null, max_steps: steps },
+        lora: original.lora,
+      };
+      const end = await trainLabRun(spec, (runId) => updateRun(i, { status: 'running', runId }));
       updateRun(i, { status: end.state, runId: end.runId, history: end.history });
       if (end.state === 'failed') throw new Error(`${run.name} failed: ${end.message ?? 'unknown error'}`);
       if (end.state === 'stopped') break;
@@ -127,7 +128,6 @@ export async function runSweep(): Promise<void> {
   } catch (e) {
     set({ error: message(e) });
   } finally {
-    setStudio((s) => ({ config: { ...s.config, dpo: original.dpo } }));
     set({ running: false });
   }
 }
