@@ -23,16 +23,20 @@ export function loadCheckpoint(runId: string): Promise<Checkpoint | undefined> {
 }
 
 /**
- * Keeps the file a run trains on, once per content, so the run can resume after a reload. Where
- * storage is full the run trains all the same: the returned warning says what that costs.
+ * Keeps a dataset's file once per content, when it loads and when a run starts on it, so that a reload
+ * opens on it again and a run can resume. Where storage is full nothing else stops: the returned
+ * warning says what that costs.
  */
-export async function storeDataset(dataset: {
-  fingerprint: string;
-  name: string;
-  content: Blob[];
-  options: ReadOptions;
-  onDemand: boolean;
-}): Promise<string | null> {
+export async function storeDataset(
+  dataset: {
+    fingerprint: string;
+    name: string;
+    content: Blob[];
+    options: ReadOptions;
+    onDemand: boolean;
+  },
+  when: 'load' | 'run' = 'run',
+): Promise<string | null> {
   if (await storage.getDataset(dataset.fingerprint)) return null;
   try {
     // A file too large to hold is stored as the Blob it is (the browser copies it without reading it in).
@@ -47,7 +51,9 @@ export async function storeDataset(dataset: {
     return null;
   } catch (e) {
     if (!(e instanceof StorageFullError)) throw e;
-    return `Browser storage is full, so ${dataset.name} could not be kept there. Training goes on; to resume this run after a reload, drop the same file again first.`;
+    return when === 'load'
+      ? `Browser storage is full, so ${dataset.name} could not be kept there: after a reload, drop it again.`
+      : `Browser storage is full, so ${dataset.name} could not be kept there. Training goes on; to resume this run after a reload, drop the same file again first.`;
   }
 }
 

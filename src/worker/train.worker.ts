@@ -123,6 +123,9 @@ const handlers: Handlers = {
       requireIdle('Loading a dataset');
       dataset = await DatasetSession.load(files, name, options ?? {}, progress);
       followed = null;
+      // Kept in browser storage, so that a reload opens on it again (and a run on it can resume).
+      const notKept = await storeDataset(dataset, 'load');
+      if (notKept) emit({ type: 'warning', message: notKept });
       return dataset.summary();
     }),
 

@@ -12,6 +12,9 @@ import { storedDatasetFiles } from '../../storage';
 import { demoModel, message, session, showStoredRun, storage, storedHubSource } from './session';
 
 const CONFIG_KEY = 'dpo-studio-config';
+/** The run the Train view showed and the dataset that was loaded: a reload opens on them again. */
+const SHOWN_RUN_KEY = 'dpo-studio-shown-run';
+const DATASET_KEY = 'dpo-studio-dataset';
 /** The person's choice of WebAssembly over WebGPU (absent: WebGPU where there is one). */
 const BACKEND_KEY = 'dpo-studio-backend';
 
@@ -38,6 +41,8 @@ export async function boot(): Promise<void> {
   // Settings survive a reload, as runs do.
   useStudio.subscribe((s, prev) => {
     if (s.config !== prev.config) localStorage.setItem(CONFIG_KEY, JSON.stringify(s.config));
+    if (s.training.runId && s.training.runId !== prev.training.runId) localStorage.setItem(SHOWN_RUN_KEY, s.training.runId);
+    if (s.dataset && s.dataset.fingerprint !== prev.dataset?.fingerprint) localStorage.setItem(DATASET_KEY, s.dataset.fingerprint);
   });
   engine().subscribe(onEvent);
   // A tab put away may be discarded, and a closing one ends its worker: checkpoint a run in progress
@@ -73,13 +78,20 @@ export async function boot(): Promise<void> {
   void refreshStorageUsage();
   void refreshStoredModels();
   void refreshStoredHubDatasets();
+  // An interrupted run first (it can resume), else the run the Train view last showed, with the
+  // settings Configure held (they are the person's, kept above), not the run's.
   const unfinished = runs.find((r) => r.status === 'running' || r.status === 'paused');
+  const lastShown = runs.find((r) => r.id === localStorage.getItem(SHOWN_RUN_KEY));
   if (unfinished) showStoredRun(unfinished);
-  const model = unfinished && unfinished.model.kind === 'hub' ? storedHubSource(unfinished.model.id, unfinished.model.name) : demoModel();
+  else if (lastShown) showStoredRun(lastShown, { keepConfig: true });
+  const shown = unfinished ?? lastShown;
+  const model = shown && shown.model.kind === 'hub' ? storedHubSource(shown.model.id, shown.model.name) : demoModel();
   await loadModel(model);
-  if (unfinished) {
-    const stored = await storage.getDataset(unfinished.dataset.fingerprint).catch(() => undefined);
-    if (stored && session.datasetTicket === 0) await loadDatasetFile(storedDatasetFiles(stored), stored.name, stored.options);
+  // The interrupted run's dataset, else the one loaded last, when browser storage holds it.
+  for (const fingerprint of [unfinished?.dataset.fingerprint, localStorage.getItem(DATASET_KEY)]) {
+    if (!fingerprint || session.datasetTicket !== 0) continue;
+    const stored = await storage.getDataset(fingerprint).catch(() => undefined);
+    if (stored) await loadDatasetFile(storedDatasetFiles(stored), stored.name, stored.options);
   }
   if (session.datasetTicket === 0) await loadDemoDataset(DEMO_DATASETS[0].url, DEMO_DATASETS[0].name);
 }

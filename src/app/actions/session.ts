@@ -46,7 +46,7 @@ export function setTraining(changes: Partial<ReturnType<typeof get>['training']>
 }
 
 /** A run from storage in the Train view: its curves, its step, and Resume when it can continue. */
-export function showStoredRun(run: RunRecord): void {
+export function showStoredRun(run: RunRecord, options: { keepConfig?: boolean } = {}): void {
   set({
     training: {
       ...IDLE_TRAINING,
@@ -60,7 +60,8 @@ export function showStoredRun(run: RunRecord): void {
           ? `This run was interrupted at step ${run.step}; Resume continues from its last checkpoint.`
           : (run.error ?? null),
     },
-    config: { ...get().config, dpo: run.config, lora: run.lora, saveSteps: run.saveSteps },
-    parseErrors: {},
+    ...(options.keepConfig
+      ? {}
+      : { config: { ...get().config, dpo: run.config, lora: run.lora, saveSteps: run.saveSteps }, parseErrors: {} }),
   });
 }
