@@ -16,7 +16,7 @@ export function ChartGroups({
   charts: DrawnChart[];
   theme: 'light' | 'dark';
   /** Whether a chart draws its own legend (default: when it has several lines). */
-  legend?: (spec: ChartSpec) => boolean;
+  legend?: (spec: ChartSpec, lines: LineSpec[]) => boolean;
 }) {
   return (
     <>
@@ -38,7 +38,7 @@ export function ChartGroups({
                   lines={lines}
                   domain={spec.domain}
                   theme={theme}
-                  legend={legend?.(spec)}
+                  legend={legend?.(spec, lines)}
                   level={4}
                 />
               ))}

@@ -116,7 +116,14 @@ export const MetricChart = memo(function MetricChart({ title, rows, lines, domai
                   stroke={l.color}
                   strokeWidth={l.dashed ? 1.6 : 2}
                   strokeDasharray={l.dashed ? '5 4' : undefined}
-                  dot={dots ? { r: 2, strokeWidth: 0, fill: l.color } : false}
+                  // Eval points are hollow rings, training points filled dots: told apart without colour.
+                  dot={
+                    l.dashed
+                      ? { r: 3, strokeWidth: 1.5, strokeDasharray: '0', stroke: l.color, fill: theme === 'dark' ? '#161b22' : '#ffffff' }
+                      : dots
+                        ? { r: 2, strokeWidth: 0, fill: l.color }
+                        : false
+                  }
                   activeDot={{ r: 4 }}
                   connectNulls
                   isAnimationActive={false}

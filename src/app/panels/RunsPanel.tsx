@@ -314,7 +314,9 @@ export function RunsPanel() {
               return { spec, rows, lines: chartLines(series, spec, rows) };
             })}
             theme={theme}
-            legend={(spec) => spec.keys.length > 1}
+            // The compared runs share one key above; a chart names its own lines where it draws several
+            // metrics, or eval points beside the training curves.
+            legend={(spec, lines) => spec.keys.length > 1 || lines.some((l) => l.dashed)}
           />
         </section>
       )}
