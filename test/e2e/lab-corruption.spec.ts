@@ -1,6 +1,6 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import { openStudio, savedDownload, screenshots } from './studio';
+import { openStudio, savedDownload, screenshots, waitForDemo } from './studio';
 
 /**
  * The corruption exercise end to end on the demo model: a clean run, the same pairs with
@@ -150,4 +150,12 @@ test('half the pairs corrupted: the clean run is reused, clean pairs move and se
   await page.mouse.move(1, 1);
   await page.locator('#cx-runs-title').evaluate((h) => h.scrollIntoView({ block: 'start' }));
   await screenshots(page, 'lab-corruption-half');
+
+  // The exercise's results outlive a reload: its steps, its table, its runs' curves.
+  await page.reload();
+  await waitForDemo(page);
+  await page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: /^Lab/ }).click();
+  await expect(page.getByRole('list', { name: 'Exercise steps' }).getByRole('listitem').nth(3)).toHaveAttribute('data-status', 'done');
+  await expect(page.getByRole('table', { name: 'Per-pair slope and gradient' }).locator('tbody tr')).toHaveCount(8);
+  expect(await logged('corrupted')).toHaveLength(STEPS);
 });

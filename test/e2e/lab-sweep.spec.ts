@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { fill, goTo, openStudio, screenshots } from './studio';
+import { fill, goTo, openStudio, screenshots, waitForDemo } from './studio';
 
 /** The β sweep end to end: one press, several short runs with the same seed, overlaid and tabulated. */
 test.describe.configure({ timeout: 420_000 });
@@ -71,4 +71,12 @@ test('a β sweep trains one stored run per β and shows how far each drifted fro
   await expect(page.getByLabel('max steps', { exact: true })).toHaveValue('40');
   await nav.getByRole('button', { name: /^Runs/ }).click();
   for (const beta of BETAS) await expect(page.getByRole('button', { name: new RegExp(`^Sweep · β ${beta} · sigmoid$`) })).toBeVisible();
+
+  // The sweep's results outlive a reload.
+  await page.reload();
+  await waitForDemo(page);
+  await nav.getByRole('button', { name: /^Lab/ }).click();
+  await page.getByRole('tab', { name: 'β / loss sweep' }).click();
+  await expect(page.getByRole('heading', { name: `β sweep: ${BETAS.length} of ${BETAS.length} runs finished` })).toBeVisible();
+  await expect(page.getByRole('table', { name: 'Sweep results' }).locator('td[data-field="drift"]')).toHaveCount(BETAS.length);
 });

@@ -4,6 +4,8 @@
  * best and worst picked by the person or the checker, saved as a new preference dataset.
  */
 import { create } from 'zustand';
+import { persist } from 'zustand/middleware';
+import { labStorage } from '../lab-storage';
 import type { Text } from '../../core/data/types';
 import {
   checkerPick,
@@ -81,17 +83,27 @@ interface LabSamplesState {
   loadedAs: string | null;
 }
 
-export const useLabSamples = create<LabSamplesState>(() => ({
-  beforeAfter: null,
-  beforeAfterBusy: null,
-  beforeAfterError: null,
-  sampled: null,
-  picks: [],
-  checker: null,
-  sampleBusy: null,
-  sampleError: null,
-  loadedAs: null,
-}));
+/** Answers and picks survive a reload (not what was under way). */
+export const useLabSamples = create<LabSamplesState>()(
+  persist(
+    (): LabSamplesState => ({
+      beforeAfter: null,
+      beforeAfterBusy: null,
+      beforeAfterError: null,
+      sampled: null,
+      picks: [],
+      checker: null,
+      sampleBusy: null,
+      sampleError: null,
+      loadedAs: null,
+    }),
+    {
+      name: 'dpo-studio-lab-samples',
+      storage: labStorage,
+      partialize: (s) => ({ beforeAfter: s.beforeAfter, sampled: s.sampled, picks: s.picks, checker: s.checker, loadedAs: s.loadedAs }),
+    },
+  ),
+);
 
 const set = useLabSamples.setState;
 const get = useLabSamples.getState;

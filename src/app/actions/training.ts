@@ -92,7 +92,8 @@ export async function startTraining(options: { name?: string; showTrain?: boolea
   // The bar shows the new run at once, not the last run's end while the record is written.
   set({
     trainError: null,
-    notice: null,
+    // A lab run keeps what the lab just said (e.g. that it loaded the demo model in place of another).
+    ...(lab ? {} : { notice: null }),
     scores: null,
     samples: null,
     training: { ...IDLE_TRAINING, state: 'preparing', message: 'Creating the run' },

@@ -5,6 +5,7 @@
  * Configure and the loaded dataset stay as the person left them. Its state outlives the tab.
  */
 import { create } from 'zustand';
+import { persist } from 'zustand/middleware';
 import type { PreferenceRow } from '../../core/data/types';
 import { corruptPairs } from '../../core/demo/datasets';
 import { DEMO_PRESET } from '../../core/demo/preset';
@@ -14,6 +15,7 @@ import { demoDatasetRows, ensureDemoModel, labPairs, measurePairGradients, train
 import { message } from '../actions/session';
 import { stopTraining } from '../actions/training';
 import type { MeasuredPair } from './lab-report';
+import { labStorage } from '../lab-storage';
 
 export const CLEAN_FILE = 'colors-train.jsonl';
 export const FRACTIONS = [1, 0.75, 0.5, 0.25] as const;
@@ -58,16 +60,32 @@ interface CorruptionState {
 
 const IDLE_STEPS: Record<ExerciseStep, StepStatus> = { clean: 'waiting', corrupt: 'waiting', corrupted: 'waiting', measure: 'waiting' };
 
-export const useCorruption = create<CorruptionState>(() => ({
-  settings: { fraction: 1, steps: DEMO_PRESET.dpo.max_steps, batchSize: DEMO_PRESET.dpo.per_device_train_batch_size },
-  running: false,
-  steps: IDLE_STEPS,
-  live: null,
-  clean: null,
-  corrupted: null,
-  table: null,
-  error: null,
-}));
+/** The exercise's settings and results survive a reload; a step under way at the reload shows as not run. */
+export const useCorruption = create<CorruptionState>()(
+  persist(
+    (): CorruptionState => ({
+      settings: { fraction: 1, steps: DEMO_PRESET.dpo.max_steps, batchSize: DEMO_PRESET.dpo.per_device_train_batch_size },
+      running: false,
+      steps: IDLE_STEPS,
+      live: null,
+      clean: null,
+      corrupted: null,
+      table: null,
+      error: null,
+    }),
+    {
+      name: 'dpo-studio-lab-corruption',
+      storage: labStorage,
+      partialize: (s) => ({
+        settings: s.settings,
+        steps: s.running ? IDLE_STEPS : s.steps,
+        clean: s.clean,
+        corrupted: s.running ? null : s.corrupted,
+        table: s.running ? null : s.table,
+      }),
+    },
+  ),
+);
 
 const set = useCorruption.setState;
 const get = useCorruption.getState;

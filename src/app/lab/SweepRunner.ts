@@ -4,6 +4,8 @@
  * an ordinary stored run. Its state outlives the tab.
  */
 import { create } from 'zustand';
+import { persist } from 'zustand/middleware';
+import { labStorage } from '../lab-storage';
 import type { LossType } from '../../core/dpo/config';
 import type { LogEntry } from '../../core/dpo/trainer';
 import { trainLabRun } from '../actions/lab';
@@ -51,14 +53,28 @@ interface SweepState {
   stopRequested: boolean;
 }
 
-export const useSweep = create<SweepState>(() => ({
-  settings: { mode: 'beta', betas: '0.05, 0.1, 0.3, 0.5', losses: ['sigmoid', 'ipo', 'hinge'], steps: 10 },
-  running: false,
-  runs: [],
-  varied: null,
-  error: null,
-  stopRequested: false,
-}));
+/** The sweep's settings and runs survive a reload; a run under way at the reload shows as stopped. */
+export const useSweep = create<SweepState>()(
+  persist(
+    (): SweepState => ({
+      settings: { mode: 'beta', betas: '0.05, 0.1, 0.3, 0.5', losses: ['sigmoid', 'ipo', 'hinge'], steps: 10 },
+      running: false,
+      runs: [],
+      varied: null,
+      error: null,
+      stopRequested: false,
+    }),
+    {
+      name: 'dpo-studio-lab-sweep',
+      storage: labStorage,
+      partialize: (s) => ({
+        settings: s.settings,
+        varied: s.varied,
+        runs: s.runs.map((r) => (r.status === 'running' || r.status === 'waiting' ? { ...r, status: 'stopped' as const } : r)),
+      }),
+    },
+  ),
+);
 
 const set = useSweep.setState;
 const get = useSweep.getState;

@@ -79,7 +79,9 @@ describe('evaluatePairs', () => {
         padTokenId: pad,
       });
       if (precompute_ref_log_probs) await trainer.precomputeReference();
-      const { metrics } = await evaluatePairs(models, pairs, config, pad);
+      // Before any step the trainer has counted no training tokens: eval_num_tokens 0, as TRL.
+      const { metrics } = await evaluatePairs(models, pairs, config, pad, { trainTokens: 0 });
+      expect(metrics.num_tokens).toBe(0);
       const entry = await trainer.evaluate();
       expect(Object.keys(entry)).toEqual(['step', 'epoch', ...Object.keys(metrics).map((k) => `eval_${k}`)]);
       for (const [k, v] of Object.entries(metrics)) expect(entry[`eval_${k}`], k).toBeCloseTo(v, 5);
