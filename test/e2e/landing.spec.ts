@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { CHARTS } from '../../src/app/metrics';
 import { cspViolations, goTo, openStudio, outsideRequests, screenshots, trainStatus } from './studio';
 
 test('the studio opens ready: demo model and dataset loaded, the WebGPU adapter named, nothing trained yet', async ({ page, baseURL }) => {
@@ -16,7 +17,7 @@ test('the studio opens ready: demo model and dataset loaded, the WebGPU adapter 
   await expect(page.getByText(/^Training runs on WebGPU/)).toBeVisible();
 
   await goTo(page, 'Train');
-  await expect(page.getByText('No points yet')).toHaveCount(8);
+  await expect(page.getByText('No points yet')).toHaveCount(CHARTS.length);
   await screenshots(page, 'empty');
   expect(outsideRequests(rec, baseURL!)).toEqual([]);
   expect(await cspViolations(page)).toEqual([]);
