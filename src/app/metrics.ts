@@ -98,3 +98,12 @@ export function chartLines(
   }
   return lines;
 }
+
+/** The last finite value a history logged for `key` (undefined when it never did). */
+export function lastLogged(history: readonly LogEntry[], key: string): number | undefined {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const v = history[i][key];
+    if (typeof v === 'number' && Number.isFinite(v)) return v;
+  }
+  return undefined;
+}

@@ -1,5 +1,6 @@
 import type { LogEntry } from '../core/dpo/trainer';
 import type { RunRecord } from '../storage';
+import { lastLogged } from './metrics';
 
 /** A metric the comparison table lists, and which way is better (null: neither, e.g. rewards/chosen). */
 export interface ComparedMetric {
@@ -51,14 +52,6 @@ export interface RunComparison {
   same: number;
 }
 
-function finalOf(history: LogEntry[], key: string): number | null {
-  for (let i = history.length - 1; i >= 0; i--) {
-    const v = history[i][key];
-    if (typeof v === 'number' && Number.isFinite(v)) return v;
-  }
-  return null;
-}
-
 function bestOf(history: LogEntry[], key: string, better: 'lower' | 'higher'): { value: number; step: number } | null {
   let best: { value: number; step: number } | null = null;
   for (const entry of history) {
@@ -93,7 +86,7 @@ function settingsOf(run: RunRecord): Map<string, string> {
 export function compareRuns(runs: Pick<RunRecord, 'history' | 'config' | 'lora' | 'model' | 'dataset' | 'saveSteps'>[]): RunComparison {
   const metrics: MetricRow[] = [];
   for (const { key, better } of COMPARED_METRICS) {
-    const cells = runs.map((r) => ({ final: finalOf(r.history, key), best: better ? bestOf(r.history, key, better) : null }));
+    const cells = runs.map((r) => ({ final: lastLogged(r.history, key) ?? null, best: better ? bestOf(r.history, key, better) : null }));
     if (cells.every((c) => c.final === null)) continue;
     let leaders: number[] = [];
     if (better && runs.length > 1) {

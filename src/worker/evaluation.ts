@@ -4,6 +4,7 @@ import type { Text, TokenizedPair } from '../core/data/types';
 import type { DPOConfig } from '../core/dpo/config';
 import { evaluatePairs } from '../core/dpo/evaluate';
 import { pairTokenRatios } from '../core/dpo/token-ratios';
+import { viewTokens } from '../core/data/pair-view';
 import { generateIds, stopTokenIds } from '../core/model/generate';
 import type { LoraAdapter } from '../core/model/types';
 import { GENERATION_PROMPT, promptIds } from '../core/data/prompt-ids';
@@ -65,7 +66,7 @@ export async function tokenRatioView(
   const models = { model: session.model, policy: active.policy, reference: active.reference, ...kernelsFor(backend, 'auto') };
   const r = await pairTokenRatios(models, pair, config, session.tokenizer.padTokenId!);
   const side = (s: typeof r.chosen) => ({
-    tokens: s.ids.map((id) => ({ id, text: session.tokenizer.decode([id]) })),
+    tokens: viewTokens(s.ids, session.tokenizer),
     policy: s.policy,
     reference: s.reference,
   });

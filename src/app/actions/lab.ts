@@ -12,7 +12,7 @@ import { engine } from '../engine';
 import { get, set, useStudio, type StudioState } from '../store';
 import { DEMO_DATASETS, loadDemoDataset, scheduleTokenStats } from './dataset';
 import { loadDemoModel } from './model';
-import { startTraining, trainBlocker, type LabRunSpec } from './training';
+import { startTraining, trainBlocker, withLabSettings, type LabRunSpec } from './training';
 
 /** The demo preset's settings, keeping the current checkpoint interval. */
 export function applyDemoPreset(): void {
@@ -71,11 +71,7 @@ export function runEnd(runId: string): Promise<LabRunEnd> {
  * when it ends.
  */
 export async function trainLabRun(spec: LabRunSpec, onStarted?: (runId: string) => void): Promise<LabRunEnd> {
-  const state = get();
-  const blocker = trainBlocker(
-    { ...state, config: { ...state.config, dpo: spec.dpo, lora: spec.lora }, parseErrors: {} },
-    spec.dataset !== undefined,
-  );
+  const blocker = trainBlocker(withLabSettings(get(), spec), spec.dataset !== undefined);
   if (blocker) throw new Error(blocker);
   const before = get().training.runId;
   await startTraining({ lab: spec, showTrain: false });

@@ -63,6 +63,11 @@ export interface LabRunSpec {
   dataset?: { text: string; name: string };
 }
 
+/** The studio as a lab run sees it: the spec's settings in place of Configure's (which are not changed). */
+export function withLabSettings(state: StudioState, lab: LabRunSpec): StudioState {
+  return { ...state, config: { ...state.config, dpo: lab.dpo, lora: lab.lora }, parseErrors: {} };
+}
+
 /**
  * Starts a new run with the current settings (or starts a prepared duplicate) and shows it in Train.
  * The lab names its runs and keeps its own view (`showTrain: false`); with `lab`, the run takes the
@@ -73,7 +78,7 @@ export async function startTraining(options: { name?: string; showTrain?: boolea
   const lab = options.lab;
   const draftId = lab ? null : current.draftRunId;
   // A lab run is checked and planned with its own settings.
-  const state: StudioState = lab ? { ...current, config: { ...current.config, dpo: lab.dpo, lora: lab.lora }, parseErrors: {} } : current;
+  const state = lab ? withLabSettings(current, lab) : current;
   if (trainBlocker(state, !!lab?.dataset) || !session.modelSource) return;
   const config = state.config;
   const labFile = lab?.dataset ? new Blob([lab.dataset.text], { type: 'application/jsonl' }) : null;

@@ -1,20 +1,14 @@
 import { useState } from 'react';
 import { DPO_OPTIONS, optionProblem, type ConfigOption } from '../../core/config';
 import { LOSS_TYPES, type LossType } from '../../core/dpo/config';
-import type { LogEntry } from '../../core/dpo/trainer';
 import { deleteRun, duplicateRun, openRun, refreshStorageUsage, renameRun, resumeStoredRun, toggleCompare } from '../actions';
 import { ChartGroups } from '../components/ChartGroups';
 import { RunComparison } from './RunComparison';
 import { formatBytes, formatDate, formatMetric, formatSetting } from '../format';
-import { CHARTS, chartLines, chartRows, PALETTE } from '../metrics';
+import { CHARTS, chartLines, chartRows, lastLogged, PALETTE } from '../metrics';
 import { useStudio } from '../store';
 import type { RunRecord } from '../../storage';
 import { useResolvedTheme } from '../theme';
-
-function last(history: LogEntry[], key: string): number | undefined {
-  for (let i = history.length - 1; i >= 0; i--) if (typeof history[i][key] === 'number') return history[i][key];
-  return undefined;
-}
 
 const STATUS_TEXT: Record<string, string> = {
   running: 'running',
@@ -161,8 +155,8 @@ function RunRow({ run, color, live }: { run: RunRecord; color: string | null; li
             checkpoint every {run.saveSteps} step{run.saveSteps === 1 ? '' : 's'}
           </span>
         </td>
-        <td className="num">{formatMetric(last(run.history, 'loss'))}</td>
-        <td className="num">{formatMetric(last(run.history, 'rewards/accuracies'))}</td>
+        <td className="num">{formatMetric(lastLogged(run.history, 'loss'))}</td>
+        <td className="num">{formatMetric(lastLogged(run.history, 'rewards/accuracies'))}</td>
         <td className="actions">
           {resumable && (
             <button type="button" className="btn small" onClick={() => void resumeStoredRun(run.id)}>

@@ -1,10 +1,9 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { DPOConfig } from '../../core/dpo/config';
-import type { LogEntry } from '../../core/dpo/trainer';
 import type { GpuFailureInfo } from '../../worker/protocol';
 import { ChartGroups } from '../components/ChartGroups';
 import { formatBytes, formatDuration, formatMetric } from '../format';
-import { CHARTS, chartLines, chartRows, PALETTE } from '../metrics';
+import { CHARTS, chartLines, chartRows, lastLogged, PALETTE } from '../metrics';
 import { canResume, continueWithChanges } from '../actions';
 import { changeOptions, type SettingsChange } from '../continue-settings';
 import { useStudio } from '../store';
@@ -21,11 +20,6 @@ function MeasuredMemory({ memory, plannedBytes }: { memory: { peakBytes: number;
       {memory.gpuBytes !== null && ` · WebGPU buffer pool ${formatBytes(memory.gpuBytes)} (freed buffers are kept for reuse)`}
     </p>
   );
-}
-
-function latest(history: LogEntry[], key: string): number | undefined {
-  for (let i = history.length - 1; i >= 0; i--) if (typeof history[i][key] === 'number') return history[i][key];
-  return undefined;
 }
 
 const FAILURE_KIND: Record<GpuFailureInfo['kind'], string> = {
@@ -158,13 +152,13 @@ export function TrainPanel() {
         {HEADLINE.map((k) => (
           <div key={k}>
             <dt>{k}</dt>
-            <dd>{formatMetric(latest(training.history, k))}</dd>
+            <dd>{formatMetric(lastLogged(training.history, k))}</dd>
           </div>
         ))}
         {hasEval && (
           <div>
             <dt>eval loss</dt>
-            <dd>{formatMetric(latest(training.history, 'eval_loss'))}</dd>
+            <dd>{formatMetric(lastLogged(training.history, 'eval_loss'))}</dd>
           </div>
         )}
       </dl>

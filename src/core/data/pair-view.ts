@@ -75,12 +75,17 @@ export interface PairView {
   dropped: boolean;
 }
 
+/** Each token id with its text decoded alone. */
+export function viewTokens(ids: readonly number[], tokenizer: TokenText): ViewToken[] {
+  return ids.map((id) => ({ id, text: tokenizer.decode([id]) }));
+}
+
 export function pairView(
   pair: TokenizedPair,
   tokenizer: TokenText,
   opts: Pick<CollateOptions, 'max_length' | 'max_prompt_length' | 'truncation_mode'>,
 ): PairView {
-  const tokens = (ids: number[]) => ids.map((id) => ({ id, text: tokenizer.decode([id]) }));
+  const tokens = (ids: number[]) => viewTokens(ids, tokenizer);
   const side = (ids: number[], which: 'chosen' | 'rejected'): PairViewSide => ({
     completion: tokens(ids),
     kept: keptRanges(pair.prompt_ids.length, ids.length, opts),
